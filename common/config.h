@@ -1,0 +1,80 @@
+/*
+ * config.h - the INI config file every Mailroom program reads (-c FILE).
+ *
+ * Parsing uses inih; this module validates. Every key is known, typed and
+ * checked here: an unknown section or key, a bad value or a missing file is
+ * one line such as
+ *   mailroom.conf:12: unknown key 'lisen' in [smtp]
+ * returned in error_r, and the program exits 1 with it. Unset keys keep the
+ * defaults config_defaults() sets. Values are copied into fixed arrays sized
+ * from limits.h; one that does not fit is an error, never truncated.
+ *
+ * Keys (ARCHITECTURE.md is the reference, README the user's copy):
+ *   [server] hostname, data_dir, tls_cert, tls_key, log_level, user
+ *   [smtp]   listen, submission_listen, smtps_listen, message_size_limit,
+ *            max_recipients, relay_port, smarthost, smarthost_user,
+ *            smarthost_password, dns_servers
+ *   [pop3]   listen, pop3s_listen, allow_plaintext_auth
+ *   [admin]  listen, http_listen
+ */
+#ifndef MAILROOM_CONFIG_H
+#define MAILROOM_CONFIG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "limits.h"
+#include "log.h"
+
+#define CONFIG_DEFAULT_PATH "/etc/mailroom/mailroom.conf"
+#define CONFIG_ERROR_MAX 512
+
+struct config {
+	char path[CONFIG_PATH_MAX]; /* the file read, for messages */
+
+	/* [server] */
+	char hostname[HOSTNAME_MAX + 1];
+	char data_dir[CONFIG_PATH_MAX];
+	char tls_cert[CONFIG_PATH_MAX]; /* default: <data_dir>/tls/cert.pem */
+	char tls_key[CONFIG_PATH_MAX];  /* default: <data_dir>/tls/key.pem */
+	enum log_level log_level;
+	char user[64]; /* drop to this user when started as root */
+
+	/* [smtp] */
+	char smtp_listen[CONFIG_VALUE_MAX];
+	char submission_listen[CONFIG_VALUE_MAX];
+	char smtps_listen[CONFIG_VALUE_MAX];
+	int64_t message_size_limit; /* bytes */
+	int max_recipients;
+	int relay_port;
+	char smarthost[CONFIG_VALUE_MAX]; /* host:port, empty = deliver by MX */
+	char smarthost_user[ADDR_MAX + 1];
+	char smarthost_password[PASSWORD_MAX + 1];
+	char dns_servers[CONFIG_VALUE_MAX]; /* ADDR:PORT,... empty = system */
+
+	/* [pop3] */
+	char pop3_listen[CONFIG_VALUE_MAX];
+	char pop3s_listen[CONFIG_VALUE_MAX];
+	bool pop3_allow_plaintext_auth; /* off: only TLS or loopback */
+
+	/* [admin] */
+	char admin_listen[CONFIG_VALUE_MAX];      /* HTTPS */
+	char admin_http_listen[CONFIG_VALUE_MAX]; /* plain HTTP, redirects */
+};
+
+/* Production defaults (ports 25, 587, 465, 110, 995, 443). */
+void config_defaults(struct config *cfg);
+/*
+ * Read path into cfg (which config_defaults() has filled). 0 on success;
+ * -1 with one line "FILE:LINE: what is wrong" in err (size CONFIG_ERROR_MAX).
+ */
+int config_load(struct config *cfg, const char *path, char *err, size_t errlen)
+	__attribute__((warn_unused_result));
+/* Same as config_load but from a string (tests, fuzzing); name is for messages. */
+int config_load_string(struct config *cfg, const char *name, const char *text,
+		       char *err, size_t errlen) __attribute__((warn_unused_result));
+/* Path of the store database: <data_dir>/mailroom.db (dst size CONFIG_PATH_MAX). */
+int config_db_path(const struct config *cfg, char *dst, size_t dstlen)
+	__attribute__((warn_unused_result));
+
+#endif
