@@ -15,9 +15,17 @@
 
 struct test_state test_state;
 
+/* Each room lists its suites in its own header, so rooms never edit the
+ * same line: suites_<room>.h defines <ROOM>_SUITES(X) as X(name) X(name)... */
+#include "suites_common.h"
+#include "suites_pop3d.h"
+#include "suites_smtpd.h"
+#include "suites_store.h"
+#include "suites_webadmin.h"
+
 #define SUITES(X)                                                             \
-	X(buf) X(config) X(listen) X(log) X(addr) X(store) X(password)        \
-	X(migrate)
+	COMMON_SUITES(X) STORE_SUITES(X) SMTPD_SUITES(X) POP3D_SUITES(X)      \
+	WEBADMIN_SUITES(X)
 
 #define DECLARE(n) extern const struct test_suite n##_suite;
 SUITES(DECLARE)

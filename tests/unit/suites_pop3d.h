@@ -1,0 +1,1 @@
+#define POP3D_SUITES(X) /* X(name) per suite */

@@ -1,0 +1,1 @@
+#define SMTPD_SUITES(X) /* X(name) per suite */

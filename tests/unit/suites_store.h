@@ -1,0 +1,1 @@
+#define STORE_SUITES(X) X(store) X(password) X(migrate)

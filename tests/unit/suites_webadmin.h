@@ -1,0 +1,1 @@
+#define WEBADMIN_SUITES(X) /* X(name) per suite */
