@@ -95,7 +95,7 @@ deps:
 
 # ---- running ----------------------------------------------------------------
 run: deps all
-	@sh tests/devrun.sh $(BUILD)
+	@bash tests/devrun.sh $(BUILD)
 
 # ---- tests ------------------------------------------------------------------
 PYTEST := /usr/bin/python3 -m pytest
