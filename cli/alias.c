@@ -83,7 +83,7 @@ int cli_alias_main(struct cli *cli, int argc, char **argv)
 				"domain add %s)", domain, domain);
 	if (!add) {
 		int rc = store_alias_del(st, address, ntargets ? targets[0] : NULL);
-		snprintf(what, sizeof what, "alias %s%s%s", address,
+		snprintf(what, sizeof what, "alias %.320s%s%.320s", address,
 			 ntargets ? " -> " : "", ntargets ? targets[0] : "");
 		if (rc != STORE_OK)
 			return cli_store_fail(cli, rc, what);
@@ -92,7 +92,7 @@ int cli_alias_main(struct cli *cli, int argc, char **argv)
 		return 0;
 	}
 	for (int i = 0; i < ntargets; i++) {
-		snprintf(what, sizeof what, "alias %s -> %s", address, targets[i]);
+		snprintf(what, sizeof what, "alias %.320s -> %.320s", address, targets[i]);
 		int rc = store_alias_add(st, address, targets[i]);
 		if (rc != STORE_OK)
 			return cli_store_fail(cli, rc, what);
