@@ -37,6 +37,8 @@ SMTPD_SRC   := $(sort $(wildcard smtpd/*.c))
 POP3D_SRC   := $(sort $(wildcard pop3d/*.c))
 WEBADMIN_SRC:= $(sort $(wildcard webadmin/*.c))
 CLI_SRC     := $(sort $(wildcard cli/*.c))
+OUTBOUND_SRC:= $(sort $(wildcard outbound/*.c))
+RULES_SRC   := $(sort $(wildcard rules/*.c))
 UNIT_SRC    := $(sort $(wildcard tests/unit/*.c))
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
@@ -49,6 +51,8 @@ LIBSTORE  := $(BUILD)/libstore.a
 LIBSMTPD  := $(BUILD)/libsmtpd.a
 LIBPOP3D  := $(BUILD)/libpop3d.a
 LIBWEB    := $(BUILD)/libwebadmin.a
+LIBOUTBOUND := $(BUILD)/liboutbound.a
+LIBRULES  := $(BUILD)/librules.a
 PROGRAMS  := $(BUILD)/mailroom-smtpd $(BUILD)/mailroom-pop3d \
              $(BUILD)/mailroom-webadmin $(BUILD)/mailroomctl
 
@@ -65,15 +69,17 @@ $(LIBSTORE):  $(call obj,$(STORE_SRC))
 $(LIBSMTPD):  $(call obj,$(call nomain,$(SMTPD_SRC)))
 $(LIBPOP3D):  $(call obj,$(call nomain,$(POP3D_SRC)))
 $(LIBWEB):    $(call obj,$(call nomain,$(WEBADMIN_SRC)))
+$(LIBOUTBOUND): $(call obj,$(OUTBOUND_SRC))
+$(LIBRULES):  $(call obj,$(RULES_SRC))
 $(BUILD)/%.a:
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
-$(BUILD)/mailroom-smtpd: $(call obj,smtpd/main.c) $(LIBSMTPD) $(LIBSTORE) $(LIBCOMMON)
+$(BUILD)/mailroom-smtpd: $(call obj,smtpd/main.c) $(LIBSMTPD) $(LIBOUTBOUND) $(LIBRULES) $(LIBSTORE) $(LIBCOMMON)
 $(BUILD)/mailroom-pop3d: $(call obj,pop3d/main.c) $(LIBPOP3D) $(LIBSTORE) $(LIBCOMMON)
 $(BUILD)/mailroom-webadmin: $(call obj,webadmin/main.c) $(LIBWEB) $(LIBSTORE) $(LIBCOMMON)
-$(BUILD)/mailroomctl: $(call obj,$(CLI_SRC)) $(LIBSTORE) $(LIBCOMMON)
-$(BUILD)/test-unit: $(call obj,$(UNIT_SRC)) $(LIBSMTPD) $(LIBPOP3D) $(LIBWEB) $(LIBSTORE) $(LIBCOMMON)
+$(BUILD)/mailroomctl: $(call obj,$(CLI_SRC)) $(LIBRULES) $(LIBSTORE) $(LIBCOMMON)
+$(BUILD)/test-unit: $(call obj,$(UNIT_SRC)) $(LIBSMTPD) $(LIBPOP3D) $(LIBWEB) $(LIBOUTBOUND) $(LIBRULES) $(LIBSTORE) $(LIBCOMMON)
 $(PROGRAMS) $(BUILD)/test-unit:
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
 
@@ -129,7 +135,8 @@ fuzz-build:
 	$(MAKE) BUILD=build/fuzz-lib CC=clang OPT=-O1 HARDEN= \
 	  SAN_CFLAGS="-fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer" \
 	  build/fuzz-lib/libcommon.a build/fuzz-lib/libstore.a build/fuzz-lib/libsmtpd.a \
-	  build/fuzz-lib/libpop3d.a build/fuzz-lib/libwebadmin.a
+	  build/fuzz-lib/libpop3d.a build/fuzz-lib/libwebadmin.a \
+	  build/fuzz-lib/liboutbound.a build/fuzz-lib/librules.a
 	$(MAKE) $(FUZZ_BIN)
 
 build/fuzz/%: tests/fuzz/%.c build/fuzz-lib/libcommon.a
@@ -137,6 +144,7 @@ build/fuzz/%: tests/fuzz/%.c build/fuzz-lib/libcommon.a
 	clang -g -O1 -std=c11 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined \
 	  $(shell pkg-config --cflags $(PKGS)) -o $@ $< \
 	  build/fuzz-lib/libsmtpd.a build/fuzz-lib/libpop3d.a build/fuzz-lib/libwebadmin.a \
+	  build/fuzz-lib/liboutbound.a build/fuzz-lib/librules.a \
 	  build/fuzz-lib/libstore.a build/fuzz-lib/libcommon.a $(LDLIBS)
 
 # Replay every committed corpus (make test); no new inputs are generated.

@@ -18,14 +18,16 @@ struct test_state test_state;
 /* Each room lists its suites in its own header, so rooms never edit the
  * same line: suites_<room>.h defines <ROOM>_SUITES(X) as X(name) X(name)... */
 #include "suites_common.h"
+#include "suites_outbound.h"
 #include "suites_pop3d.h"
+#include "suites_rules.h"
 #include "suites_smtpd.h"
 #include "suites_store.h"
 #include "suites_webadmin.h"
 
 #define SUITES(X)                                                             \
 	COMMON_SUITES(X) STORE_SUITES(X) SMTPD_SUITES(X) POP3D_SUITES(X)      \
-	WEBADMIN_SUITES(X)
+	WEBADMIN_SUITES(X) OUTBOUND_SUITES(X) RULES_SUITES(X)
 
 #define DECLARE(n) extern const struct test_suite n##_suite;
 SUITES(DECLARE)

@@ -1,0 +1,1 @@
+#define OUTBOUND_SUITES(X) /* X(name) per suite */

@@ -1,0 +1,1 @@
+#define RULES_SUITES(X) /* X(name) per suite */
