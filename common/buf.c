@@ -146,7 +146,7 @@ struct slice slice_from_str(const char *s)
 bool slice_eq_nocase(struct slice s, const char *word)
 {
 	size_t n = strlen(word);
-	return s.len == n && strncasecmp(s.ptr, word, n) == 0;
+	return s.len == n && (n == 0 || strncasecmp(s.ptr, word, n) == 0);
 }
 
 bool slice_has_byte(struct slice s, char c)

@@ -76,10 +76,15 @@ SSL_CTX *tls_server_ctx_new(const char *cert_path, const char *key_path,
 		goto fail;
 	}
 	if (SSL_CTX_use_PrivateKey_file(ctx, key_path, SSL_FILETYPE_PEM) != 1) {
+		unsigned long e = ERR_peek_last_error();
+		if (ERR_GET_LIB(e) == ERR_LIB_X509 &&
+		    ERR_GET_REASON(e) == X509_R_KEY_VALUES_MISMATCH)
+			goto mismatch;
 		ssl_err(err, errlen, "cannot load private key", key_path);
 		goto fail;
 	}
 	if (SSL_CTX_check_private_key(ctx) != 1) {
+mismatch:
 		ERR_clear_error();
 		snprintf(err, errlen, "private key %s does not match certificate %s",
 			 key_path, cert_path);
