@@ -25,7 +25,7 @@
 
 #include "../common/limits.h"
 
-#define STORE_SCHEMA_VERSION 1
+#define STORE_SCHEMA_VERSION 2
 #define STORE_DB_NAME "mailroom.db"
 
 enum store_result {
@@ -311,5 +311,46 @@ int store_backup(struct store *st, const char *path);
  * the backup opens and passes integrity_check. Daemons must be stopped. */
 int store_restore(const char *backup_path, const char *db_path, char *err,
 		  size_t errlen);
+
+/* ---- webadmin: tokens, stats ---- */
+
+/*
+ * API tokens (table api_tokens): "mrt_" + 64 hex digits, 256 random bits;
+ * only their SHA-256 is stored, so a token is shown once, at creation.
+ */
+#define STORE_TOKEN_NAME_MAX 64
+#define STORE_TOKEN_TEXT_MAX 80 /* a token's text with its NUL fits */
+struct store_token {
+	int64_t id;
+	char name[STORE_TOKEN_NAME_MAX + 1];
+	int64_t created;
+	int64_t last_used; /* 0 = never; updated at most once a minute */
+};
+typedef int (*store_token_cb)(void *ctx, const struct store_token *t);
+/* A new token called name (unique, printable, no spaces): its text into
+ * token_r (len >= STORE_TOKEN_TEXT_MAX). STORE_EXISTS for a taken name. */
+int store_token_create(struct store *st, const char *name, char *token_r,
+		       size_t len) __attribute__((warn_unused_result));
+int store_token_del(struct store *st, const char *name);
+int store_token_list(struct store *st, store_token_cb cb, void *ctx);
+/* STORE_OK and *out when token is valid, else STORE_AUTHFAIL. */
+int store_token_check(struct store *st, const char *token,
+		      struct store_token *out);
+
+/* Dashboard counts for the whole box (domain NULL) or one domain. */
+#define STORE_NEAR_QUOTA_PERCENT 90
+struct store_stats {
+	int64_t domains;
+	int64_t accounts;
+	int64_t disabled_accounts;
+	int64_t aliases; /* alias rows (address -> target) */
+	int64_t used_bytes;
+	int64_t messages;       /* in mailboxes */
+	int64_t messages_today; /* received at or after since */
+	int64_t queue;          /* outbound queue rows (whole box only) */
+	int64_t near_quota;     /* accounts at STORE_NEAR_QUOTA_PERCENT+ */
+};
+int store_stats_get(struct store *st, const char *domain, int64_t since,
+		    struct store_stats *out);
 
 #endif

@@ -1,0 +1,178 @@
+/*
+ * deliver.c - store a batch of messages in one transaction (group commit).
+ *
+ * Per message: one bodies row made with zeroblob(size) and filled from the
+ * spool fd with pread + sqlite3_blob_write in STORE_BLOB_CHUNK pieces (the
+ * message never sits in memory whole), then a mailbox entry per local
+ * account (its uidnext bumped and used_bytes charged by the same UPDATE)
+ * and a queue row per remote address. One BEGIN IMMEDIATE ... COMMIT for
+ * the whole batch: one fsync, and on any error a rollback leaves nothing
+ * of any message. The quota is checked at RCPT time (store_expand), not
+ * here: a message already accepted is never refused at commit.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "store_int.h"
+
+static const char SQL_BODY[] =
+	"INSERT INTO bodies (size, created, data) VALUES (?, ?, zeroblob(?))";
+
+static int copy_body(struct store *st, const struct store_message *m,
+		     int64_t body_id, unsigned char *buf)
+{
+	sqlite3_blob *blob = NULL;
+	int rc = sqlite3_blob_open(st->db, "main", "bodies", "data", body_id, 1,
+				   &blob);
+	if (rc != SQLITE_OK)
+		return store_fail(st, rc, "body write open");
+	int ret = STORE_OK;
+	int64_t off = 0;
+	while (off < m->size) {
+		size_t want = STORE_BLOB_CHUNK;
+		if ((int64_t)want > m->size - off)
+			want = (size_t)(m->size - off);
+		ssize_t got = pread(m->fd, buf, want, (off_t)off);
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got <= 0) {
+			ret = store_failf(st, STORE_ERROR,
+					  "reading message at %lld: %s",
+					  (long long)off,
+					  got < 0 ? strerror(errno)
+						  : "file shorter than size");
+			break;
+		}
+		rc = sqlite3_blob_write(blob, buf, (int)got, (int)off);
+		if (rc != SQLITE_OK) {
+			ret = store_fail(st, rc, "body write");
+			break;
+		}
+		off += got;
+	}
+	rc = sqlite3_blob_close(blob);
+	if (ret == STORE_OK && rc != SQLITE_OK)
+		ret = store_fail(st, rc, "body write close");
+	return ret;
+}
+
+/* Bump uidnext and charge the quota in one statement; RETURNING gives the
+ * uid this entry takes. */
+static const char SQL_CHARGE[] =
+	"UPDATE accounts SET uidnext = uidnext + 1, used_bytes = used_bytes + ?"
+	" WHERE id = ? RETURNING uidnext - 1";
+static const char SQL_ENTRY[] =
+	"INSERT INTO mailbox (account_id, uid, body_id, size, received)"
+	" VALUES (?, ?, ?, ?, ?)";
+
+static int add_entry(struct store *st, int64_t account_id, int64_t body_id,
+		     int64_t size, int64_t now)
+{
+	sqlite3_stmt *s = store_prepare(st, SQL_CHARGE);
+	if (s == NULL)
+		return STORE_ERROR;
+	sqlite3_bind_int64(s, 1, size);
+	sqlite3_bind_int64(s, 2, account_id);
+	int rc = sqlite3_step(s);
+	int64_t uid = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
+	if (rc == SQLITE_ROW)
+		rc = sqlite3_step(s); /* finish the UPDATE */
+	store_release(st, s);
+	if (rc != SQLITE_DONE)
+		return store_fail(st, rc, "deliver charge");
+	/* The account went away since RCPT: its mail would have gone with
+	 * it, so skip it rather than fail everyone else's batch. */
+	if (uid == 0)
+		return STORE_OK;
+	if ((s = store_prepare(st, SQL_ENTRY)) == NULL)
+		return STORE_ERROR;
+	sqlite3_bind_int64(s, 1, account_id);
+	sqlite3_bind_int64(s, 2, uid);
+	sqlite3_bind_int64(s, 3, body_id);
+	sqlite3_bind_int64(s, 4, size);
+	sqlite3_bind_int64(s, 5, now);
+	return store_step_done(st, s, "deliver entry");
+}
+
+static const char SQL_QUEUE[] =
+	"INSERT INTO queue (body_id, sender, recipient, created, next_attempt)"
+	" VALUES (?, ?, ?, ?, ?)";
+
+static int add_queue(struct store *st, int64_t body_id, const char *sender,
+		     const char *rcpt, int64_t now)
+{
+	sqlite3_stmt *s = store_prepare(st, SQL_QUEUE);
+	if (s == NULL)
+		return STORE_ERROR;
+	sqlite3_bind_int64(s, 1, body_id);
+	store_bind_text(s, 2, sender ? sender : "");
+	store_bind_text(s, 3, rcpt);
+	sqlite3_bind_int64(s, 4, now);
+	sqlite3_bind_int64(s, 5, now);
+	return store_step_done(st, s, "deliver queue");
+}
+
+static bool seen_before(const int64_t *ids, size_t i)
+{
+	for (size_t j = 0; j < i; j++)
+		if (ids[j] == ids[i])
+			return true;
+	return false;
+}
+
+static int deliver_one(struct store *st, struct store_message *m,
+		       unsigned char *buf, int64_t now)
+{
+	m->body_id_r = 0;
+	if (m->n_local == 0 && m->n_remote == 0)
+		return STORE_OK; /* nobody left to receive it: nothing stored */
+	if (m->size < 0 || m->size > INT32_MAX)
+		return store_failf(st, STORE_INVALID, "message size %lld",
+				   (long long)m->size);
+	sqlite3_stmt *s = store_prepare(st, SQL_BODY);
+	if (s == NULL)
+		return STORE_ERROR;
+	sqlite3_bind_int64(s, 1, m->size);
+	sqlite3_bind_int64(s, 2, now);
+	sqlite3_bind_int64(s, 3, m->size);
+	int ret = store_step_done(st, s, "deliver body");
+	if (ret != STORE_OK)
+		return ret;
+	int64_t body_id = sqlite3_last_insert_rowid(st->db);
+	if (m->size > 0 && (ret = copy_body(st, m, body_id, buf)) != STORE_OK)
+		return ret;
+	for (size_t i = 0; ret == STORE_OK && i < m->n_local; i++)
+		if (!seen_before(m->local_ids, i))
+			ret = add_entry(st, m->local_ids[i], body_id, m->size,
+					now);
+	for (size_t i = 0; ret == STORE_OK && i < m->n_remote; i++)
+		ret = add_queue(st, body_id, m->sender, m->remote[i], now);
+	if (ret == STORE_OK)
+		m->body_id_r = body_id;
+	return ret;
+}
+
+int store_deliver(struct store *st, struct store_message *msgs, size_t n)
+{
+	unsigned char *buf = malloc(STORE_BLOB_CHUNK);
+	if (buf == NULL)
+		return store_failf(st, STORE_ERROR, "out of memory");
+	int ret = store_tx_begin(st);
+	int64_t now = store_now();
+	for (size_t i = 0; ret == STORE_OK && i < n; i++)
+		ret = deliver_one(st, &msgs[i], buf, now);
+	free(buf);
+	if (ret != STORE_OK) {
+		store_tx_rollback(st);
+		for (size_t i = 0; i < n; i++)
+			msgs[i].body_id_r = 0;
+		return ret;
+	}
+	ret = store_tx_commit(st);
+	if (ret != STORE_OK)
+		for (size_t i = 0; i < n; i++)
+			msgs[i].body_id_r = 0;
+	return ret;
+}
