@@ -1,0 +1,53 @@
+/*
+ * pop3_backend.h - the two implementations of struct pop3_backend: the
+ * real one over libstore (backend_store.c) and an in-memory maildrop for
+ * unit tests and fuzzers (backend_mem.c), which also injects failures.
+ */
+#ifndef MAILROOM_POP3_BACKEND_H
+#define MAILROOM_POP3_BACKEND_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "pop3_session.h"
+
+/* Bodies up to this size are read whole at RETR and the blob closed at
+ * once; bigger ones stream through a private store connection. */
+#define POP3_BODY_INLINE_MAX (128 * 1024)
+
+struct pop3_store_backend {
+	struct store *st;        /* the daemon's connection (not owned) */
+	const char *db_path;     /* for private connections (not owned) */
+	pid_t pid;               /* lock owner */
+};
+/* Fill be to call into ctx (which must outlive every session). */
+void pop3_backend_store(struct pop3_backend *be, struct pop3_store_backend *ctx);
+
+#define POP3_MEM_MSGS 64
+struct pop3_mem_msg {
+	const char *data; /* not owned */
+	size_t len;
+	uint32_t uid;
+	bool gone;
+};
+struct pop3_mem {
+	const char *user, *password;
+	uint32_t uidvalidity;
+	struct pop3_mem_msg msgs[POP3_MEM_MSGS];
+	size_t n;
+	bool locked;
+	int64_t lock_token;
+	int auth_rc, lock_rc, snapshot_rc, remove_rc, open_rc; /* inject */
+	int read_fail_after; /* >0: body_read fails after that many calls */
+	size_t read_max;     /* >0: body_read returns at most this much */
+	int removes;         /* remove() calls that succeeded */
+};
+/* user/password: the one account (id 1); strings are not copied. */
+void pop3_mem_init(struct pop3_mem *m, const char *user, const char *password);
+/* Add a message (data not copied); its uid is n + 1. */
+void pop3_mem_add(struct pop3_mem *m, const char *data, size_t len);
+void pop3_backend_mem(struct pop3_backend *be, struct pop3_mem *m);
+
+#endif
