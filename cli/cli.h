@@ -47,5 +47,6 @@ int cli_alias_main(struct cli *cli, int argc, char **argv);
 int cli_queue_main(struct cli *cli, int argc, char **argv);
 int cli_backup_main(struct cli *cli, int argc, char **argv);
 int cli_restore_main(struct cli *cli, int argc, char **argv);
+int cli_token_main(struct cli *cli, int argc, char **argv); /* token.c */
 
 #endif

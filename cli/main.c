@@ -34,6 +34,7 @@ static const struct cli_verb verbs[] = {
 	{"queue", cli_queue_main, "queue list|flush|del [ID]"},
 	{"backup", cli_backup_main, "backup FILE"},
 	{"restore", cli_restore_main, "restore FILE"},
+	{"token", cli_token_main, "token add|del NAME | token list"},
 };
 
 static void usage(FILE *out)

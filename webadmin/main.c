@@ -1,0 +1,124 @@
+/*
+ * main.c - mailroom-webadmin: the admin panel and JSON API over HTTPS.
+ *
+ *   mailroom-webadmin [-c FILE]
+ *
+ * Reads the config, opens the store, binds [admin] listen (HTTPS) and
+ * http_listen (redirect only), and serves until SIGTERM or SIGINT, then
+ * stops the listeners (finishing requests in flight) and exits 0. A bad
+ * config, an unreadable certificate or a taken port is one line on stderr
+ * and exit 1. Signals are blocked before libmicrohttpd starts its threads
+ * so only the main thread receives them (sigwait).
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../common/config.h"
+#include "../common/log.h"
+#include "server.h"
+#include "web.h"
+
+static void usage(FILE *out)
+{
+	fprintf(out, "usage: mailroom-webadmin [-c FILE]\n"
+		     "  -c FILE  config file (default %s)\n"
+		     "  -h       this help\n",
+		     CONFIG_DEFAULT_PATH);
+}
+
+int main(int argc, char **argv)
+{
+	const char *path = CONFIG_DEFAULT_PATH;
+	int opt;
+	while ((opt = getopt(argc, argv, "c:h")) != -1) {
+		switch (opt) {
+		case 'c':
+			path = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 1;
+		}
+	}
+
+	static struct config cfg;
+	char err[CONFIG_ERROR_MAX];
+	config_defaults(&cfg);
+	if (config_load(&cfg, path, err, sizeof err) != 0) {
+		fprintf(stderr, "%s\n", err);
+		return 1;
+	}
+	log_open("mailroom-webadmin", false, cfg.log_level);
+
+	char db[CONFIG_PATH_MAX];
+	if (config_db_path(&cfg, db, sizeof db) != 0) {
+		fprintf(stderr, "mailroom-webadmin: database path too long\n");
+		return 1;
+	}
+	struct web_app *app = calloc(1, sizeof *app);
+	if (app == NULL) {
+		fprintf(stderr, "mailroom-webadmin: out of memory\n");
+		return 1;
+	}
+	app->cfg = &cfg;
+	app->started = (int64_t)time(NULL);
+	if (store_open(db, &app->store, err, sizeof err) != STORE_OK) {
+		fprintf(stderr, "mailroom-webadmin: %s: %s\n", db, err);
+		free(app);
+		return 1;
+	}
+	if (session_table_init(&app->sessions) != 0) {
+		fprintf(stderr, "mailroom-webadmin: no random source\n");
+		store_close(&app->store);
+		free(app);
+		return 1;
+	}
+	pthread_mutex_init(&app->lock, NULL);
+
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	struct web_server *srv = NULL;
+	if (web_server_start(app, &srv, err, sizeof err) != 0) {
+		fprintf(stderr, "mailroom-webadmin: %s\n", err);
+		store_close(&app->store);
+		pthread_mutex_destroy(&app->lock);
+		free(app);
+		return 1;
+	}
+	log_info("webadmin: event=started pid=%ld", (long)getpid());
+
+	for (;;) {
+		int sig = 0;
+		if (sigwait(&set, &sig) != 0)
+			continue;
+		if (sig == SIGHUP) {
+			log_info("webadmin: event=sighup note=\"restart to load a "
+				 "new certificate\"");
+			continue;
+		}
+		log_info("webadmin: event=stopping signal=%d", sig);
+		break;
+	}
+	web_server_stop(&srv);
+	pthread_mutex_lock(&app->lock);
+	store_close(&app->store);
+	pthread_mutex_unlock(&app->lock);
+	pthread_mutex_destroy(&app->lock);
+	explicit_bzero(app->sessions.secret, sizeof app->sessions.secret);
+	free(app);
+	log_info("webadmin: event=stopped");
+	return 0;
+}

@@ -1,0 +1,97 @@
+/*
+ * session.h - logged-in browser sessions, CSRF tokens and the login rate
+ * limit, all kept in the webadmin process (a restart logs everyone out,
+ * which is fine for an admin panel).
+ *
+ * A session id is 256 bits from RAND_bytes, sent as the mr_sid cookie
+ * (Secure; HttpOnly; SameSite=Strict). A session ends after
+ * SESSION_IDLE_SECONDS without a request or SESSION_MAX_SECONDS in all.
+ * The table has a fixed size; when full the least recently used session
+ * goes. The session only names the account: its role and enabled flag are
+ * read from the store on every request, so a change takes effect at once.
+ *
+ * CSRF tokens are HMAC-SHA256(secret, purpose ":" id) with a secret drawn
+ * at startup: one per session ("csrf") and, before login, one per mr_pre
+ * cookie ("pre") for the login and setup forms. Nothing extra is stored.
+ *
+ * The rate limit keeps failure counts per key ("ip:1.2.3.4",
+ * "acct:bob@x"): from the RATE_FREE_FAILURES-th failure on, each further
+ * attempt must wait 1, 2, 4 ... seconds (at most RATE_MAX_DELAY), and a
+ * request inside the wait is refused without checking the password.
+ */
+#ifndef MAILROOM_WEB_SESSION_H
+#define MAILROOM_WEB_SESSION_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../common/limits.h"
+
+#define SESSION_ID_HEX 64 /* 32 random bytes */
+#define SESSIONS_MAX 1024
+#define SESSION_IDLE_SECONDS (30 * 60)
+#define SESSION_MAX_SECONDS (12 * 3600)
+#define CSRF_HEX 64
+
+#define RATE_KEYS_MAX 4096
+#define RATE_FREE_FAILURES 3
+#define RATE_MAX_DELAY 900
+#define RATE_FORGET_SECONDS 3600
+
+struct session {
+	char id[SESSION_ID_HEX + 1]; /* "" = free slot */
+	char address[ADDR_MAX + 1];
+	int64_t created;
+	int64_t last_seen;
+	char flash[200]; /* one message for the next page ("Account added") */
+	bool flash_is_error;
+};
+
+struct session_table {
+	struct session s[SESSIONS_MAX];
+	unsigned char secret[32];
+	int idle_seconds; /* SESSION_IDLE_SECONDS; tests may lower it */
+};
+
+/* Draw the secret. 0, or -1 when the RNG fails. */
+int session_table_init(struct session_table *t)
+	__attribute__((warn_unused_result));
+/* A new session for address; copies its id into id_r. 0 or -1 (RNG). */
+int session_create(struct session_table *t, const char *address, int64_t now,
+		   char id_r[SESSION_ID_HEX + 1]) __attribute__((warn_unused_result));
+/* The live session with this id (touching it), or NULL. */
+struct session *session_find(struct session_table *t, const char *id,
+			     int64_t now);
+void session_destroy(struct session_table *t, const char *id);
+/* End every session of an account (deleted, disabled, new password). */
+void session_destroy_address(struct session_table *t, const char *address,
+			     const char *keep_id);
+/* HMAC token for purpose:id into dst (CSRF_HEX + 1). */
+void session_token(const struct session_table *t, const char *purpose,
+		   const char *id, char dst[CSRF_HEX + 1]);
+/* Constant-time check of a submitted token (NULL is false). */
+bool session_token_ok(const struct session_table *t, const char *purpose,
+		      const char *id, const char *submitted);
+/* 64 hex chars of fresh randomness. 0 or -1. */
+int session_random_hex(char dst[SESSION_ID_HEX + 1])
+	__attribute__((warn_unused_result));
+
+struct rate_entry {
+	char key[ADDR_MAX + 8]; /* "" = free */
+	int failures;
+	int64_t until; /* no attempt before this */
+	int64_t last;  /* last failure */
+};
+
+struct ratelimit {
+	struct rate_entry e[RATE_KEYS_MAX];
+};
+
+/* Seconds the key must still wait before another attempt (0: go). */
+int64_t ratelimit_wait(const struct ratelimit *rl, const char *key,
+		       int64_t now);
+void ratelimit_fail(struct ratelimit *rl, const char *key, int64_t now);
+void ratelimit_clear(struct ratelimit *rl, const char *key);
+
+#endif

@@ -1,0 +1,159 @@
+/*
+ * web.h - the webadmin's private header: the application context every
+ * handler gets, the request/response a handler fills, and the handler
+ * lists. Nothing outside webadmin/ includes it.
+ *
+ * Threading: libmicrohttpd runs each listener in its own internal thread;
+ * every request is handled while holding app->lock, so the session table,
+ * the rate limit and the store handle are only ever used by one thread at
+ * a time. Requests are short (one SQLite read or write; a login costs one
+ * password hash), so one lock is simpler than sharding and fast enough.
+ */
+#ifndef MAILROOM_WEB_H
+#define MAILROOM_WEB_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "../common/config.h"
+#include "../store/store.h"
+#include "html.h"
+#include "parse.h"
+#include "session.h"
+
+struct MHD_Connection;
+
+struct web_app {
+	const struct config *cfg;
+	struct store *store;
+	pthread_mutex_t lock;
+	struct session_table sessions;
+	struct ratelimit rl;
+	int https_port; /* first HTTPS listener's port, for redirects */
+	int64_t started;
+};
+
+/* Who is asking: a browser session or an API token. */
+struct web_user {
+	bool logged_in;
+	char address[ADDR_MAX + 1];
+	char domain[ADDR_DOMAIN_MAX + 1];
+	enum store_role role;
+	char display_name[DISPLAY_NAME_MAX + 1];
+	char sid[SESSION_ID_HEX + 1]; /* "" for API tokens */
+	char csrf[CSRF_HEX + 1];
+	char actor[ADDR_MAX + 32]; /* for the audit log */
+};
+
+#define WEB_HEADERS_MAX 6
+
+struct web_req {
+	struct web_app *app;
+	struct MHD_Connection *conn;
+	const char *method;
+	const char *path;
+	bool is_post;
+	const char *body; /* raw request body (JSON), NUL-terminated */
+	size_t body_len;
+	struct form form; /* urlencoded body, decoded (empty otherwise) */
+	char ip[64];
+	struct web_user user;
+	struct session *session; /* NULL unless logged in by cookie */
+	struct route_cap caps[ROUTE_CAPTURES_MAX];
+	size_t ncaps;
+	int64_t now;
+
+	/* the response */
+	int status;
+	const char *content_type;
+	struct html out;
+	bool cacheable; /* static assets only; everything else no-store */
+	size_t nheaders;
+	struct {
+		char name[32];
+		char value[320];
+	} headers[WEB_HEADERS_MAX];
+};
+
+/* ---- request helpers (server.c) ----------------------------------------- */
+/* Query string value (decoded by MHD), or NULL. */
+const char *web_query(struct web_req *r, const char *name);
+/* A request header, or NULL. */
+const char *web_header(struct web_req *r, const char *name);
+/* A POST field (urlencoded form), or NULL. */
+const char *web_field(struct web_req *r, const char *name);
+void web_add_header(struct web_req *r, const char *name, const char *value);
+void web_redirect(struct web_req *r, const char *location);
+/* Plain text error page with status. */
+void web_error_page(struct web_req *r, int status, const char *message);
+/* Copy capture i into dst, decoded; -1 if missing or too long. */
+int web_cap(const struct web_req *r, size_t i, char *dst, size_t dstlen);
+/* "Set-Cookie" for name=value with our flags; max_age < 0: session cookie,
+ * 0: delete. */
+void web_set_cookie(struct web_req *r, const char *name, const char *value,
+		    int max_age);
+
+/* ---- routing (router.c) ------------------------------------------------- */
+void web_dispatch(struct web_req *r);
+/* True when the store has no admin account yet (first-run setup). */
+bool web_needs_setup(struct web_app *app);
+/* May user manage accounts/aliases of domain? admin: all; domain-admin:
+ * their own address's domain; user: none. */
+bool web_can_manage_domain(const struct web_user *u, const char *domain);
+
+/* ---- layout (layout.c) --------------------------------------------------- */
+void page_begin(struct web_req *r, const char *title);
+void page_end(struct web_req *r);
+/* A hidden CSRF field for forms of a logged-in user. */
+void page_csrf(struct web_req *r);
+/* Notices carried in ?ok= / ?err= after a redirect, shown escaped. */
+void page_flash(struct web_req *r);
+/* Redirect to path with a message: web_redirect_msg(r, "/domains", "ok", "Added"). */
+void web_redirect_msg(struct web_req *r, const char *path, const char *kind,
+		      const char *msg);
+extern const char web_css[];
+
+/* ---- handlers ------------------------------------------------------------ */
+typedef void (*web_handler)(struct web_req *r);
+
+void h_css(struct web_req *r);
+void h_login_get(struct web_req *r);
+void h_login_post(struct web_req *r);
+void h_logout(struct web_req *r);
+void h_setup_get(struct web_req *r);
+void h_setup_post(struct web_req *r);
+void h_home(struct web_req *r);
+void h_domains(struct web_req *r);
+void h_domain_add(struct web_req *r);
+void h_domain_del(struct web_req *r);
+void h_accounts(struct web_req *r);
+void h_account_add(struct web_req *r);
+void h_account_edit_get(struct web_req *r);
+void h_account_edit_post(struct web_req *r);
+void h_account_password(struct web_req *r);
+void h_account_del(struct web_req *r);
+void h_aliases(struct web_req *r);
+void h_alias_add(struct web_req *r);
+void h_alias_del(struct web_req *r);
+void h_queue(struct web_req *r);
+void h_queue_retry(struct web_req *r);
+void h_queue_del(struct web_req *r);
+void h_audit(struct web_req *r);
+void h_dns(struct web_req *r);
+void h_me(struct web_req *r);
+void h_me_password(struct web_req *r);
+
+void api_dispatch(struct web_req *r);
+
+/* Normalise an alias address ("a@b", or "@b" for a catch-all) into dst
+ * (ADDR_MAX + 2) and its domain into dom (ADDR_DOMAIN_MAX + 1). 0 or -1. */
+int web_alias_address(const char *in, char *dst, size_t dstlen, char *dom);
+
+/* Audit an admin change as the request's actor (errors logged, not fatal). */
+void web_audit(struct web_req *r, const char *action, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* A store error as words for a person. */
+const char *web_store_error(struct web_app *app, int rc);
+
+#endif
