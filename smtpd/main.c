@@ -1,0 +1,76 @@
+/*
+ * main.c - mailroom-smtpd: the office's MX (25), submission (587) and
+ * implicit-TLS submission (465) server.
+ *
+ * Reads -c FILE, sets up logging, raises the descriptor limit (one per
+ * session), optionally drops root after binding, and runs the event loop
+ * (smtp_server.c) until SIGTERM. Exit 0 after a clean stop, 1 with one
+ * line on stderr when the config or a port is wrong.
+ */
+#include <errno.h>
+#include <grp.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "../common/config.h"
+#include "../common/log.h"
+#include "smtp_server.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: mailroom-smtpd [-c FILE] [-h]\n"
+		   "  -c FILE  config file (default %s)\n"
+		   "  -h       this help\n"
+		   "Serves SMTP on [smtp] listen (MX), submission_listen "
+		   "(STARTTLS + AUTH) and smtps_listen (TLS + AUTH).\n",
+		   CONFIG_DEFAULT_PATH);
+}
+
+/* One descriptor per session: take the hard limit. */
+static void raise_nofile(void)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+			log_warn("event=rlimit-nofile error=\"%s\"", strerror(errno));
+	}
+}
+
+int main(int argc, char **argv)
+{
+	const char *path = CONFIG_DEFAULT_PATH;
+	int opt;
+	while ((opt = getopt(argc, argv, "c:h")) != -1) {
+		switch (opt) {
+		case 'c':
+			path = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 1;
+		}
+	}
+	static struct config cfg;
+	char err[CONFIG_ERROR_MAX];
+	config_defaults(&cfg);
+	if (config_load(&cfg, path, err, sizeof(err)) < 0) {
+		fprintf(stderr, "mailroom-smtpd: %s\n", err);
+		return 1;
+	}
+	log_open("mailroom-smtpd", false, cfg.log_level);
+	raise_nofile();
+	char serr[1024];
+	int rc = smtp_server_run(&cfg, serr, sizeof(serr));
+	if (rc != 0) {
+		fprintf(stderr, "mailroom-smtpd: %s\n", serr);
+		return 1;
+	}
+	return 0;
+}

@@ -1,0 +1,143 @@
+/*
+ * smtp_data.c - DATA decoder: a five-state machine per byte.
+ *
+ * States: BOL (start of a line; also the start of DATA, which follows the
+ * CRLF of the DATA command), DOT ('.' at BOL), DOT_CR (".\r" at BOL), TEXT,
+ * CR (a CR inside a line). Only BOL '.' CR LF ends the message. Bytes are
+ * emitted as runs: a run is cut at each stuffed dot and at the final
+ * ".CRLF". A CR is emitted before we know whether LF follows; if it turns
+ * out bare the message is discarded anyway, so that is safe.
+ */
+#include "smtp_data.h"
+
+#include "../common/limits.h"
+
+enum { ST_BOL, ST_DOT, ST_DOT_CR, ST_TEXT, ST_CR };
+
+#define TEXT_LINE_MAX (SMTP_TEXT_LINE_MAX - 2)
+
+void smtp_data_init(struct smtp_data *d, int64_t max_size)
+{
+	d->state = ST_BOL;
+	d->line_len = 0;
+	d->size = 0;
+	d->max_size = max_size;
+	d->error = SMTP_DATA_OK;
+}
+
+const char *smtp_data_error_text(enum smtp_data_error e)
+{
+	switch (e) {
+	case SMTP_DATA_OK:
+		return "ok";
+	case SMTP_DATA_BARE_LF:
+		return "bare LF in message (only CRLF line ends are accepted)";
+	case SMTP_DATA_BARE_CR:
+		return "bare CR in message (only CRLF line ends are accepted)";
+	case SMTP_DATA_NUL:
+		return "NUL byte in message";
+	case SMTP_DATA_LINE_TOO_LONG:
+		return "a text line is longer than 998 octets";
+	case SMTP_DATA_TOO_BIG:
+		return "message too big";
+	case SMTP_DATA_SINK:
+		return "spool write failed";
+	}
+	return "?";
+}
+
+static void fail(struct smtp_data *d, enum smtp_data_error e)
+{
+	if (d->error == SMTP_DATA_OK)
+		d->error = e;
+}
+
+/* Emit p[from..to) unless in discard mode. */
+static void emit(struct smtp_data *d, const char *p, size_t from, size_t to,
+		 smtp_data_sink sink, void *ctx)
+{
+	if (to <= from || d->error != SMTP_DATA_OK)
+		return;
+	size_t n = to - from;
+	if ((int64_t)n > d->max_size - d->size) {
+		fail(d, SMTP_DATA_TOO_BIG);
+		return;
+	}
+	d->size += (int64_t)n;
+	if (sink(ctx, p + from, n) < 0)
+		fail(d, SMTP_DATA_SINK);
+}
+
+/* A byte inside a line (state TEXT rules); returns the next state. */
+static int text_byte(struct smtp_data *d, unsigned char c)
+{
+	switch (c) {
+	case '\r':
+		return ST_CR;
+	case '\n':
+		fail(d, SMTP_DATA_BARE_LF);
+		return ST_TEXT; /* a bare LF never starts a line */
+	case '\0':
+		fail(d, SMTP_DATA_NUL);
+		return ST_TEXT;
+	default:
+		if (++d->line_len > TEXT_LINE_MAX)
+			fail(d, SMTP_DATA_LINE_TOO_LONG);
+		return ST_TEXT;
+	}
+}
+
+size_t smtp_data_feed(struct smtp_data *d, const char *p, size_t n,
+		      smtp_data_sink sink, void *ctx, bool *done_r)
+{
+	size_t run = 0; /* start of the pending run to emit */
+	*done_r = false;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)p[i];
+		switch (d->state) {
+		case ST_BOL:
+			d->line_len = 0;
+			if (c == '.') {
+				emit(d, p, run, i, sink, ctx);
+				run = i + 1; /* drop the dot */
+				d->state = ST_DOT;
+			} else {
+				d->state = text_byte(d, c);
+			}
+			break;
+		case ST_DOT:
+			if (c == '\r') {
+				run = i + 1; /* maybe the end: hold the CR */
+				d->state = ST_DOT_CR;
+			} else {
+				d->state = text_byte(d, c);
+			}
+			break;
+		case ST_DOT_CR:
+			if (c == '\n') {
+				d->state = ST_BOL;
+				*done_r = true;
+				return i + 1;
+			}
+			/* ".\rX": a bare CR after a dot. */
+			fail(d, SMTP_DATA_BARE_CR);
+			d->state = text_byte(d, c);
+			break;
+		case ST_TEXT:
+			d->state = text_byte(d, c);
+			break;
+		case ST_CR:
+			if (c == '\n') {
+				d->state = ST_BOL;
+			} else {
+				fail(d, SMTP_DATA_BARE_CR);
+				d->state = text_byte(d, c);
+			}
+			break;
+		}
+	}
+	if (d->state == ST_DOT_CR)
+		run = n; /* the held CR is not emitted yet */
+	emit(d, p, run, n, sink, ctx);
+	return n;
+}

@@ -1,0 +1,41 @@
+/*
+ * smtp_limits.h - caps and timeouts that belong to smtpd alone.
+ *
+ * The shared caps (command line 512, text line 1000, AUTH line, address
+ * sizes) live in common/limits.h; these are the ones only the SMTP daemon
+ * enforces. Timeouts follow RFC 5321 4.5.3.2. Tests shorten the timeouts
+ * and delays through MAILROOM_SMTPD_* environment variables (smtp_tuning.c).
+ */
+#ifndef MAILROOM_SMTP_LIMITS_H
+#define MAILROOM_SMTP_LIMITS_H
+
+/* ESMTP parameters on one MAIL or RCPT command. */
+#define SMTP_PARAMS_MAX 8
+/* Errors (4xx/5xx replies to commands) before the session gets 421. */
+#define SMTP_ERRORS_MAX 10
+/* NOOP, VRFY, HELP, RSET... before 421 (Postfix smtpd_junk_command_limit). */
+#define SMTP_JUNK_MAX 100
+/* Longest HELO/EHLO argument kept (RFC 5321 domain or address literal). */
+#define SMTP_HELO_MAX 255
+/* A reply line we format, with CRLF. */
+#define SMTP_REPLY_MAX 1024
+/* Client output not yet sent before the server stops reading commands. */
+#define SMTP_OUTPUT_HIGH_WATER (64 * 1024)
+/* Bytes read from a socket at once. */
+#define SMTP_READ_CHUNK (64 * 1024)
+
+/* Defaults; see smtp_tuning.c for the environment overrides. */
+#define SMTP_GREETING_DELAY_MS 300       /* MX port: early talkers */
+#define SMTP_COMMAND_TIMEOUT_MS (300 * 1000) /* RFC 5321 4.5.3.2.7 */
+#define SMTP_DATA_TIMEOUT_MS (600 * 1000)    /* RFC 5321 4.5.3.2.6 */
+#define SMTP_TLS_HANDSHAKE_TIMEOUT_MS (30 * 1000)
+#define SMTP_MAX_PER_IP 50               /* concurrent sessions per IP */
+#define SMTP_MAX_SESSIONS 20000          /* in all */
+#define SMTP_AUTH_DELAY_MS 1000          /* per AUTH failure, growing */
+#define SMTP_AUTH_DELAY_MAX_MS (30 * 1000)
+#define SMTP_AUTH_FAILURE_MEMORY_S (15 * 60)
+#define SMTP_SHUTDOWN_GRACE_MS (30 * 1000)
+/* Messages one group commit takes at most. */
+#define SMTP_COMMIT_BATCH_MAX 2048
+
+#endif

@@ -1,0 +1,901 @@
+/*
+ * smtp_server.c - the libevent host around the protocol core.
+ *
+ * One thread runs the loop: accept, read, feed the core, write replies,
+ * timeouts, signals. Two worker threads (smtp_worker.h) do the store work
+ * that may block: the group commit and the AUTH password check. RCPT
+ * expansion is a short indexed read on the loop thread's own store handle
+ * (WAL readers never wait for the writer).
+ *
+ * SECURITY: every byte from a client goes through smtp_session_feed().
+ * STARTTLS: when the core accepts it, whatever the client pipelined after
+ * the command is discarded twice over - the core ignores the rest of the
+ * chunk and this file drains the socket buffer - before the TLS filter is
+ * put on the connection (CVE-2011-0411 class). Memory per connection is
+ * bounded: input is consumed as it arrives (DATA goes to a spool file in
+ * <data_dir>/spool, mode 0700, unnamed O_TMPFILE files so a crash leaves
+ * nothing behind), reading stops while a reply backlog passes
+ * SMTP_OUTPUT_HIGH_WATER or while the session waits for a worker.
+ *
+ * Lifetime: a connection whose socket dies while a worker holds its job
+ * becomes "dead": the socket is closed at once, the struct lives until the
+ * job comes back (the job points into the session's transaction).
+ */
+#include "smtp_server.h"
+
+#include <errno.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+#include <event2/thread.h>
+#include <fcntl.h>
+#include <openssl/err.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../common/listen.h"
+#include "../common/log.h"
+#include "../common/tls.h"
+#include "smtp_limits.h"
+#include "smtp_peers.h"
+#include "smtp_session.h"
+#include "smtp_tuning.h"
+#include "smtp_worker.h"
+
+#define MAX_LISTENERS (3 * LISTEN_ADDRS_MAX)
+
+struct smtp_server;
+
+struct listener_ctx {
+	struct smtp_server *srv;
+	enum smtp_port_kind kind;
+	struct evconnlistener *lev;
+	char text[64];
+};
+
+enum timeout_mode { TMO_NONE = 0, TMO_COMMAND, TMO_DATA, TMO_TLS };
+
+struct conn {
+	struct smtp_server *srv;
+	struct conn *prev, *next;
+	struct bufferevent *bev;
+	struct smtp_session *sess;
+	struct smtp_peer *peer;
+	enum smtp_port_kind kind;
+	struct event *timer;   /* greeting delay, AUTH delay, close flush */
+	struct smtp_job *job;  /* with a worker, or an AUTH result held back */
+	bool job_held;         /* job is a finished AUTH waiting for its delay */
+	int spool_fd;
+	enum timeout_mode tmo;
+	bool handshaking;
+	bool tls_pending;
+	bool closing;
+	bool dead;
+	char id[24];
+	char ip[64];
+};
+
+struct smtp_server {
+	const struct config *cfg;
+	struct event_base *base;
+	struct smtp_tuning tun;
+	SSL_CTX *tls;
+	struct store *st;
+	struct smtp_worker writer;
+	struct smtp_worker auth;
+	struct smtp_peers peers;
+	struct listener_ctx listeners[MAX_LISTENERS];
+	size_t n_listeners;
+	struct conn *conns;
+	size_t n_conns;
+	bool stopping;
+	struct event *sig_term, *sig_int, *sig_hup, *grace, *relisten;
+	char spool_dir[CONFIG_PATH_MAX + 16];
+	char db_path[CONFIG_PATH_MAX];
+	uint32_t id_base;
+	uint64_t id_counter;
+	uint64_t sessions_total;
+	struct smtp_session_config scfg[3];
+};
+
+static void conn_run(struct conn *c);
+static void conn_after(struct conn *c);
+static void conn_free(struct conn *c);
+static void server_check_done(struct smtp_server *srv);
+
+/* ---- small helpers ----------------------------------------------------- */
+
+static struct timeval ms_tv(long ms)
+{
+	struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+	return tv;
+}
+
+static void *xcalloc(size_t n, size_t size)
+{
+	void *p = calloc(n, size);
+	if (p == NULL) {
+		log_error("event=out-of-memory");
+		abort();
+	}
+	return p;
+}
+
+static size_t output_pending(const struct conn *c)
+{
+	if (c->bev == NULL)
+		return 0;
+	size_t n = evbuffer_get_length(bufferevent_get_output(c->bev));
+	struct bufferevent *u = bufferevent_get_underlying(c->bev);
+	if (u != NULL)
+		n += evbuffer_get_length(bufferevent_get_output(u));
+	return n;
+}
+
+/* ---- host callbacks for the core ------------------------------------------ */
+
+static void host_write(void *ctx, const char *p, size_t n)
+{
+	struct conn *c = ctx;
+	if (c->bev != NULL && !c->dead)
+		bufferevent_write(c->bev, p, n);
+}
+
+static void host_close(void *ctx)
+{
+	struct conn *c = ctx;
+	c->closing = true;
+}
+
+static void host_starttls(void *ctx)
+{
+	struct conn *c = ctx;
+	c->tls_pending = true;
+}
+
+static int host_expand(void *ctx, const char *address, int64_t size,
+		       struct store_expansion *out)
+{
+	struct conn *c = ctx;
+	int r = store_expand(c->srv->st, address, size, out);
+	if (r != STORE_OK && r != STORE_NOTFOUND && r != STORE_INVALID)
+		log_warn("session=%s event=expand-failed result=%s (%s)", c->id,
+			 store_result_text(r), store_errmsg(c->srv->st));
+	return r;
+}
+
+static void host_auth(void *ctx, const char *user, const char *password)
+{
+	struct conn *c = ctx;
+	struct smtp_job *job = xcalloc(1, sizeof(*job));
+	job->kind = SMTP_JOB_AUTH;
+	job->msg.fd = -1;
+	job->owner = c;
+	snprintf(job->user, sizeof(job->user), "%s", user);
+	snprintf(job->password, sizeof(job->password), "%s", password);
+	c->job = job;
+	smtp_worker_submit(&c->srv->auth, job);
+}
+
+static int host_spool_open(void *ctx)
+{
+	struct conn *c = ctx;
+	if (c->spool_fd >= 0)
+		close(c->spool_fd);
+	c->spool_fd = open(c->srv->spool_dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (c->spool_fd < 0) {
+		/* Filesystems without O_TMPFILE: a named file, unlinked now. */
+		char path[sizeof(c->srv->spool_dir) + 32];
+		snprintf(path, sizeof(path), "%s/msg.XXXXXX", c->srv->spool_dir);
+		c->spool_fd = mkostemp(path, O_CLOEXEC);
+		if (c->spool_fd >= 0)
+			unlink(path);
+	}
+	if (c->spool_fd < 0) {
+		log_error("session=%s event=spool-failed error=\"%s\"", c->id,
+			  strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static int host_spool_write(void *ctx, const char *p, size_t n)
+{
+	struct conn *c = ctx;
+	while (n > 0) {
+		ssize_t w = write(c->spool_fd, p, n);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			log_error("session=%s event=spool-write-failed error=\"%s\"",
+				  c->id, strerror(errno));
+			return -1;
+		}
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+static void host_spool_discard(void *ctx)
+{
+	struct conn *c = ctx;
+	if (c->spool_fd >= 0)
+		close(c->spool_fd);
+	c->spool_fd = -1;
+}
+
+static void host_deliver(void *ctx, const struct smtp_envelope *env)
+{
+	struct conn *c = ctx;
+	struct smtp_job *job = xcalloc(1, sizeof(*job));
+	job->kind = SMTP_JOB_DELIVER;
+	job->owner = c;
+	job->msg.fd = c->spool_fd;
+	c->spool_fd = -1;
+	job->msg.size = env->size;
+	job->msg.sender = env->sender;
+	job->msg.local_ids = env->local_ids;
+	job->msg.n_local = env->n_local;
+	job->msg.remote = env->remote;
+	job->msg.n_remote = env->n_remote;
+	c->job = job;
+	smtp_worker_submit(&c->srv->writer, job);
+}
+
+static const struct smtp_host host_ops = {
+	.write = host_write,
+	.close = host_close,
+	.starttls = host_starttls,
+	.expand = host_expand,
+	.auth = host_auth,
+	.spool_open = host_spool_open,
+	.spool_write = host_spool_write,
+	.spool_discard = host_spool_discard,
+	.deliver = host_deliver,
+};
+
+/* ---- worker answers --------------------------------------------------------- */
+
+static void on_delivered(void *arg, struct smtp_job *job)
+{
+	struct smtp_server *srv = arg;
+	struct conn *c = job->owner;
+	c->job = NULL;
+	if (c->dead) {
+		smtp_job_free(job);
+		conn_free(c);
+	} else {
+		smtp_session_deliver_result(c->sess, job->result);
+		smtp_job_free(job);
+		conn_run(c);
+	}
+	server_check_done(srv);
+}
+
+static void auth_answer(struct conn *c)
+{
+	struct smtp_job *job = c->job;
+	c->job = NULL;
+	c->job_held = false;
+	smtp_session_auth_result(c->sess, job->result, job->account_id, job->user);
+	smtp_job_free(job);
+	conn_run(c);
+}
+
+static void on_authed(void *arg, struct smtp_job *job)
+{
+	struct smtp_server *srv = arg;
+	struct conn *c = job->owner;
+	if (c->dead) {
+		c->job = NULL;
+		smtp_job_free(job);
+		conn_free(c);
+		server_check_done(srv);
+		return;
+	}
+	long delay = 0;
+	if (job->result == STORE_AUTHFAIL && c->peer != NULL)
+		delay = smtp_peers_auth_failed(c->peer, time(NULL),
+					       srv->tun.auth_delay_ms,
+					       srv->tun.auth_delay_max_ms);
+	if (delay > 0) {
+		struct timeval tv = ms_tv(delay);
+		c->job_held = true;
+		evtimer_add(c->timer, &tv); /* timer_cb answers */
+		return;
+	}
+	auth_answer(c);
+	server_check_done(srv);
+}
+
+/* ---- TLS -------------------------------------------------------------------- */
+
+static void read_cb(struct bufferevent *bev, void *arg);
+static void write_cb(struct bufferevent *bev, void *arg);
+static void event_cb(struct bufferevent *bev, short what, void *arg);
+
+static int conn_start_tls(struct conn *c)
+{
+	/* Nothing the client sent before the handshake may survive. */
+	struct evbuffer *in = bufferevent_get_input(c->bev);
+	evbuffer_drain(in, evbuffer_get_length(in));
+	SSL *ssl = SSL_new(c->srv->tls);
+	if (ssl == NULL)
+		return -1;
+	struct bufferevent *f = bufferevent_openssl_filter_new(
+		c->srv->base, c->bev, ssl, BUFFEREVENT_SSL_ACCEPTING,
+		BEV_OPT_CLOSE_ON_FREE);
+	if (f == NULL) {
+		SSL_free(ssl);
+		return -1;
+	}
+	bufferevent_openssl_set_allow_dirty_shutdown(f, 1);
+	c->bev = f;
+	c->handshaking = true;
+	c->tmo = TMO_NONE;
+	bufferevent_setcb(f, read_cb, write_cb, event_cb, c);
+	bufferevent_enable(f, EV_READ | EV_WRITE);
+	return 0;
+}
+
+/* ---- the connection ------------------------------------------------------------ */
+
+static void conn_set_timeouts(struct conn *c)
+{
+	enum timeout_mode m = c->handshaking ? TMO_TLS
+			      : smtp_session_in_data(c->sess) ? TMO_DATA
+							      : TMO_COMMAND;
+	if (m == c->tmo)
+		return;
+	c->tmo = m;
+	const struct smtp_tuning *t = &c->srv->tun;
+	struct timeval tv = ms_tv(m == TMO_TLS    ? t->tls_handshake_timeout_ms
+				  : m == TMO_DATA ? t->data_timeout_ms
+						  : t->command_timeout_ms);
+	bufferevent_set_timeouts(c->bev, &tv, &tv);
+}
+
+/* Feed what is buffered to the core while it can take it, then settle. */
+static void conn_run(struct conn *c)
+{
+	if (c->dead || c->bev == NULL)
+		return;
+	struct evbuffer *in = bufferevent_get_input(c->bev);
+	while (!c->closing && !c->tls_pending && !c->handshaking &&
+	       !smtp_session_paused(c->sess) &&
+	       output_pending(c) < SMTP_OUTPUT_HIGH_WATER) {
+		struct evbuffer_iovec v;
+		if (evbuffer_peek(in, -1, NULL, &v, 1) < 1 || v.iov_len == 0)
+			break;
+		size_t used = smtp_session_feed(c->sess, v.iov_base, v.iov_len);
+		evbuffer_drain(in, used);
+		if (smtp_session_closing(c->sess))
+			c->closing = true;
+		if (used == 0)
+			break;
+	}
+	conn_after(c);
+}
+
+static void conn_after(struct conn *c)
+{
+	if (c->dead || c->bev == NULL)
+		return;
+	if (smtp_session_closing(c->sess))
+		c->closing = true;
+	if (c->tls_pending && !c->closing) {
+		c->tls_pending = false;
+		if (conn_start_tls(c) < 0) {
+			log_error("session=%s event=tls-failed reason=setup", c->id);
+			conn_free(c);
+			return;
+		}
+	}
+	if (c->closing) {
+		bufferevent_disable(c->bev, EV_READ);
+		if (output_pending(c) == 0) {
+			conn_free(c);
+		} else {
+			/* write_cb frees once drained; the timer covers the
+			 * TLS case where the bytes sit in the lower layer. */
+			struct timeval tv = ms_tv(50);
+			evtimer_add(c->timer, &tv);
+		}
+		return;
+	}
+	bool want_read = !smtp_session_paused(c->sess) &&
+			 output_pending(c) < SMTP_OUTPUT_HIGH_WATER;
+	if (want_read)
+		bufferevent_enable(c->bev, EV_READ);
+	else
+		bufferevent_disable(c->bev, EV_READ);
+	conn_set_timeouts(c);
+}
+
+static void conn_destroy(struct conn *c)
+{
+	struct smtp_server *srv = c->srv;
+	if (c->spool_fd >= 0)
+		close(c->spool_fd);
+	if (c->timer != NULL)
+		event_free(c->timer);
+	smtp_session_free(&c->sess);
+	free(c);
+	server_check_done(srv);
+}
+
+/* Close the socket now; free the rest unless a worker holds our job. */
+static void conn_free(struct conn *c)
+{
+	struct smtp_server *srv = c->srv;
+	if (!c->dead) {
+		log_info("session=%s ip=%s event=disconnect", c->id, c->ip);
+		c->dead = true;
+		if (c->bev != NULL)
+			bufferevent_free(c->bev);
+		c->bev = NULL;
+		if (c->timer != NULL)
+			evtimer_del(c->timer);
+		if (c->peer != NULL)
+			smtp_peers_release(&srv->peers, c->peer);
+		c->peer = NULL;
+		if (c->prev)
+			c->prev->next = c->next;
+		else
+			srv->conns = c->next;
+		if (c->next)
+			c->next->prev = c->prev;
+		srv->n_conns--;
+	}
+	if (c->job != NULL && c->job_held) {
+		smtp_job_free(c->job); /* a delayed AUTH answer nobody waits for */
+		c->job = NULL;
+		c->job_held = false;
+	}
+	if (c->job != NULL)
+		return; /* the worker hands it back: on_delivered/on_authed */
+	conn_destroy(c);
+}
+
+static void timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	struct conn *c = arg;
+	if (c->dead)
+		return;
+	if (c->closing) {
+		if (output_pending(c) == 0) {
+			conn_free(c);
+		} else {
+			struct timeval tv = ms_tv(50);
+			evtimer_add(c->timer, &tv);
+		}
+		return;
+	}
+	if (c->job != NULL && c->job_held) {
+		auth_answer(c); /* the delayed 535 */
+		return;
+	}
+	smtp_session_greet(c->sess);
+	conn_run(c);
+}
+
+static void read_cb(struct bufferevent *bev, void *arg)
+{
+	(void)bev;
+	conn_run(arg);
+}
+
+static void write_cb(struct bufferevent *bev, void *arg)
+{
+	(void)bev;
+	struct conn *c = arg;
+	if (c->closing) {
+		if (output_pending(c) == 0)
+			conn_free(c);
+		return;
+	}
+	conn_run(c); /* output drained: maybe read again */
+}
+
+static void log_tls_error(struct conn *c, struct bufferevent *bev)
+{
+	unsigned long e;
+	char buf[256];
+	bool any = false;
+	while ((e = bufferevent_get_openssl_error(bev)) != 0) {
+		ERR_error_string_n(e, buf, sizeof(buf));
+		log_info("session=%s ip=%s event=tls-error error=\"%s\"", c->id,
+			 c->ip, buf);
+		any = true;
+	}
+	(void)any;
+}
+
+static void event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct conn *c = arg;
+	if (what & BEV_EVENT_CONNECTED) {
+		char desc[128];
+		tls_describe(bufferevent_openssl_get_ssl(bev), desc, sizeof(desc));
+		c->handshaking = false;
+		smtp_session_tls_started(c->sess, desc);
+		if (c->kind == SMTP_PORT_SMTPS)
+			smtp_session_greet(c->sess);
+		conn_run(c);
+		return;
+	}
+	if (what & BEV_EVENT_TIMEOUT) {
+		if (c->closing || c->handshaking) {
+			conn_free(c);
+			return;
+		}
+		smtp_session_timeout(c->sess);
+		conn_after(c);
+		return;
+	}
+	if (what & BEV_EVENT_ERROR) {
+		if (bufferevent_get_underlying(bev) != NULL ||
+		    c->kind == SMTP_PORT_SMTPS)
+			log_tls_error(c, bev);
+	}
+	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR))
+		conn_free(c);
+}
+
+/* ---- accepting ---------------------------------------------------------------- */
+
+static void refuse(evutil_socket_t fd, const char *line)
+{
+	ssize_t w = send(fd, line, strlen(line), MSG_DONTWAIT | MSG_NOSIGNAL);
+	(void)w;
+	evutil_closesocket(fd);
+}
+
+static void accept_cb(struct evconnlistener *lev, evutil_socket_t fd,
+		      struct sockaddr *sa, int salen, void *arg)
+{
+	(void)lev;
+	(void)salen;
+	struct listener_ctx *lc = arg;
+	struct smtp_server *srv = lc->srv;
+	char ip[64];
+	sockaddr_ip_text(sa, ip, sizeof(ip));
+	if (srv->stopping) {
+		evutil_closesocket(fd);
+		return;
+	}
+	if (lc->kind == SMTP_PORT_SMTPS && srv->tls == NULL) {
+		evutil_closesocket(fd);
+		return;
+	}
+	if ((long)srv->n_conns >= srv->tun.max_sessions) {
+		log_warn("ip=%s event=too-many-sessions", ip);
+		refuse(fd, "421 4.7.0 Too many sessions, try again later\r\n");
+		return;
+	}
+	struct smtp_peer *peer = smtp_peers_get(&srv->peers, ip, time(NULL));
+	bool limited = srv->tun.limit_loopback || !sockaddr_is_loopback(sa);
+	if (peer == NULL ||
+	    (limited && peer->sessions >= srv->tun.max_per_ip)) {
+		log_warn("ip=%s event=per-ip-limit sessions=%d", ip,
+			 peer ? peer->sessions : -1);
+		if (lc->kind == SMTP_PORT_SMTPS)
+			evutil_closesocket(fd);
+		else
+			refuse(fd, "421 4.7.0 Too many connections from your address\r\n");
+		return;
+	}
+
+	struct conn *c = xcalloc(1, sizeof(*c));
+	c->srv = srv;
+	c->kind = lc->kind;
+	c->spool_fd = -1;
+	snprintf(c->ip, sizeof(c->ip), "%s", ip);
+	snprintf(c->id, sizeof(c->id), "%08x%06llx", srv->id_base,
+		 (unsigned long long)(++srv->id_counter & 0xffffff));
+	c->timer = evtimer_new(srv->base, timer_cb, c);
+	if (lc->kind == SMTP_PORT_SMTPS) {
+		SSL *ssl = SSL_new(srv->tls);
+		c->bev = ssl ? bufferevent_openssl_socket_new(
+				       srv->base, fd, ssl,
+				       BUFFEREVENT_SSL_ACCEPTING,
+				       BEV_OPT_CLOSE_ON_FREE)
+			     : NULL;
+		if (c->bev == NULL && ssl != NULL)
+			SSL_free(ssl);
+		if (c->bev != NULL)
+			bufferevent_openssl_set_allow_dirty_shutdown(c->bev, 1);
+		c->handshaking = true;
+	} else {
+		c->bev = bufferevent_socket_new(srv->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	}
+	if (c->bev == NULL || c->timer == NULL) {
+		log_error("ip=%s event=accept-failed", ip);
+		if (c->bev == NULL)
+			evutil_closesocket(fd);
+		else
+			bufferevent_free(c->bev);
+		if (c->timer)
+			event_free(c->timer);
+		free(c);
+		return;
+	}
+	peer->sessions++;
+	c->peer = peer;
+	c->next = srv->conns;
+	if (srv->conns)
+		srv->conns->prev = c;
+	srv->conns = c;
+	srv->n_conns++;
+	srv->sessions_total++;
+	bufferevent_set_max_single_read(c->bev, SMTP_READ_CHUNK);
+	bufferevent_setcb(c->bev, read_cb, write_cb, event_cb, c);
+	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	c->sess = smtp_session_new(&srv->scfg[lc->kind], &host_ops, c, c->id, ip);
+	log_info("session=%s ip=%s event=connect port=%s", c->id, ip,
+		 smtp_port_kind_name(lc->kind));
+	if (lc->kind == SMTP_PORT_MX && srv->tun.greeting_delay_ms > 0) {
+		struct timeval tv = ms_tv(srv->tun.greeting_delay_ms);
+		evtimer_add(c->timer, &tv);
+	} else if (lc->kind != SMTP_PORT_SMTPS) {
+		smtp_session_greet(c->sess);
+	}
+	conn_after(c);
+}
+
+static void relisten_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	struct smtp_server *srv = arg;
+	if (srv->stopping)
+		return;
+	for (size_t i = 0; i < srv->n_listeners; i++)
+		if (srv->listeners[i].lev)
+			evconnlistener_enable(srv->listeners[i].lev);
+}
+
+static void accept_error_cb(struct evconnlistener *lev, void *arg)
+{
+	struct listener_ctx *lc = arg;
+	int e = EVUTIL_SOCKET_ERROR();
+	log_error("listen=%s event=accept-error error=\"%s\"", lc->text,
+		  evutil_socket_error_to_string(e));
+	/* Out of descriptors: pause accepting for a moment, do not spin. */
+	evconnlistener_disable(lev);
+	struct timeval tv = ms_tv(200);
+	evtimer_add(lc->srv->relisten, &tv);
+}
+
+/* ---- signals and shutdown ---------------------------------------------------------- */
+
+static void server_check_done(struct smtp_server *srv)
+{
+	if (srv->stopping && srv->n_conns == 0 && srv->writer.in_flight == 0 &&
+	    srv->auth.in_flight == 0)
+		event_base_loopexit(srv->base, NULL);
+}
+
+static void grace_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	struct smtp_server *srv = arg;
+	log_warn("event=shutdown-grace-over sessions=%zu", srv->n_conns);
+	event_base_loopexit(srv->base, NULL);
+}
+
+static void begin_shutdown(struct smtp_server *srv)
+{
+	if (srv->stopping)
+		return;
+	srv->stopping = true;
+	log_info("event=stopping sessions=%zu", srv->n_conns);
+	for (size_t i = 0; i < srv->n_listeners; i++) {
+		if (srv->listeners[i].lev)
+			evconnlistener_free(srv->listeners[i].lev);
+		srv->listeners[i].lev = NULL;
+	}
+	struct conn *c = srv->conns;
+	while (c != NULL) {
+		struct conn *next = c->next;
+		smtp_session_shutdown(c->sess);
+		conn_after(c);
+		c = next;
+	}
+	struct timeval tv = ms_tv(SMTP_SHUTDOWN_GRACE_MS);
+	evtimer_add(srv->grace, &tv);
+	server_check_done(srv);
+}
+
+static void reload_tls(struct smtp_server *srv)
+{
+	char err[512];
+	SSL_CTX *ctx = tls_server_ctx_new(srv->cfg->tls_cert, srv->cfg->tls_key,
+					  err, sizeof(err));
+	if (ctx == NULL) {
+		log_error("event=tls-reload-failed error=\"%s\"", err);
+		return;
+	}
+	if (srv->tls != NULL)
+		SSL_CTX_free(srv->tls); /* live sessions hold their own reference */
+	srv->tls = ctx;
+	for (int k = 0; k < 3; k++)
+		srv->scfg[k].tls_available = true;
+	log_info("event=tls-reloaded cert=%s", srv->cfg->tls_cert);
+}
+
+static void signal_cb(evutil_socket_t sig, short what, void *arg)
+{
+	(void)what;
+	struct smtp_server *srv = arg;
+	if (sig == SIGHUP)
+		reload_tls(srv);
+	else
+		begin_shutdown(srv);
+}
+
+/* ---- startup ---------------------------------------------------------------------- */
+
+static int open_listeners(struct smtp_server *srv, const char *spec,
+			  enum smtp_port_kind kind, char *err, size_t errlen)
+{
+	struct listen_addr addrs[LISTEN_ADDRS_MAX];
+	size_t n = 0;
+	if (listen_parse(spec, addrs, LISTEN_ADDRS_MAX, &n, err, errlen) < 0)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		if (kind == SMTP_PORT_SMTPS && srv->tls == NULL) {
+			log_error("listen=%s event=smtps-disabled reason=no-certificate",
+				  addrs[i].text);
+			continue;
+		}
+		int fd = listen_open(&addrs[i], err, errlen);
+		if (fd < 0)
+			return -1;
+		struct listener_ctx *lc = &srv->listeners[srv->n_listeners++];
+		lc->srv = srv;
+		lc->kind = kind;
+		snprintf(lc->text, sizeof(lc->text), "%s", addrs[i].text);
+		lc->lev = evconnlistener_new(srv->base, accept_cb, lc,
+					     LEV_OPT_CLOSE_ON_FREE, 0, fd);
+		if (lc->lev == NULL) {
+			close(fd);
+			snprintf(err, errlen, "%s: cannot listen", addrs[i].text);
+			return -1;
+		}
+		evconnlistener_set_error_cb(lc->lev, accept_error_cb);
+		log_info("listen=%s port=%s", addrs[i].text, smtp_port_kind_name(kind));
+	}
+	return 0;
+}
+
+static int make_spool_dir(struct smtp_server *srv, char *err, size_t errlen)
+{
+	snprintf(srv->spool_dir, sizeof(srv->spool_dir), "%s/spool",
+		 srv->cfg->data_dir);
+	if (mkdir(srv->spool_dir, 0700) < 0 && errno != EEXIST) {
+		snprintf(err, errlen, "%s: %s", srv->spool_dir, strerror(errno));
+		return -1;
+	}
+	if (chmod(srv->spool_dir, 0700) < 0) {
+		snprintf(err, errlen, "%s: %s", srv->spool_dir, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static void server_free(struct smtp_server *srv)
+{
+	while (srv->conns != NULL) {
+		struct conn *c = srv->conns;
+		conn_free(c); /* unlinks */
+	}
+	smtp_worker_stop(&srv->writer);
+	smtp_worker_stop(&srv->auth);
+	for (size_t i = 0; i < srv->n_listeners; i++)
+		if (srv->listeners[i].lev)
+			evconnlistener_free(srv->listeners[i].lev);
+	struct event *evs[] = {srv->sig_term, srv->sig_int, srv->sig_hup,
+			       srv->grace, srv->relisten};
+	for (size_t i = 0; i < sizeof(evs) / sizeof(evs[0]); i++)
+		if (evs[i])
+			event_free(evs[i]);
+	smtp_peers_free(&srv->peers);
+	store_close(&srv->st);
+	if (srv->tls)
+		SSL_CTX_free(srv->tls);
+	if (srv->base)
+		event_base_free(srv->base);
+}
+
+int smtp_server_run(const struct config *cfg, char *err, size_t errlen)
+{
+	static struct smtp_server srv_storage; /* big (peer table): not on the stack */
+	struct smtp_server *srv = &srv_storage;
+	memset(srv, 0, sizeof(*srv));
+	srv->cfg = cfg;
+	smtp_tuning_load(&srv->tun);
+	smtp_peers_init(&srv->peers);
+	if (getrandom(&srv->id_base, sizeof(srv->id_base), 0) < 0)
+		srv->id_base = (uint32_t)time(NULL) ^ (uint32_t)getpid();
+	signal(SIGPIPE, SIG_IGN);
+
+	int rc = 1;
+	if (evthread_use_pthreads() < 0) {
+		snprintf(err, errlen, "libevent without thread support");
+		return 1;
+	}
+	srv->base = event_base_new();
+	if (srv->base == NULL) {
+		snprintf(err, errlen, "cannot create the event loop");
+		return 1;
+	}
+	char tlserr[512];
+	srv->tls = tls_server_ctx_new(cfg->tls_cert, cfg->tls_key, tlserr,
+				      sizeof(tlserr));
+	if (srv->tls == NULL)
+		log_error("event=tls-unavailable error=\"%s\" (STARTTLS, AUTH and "
+			  "port 465 are off)", tlserr);
+	for (int k = 0; k < 3; k++) {
+		srv->scfg[k].hostname = cfg->hostname;
+		srv->scfg[k].size_limit = cfg->message_size_limit;
+		srv->scfg[k].max_recipients = cfg->max_recipients;
+		srv->scfg[k].kind = (enum smtp_port_kind)k;
+		srv->scfg[k].tls_available = srv->tls != NULL;
+	}
+	if (config_db_path(cfg, srv->db_path, sizeof(srv->db_path)) < 0) {
+		snprintf(err, errlen, "data_dir too long");
+		goto out;
+	}
+	if (make_spool_dir(srv, err, errlen) < 0)
+		goto out;
+	if (open_listeners(srv, cfg->smtp_listen, SMTP_PORT_MX, err, errlen) < 0 ||
+	    open_listeners(srv, cfg->submission_listen, SMTP_PORT_SUBMISSION, err,
+			   errlen) < 0 ||
+	    open_listeners(srv, cfg->smtps_listen, SMTP_PORT_SMTPS, err, errlen) < 0)
+		goto out;
+	if (store_open(srv->db_path, &srv->st, err, errlen) != STORE_OK)
+		goto out;
+	if (smtp_worker_start(&srv->writer, SMTP_JOB_DELIVER, srv->base,
+			      srv->db_path, on_delivered, srv, err, errlen) < 0 ||
+	    smtp_worker_start(&srv->auth, SMTP_JOB_AUTH, srv->base, srv->db_path,
+			      on_authed, srv, err, errlen) < 0)
+		goto out;
+	srv->sig_term = evsignal_new(srv->base, SIGTERM, signal_cb, srv);
+	srv->sig_int = evsignal_new(srv->base, SIGINT, signal_cb, srv);
+	srv->sig_hup = evsignal_new(srv->base, SIGHUP, signal_cb, srv);
+	srv->grace = evtimer_new(srv->base, grace_cb, srv);
+	srv->relisten = evtimer_new(srv->base, relisten_cb, srv);
+	if (!srv->sig_term || !srv->sig_int || !srv->sig_hup || !srv->grace ||
+	    !srv->relisten) {
+		snprintf(err, errlen, "cannot set up signals");
+		goto out;
+	}
+	evsignal_add(srv->sig_term, NULL);
+	evsignal_add(srv->sig_int, NULL);
+	evsignal_add(srv->sig_hup, NULL);
+	log_info("event=started hostname=%s size_limit=%lld", cfg->hostname,
+		 (long long)cfg->message_size_limit);
+
+	event_base_dispatch(srv->base);
+	log_info("event=stopped sessions=%llu messages=%llu commits=%llu",
+		 (unsigned long long)srv->sessions_total,
+		 (unsigned long long)srv->writer.jobs,
+		 (unsigned long long)srv->writer.batches);
+	rc = 0;
+out:
+	server_free(srv);
+	return rc;
+}

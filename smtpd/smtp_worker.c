@@ -1,0 +1,186 @@
+/*
+ * smtp_worker.c - writer and AUTH threads (see smtp_worker.h).
+ *
+ * Durability: store_deliver() returns only after the transaction is
+ * committed with synchronous=FULL, and a job reaches the done list only
+ * after that, so no 250 can precede the fsync. When a batch fails as a
+ * whole with a permanent error, each message is retried alone so one bad
+ * message (e.g. a quota race) does not fail its neighbours; temporary
+ * errors (BUSY, FULL) fail the batch and every client gets 451 and retries.
+ */
+#include "smtp_worker.h"
+
+#include <event2/event.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../common/log.h"
+#include "smtp_limits.h"
+
+void smtp_job_free(struct smtp_job *job)
+{
+	if (job == NULL)
+		return;
+	if (job->kind == SMTP_JOB_DELIVER && job->msg.fd >= 0)
+		close(job->msg.fd);
+	explicit_bzero(job->password, sizeof(job->password));
+	free(job);
+}
+
+static void deliver_batch(struct smtp_worker *w, struct smtp_job **jobs,
+			  size_t n, struct store_message *msgs)
+{
+	for (size_t i = 0; i < n; i++)
+		msgs[i] = jobs[i]->msg;
+	int r = store_deliver(w->st, msgs, n);
+	if (r != STORE_OK && n > 1 && !store_result_is_temporary(r)) {
+		log_warn("event=batch-failed n=%zu result=%s (%s); retrying one by one",
+			 n, store_result_text(r), store_errmsg(w->st));
+		for (size_t i = 0; i < n; i++)
+			jobs[i]->result = store_deliver(w->st, &msgs[i], 1);
+		return;
+	}
+	if (r != STORE_OK)
+		log_error("event=commit-failed n=%zu result=%s (%s)", n,
+			  store_result_text(r), store_errmsg(w->st));
+	for (size_t i = 0; i < n; i++)
+		jobs[i]->result = r;
+}
+
+static void do_auth(struct smtp_worker *w, struct smtp_job *job)
+{
+	struct store_account a;
+	job->result = store_account_authenticate(w->st, job->user, job->password, &a);
+	explicit_bzero(job->password, sizeof(job->password));
+	if (job->result == STORE_OK)
+		job->account_id = a.id;
+}
+
+static void *worker_main(void *arg)
+{
+	struct smtp_worker *w = arg;
+	struct smtp_job **jobs = calloc(SMTP_COMMIT_BATCH_MAX, sizeof(*jobs));
+	struct store_message *msgs = calloc(SMTP_COMMIT_BATCH_MAX, sizeof(*msgs));
+	if (jobs == NULL || msgs == NULL) {
+		log_error("event=out-of-memory");
+		abort();
+	}
+	for (;;) {
+		pthread_mutex_lock(&w->mu);
+		while (w->pending == NULL && !w->stop)
+			pthread_cond_wait(&w->cv, &w->mu);
+		if (w->pending == NULL && w->stop) {
+			pthread_mutex_unlock(&w->mu);
+			break;
+		}
+		size_t max = w->kind == SMTP_JOB_DELIVER ? SMTP_COMMIT_BATCH_MAX : 1;
+		size_t n = 0;
+		while (w->pending != NULL && n < max) {
+			jobs[n++] = w->pending;
+			w->pending = w->pending->next;
+		}
+		if (w->pending == NULL)
+			w->pending_tail = &w->pending;
+		pthread_mutex_unlock(&w->mu);
+
+		if (w->kind == SMTP_JOB_DELIVER)
+			deliver_batch(w, jobs, n, msgs);
+		else
+			do_auth(w, jobs[0]);
+
+		pthread_mutex_lock(&w->mu);
+		for (size_t i = 0; i < n; i++) {
+			jobs[i]->next = NULL;
+			*w->done_tail = jobs[i];
+			w->done_tail = &jobs[i]->next;
+		}
+		pthread_mutex_unlock(&w->mu);
+		event_active(w->done_ev, EV_READ, 0);
+	}
+	free(jobs);
+	free(msgs);
+	return NULL;
+}
+
+/* Loop thread: hand finished jobs to their sessions. */
+static void done_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	struct smtp_worker *w = arg;
+	pthread_mutex_lock(&w->mu);
+	struct smtp_job *list = w->done;
+	w->done = NULL;
+	w->done_tail = &w->done;
+	pthread_mutex_unlock(&w->mu);
+	if (list != NULL)
+		w->batches++;
+	while (list != NULL) {
+		struct smtp_job *next = list->next;
+		w->in_flight--;
+		w->jobs++;
+		w->on_done(w->arg, list);
+		list = next;
+	}
+}
+
+int smtp_worker_start(struct smtp_worker *w, enum smtp_job_kind kind,
+		      struct event_base *base, const char *db_path,
+		      smtp_worker_done_fn on_done, void *arg, char *err,
+		      size_t errlen)
+{
+	memset(w, 0, sizeof(*w));
+	w->kind = kind;
+	w->on_done = on_done;
+	w->arg = arg;
+	w->pending_tail = &w->pending;
+	w->done_tail = &w->done;
+	if (store_open(db_path, &w->st, err, errlen) != STORE_OK)
+		return -1;
+	w->done_ev = event_new(base, -1, 0, done_cb, w);
+	if (w->done_ev == NULL) {
+		snprintf(err, errlen, "event_new failed");
+		store_close(&w->st);
+		return -1;
+	}
+	pthread_mutex_init(&w->mu, NULL);
+	pthread_cond_init(&w->cv, NULL);
+	if (pthread_create(&w->thread, NULL, worker_main, w) != 0) {
+		snprintf(err, errlen, "cannot start a thread");
+		event_free(w->done_ev);
+		store_close(&w->st);
+		return -1;
+	}
+	w->started = true;
+	return 0;
+}
+
+void smtp_worker_submit(struct smtp_worker *w, struct smtp_job *job)
+{
+	job->next = NULL;
+	w->in_flight++;
+	pthread_mutex_lock(&w->mu);
+	*w->pending_tail = job;
+	w->pending_tail = &job->next;
+	pthread_cond_signal(&w->cv);
+	pthread_mutex_unlock(&w->mu);
+}
+
+void smtp_worker_stop(struct smtp_worker *w)
+{
+	if (!w->started)
+		return;
+	pthread_mutex_lock(&w->mu);
+	w->stop = true;
+	pthread_cond_signal(&w->cv);
+	pthread_mutex_unlock(&w->mu);
+	pthread_join(w->thread, NULL);
+	done_cb(-1, 0, w); /* jobs finished during the join */
+	event_free(w->done_ev);
+	store_close(&w->st);
+	pthread_mutex_destroy(&w->mu);
+	pthread_cond_destroy(&w->cv);
+	w->started = false;
+}
