@@ -1,1 +1,1 @@
-#define STORE_SUITES(X) X(store) X(store_mail) X(password) X(migrate)
+#define STORE_SUITES(X) X(store) X(store_mail) X(store_proc) X(password) X(migrate)
