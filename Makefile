@@ -139,7 +139,9 @@ fuzz-build:
 	  build/fuzz-lib/liboutbound.a build/fuzz-lib/librules.a
 	$(MAKE) $(FUZZ_BIN)
 
-build/fuzz/%: tests/fuzz/%.c build/fuzz-lib/libcommon.a
+build/fuzz/%: tests/fuzz/%.c build/fuzz-lib/libcommon.a build/fuzz-lib/libstore.a \
+  build/fuzz-lib/libsmtpd.a build/fuzz-lib/libpop3d.a build/fuzz-lib/libwebadmin.a \
+  build/fuzz-lib/liboutbound.a build/fuzz-lib/librules.a
 	@mkdir -p build/fuzz
 	clang -g -O1 -std=c11 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined \
 	  $(shell pkg-config --cflags $(PKGS)) -o $@ $< \
