@@ -3,7 +3,8 @@
  *
  * Per message: one bodies row made with zeroblob(size) and filled from the
  * spool fd with pread + sqlite3_blob_write in STORE_BLOB_CHUNK pieces (the
- * message never sits in memory whole), then a mailbox entry per local
+ * message never sits in memory whole; a body of one chunk or less is bound
+ * directly), then a mailbox entry per local
  * account (its uidnext bumped and used_bytes charged by the same UPDATE)
  * and a queue row per remote address. One BEGIN IMMEDIATE ... COMMIT for
  * the whole batch: one fsync, and on any error a rollback leaves nothing
@@ -19,6 +20,29 @@
 
 static const char SQL_BODY[] =
 	"INSERT INTO bodies (size, created, data) VALUES (?, ?, zeroblob(?))";
+static const char SQL_BODY_SMALL[] =
+	"INSERT INTO bodies (size, created, data) VALUES (?, ?, ?)";
+
+/* Read exactly len bytes at off; STORE_OK or an error with a message. */
+static int read_at(struct store *st, int fd, unsigned char *buf, size_t len,
+		   int64_t off)
+{
+	size_t done = 0;
+	while (done < len) {
+		ssize_t got = pread(fd, buf + done, len - done,
+				    (off_t)(off + (int64_t)done));
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got <= 0)
+			return store_failf(st, STORE_ERROR,
+					   "reading message at %lld: %s",
+					   (long long)(off + (int64_t)done),
+					   got < 0 ? strerror(errno)
+						   : "file shorter than size");
+		done += (size_t)got;
+	}
+	return STORE_OK;
+}
 
 static int copy_body(struct store *st, const struct store_message *m,
 		     int64_t body_id, unsigned char *buf)
@@ -29,28 +53,18 @@ static int copy_body(struct store *st, const struct store_message *m,
 	if (rc != SQLITE_OK)
 		return store_fail(st, rc, "body write open");
 	int ret = STORE_OK;
-	int64_t off = 0;
-	while (off < m->size) {
+	for (int64_t off = 0; off < m->size;) {
 		size_t want = STORE_BLOB_CHUNK;
 		if ((int64_t)want > m->size - off)
 			want = (size_t)(m->size - off);
-		ssize_t got = pread(m->fd, buf, want, (off_t)off);
-		if (got < 0 && errno == EINTR)
-			continue;
-		if (got <= 0) {
-			ret = store_failf(st, STORE_ERROR,
-					  "reading message at %lld: %s",
-					  (long long)off,
-					  got < 0 ? strerror(errno)
-						  : "file shorter than size");
+		if ((ret = read_at(st, m->fd, buf, want, off)) != STORE_OK)
 			break;
-		}
-		rc = sqlite3_blob_write(blob, buf, (int)got, (int)off);
+		rc = sqlite3_blob_write(blob, buf, (int)want, (int)off);
 		if (rc != SQLITE_OK) {
 			ret = store_fail(st, rc, "body write");
 			break;
 		}
-		off += got;
+		off += (int64_t)want;
 	}
 	rc = sqlite3_blob_close(blob);
 	if (ret == STORE_OK && rc != SQLITE_OK)
@@ -131,17 +145,28 @@ static int deliver_one(struct store *st, struct store_message *m,
 	if (m->size < 0 || m->size > INT32_MAX)
 		return store_failf(st, STORE_INVALID, "message size %lld",
 				   (long long)m->size);
-	sqlite3_stmt *s = store_prepare(st, SQL_BODY);
+	/* A body that fits one chunk goes in with the INSERT itself (most
+	 * mail is small: one statement instead of insert + blob handle). */
+	bool small = m->size <= STORE_BLOB_CHUNK;
+	int ret = STORE_OK;
+	if (small && m->size > 0 &&
+	    (ret = read_at(st, m->fd, buf, (size_t)m->size, 0)) != STORE_OK)
+		return ret;
+	sqlite3_stmt *s = store_prepare(st, small ? SQL_BODY_SMALL : SQL_BODY);
 	if (s == NULL)
 		return STORE_ERROR;
 	sqlite3_bind_int64(s, 1, m->size);
 	sqlite3_bind_int64(s, 2, now);
-	sqlite3_bind_int64(s, 3, m->size);
-	int ret = store_step_done(st, s, "deliver body");
+	if (small)
+		sqlite3_bind_blob(s, 3, m->size > 0 ? (const void *)buf : "",
+				  (int)m->size, SQLITE_STATIC);
+	else
+		sqlite3_bind_int64(s, 3, m->size);
+	ret = store_step_done(st, s, "deliver body");
 	if (ret != STORE_OK)
 		return ret;
 	int64_t body_id = sqlite3_last_insert_rowid(st->db);
-	if (m->size > 0 && (ret = copy_body(st, m, body_id, buf)) != STORE_OK)
+	if (!small && (ret = copy_body(st, m, body_id, buf)) != STORE_OK)
 		return ret;
 	for (size_t i = 0; ret == STORE_OK && i < m->n_local; i++)
 		if (!seen_before(m->local_ids, i))
