@@ -1,0 +1,135 @@
+/*
+ * test_web_session.c - sessions (create, find, idle and absolute expiry,
+ * eviction, destroy by address), CSRF tokens, and the login rate limit's
+ * growing delays.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../webadmin/session.h"
+#include "test.h"
+
+static void test_sessions(void)
+{
+	struct session_table *t = calloc(1, sizeof *t);
+	char id[SESSION_ID_HEX + 1], id2[SESSION_ID_HEX + 1];
+	CHECK_INT(session_table_init(t), 0);
+	test_state.label = "create and find";
+	CHECK_INT(session_create(t, "a@x.test", 1000, id), 0);
+	CHECK_INT(strlen(id), SESSION_ID_HEX);
+	CHECK_INT(session_create(t, "b@x.test", 1000, id2), 0);
+	CHECK(strcmp(id, id2) != 0);
+	struct session *s = session_find(t, id, 1001);
+	CHECK(s != NULL && strcmp(s->address, "a@x.test") == 0);
+	CHECK(session_find(t, "short", 1001) == NULL);
+	char wrong[SESSION_ID_HEX + 1];
+	memcpy(wrong, id, sizeof wrong);
+	wrong[0] = wrong[0] == 'a' ? 'b' : 'a';
+	CHECK(session_find(t, wrong, 1001) == NULL);
+
+	test_state.label = "idle expiry is sliding";
+	CHECK(session_find(t, id, 1001 + SESSION_IDLE_SECONDS - 1) != NULL);
+	CHECK(session_find(t, id, 1001 + 2 * SESSION_IDLE_SECONDS - 2) != NULL);
+	CHECK(session_find(t, id2, 1001 + 2 * SESSION_IDLE_SECONDS) == NULL);
+
+	test_state.label = "absolute expiry";
+	CHECK_INT(session_create(t, "c@x.test", 5000, id), 0);
+	int64_t now = 5000;
+	while (now < 5000 + SESSION_MAX_SECONDS) {
+		now += SESSION_IDLE_SECONDS - 1;
+		if (now <= 5000 + SESSION_MAX_SECONDS)
+			CHECK(session_find(t, id, now) != NULL);
+	}
+	CHECK(session_find(t, id, 5000 + SESSION_MAX_SECONDS + 1) == NULL);
+
+	test_state.label = "destroy by address keeps one";
+	CHECK_INT(session_create(t, "d@x.test", 100, id), 0);
+	CHECK_INT(session_create(t, "d@x.test", 100, id2), 0);
+	session_destroy_address(t, "d@x.test", id2);
+	CHECK(session_find(t, id, 101) == NULL);
+	CHECK(session_find(t, id2, 101) != NULL);
+	session_destroy(t, id2);
+	CHECK(session_find(t, id2, 101) == NULL);
+
+	test_state.label = "full table evicts least recently used";
+	CHECK_INT(session_table_init(t), 0);
+	char first[SESSION_ID_HEX + 1];
+	char second[SESSION_ID_HEX + 1];
+	CHECK_INT(session_create(t, "old@x.test", 10000, first), 0);
+	CHECK_INT(session_create(t, "old2@x.test", 10000, second), 0);
+	for (int i = 0; i < SESSIONS_MAX - 2; i++)
+		CHECK_INT(session_create(t, "n@x.test", 10001, id), 0);
+	CHECK(session_find(t, first, 10002) != NULL); /* touched: now recent */
+	CHECK_INT(session_create(t, "new@x.test", 10003, id), 0);
+	CHECK(session_find(t, first, 10004) != NULL);
+	CHECK(session_find(t, second, 10004) == NULL); /* the evicted one */
+	CHECK(session_find(t, id, 10004) != NULL);
+	free(t);
+}
+
+static void test_csrf_tokens(void)
+{
+	struct session_table *t = calloc(1, sizeof *t);
+	struct session_table *u = calloc(1, sizeof *u);
+	CHECK_INT(session_table_init(t), 0);
+	CHECK_INT(session_table_init(u), 0);
+	char tok[CSRF_HEX + 1], other[CSRF_HEX + 1];
+	session_token(t, "csrf", "abc", tok);
+	CHECK_INT(strlen(tok), CSRF_HEX);
+	CHECK(session_token_ok(t, "csrf", "abc", tok));
+	CHECK(!session_token_ok(t, "pre", "abc", tok));  /* bound to purpose */
+	CHECK(!session_token_ok(t, "csrf", "abd", tok)); /* bound to id */
+	CHECK(!session_token_ok(u, "csrf", "abc", tok)); /* bound to secret */
+	CHECK(!session_token_ok(t, "csrf", "abc", NULL));
+	CHECK(!session_token_ok(t, "csrf", "", tok));
+	CHECK(!session_token_ok(t, "csrf", "abc", ""));
+	memcpy(other, tok, sizeof other);
+	other[CSRF_HEX - 1] = other[CSRF_HEX - 1] == '0' ? '1' : '0';
+	CHECK(!session_token_ok(t, "csrf", "abc", other));
+	other[CSRF_HEX - 1] = '\0';
+	CHECK(!session_token_ok(t, "csrf", "abc", other));
+	free(t);
+	free(u);
+}
+
+static void test_ratelimit(void)
+{
+	struct ratelimit *rl = calloc(1, sizeof *rl);
+	int64_t now = 1000;
+	test_state.label = "free failures";
+	for (int i = 0; i < RATE_FREE_FAILURES - 1; i++) {
+		ratelimit_fail(rl, "ip:1", now);
+		CHECK_INT(ratelimit_wait(rl, "ip:1", now), 0);
+	}
+	test_state.label = "growing delays";
+	int64_t want = 1;
+	for (int i = 0; i < 12; i++) {
+		ratelimit_fail(rl, "ip:1", now);
+		CHECK_INT(ratelimit_wait(rl, "ip:1", now), want);
+		CHECK_INT(ratelimit_wait(rl, "ip:2", now), 0);
+		now += want;
+		CHECK_INT(ratelimit_wait(rl, "ip:1", now), 0);
+		want = want * 2 > RATE_MAX_DELAY ? RATE_MAX_DELAY : want * 2;
+	}
+	test_state.label = "clear";
+	ratelimit_fail(rl, "ip:1", now);
+	CHECK(ratelimit_wait(rl, "ip:1", now) > 0);
+	ratelimit_clear(rl, "ip:1");
+	CHECK_INT(ratelimit_wait(rl, "ip:1", now), 0);
+	test_state.label = "forgotten after an hour";
+	for (int i = 0; i < 5; i++)
+		ratelimit_fail(rl, "ip:3", now);
+	now += RATE_FORGET_SECONDS + 1;
+	ratelimit_fail(rl, "ip:3", now);
+	CHECK_INT(ratelimit_wait(rl, "ip:3", now), 0);
+	test_state.label = "full table reuses the oldest";
+	for (int i = 0; i < RATE_KEYS_MAX + 10; i++) {
+		char key[32];
+		snprintf(key, sizeof key, "ip:k%d", i);
+		ratelimit_fail(rl, key, now + i);
+	}
+	free(rl);
+}
+
+TEST_SUITE(web_session, {"sessions", test_sessions},
+	   {"csrf_tokens", test_csrf_tokens}, {"ratelimit", test_ratelimit});
