@@ -11,6 +11,7 @@
  * v1: the core (domains, accounts, aliases, bodies, mailbox entries, the
  *     outbound queue, settings, audit log).
  * v2: rules, api_tokens, maildrop_locks.
+ * v3: vacation_replies (when an account last auto-replied to a sender).
  */
 #include <stdio.h>
 
@@ -111,8 +112,17 @@ static const char STEP2[] =
 	"  since INTEGER NOT NULL);"
 	"PRAGMA user_version = 2;";
 
+static const char STEP3[] =
+	/* RFC 3834 / 5230: one out-of-office reply per sender per N days. */
+	"CREATE TABLE vacation_replies ("
+	"  account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,"
+	"  sender TEXT NOT NULL,"
+	"  last_sent INTEGER NOT NULL,"
+	"  PRIMARY KEY (account_id, sender)) WITHOUT ROWID;"
+	"PRAGMA user_version = 3;";
+
 /* steps[i] takes version i to i + 1. */
-static const char *const steps[] = {STEP1, STEP2};
+static const char *const steps[] = {STEP1, STEP2, STEP3};
 
 _Static_assert(sizeof steps / sizeof steps[0] == STORE_SCHEMA_VERSION,
 	       "one migration step per schema version");

@@ -25,7 +25,7 @@
 
 #include "../common/limits.h"
 
-#define STORE_SCHEMA_VERSION 2
+#define STORE_SCHEMA_VERSION 3
 #define STORE_DB_NAME "mailroom.db"
 
 enum store_result {
@@ -352,5 +352,66 @@ struct store_stats {
 };
 int store_stats_get(struct store *st, const char *domain, int64_t since,
 		    struct store_stats *out);
+
+/* ---- rules ---- */
+
+/*
+ * Rule rows (table rules): account_id 0 here is NULL in the table, the
+ * server-wide list. spec is librules' JSON (rules/rules.h); the store
+ * keeps it opaque. Each list is ordered by position 1..n, kept dense.
+ * Every change bumps a generation counter (store_rule_generation) so a
+ * daemon's cache of parsed rules knows when to reload.
+ */
+#define STORE_RULE_NAME_MAX 100
+#define STORE_RULE_SPEC_MAX 32768
+#define STORE_RULES_PER_LIST_MAX 200
+struct store_rule {
+	int64_t id;
+	int64_t account_id; /* 0: server-wide */
+	int position;       /* 1..n within its list */
+	bool enabled;
+	char name[STORE_RULE_NAME_MAX + 1];
+	const char *spec; /* valid during the callback only */
+};
+typedef int (*store_rule_cb)(void *ctx, const struct store_rule *r);
+/* One list (account_id 0: server-wide), in position order. */
+int store_rule_list(struct store *st, int64_t account_id, store_rule_cb cb,
+		    void *ctx);
+/* Delivery order: the server-wide list, then account_id's. */
+int store_rule_list_delivery(struct store *st, int64_t account_id,
+			     store_rule_cb cb, void *ctx);
+/* Insert at position (1 = first; <= 0 or past the end: last), later rules
+ * move down. STORE_TOOMANY past STORE_RULES_PER_LIST_MAX. id_r may be NULL. */
+int store_rule_add(struct store *st, int64_t account_id, int position,
+		   const char *name, bool enabled, const char *spec,
+		   int64_t *id_r);
+/* name/spec NULL and enabled < 0 leave that column. STORE_NOTFOUND when id
+ * is not in account_id's list. */
+int store_rule_update(struct store *st, int64_t account_id, int64_t id,
+		      const char *name, int enabled, const char *spec);
+int store_rule_del(struct store *st, int64_t account_id, int64_t id);
+/* Move rule id to position (1-based; out of range: last). */
+int store_rule_move(struct store *st, int64_t account_id, int64_t id,
+		    int position);
+/* Replace account_id's whole list in one transaction (Sieve import). */
+struct store_rule_in {
+	const char *name;
+	bool enabled;
+	const char *spec;
+};
+int store_rule_replace(struct store *st, int64_t account_id,
+		       const struct store_rule_in *rules, size_t n);
+/* The counter every rule change bumps (0 before the first change). */
+int store_rule_generation(struct store *st, int64_t *gen_r);
+
+/*
+ * Vacation replies (table vacation_replies, schema v3): 1 when no reply
+ * went from account_id to sender within interval seconds (and now is
+ * recorded as the last reply), 0 when one did, or a STORE_* error.
+ * Rows older than STORE_VACATION_KEEP_SECONDS are purged as it goes.
+ */
+#define STORE_VACATION_KEEP_SECONDS (400LL * 86400)
+int store_vacation_note(struct store *st, int64_t account_id,
+			const char *sender, int64_t now, int64_t interval);
 
 #endif
