@@ -11,8 +11,9 @@
 
 /* ESMTP parameters on one MAIL or RCPT command. */
 #define SMTP_PARAMS_MAX 8
-/* Errors (4xx/5xx replies to commands) before the session gets 421. */
-#define SMTP_ERRORS_MAX 10
+/* Errors (4xx/5xx replies to commands) before the session gets 421
+ * (Postfix smtpd_hard_error_limit). */
+#define SMTP_ERRORS_MAX 20
 /* NOOP, VRFY, HELP, RSET... before 421 (Postfix smtpd_junk_command_limit). */
 #define SMTP_JUNK_MAX 100
 /* Longest HELO/EHLO argument kept (RFC 5321 domain or address literal). */

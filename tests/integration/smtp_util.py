@@ -1,0 +1,140 @@
+"""Helpers for the smtpd integration tests: a raw SMTP dialogue client that
+sees every byte the server sends, a TLS client context that accepts the test
+certificate, and read-only views of what the store holds (opened with
+sqlite3 in read-only URI mode: assertions only, never writes)."""
+import socket
+import sqlite3
+import ssl
+import time
+
+import pytest
+
+USERS = {"alice@example.test": "alice-pw-1", "bob@example.test": "bob-pw-2"}
+
+
+def tls_client_ctx():
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    return ctx
+
+
+class Dialog:
+    """A raw SMTP client: send exact bytes, read whole replies."""
+
+    def __init__(self, port, tls=False, timeout=10, greet=True):
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+        if tls:
+            self.sock = tls_client_ctx().wrap_socket(self.sock)
+        self.buf = b""
+        self.greeting = self.reply() if greet else None
+
+    def send(self, data):
+        if isinstance(data, str):
+            data = data.encode()
+        self.sock.sendall(data)
+
+    def _line(self):
+        while b"\n" not in self.buf:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise EOFError("connection closed; partial: %r" % self.buf)
+            self.buf += chunk
+        line, self.buf = self.buf.split(b"\n", 1)
+        return line.rstrip(b"\r").decode("utf-8", "replace")
+
+    def reply(self):
+        """(code, [lines' text]) of one possibly multi-line reply."""
+        lines = []
+        while True:
+            line = self._line()
+            lines.append(line[4:])
+            if len(line) < 4 or line[3] != "-":
+                return int(line[:3]), lines
+
+    def cmd(self, line):
+        self.send(line + "\r\n")
+        return self.reply()
+
+    def expect(self, line, code, enhanced=None):
+        got, text = self.cmd(line) if line is not None else self.reply()
+        assert got == code, f"{line!r}: got {got} {text}, want {code}"
+        if enhanced is not None:
+            assert text[-1].startswith(enhanced), f"{line!r}: {text} lacks {enhanced}"
+        return text
+
+    def starttls(self):
+        self.expect("STARTTLS", 220, "2.0.0")
+        self.sock = tls_client_ctx().wrap_socket(self.sock)
+        self.buf = b""
+
+    def closed(self, timeout=5):
+        """True when the server closes the connection (after any replies)."""
+        self.sock.settimeout(timeout)
+        try:
+            while True:
+                d = self.sock.recv(65536)
+                if not d:
+                    return True
+                self.buf += d
+        except (ConnectionResetError, ssl.SSLError):
+            return True
+        except socket.timeout:
+            return False
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+
+def db(m):
+    return sqlite3.connect(f"file:{m.db_path}?mode=ro", uri=True, timeout=10)
+
+
+def mailbox(m, address):
+    """Bodies in address's mailbox, in arrival order."""
+    with db(m) as c:
+        rows = c.execute(
+            "SELECT b.data FROM mailbox e JOIN bodies b ON b.id = e.body_id "
+            "JOIN accounts a ON a.id = e.account_id WHERE a.address = ? "
+            "ORDER BY e.uid", (address,)).fetchall()
+    return [bytes(r[0]) for r in rows]
+
+
+def queue(m):
+    with db(m) as c:
+        return c.execute("SELECT sender, recipient FROM queue ORDER BY id").fetchall()
+
+
+def counts(m):
+    with db(m) as c:
+        return {t: c.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
+                for t in ("mailbox", "bodies", "queue")}
+
+
+def wait_for(pred, timeout=10, step=0.05):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if pred():
+            return True
+        time.sleep(step)
+    return pred()
+
+
+def start_smtpd(m, monkeypatch, users=USERS, **env):
+    """Users added, smtpd started with no greeting delay unless given."""
+    monkeypatch.setenv("MAILROOM_SMTPD_GREETING_DELAY_MS", "0")
+    monkeypatch.setenv("MAILROOM_SMTPD_AUTH_DELAY_MS", "100")
+    for k, v in env.items():
+        monkeypatch.setenv("MAILROOM_SMTPD_" + k.upper(), str(v))
+    for u, pw in users.items():
+        m.add_user(u, pw)
+    m.start("smtpd")
+    return m
+
+
+@pytest.fixture
+def smtpd(mailroom, monkeypatch):
+    return start_smtpd(mailroom, monkeypatch)
