@@ -3,10 +3,14 @@
  * nothing points at any more.
  *
  * A body is read through sqlite3_blob in caller-sized pieces, so sending a
- * 25 MB message takes a socket buffer's worth of memory, not 25 MB. The
- * open blob keeps a read snapshot: the body cannot change or vanish under
- * a reader even if another process deletes the entry meanwhile. Close
- * readers before writing through the same struct store.
+ * 25 MB message takes a socket buffer's worth of memory, not 25 MB. Each
+ * read opens and closes its own blob handle: a reader left open while a
+ * client drains a big RETR holds no read transaction, so the same struct
+ * store can meanwhile take fresh snapshots and write (a long-lived handle
+ * would pin an old snapshot and make the next BEGIN IMMEDIATE fail with
+ * SQLITE_BUSY_SNAPSHOT). Bodies are written once and never change; one
+ * that is deleted under a reader (its account removed) reads as an error.
+ * A reader must not outlive its struct store.
  */
 #include <limits.h>
 #include <stdlib.h>
@@ -14,7 +18,8 @@
 #include "store_int.h"
 
 struct store_body_reader {
-	sqlite3_blob *blob;
+	struct store *st;
+	int64_t body_id;
 	int64_t size;
 	int64_t off;
 };
@@ -22,19 +27,23 @@ struct store_body_reader {
 static int open_blob(struct store *st, int64_t body_id,
 		     struct store_body_reader **r_r)
 {
-	struct store_body_reader *r = calloc(1, sizeof *r);
-	if (r == NULL)
-		return store_failf(st, STORE_ERROR, "out of memory");
+	sqlite3_blob *blob = NULL;
 	int rc = sqlite3_blob_open(st->db, "main", "bodies", "data", body_id, 0,
-				   &r->blob);
+				   &blob);
 	if (rc != SQLITE_OK) {
-		free(r);
 		if (rc == SQLITE_ERROR) /* no such row */
 			return store_failf(st, STORE_NOTFOUND, "no body %lld",
 					   (long long)body_id);
 		return store_fail(st, rc, "body open");
 	}
-	r->size = sqlite3_blob_bytes(r->blob);
+	int64_t size = sqlite3_blob_bytes(blob);
+	sqlite3_blob_close(blob);
+	struct store_body_reader *r = calloc(1, sizeof *r);
+	if (r == NULL)
+		return store_failf(st, STORE_ERROR, "out of memory");
+	r->st = st;
+	r->body_id = body_id;
+	r->size = size;
 	*r_r = r;
 	return STORE_OK;
 }
@@ -77,8 +86,19 @@ ssize_t store_body_read(struct store_body_reader *r, void *dst, size_t len)
 		len = (size_t)left;
 	if (len > INT_MAX)
 		len = INT_MAX;
-	if (sqlite3_blob_read(r->blob, dst, (int)len, (int)r->off) != SQLITE_OK)
+	sqlite3_blob *blob = NULL;
+	int rc = sqlite3_blob_open(r->st->db, "main", "bodies", "data",
+				   r->body_id, 0, &blob);
+	if (rc != SQLITE_OK) {
+		store_fail(r->st, rc, "body read");
 		return -1;
+	}
+	rc = sqlite3_blob_read(blob, dst, (int)len, (int)r->off);
+	sqlite3_blob_close(blob);
+	if (rc != SQLITE_OK) {
+		store_fail(r->st, rc, "body read");
+		return -1;
+	}
 	r->off += (int64_t)len;
 	return (ssize_t)len;
 }
@@ -93,7 +113,6 @@ void store_body_close(struct store_body_reader **rp)
 	struct store_body_reader *r = *rp;
 	if (r == NULL)
 		return;
-	sqlite3_blob_close(r->blob);
 	free(r);
 	*rp = NULL;
 }

@@ -257,25 +257,35 @@ void store_set_busy_timeout(struct store *st, int ms)
 	sqlite3_busy_timeout(st->db, ms);
 }
 
-/* Run a pragma that may answer with a row (journal_mode does). */
+/*
+ * Run a pragma that may answer with a row (journal_mode does). Retried on
+ * BUSY up to the busy timeout: switching a new file to WAL needs an
+ * exclusive lock, and SQLite returns BUSY at once, without its busy
+ * handler, when processes opening a fresh database at the same moment
+ * would otherwise deadlock on it.
+ */
 static int pragma(struct store *st, const char *sql, const char *want)
 {
-	sqlite3_stmt *s = NULL;
-	int rc = sqlite3_prepare_v2(st->db, sql, -1, &s, NULL);
-	if (rc != SQLITE_OK)
-		return store_fail(st, rc, sql);
-	rc = sqlite3_step(s);
-	int ret = STORE_OK;
-	if (rc == SQLITE_ROW && want != NULL) {
-		const char *got = (const char *)sqlite3_column_text(s, 0);
-		if (got == NULL || strcasecmp(got, want) != 0)
-			ret = store_failf(st, STORE_ERROR, "%s: got %s", sql,
-					  got ? got : "nothing");
-	} else if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-		ret = store_fail(st, rc, sql);
+	const int step_ms = 20;
+	for (int waited = 0;; waited += step_ms) {
+		sqlite3_stmt *s = NULL;
+		int rc = sqlite3_prepare_v2(st->db, sql, -1, &s, NULL);
+		if (rc == SQLITE_OK)
+			rc = sqlite3_step(s);
+		int ret = STORE_OK;
+		if (rc == SQLITE_ROW && want != NULL) {
+			const char *got = (const char *)sqlite3_column_text(s, 0);
+			if (got == NULL || strcasecmp(got, want) != 0)
+				ret = store_failf(st, STORE_BUSY, "%s: got %s", sql,
+						  got ? got : "nothing");
+		} else if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+			ret = store_fail(st, rc, sql);
+		}
+		sqlite3_finalize(s);
+		if (ret != STORE_BUSY || waited >= STORE_BUSY_TIMEOUT_MS)
+			return ret;
+		sqlite3_sleep(step_ms);
 	}
-	sqlite3_finalize(s);
-	return ret;
 }
 
 /* Create the file 0600 ourselves so the database is never world-readable,

@@ -180,6 +180,8 @@ static void test_concurrent_first_open(void)
 			    store_schema_version(st) != STORE_SCHEMA_VERSION)
 				rc = 99;
 			store_close(&st);
+			if (rc != STORE_OK)
+				fprintf(stderr, "child open: %d %s\n", rc, err);
 			_exit(rc == STORE_OK ? 0 : 1);
 		}
 	}
