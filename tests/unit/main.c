@@ -4,7 +4,6 @@
  * `build/test-unit` runs all; `build/test-unit NAME` runs the suites or
  * tests whose name contains NAME. Suites are declared here, one line each.
  */
-#define _GNU_SOURCE
 #include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
