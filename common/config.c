@@ -39,6 +39,8 @@ struct parse_ctx {
 	int lineno; /* lines handed to inih so far = the line being parsed */
 	int err_line;
 	char err[CONFIG_ERROR_MAX];
+	char section[32];   /* current section, as the reader saw it */
+	int set_on[32];     /* line where keys[i] was set, 0: not yet */
 	bool tls_cert_set, tls_key_set;
 };
 
@@ -285,7 +287,18 @@ static const struct key_def keys[] = {
 	 0, 0},
 	{"admin", "listen", K_LISTEN, F(admin_listen), 0, 0},
 	{"admin", "http_listen", K_LISTEN, F(admin_http_listen), 0, 0},
+	{"queue", "lifetime", K_INT, F(queue_lifetime), 60, 60LL * 24 * 3600},
+	{"queue", "max_connections", K_INT, F(queue_max_connections), 1, 1000},
+	{"queue", "max_per_destination", K_INT, F(queue_max_per_destination),
+	 1, 100},
+	{"queue", "max_messages_per_connection", K_INT,
+	 F(queue_max_messages_per_connection), 1, 1000},
+	{"queue", "smarthost_ca", K_PATH, F(smarthost_ca), 0, 0},
 };
+
+_Static_assert(sizeof(keys) / sizeof(keys[0]) <=
+		       sizeof(((struct parse_ctx *)0)->set_on) / sizeof(int),
+	       "parse_ctx.set_on has a slot per key");
 
 static bool section_known(const char *s)
 {
@@ -382,6 +395,12 @@ static int on_key(void *user, const char *section, const char *name,
 		const struct key_def *k = &keys[i];
 		if (strcmp(k->section, section) != 0 || strcmp(k->name, name) != 0)
 			continue;
+		if (ctx->set_on[i] != 0) {
+			fail(ctx, "'%s' is set twice in [%s] (first on line %d)",
+			     name, section, ctx->set_on[i]);
+			return 0;
+		}
+		ctx->set_on[i] = ctx->lineno;
 		why[0] = '\0';
 		if (set_value(ctx, k, value, why, sizeof(why)) < 0) {
 			fail(ctx, "bad value for '%s' in [%s]: %s", name, section,
@@ -394,10 +413,57 @@ static int on_key(void *user, const char *section, const char *name,
 	return 0;
 }
 
+static const char *const syntax_error =
+	"syntax error (want 'key = value' or '[section]')";
+
+static void trim(char **s, char **e)
+{
+	while (*s < *e && (**s == ' ' || **s == '\t' || **s == '\r'))
+		(*s)++;
+	while (*e > *s && ((*e)[-1] == ' ' || (*e)[-1] == '\t' ||
+			   (*e)[-1] == '\r' || (*e)[-1] == '\n'))
+		(*e)--;
+}
+
 /*
- * inih's reader: hand out the next line of ctx->text. Also the place that
- * sees every line first, so it counts lines and checks section names and
- * lengths before inih does. Returns NULL at the end or after an error.
+ * A key line too long for inih's buffer: split it the way inih would
+ * (first '=' or ':', a ';' after a blank starts a comment) and call the
+ * handler ourselves, so long listen lists and passwords work.
+ */
+static void long_key_line(struct parse_ctx *ctx, const char *p, size_t len)
+{
+	char line[CONFIG_VALUE_MAX + 128];
+	if (len >= sizeof(line)) {
+		fail(ctx, "line longer than %zu bytes", sizeof(line) - 1);
+		return;
+	}
+	memcpy(line, p, len);
+	line[len] = '\0';
+	char *eq = strpbrk(line, "=:");
+	if (eq == NULL) {
+		fail(ctx, "%s", syntax_error);
+		return;
+	}
+	char *ns = line, *ne = eq, *vs = eq + 1, *ve = line + len;
+	for (char *c = vs; c < ve; c++) {
+		if (*c == ';' && c > vs && (c[-1] == ' ' || c[-1] == '\t')) {
+			ve = c;
+			break;
+		}
+	}
+	trim(&ns, &ne);
+	trim(&vs, &ve);
+	*ne = '\0';
+	*ve = '\0';
+	if (on_key(ctx, ctx->section, ns, vs) == 0 && ctx->err_line == 0)
+		fail(ctx, "%s", syntax_error);
+}
+
+/*
+ * inih's reader: hand out the next line of ctx->text. It sees every line
+ * first, so it counts lines, knows the current section, refuses unknown
+ * sections (even empty ones) and handles lines too long for inih.
+ * Returns NULL at the end or after an error.
  */
 static char *next_line(char *str, int num, void *stream)
 {
@@ -411,34 +477,52 @@ static char *next_line(char *str, int num, void *stream)
 	ctx->pos += len;
 	ctx->lineno++;
 
+	if (ctx->lineno == 1 && len >= 3 && memcmp(p, "\xef\xbb\xbf", 3) == 0) {
+		p += 3; /* UTF-8 byte order mark */
+		len -= 3;
+	}
 	/* A blank-led line would be inih's continuation line: strip it. */
-	size_t skip = 0;
-	while (skip < len && (p[skip] == ' ' || p[skip] == '\t'))
-		skip++;
-	p += skip;
-	len -= skip;
+	while (len > 0 && (*p == ' ' || *p == '\t')) {
+		p++;
+		len--;
+	}
+
+	if (*p == '[') {
+		const char *close = memchr(p, ']', len);
+		if (close != NULL) {
+			size_t sl = (size_t)(close - p) - 1;
+			char sect[sizeof(ctx->section)];
+			if (sl < sizeof(sect)) {
+				memcpy(sect, p + 1, sl);
+				sect[sl] = '\0';
+			}
+			if (sl >= sizeof(sect) || !section_known(sect)) {
+				fail(ctx, "unknown section [%.*s]",
+				     (int)(sl > 64 ? 64 : sl), p + 1);
+				return NULL;
+			}
+			memcpy(ctx->section, sect, sl + 1);
+		}
+	}
+
 	/* inih needs room for the text, its line end and a NUL. */
-	if (num < 3 || len + 2 > (size_t)num) {
-		fail(ctx, "line longer than %d bytes", num - 3);
+	if (num < 3)
 		return NULL;
+	if (len + 2 > (size_t)num) {
+		if (*p != ';' && *p != '#') {
+			if (*p == '[') {
+				fail(ctx, "line longer than %d bytes", num - 3);
+				return NULL;
+			}
+			long_key_line(ctx, p, len);
+			if (ctx->err_line != 0)
+				return NULL;
+		}
+		p = "\n"; /* inih counts the line and sees nothing */
+		len = 1;
 	}
 	memcpy(str, p, len);
 	str[len] = '\0';
-
-	if (str[0] == '[') {
-		char *close = strchr(str, ']');
-		if (close != NULL) {
-			char sect[64];
-			size_t sl = (size_t)(close - str) - 1;
-			if (sl >= sizeof(sect) ||
-			    (memcpy(sect, str + 1, sl), sect[sl] = '\0',
-			     !section_known(sect))) {
-				fail(ctx, "unknown section [%.*s]",
-				     (int)(sl > 64 ? 64 : sl), str + 1);
-				return NULL;
-			}
-		}
-	}
 	return str;
 }
 
@@ -475,6 +559,10 @@ void config_defaults(struct config *cfg)
 	cfg->pop3_allow_plaintext_auth = false;
 	snprintf(cfg->admin_listen, sizeof(cfg->admin_listen), "0.0.0.0:443");
 	cfg->admin_http_listen[0] = '\0';
+	cfg->queue_lifetime = 5 * 24 * 3600; /* 5 days, like Postfix */
+	cfg->queue_max_connections = 20;
+	cfg->queue_max_per_destination = 4;
+	cfg->queue_max_messages_per_connection = 100;
 }
 
 static int finish_paths(struct parse_ctx *ctx)

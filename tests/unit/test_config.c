@@ -43,9 +43,28 @@ static const struct cfg_case cfg_cases[] = {
 	 "m.conf:2: syntax error (want 'key = value' or '[section]')"},
 	{"first error wins", "[smtp]\nlisen = 1\nzzz\n",
 	 "m.conf:2: unknown key 'lisen' in [smtp]"},
-	{"line too long",
-	 "[smtp]\nsmarthost_user = " LONG50 LONG50 LONG50 LONG50 "\n",
-	 "m.conf:2: line longer than 197 bytes"},
+	{"long line past inih's buffer",
+	 "[smtp]\nsmarthost_user = " LONG50 LONG50 LONG50 LONG50 "\n", NULL},
+	{"long line with comment", "[smtp]\nsmarthost_password = " LONG50 LONG50
+	 LONG50 LONG50 " ; comment\nmax_recipients = 3\n", NULL},
+	{"long line, value too long", "[smtp]\nsmarthost_user = " LONG50 LONG50
+	 LONG50 LONG50 LONG50 LONG50 LONG50 "\n",
+	 "m.conf:2: bad value for 'smarthost_user' in [smtp]: longer than 320 bytes"},
+	{"long line, unknown key", "[smtp]\n\nlisen = " LONG50 LONG50 LONG50
+	 LONG50 "\n", "m.conf:3: unknown key 'lisen' in [smtp]"},
+	{"long line, no equals", "[smtp]\n" LONG50 LONG50 LONG50 LONG50 "\n",
+	 "m.conf:2: syntax error (want 'key = value' or '[section]')"},
+	{"long line before any section", "x = " LONG50 LONG50 LONG50 LONG50 "\n",
+	 "m.conf:1: key 'x' outside any [section]"},
+	{"long comment", "# " LONG50 LONG50 LONG50 LONG50 "\n[smtp]\nlisen = 1\n",
+	 "m.conf:3: unknown key 'lisen' in [smtp]"},
+	{"long section line", "[smtp" LONG50 LONG50 LONG50 LONG50 "\n",
+	 "m.conf:1: line longer than 197 bytes"},
+	{"duplicate key", "[smtp]\nmax_recipients = 3\n\n[smtp]\nmax_recipients = 4\n",
+	 "m.conf:5: 'max_recipients' is set twice in [smtp] (first on line 2)"},
+	{"same name in two sections", "[smtp]\nlisten = 127.0.0.1:1\n[pop3]\n"
+	 "listen = 127.0.0.1:2\n", NULL},
+	{"bom", "\xef\xbb\xbf[smtp]\nmax_recipients = 3\n", NULL},
 
 	/* numbers */
 	{"max_recipients ok", "[smtp]\nmax_recipients = 250\n", NULL},
@@ -113,6 +132,32 @@ static const struct cfg_case cfg_cases[] = {
 	{"smarthost creds", "[smtp]\nsmarthost_user = u@example.test\nsmarthost_password = s3cr#t\n",
 	 NULL},
 };
+
+/* Eight IPv6 listeners: a line far longer than inih's own buffer. */
+static void test_long_listen(void)
+{
+	struct config cfg;
+	char err[CONFIG_ERROR_MAX] = "";
+	const char *text =
+		"[smtp]\nlisten = [2001:db8:1:2:3:4:5:1]:2525, [2001:db8:1:2:3:4:5:2]:2525, "
+		"[2001:db8:1:2:3:4:5:3]:2525, [2001:db8:1:2:3:4:5:4]:2525, "
+		"[2001:db8:1:2:3:4:5:5]:2525, [2001:db8:1:2:3:4:5:6]:2525, "
+		"[2001:db8:1:2:3:4:5:7]:2525, [2001:db8:1:2:3:4:5:8]:2525 ; eight\n"
+		"max_recipients = 9\n";
+	config_defaults(&cfg);
+	CHECK(config_load_string(&cfg, "l.conf", text, err, sizeof(err)) == 0);
+	CHECK_STR(err, "");
+	CHECK(strncmp(cfg.smtp_listen, "[2001:db8:1:2:3:4:5:1]:2525,", 28) == 0);
+	CHECK(strstr(cfg.smtp_listen, ":5:8]:2525") != NULL);
+	CHECK(strstr(cfg.smtp_listen, "eight") == NULL);
+	CHECK_INT(cfg.max_recipients, 9);
+
+	/* a line longer than any value could be */
+	char big[4000];
+	snprintf(big, sizeof(big), "[smtp]\nsmarthost = %03000d\n", 1);
+	CHECK(config_load_string(&cfg, "l.conf", big, err, sizeof(err)) == -1);
+	CHECK_STR(err, "l.conf:2: line longer than 1151 bytes");
+}
 
 static void test_table(void)
 {
@@ -284,7 +329,7 @@ out:
 	free(dir);
 }
 
-TEST_SUITE(config, {"table", test_table}, {"defaults", test_defaults},
+TEST_SUITE(config, {"table", test_table}, {"long_listen", test_long_listen}, {"defaults", test_defaults},
 	   {"values_land", test_values_land},
 	   {"error_keeps_config", test_error_keeps_config},
 	   {"files", test_files});
