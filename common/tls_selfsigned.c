@@ -3,7 +3,8 @@
  * listener works from the first start, until the admin installs a real one.
  *
  * EC P-256 key, X.509 v3, CN and subjectAltName = the configured host name
- * (IP:... when it is an address), 10 years, SHA-256, serverAuth only.
+ * (IP:... when it is an address; a CN over 64 octets is replaced by a
+ * fixed text, clients only match the SAN), 10 years, SHA-256, serverAuth only.
  * SECURITY: the key file is created 0600 by mkstemp in the target folder
  * and renamed into place, so it is never readable by others, not even for
  * a moment, and a crash never leaves half a key under the real name. The
@@ -33,15 +34,22 @@
 
 #define CERT_DAYS 3650
 
-static bool name_ok(const char *h)
+#define CN_MAX 64 /* RFC 5280 ub-common-name */
+
+/* A DNS name (letters, digits, '-', '.') or a numeric IP address. */
+static bool name_ok(const char *h, bool *is_ip_r)
 {
+	unsigned char ip[16];
 	size_t len = strlen(h);
+	*is_ip_r = inet_pton(AF_INET, h, ip) == 1 ||
+		   inet_pton(AF_INET6, h, ip) == 1;
+	if (*is_ip_r)
+		return true;
 	if (len == 0 || len > HOSTNAME_MAX)
 		return false;
 	for (const char *p = h; *p; p++) {
 		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-		      (*p >= '0' && *p <= '9') || *p == '-' || *p == '.' ||
-		      *p == ':'))
+		      (*p >= '0' && *p <= '9') || *p == '-' || *p == '.'))
 			return false;
 	}
 	return true;
@@ -68,8 +76,8 @@ static int add_ext(X509 *x, int nid, const char *value)
 	return ok == 1 ? 0 : -1;
 }
 
-static X509 *make_cert(const char *hostname, EVP_PKEY *key, char *err,
-		       size_t errlen)
+static X509 *make_cert(const char *hostname, bool is_ip, EVP_PKEY *key,
+		       char *err, size_t errlen)
 {
 	X509 *x = X509_new();
 	BIGNUM *bn = BN_new();
@@ -84,16 +92,16 @@ static X509 *make_cert(const char *hostname, EVP_PKEY *key, char *err,
 	    X509_time_adj_ex(X509_getm_notAfter(x), CERT_DAYS, 0, NULL) == NULL ||
 	    X509_set_pubkey(x, key) != 1)
 		goto fail;
+	/* Clients match the SAN; the CN is for people and is capped at 64. */
+	const char *cn = strlen(hostname) <= CN_MAX ? hostname
+						    : "Mailroom self-signed";
 	X509_NAME *name = X509_get_subject_name(x);
 	if (X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
-				       (const unsigned char *)hostname, -1, -1,
+				       (const unsigned char *)cn, -1, -1,
 				       0) != 1 ||
 	    X509_set_issuer_name(x, name) != 1)
 		goto fail;
 
-	unsigned char ip[16];
-	bool is_ip = inet_pton(AF_INET, hostname, ip) == 1 ||
-		     inet_pton(AF_INET6, hostname, ip) == 1;
 	char san[HOSTNAME_MAX + 8];
 	snprintf(san, sizeof(san), "%s:%s", is_ip ? "IP" : "DNS", hostname);
 	if (add_ext(x, NID_basic_constraints, "critical,CA:FALSE") < 0 ||
@@ -202,7 +210,8 @@ static int make_parent(const char *path, char *err, size_t errlen)
 int tls_make_self_signed(const char *hostname, const char *cert_path,
 			 const char *key_path, char *err, size_t errlen)
 {
-	if (!name_ok(hostname)) {
+	bool is_ip;
+	if (!name_ok(hostname, &is_ip)) {
 		snprintf(err, errlen, "'%s' is not a host name", hostname);
 		return -1;
 	}
@@ -216,7 +225,7 @@ int tls_make_self_signed(const char *hostname, const char *cert_path,
 		ossl_err(err, errlen, "cannot make EC P-256 key");
 		return -1;
 	}
-	X509 *x = make_cert(hostname, key, err, errlen);
+	X509 *x = make_cert(hostname, is_ip, key, err, errlen);
 	int ret = -1;
 	if (x != NULL && write_pem(key_path, 0600, key, NULL, err, errlen) == 0 &&
 	    write_pem(cert_path, 0644, NULL, x, err, errlen) == 0)

@@ -140,11 +140,34 @@ static void test_selfsigned_files(void)
 		X509_free(x);
 	}
 
+	/* a host name longer than a CN may be still goes into the SAN */
+	const char *longname = "a-very-long-host-name-for-the-certificate.example."
+			       "mail-servers.example.test";
+	CHECK(strlen(longname) > 64);
+	CHECK(make_pair(&p, longname, "long") == 0);
+	f = fopen(p.cert, "r");
+	x = f ? PEM_read_X509(f, NULL, NULL, NULL) : NULL;
+	if (f)
+		fclose(f);
+	CHECK(x != NULL && X509_check_host(x, longname, 0, 0, NULL) == 1);
+	X509_free(x);
+
+	/* an IP address gets an IP SAN */
+	CHECK(make_pair(&p, "127.0.0.1", "ip") == 0);
+	f = fopen(p.cert, "r");
+	x = f ? PEM_read_X509(f, NULL, NULL, NULL) : NULL;
+	if (f)
+		fclose(f);
+	CHECK(x != NULL && X509_check_ip_asc(x, "127.0.0.1", 0) == 1);
+	X509_free(x);
+
 	/* an unusable host name is refused before OpenSSL sees it */
 	char err[256] = "";
 	CHECK(tls_make_self_signed("a.test,DNS:evil.test", p.cert, p.key, err,
 				   sizeof(err)) == -1);
 	CHECK_STR(err, "'a.test,DNS:evil.test' is not a host name");
+	CHECK(tls_make_self_signed("a:b.test", p.cert, p.key, err,
+				   sizeof(err)) == -1);
 	/* a folder that cannot be made */
 	CHECK(tls_make_self_signed("a.test", "/proc/nope/x/cert.pem",
 				   "/proc/nope/x/key.pem", err,
