@@ -60,7 +60,9 @@ enum line_status {
 };
 
 struct line {
-	struct slice text; /* without the LF and without a CR right before it */
+	/* without the LF and without a CR right before it; not NUL-terminated
+	 * (copy it with slice_copy() for string functions) */
+	struct slice text;
 	bool crlf;         /* ended in CRLF (false: bare LF) */
 };
 

@@ -9,6 +9,13 @@
  * defaults config_defaults() sets. Values are copied into fixed arrays sized
  * from limits.h; one that does not fit is an error, never truncated.
  *
+ * Syntax: `key = value`, `#` or `;` comment lines, an inline comment after
+ * " ;" (inih's rule), leading blanks ignored, CRLF accepted. A key set twice
+ * in the file is an error. Numbers are decimal; message_size_limit takes
+ * bytes or a K / M suffix (binary); booleans are yes/no, true/false, on/off,
+ * 1/0. tls_cert and tls_key default to <data_dir>/tls/{cert,key}.pem using
+ * the data_dir the file sets. On error the struct passed in is unchanged.
+ *
  * Keys (ARCHITECTURE.md is the reference, README the user's copy):
  *   [server] hostname, data_dir, tls_cert, tls_key, log_level, user
  *   [smtp]   listen, submission_listen, smtps_listen, message_size_limit,
@@ -16,6 +23,8 @@
  *            smarthost_password, dns_servers
  *   [pop3]   listen, pop3s_listen, allow_plaintext_auth
  *   [admin]  listen, http_listen
+ *   [queue]  lifetime, max_connections, max_per_destination,
+ *            max_messages_per_connection, smarthost_ca
  */
 #ifndef MAILROOM_CONFIG_H
 #define MAILROOM_CONFIG_H
@@ -60,6 +69,13 @@ struct config {
 	/* [admin] */
 	char admin_listen[CONFIG_VALUE_MAX];      /* HTTPS */
 	char admin_http_listen[CONFIG_VALUE_MAX]; /* plain HTTP, redirects */
+
+	/* [queue] (mailroom-queued, outbound/) */
+	int queue_lifetime;             /* seconds before a deferred message bounces */
+	int queue_max_connections;      /* outbound connections at once */
+	int queue_max_per_destination;  /* ... to one domain or the smarthost */
+	int queue_max_messages_per_connection;
+	char smarthost_ca[CONFIG_PATH_MAX]; /* extra CA file for the smarthost */
 };
 
 /* Production defaults (ports 25, 587, 465, 110, 995, 443). */
