@@ -119,6 +119,14 @@ void h_css(struct web_req *r)
 	html_raw(&r->out, web_css);
 }
 
+/* No icon yet: an empty answer keeps browsers from logging a 404. */
+void h_favicon(struct web_req *r)
+{
+	r->status = 204;
+	r->cacheable = true;
+	r->content_type = "image/x-icon";
+}
+
 const char web_css[] =
 	":root{--fg:#1d2330;--muted:#5b6474;--bg:#f5f6f8;--card:#fff;"
 	"--line:#d9dde4;--accent:#1f5fbf;--ok:#1d7a3a;--bad:#b3261e;"
@@ -140,6 +148,11 @@ const char web_css[] =
 	"main{max-width:1100px;margin:0 auto;padding:1rem}\n"
 	"h1{font-size:1.5rem;margin:.5rem 0 1rem}\n"
 	"h2{font-size:1.15rem;margin:1.5rem 0 .5rem}\n"
+	"section>:first-child{margin-top:0}\n"
+	".inline{display:flex;flex-wrap:wrap;gap:.4rem;align-items:center}\n"
+	".inline input{flex:1 1 10rem;width:auto}\n"
+	".inline select{flex:1 1 10rem;width:auto}\n"
+	".inline label{font-weight:400}\n"
 	"section,.card{background:var(--card);border:1px solid var(--line);"
 	"border-radius:8px;padding:1rem;margin:0 0 1rem}\n"
 	".stats{display:grid;grid-template-columns:repeat(auto-fit,"
@@ -185,6 +198,6 @@ const char web_css[] =
 	"footer{text-align:center;color:var(--muted);font-size:.8rem;"
 	"padding:2rem 0}\n"
 	"@media (max-width:600px){main{padding:.6rem}"
-	"th.opt,td.opt{display:none}"
+	"th.opt,td.opt,meter{display:none}"
 	"form.inline input,form.inline select{min-width:0;width:100%}"
 	"form.inline button{width:100%}}\n";

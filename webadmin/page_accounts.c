@@ -88,7 +88,7 @@ static int account_row(void *ctx, const struct store_account *a)
 		 a->address, a->address);
 	if (!a->enabled)
 		html_raw(&r->out, " <span class=\"badge bad\">disabled</span>");
-	html_fmt(&r->out, "</td><td>%s</td><td class=\"opt\">%s</td><td>%s",
+	html_fmt(&r->out, "</td><td class=\"opt\">%s</td><td class=\"opt\">%s</td><td>%s",
 		 a->display_name, store_role_name(a->role), used);
 	if (a->quota_bytes > 0) {
 		html_size(quota, sizeof quota, a->quota_bytes);
@@ -144,7 +144,7 @@ void h_accounts(struct web_req *r)
 		    "</form></section>");
 
 	html_raw(h, "<div class=\"table-wrap\"><table><thead><tr><th>Address</th>"
-		    "<th>Name</th><th class=\"opt\">Role</th><th>Storage</th>"
+		    "<th class=\"opt\">Name</th><th class=\"opt\">Role</th><th>Storage</th>"
 		    "<th class=\"opt\">Messages</th></tr></thead><tbody>");
 	c.n = 0;
 	if (rc == STORE_OK)

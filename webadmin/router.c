@@ -41,6 +41,7 @@ struct web_route {
 
 static const struct web_route routes[] = {
 	{"GET", "/style.css", h_css, NEED_NONE, R_SETUP},
+	{"GET", "/favicon.ico", h_favicon, NEED_NONE, R_SETUP},
 	{"GET", "/setup", h_setup_get, NEED_NONE, R_SETUP},
 	{"POST", "/setup", h_setup_post, NEED_NONE, R_SETUP | R_PRECSRF},
 	{"GET", "/login", h_login_get, NEED_NONE, 0},

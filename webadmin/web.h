@@ -118,6 +118,7 @@ extern const char web_css[];
 typedef void (*web_handler)(struct web_req *r);
 
 void h_css(struct web_req *r);
+void h_favicon(struct web_req *r);
 void h_login_get(struct web_req *r);
 void h_login_post(struct web_req *r);
 void h_logout(struct web_req *r);
