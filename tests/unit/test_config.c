@@ -129,6 +129,13 @@ static const struct cfg_case cfg_cases[] = {
 	{"smarthost v6", "[smtp]\nsmarthost = [::1]:2600\n", NULL},
 	{"smarthost no port", "[smtp]\nsmarthost = relay.example.test\n",
 	 "m.conf:2: bad value for 'smarthost' in [smtp]: 'relay.example.test' is not HOST:PORT"},
+	{"queue keys", "[queue]\nlifetime = 3600\nmax_connections = 5\n"
+	 "max_per_destination = 2\nmax_messages_per_connection = 10\n"
+	 "smarthost_ca = /etc/ssl/relay-ca.pem\n", NULL},
+	{"queue lifetime too short", "[queue]\nlifetime = 59\n",
+	 "m.conf:2: bad value for 'lifetime' in [queue]: 59 is out of range 60..5184000"},
+	{"queue ca empty", "[queue]\nsmarthost_ca =\n",
+	 "m.conf:2: bad value for 'smarthost_ca' in [queue]: empty value"},
 	{"smarthost creds", "[smtp]\nsmarthost_user = u@example.test\nsmarthost_password = s3cr#t\n",
 	 NULL},
 };
@@ -203,6 +210,11 @@ static void test_defaults(void)
 	CHECK(cfg.hostname[0] != '\0');
 	CHECK_STR(cfg.smarthost, "");
 	CHECK_STR(cfg.dns_servers, "");
+	CHECK_INT(cfg.queue_lifetime, 5 * 24 * 3600);
+	CHECK_INT(cfg.queue_max_connections, 20);
+	CHECK_INT(cfg.queue_max_per_destination, 4);
+	CHECK_INT(cfg.queue_max_messages_per_connection, 100);
+	CHECK_STR(cfg.smarthost_ca, "");
 	char db[CONFIG_PATH_MAX];
 	CHECK(config_db_path(&cfg, db, sizeof(db)) == 0);
 	CHECK_STR(db, "/var/lib/mailroom/mailroom.db");
@@ -231,7 +243,9 @@ static void test_values_land(void)
 			   "[pop3]\n"
 			   "allow_plaintext_auth = true\n"
 			   "[admin]\n"
-			   "listen = \n";
+			   "listen = \n"
+			   "[queue]\n"
+			   "max_per_destination = 3\n";
 	CHECK(config_load_string(&cfg, "v.conf", text, err, sizeof(err)) == 0);
 	CHECK_STR(cfg.hostname, "mail.example.test");
 	CHECK_STR(cfg.data_dir, "/srv/mr/");
@@ -246,6 +260,7 @@ static void test_values_land(void)
 	CHECK_STR(cfg.smarthost_password, "p;w");
 	CHECK(cfg.pop3_allow_plaintext_auth);
 	CHECK_STR(cfg.admin_listen, "");
+	CHECK_INT(cfg.queue_max_per_destination, 3);
 	char db[CONFIG_PATH_MAX];
 	CHECK(config_db_path(&cfg, db, sizeof(db)) == 0);
 	CHECK_STR(db, "/srv/mr/mailroom.db");
