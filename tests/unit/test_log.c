@@ -136,6 +136,31 @@ static void test_stderr_lines(void)
 	      out[23] == 'Z');
 }
 
+static void emit_long(void)
+{
+	static char big[LOG_LINE_MAX * 3];
+	memset(big, 'x', sizeof(big) - 1);
+	log_open("pop3d", false, LOG_LEVEL_INFO);
+	log_info("big=%s", big);
+	log_info("after");
+}
+
+/* A message longer than a log line is cut, and stays one line. */
+static void test_long_line_cut(void)
+{
+	char out[LOG_LINE_MAX * 4];
+	capture(out, sizeof(out), emit_long);
+	log_open("mailroom", false, LOG_LEVEL_INFO);
+	char *nl = strchr(out, '\n');
+	CHECK(nl != NULL);
+	if (nl == NULL)
+		return;
+	CHECK((size_t)(nl - out) < LOG_LINE_MAX + 128);
+	CHECK((size_t)(nl - out) > LOG_LINE_MAX - 10);
+	CHECK(strstr(nl + 1, "info: after\n") != NULL);
+	CHECK(strchr(strchr(nl + 1, '\n') + 1, '\n') == NULL);
+}
+
 static void test_enabled(void)
 {
 	log_open("t", false, LOG_LEVEL_WARN);
@@ -149,4 +174,5 @@ static void test_enabled(void)
 
 TEST_SUITE(log, {"escape_table", test_escape_table},
 	   {"escape_cut", test_escape_cut}, {"level_parse", test_level_parse},
-	   {"stderr_lines", test_stderr_lines}, {"enabled", test_enabled});
+	   {"stderr_lines", test_stderr_lines},
+	   {"long_line_cut", test_long_line_cut}, {"enabled", test_enabled});
