@@ -17,6 +17,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <ares.h>
+
 #include "../common/config.h"
 #include "../common/log.h"
 #include "server.h"
@@ -56,6 +58,10 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	log_open("mailroom-webadmin", false, cfg.log_level);
+	if (ares_library_init(ARES_LIB_INIT_ALL) != ARES_SUCCESS) {
+		fprintf(stderr, "mailroom-webadmin: c-ares failed to start\n");
+		return 1;
+	}
 
 	char db[CONFIG_PATH_MAX];
 	if (config_db_path(&cfg, db, sizeof db) != 0) {
@@ -119,6 +125,7 @@ int main(int argc, char **argv)
 	pthread_mutex_destroy(&app->lock);
 	explicit_bzero(app->sessions.secret, sizeof app->sessions.secret);
 	free(app);
+	ares_library_cleanup();
 	log_info("webadmin: event=stopped");
 	return 0;
 }
