@@ -54,7 +54,8 @@ LIBWEB    := $(BUILD)/libwebadmin.a
 LIBOUTBOUND := $(BUILD)/liboutbound.a
 LIBRULES  := $(BUILD)/librules.a
 PROGRAMS  := $(BUILD)/mailroom-smtpd $(BUILD)/mailroom-pop3d \
-             $(BUILD)/mailroom-webadmin $(BUILD)/mailroomctl
+             $(BUILD)/mailroom-webadmin $(BUILD)/mailroomctl \
+             $(BUILD)/mailroom-queued
 
 .PHONY: all deps run test test-unit test-integration test-fuzz asan fuzz \
         clean check-src format bench
@@ -69,13 +70,14 @@ $(LIBSTORE):  $(call obj,$(STORE_SRC))
 $(LIBSMTPD):  $(call obj,$(call nomain,$(SMTPD_SRC)))
 $(LIBPOP3D):  $(call obj,$(call nomain,$(POP3D_SRC)))
 $(LIBWEB):    $(call obj,$(call nomain,$(WEBADMIN_SRC)))
-$(LIBOUTBOUND): $(call obj,$(OUTBOUND_SRC))
+$(LIBOUTBOUND): $(call obj,$(call nomain,$(OUTBOUND_SRC)))
 $(LIBRULES):  $(call obj,$(RULES_SRC))
 $(BUILD)/%.a:
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
-$(BUILD)/mailroom-smtpd: $(call obj,smtpd/main.c) $(LIBSMTPD) $(LIBOUTBOUND) $(LIBRULES) $(LIBSTORE) $(LIBCOMMON)
+$(BUILD)/mailroom-smtpd: $(call obj,smtpd/main.c) $(LIBSMTPD) $(LIBRULES) $(LIBSTORE) $(LIBCOMMON)
+$(BUILD)/mailroom-queued: $(call obj,outbound/main.c) $(LIBOUTBOUND) $(LIBSTORE) $(LIBCOMMON)
 $(BUILD)/mailroom-pop3d: $(call obj,pop3d/main.c) $(LIBPOP3D) $(LIBSTORE) $(LIBCOMMON)
 $(BUILD)/mailroom-webadmin: $(call obj,webadmin/main.c) $(LIBWEB) $(LIBSTORE) $(LIBCOMMON)
 $(BUILD)/mailroomctl: $(call obj,$(CLI_SRC)) $(LIBRULES) $(LIBSTORE) $(LIBCOMMON)

@@ -26,6 +26,8 @@ DAEMONS = {
     "smtpd": ("mailroom-smtpd", ("smtp", "submission", "smtps")),
     "pop3d": ("mailroom-pop3d", ("pop3", "pop3s")),
     "webadmin": ("mailroom-webadmin", ("admin",)),
+    # No port: start() waits for its "event=running" log line instead.
+    "queued": ("mailroom-queued", ()),
 }
 
 DOMAIN = "example.test"
@@ -177,7 +179,20 @@ class Mailroom:
             if wait:
                 for k in portkeys:
                     wait_port(self.ports[k], proc=proc)
+                if not portkeys:
+                    self.wait_log(name, "event=running", proc=proc)
         return self
+
+    def wait_log(self, name, text, timeout=10.0, proc=None, count=1):
+        """Wait until the daemon's log holds text (count times); fail early if it died."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.log(name).count(text) >= count:
+                return
+            if proc is not None and proc.poll() is not None:
+                raise RuntimeError(f"{name} exited with {proc.returncode}:\n{self.log(name)}")
+            time.sleep(0.05)
+        raise TimeoutError(f"{name} log has no {text!r}:\n{self.log(name)[-3000:]}")
 
     def pid(self, name):
         return self.procs[name].pid

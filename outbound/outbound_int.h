@@ -1,0 +1,177 @@
+/*
+ * outbound_int.h - liboutbound's private header: the delivery job (one
+ * destination, a few messages, their recipients), the DNS glue and the TLS
+ * client contexts shared by runner.c, route.c, client.c, dns.c and tlsc.c.
+ * Nothing outside outbound/ includes it.
+ *
+ * Ownership: the runner owns every job; a job owns its messages, its
+ * connection (bufferevent) and its body reader. A job always ends through
+ * ob_job_finish(), which hands it back to the runner exactly once.
+ */
+#ifndef MAILROOM_OUTBOUND_INT_H
+#define MAILROOM_OUTBOUND_INT_H
+
+#include <openssl/ssl.h>
+#include <sys/socket.h>
+
+#include "../common/config.h"
+#include "../store/store.h"
+#include "outbound.h"
+
+struct bufferevent;
+struct event;
+
+/* ---- DNS (dns.c): c-ares driven by the libevent loop ------------------ */
+
+struct ob_dns;
+
+struct ob_addr {
+	struct sockaddr_storage ss;
+	socklen_t len;
+};
+struct ob_addr_list {
+	struct ob_addr a[OB_ADDRS_PER_HOST];
+	size_t n;
+};
+
+/* status is an ARES_* code; on ARES_SUCCESS mx/list is valid for the call. */
+typedef void (*ob_dns_mx_cb)(void *arg, int status, enum ob_mx_status mxst,
+			     const struct ob_mx_list *list);
+typedef void (*ob_dns_addr_cb)(void *arg, int status,
+			       const struct ob_addr_list *list);
+
+struct ob_dns *ob_dns_new(struct event_base *base, const char *servers,
+			  char *err, size_t errlen);
+/* Cancels every query: their callbacks run with ARES_EDESTRUCTION and must
+ * not touch anything but their own arg. */
+void ob_dns_free(struct ob_dns **dp);
+void ob_dns_mx(struct ob_dns *d, const char *domain, ob_dns_mx_cb cb, void *arg);
+void ob_dns_addrs(struct ob_dns *d, const char *host, int port,
+		  ob_dns_addr_cb cb, void *arg);
+/* True for a lookup status that means "this name does not exist". */
+bool ob_dns_status_permanent(int status);
+
+/* ---- TLS client contexts (tlsc.c) ---------------------------------------- */
+
+/* TLS 1.2+, system trust store (plus extra_ca when non-empty). */
+SSL_CTX *ob_tls_client_ctx(const char *extra_ca, char *err, size_t errlen);
+
+/* ---- jobs ---------------------------------------------------------------- */
+
+enum ob_rcpt_state { OB_RCPT_PENDING, OB_RCPT_DONE, OB_RCPT_DEFER, OB_RCPT_FAIL };
+
+struct ob_rcpt {
+	int64_t queue_id;
+	char addr[ADDR_MAX + 1];
+	int attempts;
+	enum ob_rcpt_state state;
+	bool in_txn;   /* sent a RCPT in the current transaction */
+	bool accepted; /* RCPT got 2xx in the current transaction */
+	char status[16];                  /* RFC 3463 code for a DSN */
+	char reply[OB_REPLY_TEXT_MAX + 8]; /* "550 5.1.1 ..." or our reason */
+	char mta[HOSTNAME_MAX + 1];       /* who answered, "" for us */
+};
+
+struct ob_msg {
+	int64_t body_id;
+	int64_t size;
+	int64_t created;
+	char sender[ADDR_MAX + 1];
+	struct ob_rcpt *rcpts;
+	size_t n_rcpts, cap_rcpts;
+	struct ob_scan scan;
+	bool utf8_addrs; /* an address needs SMTPUTF8 */
+};
+
+enum ob_conn_state {
+	OB_C_IDLE = 0,
+	OB_C_CONNECT,
+	OB_C_GREETING,
+	OB_C_EHLO,
+	OB_C_HELO,
+	OB_C_STARTTLS,
+	OB_C_HANDSHAKE,
+	OB_C_AUTH,
+	OB_C_AUTH_USER,
+	OB_C_AUTH_PASS,
+	OB_C_MAIL,
+	OB_C_RCPT,
+	OB_C_DATA,
+	OB_C_BODY,
+	OB_C_DOT,
+	OB_C_RSET,
+	OB_C_QUIT,
+};
+
+struct ob_runner;
+
+struct ob_job {
+	struct ob_runner *runner;
+	struct ob_job *next; /* runner's list */
+	uint64_t id;         /* for log lines */
+	char dest[ADDR_DOMAIN_MAX + 1]; /* domain, or "" for the smarthost */
+	bool smarthost;
+	struct ob_msg *msgs;
+	size_t n_msgs, cap_msgs;
+
+	/* route (route.c) */
+	struct ob_mx_list mx;
+	size_t mx_idx;
+	struct ob_addr_list addrs;
+	size_t addr_idx;
+	bool plain_retry; /* TLS failed on this address: once more without */
+	char host[HOSTNAME_MAX + 1]; /* the host being talked to */
+	char last_error[OB_REPLY_TEXT_MAX + 64];
+	bool last_error_permanent;
+
+	/* connection (client.c) */
+	struct bufferevent *bev;
+	struct ob_reply_parser rp;
+	enum ob_conn_state cstate;
+	bool tls;            /* TLS is up */
+	bool tls_verified;
+	bool ext_pipelining, ext_starttls, ext_8bitmime, ext_smtputf8;
+	bool ext_auth_plain, ext_auth_login;
+	int64_t ext_size; /* 0 = not advertised / no limit */
+	bool esmtp;
+	size_t cur_msg;
+	size_t rcpt_sent, rcpt_replied; /* in the current transaction */
+	bool mail_ok;
+	int n_accepted;
+	bool in_txn; /* MAIL was sent on this connection for cur_msg */
+	struct store_body_reader *body;
+	struct ob_stuffer stuffer;
+	struct buf out; /* one chunk of stuffed DATA */
+	int msgs_this_conn;
+	bool finished;
+};
+
+/* route.c: start a job (DNS, then connections) and move between hosts. */
+void ob_job_start(struct ob_job *j);
+/* client.c -> route.c: this connection is over. ok: the server spoke
+ * (every message got its answers); else why names the failure and the
+ * next address is tried. */
+void ob_route_conn_done(struct ob_job *j, bool ok, bool tls_failed,
+			const char *why);
+/* client.c: talk SMTP over a new connection to a (host j->host). */
+void ob_client_connect(struct ob_job *j, const struct ob_addr *a);
+/* client.c: free the connection state, if any. */
+void ob_client_close(struct ob_job *j);
+/* runner.c: the job is done; apply outcomes, free it. Called once. */
+void ob_job_finish(struct ob_job *j);
+
+/* Runner facts the job needs (runner.c). */
+struct event_base *ob_runner_base(struct ob_runner *r);
+struct ob_dns *ob_runner_dns(struct ob_runner *r);
+const struct config *ob_runner_cfg(struct ob_runner *r);
+struct store *ob_runner_store(struct ob_runner *r);
+SSL_CTX *ob_runner_tls(struct ob_runner *r, bool smarthost);
+
+/* Set one recipient's outcome from a reply (2xx done, 4xx defer, 5xx fail). */
+void ob_rcpt_set(struct ob_rcpt *r, enum ob_rcpt_state st, const char *status,
+		 const char *reply, const char *mta);
+/* The smarthost's host and port from "host:port" or "[v6]:port". */
+int ob_smarthost_split(const char *spec, char *host, size_t hostlen,
+		       int *port_r);
+
+#endif

@@ -1,0 +1,623 @@
+/*
+ * runner.c - the queue runner: finds due rows in the store's queue, groups
+ * them into jobs (one destination, up to max_msgs_per_conn messages, each
+ * with its recipients there), starts a bounded number of jobs at once, and
+ * when a job ends writes every recipient's outcome back to the store.
+ *
+ * The store is the only state that matters: a row leaves the queue only
+ * after the remote server's 2xx to the DATA dot (or after its bounce is
+ * stored). Rows being worked on stay due in the database and are skipped
+ * through an in-memory set, so a SIGKILL at any moment loses nothing; the
+ * rows are simply sent again after a restart (at least once). A restart
+ * with a long backlog does not storm: at most max_sessions connections are
+ * open, at most max_per_dest to one destination, and deferred rows come
+ * back spread by the jittered backoff.
+ *
+ * Outcomes: 2xx -> row deleted; 4xx or no connection -> deferred on the
+ * backoff schedule until the lifetime passes, then failed (4.4.7); 5xx,
+ * null MX, unknown domain -> failed. Failed recipients of one message get
+ * one DSN to the sender (never for the null sender), stored into the
+ * sender's mailbox when the sender is local, else queued back out with
+ * the null sender.
+ */
+#include <event2/event.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../common/log.h"
+#include "outbound_int.h"
+
+#define POLL_INTERVAL_MS 1000
+#define POLL_LIMIT 2000
+#define STORE_RETRY_DELAY 300 /* when the store itself failed us */
+
+struct idset {
+	int64_t *v; /* open addressing; 0 empty, -1 deleted */
+	size_t cap, used;
+};
+
+struct ob_runner {
+	struct ob_runner_params p;
+	struct ob_dns *dns;
+	SSL_CTX *tls_mx, *tls_smart;
+	struct event *poll_ev;
+	struct ob_job *jobs;
+	int n_jobs;
+	uint64_t next_job_id;
+	struct idset inflight;
+	struct store_queue_item *batch;
+	size_t n_batch;
+	bool smarthost;
+};
+
+/* ---- the in-flight set ------------------------------------------------------ */
+
+static size_t id_slot(int64_t id, size_t cap)
+{
+	uint64_t h = (uint64_t)id * 0x9E3779B97F4A7C15ULL;
+	return (size_t)(h >> 17) & (cap - 1);
+}
+
+static bool idset_has(const struct idset *s, int64_t id)
+{
+	if (s->cap == 0)
+		return false;
+	for (size_t i = id_slot(id, s->cap), k = 0; k < s->cap;
+	     i = (i + 1) & (s->cap - 1), k++) {
+		if (s->v[i] == 0)
+			return false;
+		if (s->v[i] == id)
+			return true;
+	}
+	return false;
+}
+
+static int idset_add(struct idset *s, int64_t id)
+{
+	if ((s->used + 1) * 2 > s->cap) {
+		size_t ncap = s->cap ? s->cap * 2 : 1024;
+		int64_t *nv = calloc(ncap, sizeof *nv);
+		if (nv == NULL)
+			return -1;
+		size_t used = 0;
+		for (size_t i = 0; i < s->cap; i++)
+			if (s->v[i] > 0) {
+				size_t j = id_slot(s->v[i], ncap);
+				while (nv[j] != 0)
+					j = (j + 1) & (ncap - 1);
+				nv[j] = s->v[i];
+				used++;
+			}
+		free(s->v);
+		s->v = nv;
+		s->cap = ncap;
+		s->used = used;
+	}
+	size_t i = id_slot(id, s->cap);
+	while (s->v[i] > 0)
+		i = (i + 1) & (s->cap - 1);
+	if (s->v[i] == 0)
+		s->used++;
+	s->v[i] = id;
+	return 0;
+}
+
+static void idset_del(struct idset *s, int64_t id)
+{
+	if (s->cap == 0)
+		return;
+	for (size_t i = id_slot(id, s->cap), k = 0; k < s->cap;
+	     i = (i + 1) & (s->cap - 1), k++) {
+		if (s->v[i] == 0)
+			return;
+		if (s->v[i] == id) {
+			s->v[i] = -1;
+			return;
+		}
+	}
+}
+
+/* ---- accessors for the job modules ------------------------------------------ */
+
+struct event_base *ob_runner_base(struct ob_runner *r) { return r->p.base; }
+struct ob_dns *ob_runner_dns(struct ob_runner *r) { return r->dns; }
+const struct config *ob_runner_cfg(struct ob_runner *r) { return r->p.cfg; }
+struct store *ob_runner_store(struct ob_runner *r) { return r->p.store; }
+SSL_CTX *ob_runner_tls(struct ob_runner *r, bool smarthost)
+{
+	return smarthost ? r->tls_smart : r->tls_mx;
+}
+
+/* ---- bounces ---------------------------------------------------------------- */
+
+/* The header section of a stored message, for the DSN. */
+static int read_headers(struct ob_runner *r, int64_t body_id, struct buf *h)
+{
+	struct store_body_reader *rd = NULL;
+	if (store_body_open_by_id(r->p.store, body_id, &rd) != STORE_OK)
+		return -1;
+	char chunk[8192];
+	ssize_t n;
+	while ((n = store_body_read(rd, chunk, sizeof chunk)) > 0) {
+		size_t take = (size_t)n;
+		if (h->len + take > OB_DSN_HEADERS_MAX)
+			take = OB_DSN_HEADERS_MAX - h->len;
+		if (buf_append(h, chunk, take) < 0)
+			break;
+		char *end = strstr(h->data, "\r\n\r\n");
+		if (end) {
+			h->len = (size_t)(end - h->data) + 2;
+			h->data[h->len] = '\0';
+			break;
+		}
+		if (h->len >= OB_DSN_HEADERS_MAX)
+			break;
+	}
+	store_body_close(&rd);
+	return 0;
+}
+
+/*
+ * Store a DSN for sender: into local mailboxes (and alias targets) when
+ * the sender's domain is ours, else queued out with the null sender.
+ * STORE_OK, or a store error (temporary ones mean: try again later).
+ */
+static int inject_dsn(struct ob_runner *r, const char *sender,
+		      const struct buf *dsn)
+{
+	int fd = memfd_create("mailroom-dsn", MFD_CLOEXEC);
+	if (fd < 0)
+		return STORE_ERROR;
+	size_t off = 0;
+	while (off < dsn->len) {
+		ssize_t w = write(fd, dsn->data + off, dsn->len - off);
+		if (w <= 0) {
+			close(fd);
+			return STORE_ERROR;
+		}
+		off += (size_t)w;
+	}
+	struct store_expansion e;
+	memset(&e, 0, sizeof e);
+	const char *one[1] = {sender};
+	struct store_message m;
+	memset(&m, 0, sizeof m);
+	m.fd = fd;
+	m.size = (int64_t)dsn->len;
+	m.sender = "";
+	int rc = store_expand(r->p.store, sender, m.size, &e);
+	if (rc == STORE_OK) {
+		m.local_ids = e.local_ids;
+		m.n_local = e.n_local;
+		m.remote = (const char *const *)e.remote;
+		m.n_remote = e.n_remote;
+	} else if (rc == STORE_INVALID) {
+		m.remote = one; /* not a local domain */
+		m.n_remote = 1;
+	} else if (rc == STORE_NOTFOUND) {
+		log_warn("event=bounce-dropped to=<%s> reason=\"no such local sender\"",
+			 sender);
+		close(fd);
+		return STORE_OK;
+	} else {
+		close(fd);
+		return rc;
+	}
+	rc = store_deliver(r->p.store, &m, 1);
+	if (rc == STORE_OK)
+		store_expansion_free(&e);
+	else if (e.local_ids || e.remote)
+		store_expansion_free(&e);
+	close(fd);
+	return rc;
+}
+
+static void apply_msg(struct ob_runner *r, struct ob_job *j, struct ob_msg *m,
+		      int64_t now)
+{
+	struct store *st = r->p.store;
+	struct ob_dsn_rcpt *fails = calloc(m->n_rcpts, sizeof *fails);
+	size_t n_fail = 0;
+	char esc[LOG_ESCAPED_MAX];
+	for (size_t i = 0; i < m->n_rcpts; i++) {
+		struct ob_rcpt *rc = &m->rcpts[i];
+		int ret = STORE_OK;
+		if (rc->state == OB_RCPT_PENDING)
+			ob_rcpt_set(rc, OB_RCPT_DEFER, "4.4.2", "no answer", NULL);
+		if (rc->state == OB_RCPT_DEFER &&
+		    ob_backoff_expired(m->created, now, r->p.lifetime)) {
+			char why[sizeof rc->reply];
+			snprintf(why, sizeof why,
+				 "gave up after %lld hours in the queue; last error: %.900s",
+				 (long long)(r->p.lifetime / 3600), rc->reply);
+			ob_rcpt_set(rc, OB_RCPT_FAIL, "4.4.7", why, rc->mta);
+		}
+		switch (rc->state) {
+		case OB_RCPT_DONE:
+			ret = store_queue_del(st, rc->queue_id);
+			break;
+		case OB_RCPT_DEFER: {
+			int64_t next = ob_backoff_next(now, rc->attempts + 1,
+						       (uint32_t)(rc->queue_id * 2654435761u) ^
+							       (uint32_t)now);
+			ret = store_queue_defer(st, rc->queue_id, next, rc->reply);
+			log_info("job=%llu event=deferred to=<%s> attempts=%d next_in=%llds reason=\"%s\"",
+				 (unsigned long long)j->id, rc->addr,
+				 rc->attempts + 1, (long long)(next - now),
+				 log_escape(esc, sizeof esc, rc->reply, strlen(rc->reply)));
+			break;
+		}
+		case OB_RCPT_FAIL:
+			if (fails) {
+				fails[n_fail].recipient = rc->addr;
+				fails[n_fail].status = rc->status;
+				fails[n_fail].remote_mta = rc->mta[0] ? rc->mta : NULL;
+				fails[n_fail].diagnostic = rc->reply;
+				fails[n_fail].action = OB_DSN_FAILED;
+				n_fail++;
+			}
+			break;
+		case OB_RCPT_PENDING:
+			break;
+		}
+		if (ret != STORE_OK && ret != STORE_NOTFOUND)
+			log_error("job=%llu event=store-error queue_id=%lld reason=\"%s\"",
+				  (unsigned long long)j->id, (long long)rc->queue_id,
+				  store_errmsg(st));
+	}
+	if (n_fail == 0) {
+		free(fails);
+		return;
+	}
+	int ret = STORE_OK;
+	if (m->sender[0] == '\0') {
+		/* RFC 5321 4.5.5 / 6.1: never bounce a bounce. */
+		log_info("job=%llu event=bounce-suppressed reason=null-sender recipients=%zu",
+			 (unsigned long long)j->id, n_fail);
+	} else {
+		struct buf headers, dsn;
+		bool ok = buf_init(&headers, OB_DSN_HEADERS_MAX + 16) == 0;
+		if (ok && buf_init(&dsn, OB_DSN_MAX) < 0) {
+			buf_free(&headers);
+			ok = false;
+		}
+		if (ok) {
+			(void)read_headers(r, m->body_id, &headers);
+			char seed[64];
+			snprintf(seed, sizeof seed, "%lld.%lld.%llu",
+				 (long long)m->rcpts[0].queue_id, (long long)now,
+				 (unsigned long long)j->id);
+			struct ob_dsn_info info = {
+				.reporting_host = r->p.cfg->hostname,
+				.sender = m->sender,
+				.arrival = m->created,
+				.now = now,
+				.boundary_seed = seed,
+				.orig_headers = {headers.data, headers.len},
+			};
+			if (ob_dsn_build(&dsn, &info, fails, n_fail) < 0)
+				ret = STORE_ERROR;
+			else
+				ret = inject_dsn(r, m->sender, &dsn);
+			buf_free(&headers);
+			buf_free(&dsn);
+		} else {
+			ret = STORE_ERROR;
+		}
+		if (ret == STORE_OK)
+			log_info("job=%llu event=bounced from=<%s> recipients=%zu",
+				 (unsigned long long)j->id, m->sender, n_fail);
+		else
+			log_error("job=%llu event=bounce-failed from=<%s> reason=\"%s\"",
+				  (unsigned long long)j->id, m->sender,
+				  store_errmsg(st));
+	}
+	for (size_t i = 0; i < m->n_rcpts; i++) {
+		struct ob_rcpt *rc = &m->rcpts[i];
+		if (rc->state != OB_RCPT_FAIL)
+			continue;
+		if (ret == STORE_OK) {
+			log_info("job=%llu event=failed to=<%s> status=%s reason=\"%s\"",
+				 (unsigned long long)j->id, rc->addr, rc->status,
+				 log_escape(esc, sizeof esc, rc->reply, strlen(rc->reply)));
+			(void)store_queue_del(st, rc->queue_id);
+		} else {
+			/* The bounce could not be stored: keep the row and try
+			 * the whole thing again later rather than lose it. */
+			(void)store_queue_defer(st, rc->queue_id,
+						now + STORE_RETRY_DELAY, rc->reply);
+		}
+	}
+	free(fails);
+}
+
+static void job_free(struct ob_job *j)
+{
+	ob_client_close(j);
+	for (size_t m = 0; m < j->n_msgs; m++)
+		free(j->msgs[m].rcpts);
+	free(j->msgs);
+	free(j);
+}
+
+static void poll_queue(struct ob_runner *r);
+
+static void finish_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct ob_job *j = arg;
+	struct ob_runner *r = j->runner;
+	(void)fd;
+	(void)what;
+	int64_t now = (int64_t)time(NULL);
+	for (size_t m = 0; m < j->n_msgs; m++)
+		apply_msg(r, j, &j->msgs[m], now);
+	for (size_t m = 0; m < j->n_msgs; m++)
+		for (size_t i = 0; i < j->msgs[m].n_rcpts; i++)
+			idset_del(&r->inflight, j->msgs[m].rcpts[i].queue_id);
+	for (struct ob_job **pp = &r->jobs; *pp; pp = &(*pp)->next)
+		if (*pp == j) {
+			*pp = j->next;
+			break;
+		}
+	r->n_jobs--;
+	log_debug("job=%llu event=job-done", (unsigned long long)j->id);
+	job_free(j);
+	poll_queue(r);
+}
+
+void ob_job_finish(struct ob_job *j)
+{
+	if (j->finished)
+		return;
+	j->finished = true;
+	/* Later, from the loop: the caller may still be inside a callback of
+	 * this job's connection. */
+	struct timeval zero = {0, 0};
+	if (event_base_once(j->runner->p.base, -1, EV_TIMEOUT, finish_cb, j,
+			    &zero) < 0)
+		log_error("job=%llu event=finish-failed", (unsigned long long)j->id);
+}
+
+/* ---- polling ---------------------------------------------------------------- */
+
+static int collect(void *ctx, const struct store_queue_item *q)
+{
+	struct ob_runner *r = ctx;
+	if (idset_has(&r->inflight, q->id))
+		return 0;
+	r->batch[r->n_batch++] = *q;
+	return 0;
+}
+
+static int dest_count(const struct ob_runner *r, const char *dest)
+{
+	int n = 0;
+	for (const struct ob_job *j = r->jobs; j; j = j->next)
+		if (strcmp(j->dest, dest) == 0)
+			n++;
+	return n;
+}
+
+static bool has_8bit(const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s >= 0x80)
+			return true;
+	return false;
+}
+
+static void scan_body(struct ob_runner *r, struct ob_msg *m)
+{
+	ob_scan_init(&m->scan);
+	struct store_body_reader *rd = NULL;
+	if (store_body_open_by_id(r->p.store, m->body_id, &rd) != STORE_OK)
+		return;
+	char chunk[16384];
+	ssize_t n;
+	while ((n = store_body_read(rd, chunk, sizeof chunk)) > 0) {
+		ob_scan_feed(&m->scan, chunk, (size_t)n);
+		if (m->scan.in_body && m->scan.body_8bit)
+			break;
+	}
+	store_body_close(&rd);
+}
+
+static struct ob_msg *job_msg(struct ob_runner *r, struct ob_job *j,
+			      const struct store_queue_item *q)
+{
+	for (size_t i = 0; i < j->n_msgs; i++)
+		if (j->msgs[i].body_id == q->body_id &&
+		    strcmp(j->msgs[i].sender, q->sender) == 0)
+			return &j->msgs[i];
+	if ((int)j->n_msgs >= r->p.max_msgs_per_conn)
+		return NULL;
+	if (j->n_msgs == j->cap_msgs) {
+		size_t nc = j->cap_msgs ? j->cap_msgs * 2 : 4;
+		struct ob_msg *nm = realloc(j->msgs, nc * sizeof *nm);
+		if (nm == NULL)
+			return NULL;
+		j->msgs = nm;
+		j->cap_msgs = nc;
+	}
+	struct ob_msg *m = &j->msgs[j->n_msgs++];
+	memset(m, 0, sizeof *m);
+	m->body_id = q->body_id;
+	m->size = q->size;
+	m->created = q->created;
+	snprintf(m->sender, sizeof m->sender, "%s", q->sender);
+	m->utf8_addrs = has_8bit(q->sender);
+	scan_body(r, m);
+	return m;
+}
+
+static int job_add(struct ob_runner *r, struct ob_job *j,
+		   const struct store_queue_item *q)
+{
+	struct ob_msg *m = job_msg(r, j, q);
+	if (m == NULL)
+		return -1;
+	if (m->n_rcpts == m->cap_rcpts) {
+		size_t nc = m->cap_rcpts ? m->cap_rcpts * 2 : 4;
+		struct ob_rcpt *nr = realloc(m->rcpts, nc * sizeof *nr);
+		if (nr == NULL)
+			return -1;
+		m->rcpts = nr;
+		m->cap_rcpts = nc;
+	}
+	struct ob_rcpt *rc = &m->rcpts[m->n_rcpts++];
+	memset(rc, 0, sizeof *rc);
+	rc->queue_id = q->id;
+	rc->attempts = q->attempts;
+	snprintf(rc->addr, sizeof rc->addr, "%s", q->recipient);
+	if (has_8bit(q->recipient))
+		m->utf8_addrs = true;
+	return idset_add(&r->inflight, q->id);
+}
+
+static struct ob_job *job_new(struct ob_runner *r, const char *dest)
+{
+	struct ob_job *j = calloc(1, sizeof *j);
+	if (j == NULL)
+		return NULL;
+	j->runner = r;
+	j->id = ++r->next_job_id;
+	j->smarthost = r->smarthost;
+	snprintf(j->dest, sizeof j->dest, "%s", dest);
+	j->next = r->jobs;
+	r->jobs = j;
+	r->n_jobs++;
+	return j;
+}
+
+static void poll_queue(struct ob_runner *r)
+{
+	if (r->n_jobs >= r->p.max_sessions)
+		return;
+	r->n_batch = 0;
+	int64_t now = (int64_t)time(NULL);
+	int rc = store_queue_due(r->p.store, now, POLL_LIMIT, collect, r);
+	if (rc != STORE_OK) {
+		if (!store_result_is_temporary(rc))
+			log_error("event=store-error reason=\"%s\"",
+				  store_errmsg(r->p.store));
+		return;
+	}
+	struct ob_job *made[64];
+	size_t n_made = 0;
+	for (size_t i = 0; i < r->n_batch; i++) {
+		const struct store_queue_item *q = &r->batch[i];
+		const char *at = strrchr(q->recipient, '@');
+		const char *dest = r->smarthost ? "" : (at ? at + 1 : "");
+		struct ob_job *j = NULL;
+		for (size_t k = 0; k < n_made; k++)
+			if (strcmp(made[k]->dest, dest) == 0 &&
+			    (int)made[k]->n_msgs < r->p.max_msgs_per_conn)
+				j = made[k];
+		if (j != NULL && job_add(r, j, q) == 0)
+			continue;
+		if (r->n_jobs >= r->p.max_sessions || n_made >= 64 ||
+		    dest_count(r, dest) >= r->p.max_per_dest)
+			continue;
+		if ((j = job_new(r, dest)) == NULL)
+			break;
+		made[n_made++] = j;
+		if (job_add(r, j, q) < 0)
+			break;
+	}
+	for (size_t k = 0; k < n_made; k++) {
+		struct ob_job *j = made[k];
+		size_t n_rcpt = 0;
+		for (size_t m = 0; m < j->n_msgs; m++)
+			n_rcpt += j->msgs[m].n_rcpts;
+		log_info("job=%llu event=job-start dest=%s messages=%zu recipients=%zu",
+			 (unsigned long long)j->id,
+			 j->smarthost ? "smarthost" : j->dest, j->n_msgs, n_rcpt);
+		if (j->n_msgs == 0) {
+			ob_job_finish(j);
+			continue;
+		}
+		ob_job_start(j);
+	}
+}
+
+static void on_poll(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	poll_queue(arg);
+}
+
+struct ob_runner *ob_runner_new(const struct ob_runner_params *p, char *err,
+				size_t errlen)
+{
+	struct ob_runner *r = calloc(1, sizeof *r);
+	if (r == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	r->p = *p;
+	if (r->p.max_sessions < 1)
+		r->p.max_sessions = 1;
+	if (r->p.max_per_dest < 1)
+		r->p.max_per_dest = 1;
+	if (r->p.max_msgs_per_conn < 1)
+		r->p.max_msgs_per_conn = 1;
+	r->smarthost = p->cfg->smarthost[0] != '\0';
+	r->batch = calloc(POLL_LIMIT, sizeof *r->batch);
+	if (r->batch == NULL) {
+		snprintf(err, errlen, "out of memory");
+		ob_runner_free(&r);
+		return NULL;
+	}
+	if ((r->dns = ob_dns_new(p->base, p->cfg->dns_servers, err, errlen)) == NULL ||
+	    (r->tls_mx = ob_tls_client_ctx(NULL, err, errlen)) == NULL ||
+	    (r->tls_smart = ob_tls_client_ctx(p->smarthost_ca, err, errlen)) == NULL) {
+		ob_runner_free(&r);
+		return NULL;
+	}
+	r->poll_ev = event_new(p->base, -1, EV_PERSIST, on_poll, r);
+	if (r->poll_ev == NULL) {
+		snprintf(err, errlen, "event_new failed");
+		ob_runner_free(&r);
+		return NULL;
+	}
+	return r;
+}
+
+int ob_runner_start(struct ob_runner *r)
+{
+	struct timeval tv = {POLL_INTERVAL_MS / 1000, (POLL_INTERVAL_MS % 1000) * 1000};
+	if (event_add(r->poll_ev, &tv) < 0)
+		return -1;
+	poll_queue(r);
+	return 0;
+}
+
+void ob_runner_free(struct ob_runner **rp)
+{
+	struct ob_runner *r = *rp;
+	if (r == NULL)
+		return;
+	if (r->poll_ev)
+		event_free(r->poll_ev);
+	/* DNS first: its pending callbacks see ARES_EDESTRUCTION and leave
+	 * the jobs alone; then the jobs, whose rows simply stay due. */
+	ob_dns_free(&r->dns);
+	while (r->jobs) {
+		struct ob_job *j = r->jobs;
+		r->jobs = j->next;
+		job_free(j);
+	}
+	if (r->tls_mx)
+		SSL_CTX_free(r->tls_mx);
+	if (r->tls_smart)
+		SSL_CTX_free(r->tls_smart);
+	free(r->inflight.v);
+	free(r->batch);
+	free(r);
+	*rp = NULL;
+}

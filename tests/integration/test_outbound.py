@@ -1,0 +1,250 @@
+"""Outbound delivery (mailroom-queued) against real parts on loopback.
+
+Mail goes in through the real mailroom-smtpd submission port (STARTTLS +
+AUTH as a local user). DNS is a loopback dnsmasq; the "remote" MX hosts are
+Postfix's smtp-sink listening on 127.0.0.2, 127.0.0.3, ... at the config's
+relay_port. What the tests check is what a user would: the message reached
+the right remote server, or the sender got a bounce (read over POP3) that
+quotes the remote server's words, or it is still queued for a retry.
+"""
+import email
+import email.policy
+import os
+import pathlib
+import poplib
+import shutil
+import signal
+import smtplib
+import socket
+import subprocess
+import tempfile
+import time
+
+import pytest
+
+from smtp_util import USERS, db, start_smtpd, tls_client_ctx, wait_for  # noqa: F401
+
+ALICE = "alice@example.test"
+
+
+class Sink:
+    """Postfix's smtp-sink on ip:port writing each message to a file."""
+
+    def __init__(self, ip, port, *opts):
+        # smtp-sink writes as nobody: pytest's tmp_path (0700) is closed to it.
+        self.dir = pathlib.Path(tempfile.mkdtemp(prefix="mailroom-sink-"))
+        os.chmod(self.dir, 0o777)
+        cmd = ["smtp-sink", "-u", "nobody", "-d", f"{self.dir}/%H%M%S.", *opts, f"{ip}:{port}", "50"]
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection((ip, port), timeout=0.5).close()
+                return
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError("smtp-sink did not start")
+
+    def messages(self):
+        return [p.read_bytes() for p in sorted(self.dir.iterdir())]
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(5)
+
+    def remove(self):
+        self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+@pytest.fixture
+def out(mailroom, monkeypatch, tmp_path):
+    """smtpd (alice and bob) + a helper to start sinks; queued started by the test."""
+    start_smtpd(mailroom, monkeypatch)
+    sinks = []
+
+    def sink(ip, *opts):
+        s = Sink(ip, mailroom.ports["relay"], *opts)
+        sinks.append(s)
+        return s
+    mailroom.sink = sink
+    yield mailroom
+    for s in sinks:
+        s.remove()
+
+
+def submit(m, rcpts, subject="hello remote", sender=ALICE, body="Hello from Mailroom.\r\n"):
+    msg = (f"From: <{sender}>\r\nTo: <{rcpts[0]}>\r\nSubject: {subject}\r\n"
+           f"Message-ID: <{subject.replace(' ', '.')}.{time.time_ns()}@example.test>\r\n\r\n{body}")
+    with smtplib.SMTP("127.0.0.1", m.ports["submission"], timeout=10) as s:
+        s.starttls(context=tls_client_ctx())
+        s.login(sender, USERS[sender])
+        s.sendmail(sender, rcpts, msg.encode())
+
+
+def queue_rows(m):
+    with db(m) as c:
+        return c.execute("SELECT sender, recipient, attempts, next_attempt, last_error"
+                         " FROM queue ORDER BY id").fetchall()
+
+
+def pop3_messages(m, user):
+    p = poplib.POP3("127.0.0.1", m.ports["pop3"], timeout=10)
+    try:
+        p.stls(context=tls_client_ctx())
+        p.user(user)
+        p.pass_(USERS[user])
+        n = len(p.list()[1])
+        return [b"\r\n".join(p.retr(i + 1)[1]) for i in range(n)]
+    finally:
+        p.quit()
+
+
+MX2 = ("--mx-host=remote.test,mx1.remote.test,10", "--mx-host=remote.test,mx2.remote.test,20",
+       "--host-record=mx1.remote.test,127.0.0.2", "--host-record=mx2.remote.test,127.0.0.3")
+
+
+def test_delivered_to_the_preferred_mx(out):
+    out.start_dns(*MX2)
+    best, second = out.sink("127.0.0.2"), out.sink("127.0.0.3")
+    out.start("queued")
+    submit(out, ["friend@remote.test", "other@remote.test"])
+    assert wait_for(lambda: len(best.messages()) == 1, 15), out.log("queued")
+    got = best.messages()[0]
+    assert b"Subject: hello remote" in got and b"Hello from Mailroom." in got
+    assert b"friend@remote.test" in got and b"other@remote.test" in got  # one transaction
+    assert second.messages() == []
+    assert wait_for(lambda: queue_rows(out) == [], 5)
+    assert "event=delivered" in out.log("queued")
+
+
+def test_second_mx_when_the_first_is_down(out):
+    out.start_dns(*MX2)
+    second = out.sink("127.0.0.3")  # nothing listens on 127.0.0.2
+    out.start("queued")
+    submit(out, ["friend@remote.test"])
+    assert wait_for(lambda: len(second.messages()) == 1, 15), out.log("queued")
+    assert wait_for(lambda: queue_rows(out) == [], 5)
+
+
+def test_421_at_data_moves_to_the_next_mx(out):
+    out.start_dns(*MX2)
+    first = out.sink("127.0.0.2", "-Q", "DATA")
+    second = out.sink("127.0.0.3")
+    out.start("queued")
+    submit(out, ["friend@remote.test"])
+    assert wait_for(lambda: len(second.messages()) == 1, 15), out.log("queued")
+    assert first.messages() == []
+
+
+def test_implicit_mx_uses_the_domain_address(out):
+    out.start_dns("--host-record=remote.test,127.0.0.2")
+    sink = out.sink("127.0.0.2")
+    out.start("queued")
+    submit(out, ["friend@remote.test"])
+    assert wait_for(lambda: len(sink.messages()) == 1, 15), out.log("queued")
+
+
+def dsn_of(m, user=ALICE):
+    assert wait_for(lambda: len(pop3_messages(m, user)) >= 1, 15), m.log("queued")
+    raw = pop3_messages(m, user)[0]
+    return raw, email.message_from_bytes(raw, policy=email.policy.default)
+
+
+def check_report(msg, rcpt, status_prefix):
+    assert msg.get_content_type() == "multipart/report"
+    assert msg.get_param("report-type") == "delivery-status"
+    assert msg["Auto-Submitted"] == "auto-replied"
+    parts = list(msg.iter_parts())
+    assert [p.get_content_type() for p in parts] == [
+        "text/plain", "message/delivery-status", "text/rfc822-headers"]
+    status = parts[1].as_string()
+    assert f"Final-Recipient: rfc822; {rcpt}" in status
+    assert "Action: failed" in status
+    assert f"Status: {status_prefix}" in status
+    return parts
+
+
+def test_5xx_bounces_with_the_remote_words(out):
+    out.start("pop3d")
+    out.start_dns(*MX2)
+    out.sink("127.0.0.2", "-f", "RCPT")
+    out.start("queued")
+    submit(out, ["nobody@remote.test"], subject="doomed message")
+    raw, msg = dsn_of(out)
+    parts = check_report(msg, "nobody@remote.test", "5.3.0")
+    assert "500 5.3.0 Error: command failed" in parts[0].get_content()
+    assert "Diagnostic-Code: smtp; 500 5.3.0 Error: command failed" in parts[1].as_string()
+    assert "Remote-MTA: dns; mx1.remote.test" in parts[1].as_string()
+    assert b"Subject: doomed message" in raw  # the original headers come back
+    assert b"Hello from Mailroom." not in raw  # ... but not the body
+    assert wait_for(lambda: queue_rows(out) == [], 5)
+
+
+def test_null_mx_bounces_at_once(out):
+    out.start("pop3d")
+    out.start_dns("--mx-host=nomail.test,.,0")
+    out.start("queued")
+    submit(out, ["someone@nomail.test"])
+    raw, msg = dsn_of(out)
+    check_report(msg, "someone@nomail.test", "5.1.10")
+    assert b"null MX" in raw
+    assert queue_rows(out) == []
+
+
+def test_unknown_domain_bounces(out):
+    out.start("pop3d")
+    out.start_dns()  # every name: NXDOMAIN
+    out.start("queued")
+    submit(out, ["someone@nowhere.test"])
+    raw, msg = dsn_of(out)
+    check_report(msg, "someone@nowhere.test", "5.1.2")
+
+
+def test_4xx_is_retried_later_then_delivered(out):
+    out.start_dns(*MX2[:1], MX2[2])
+    grey = out.sink("127.0.0.2", "-r", "RCPT")
+    out.start("queued")
+    submit(out, ["friend@remote.test"])
+    assert wait_for(lambda: queue_rows(out) and queue_rows(out)[0][2] == 1, 15), out.log("queued")
+    sender, rcpt, attempts, next_attempt, last_error = queue_rows(out)[0]
+    assert (sender, rcpt) == (ALICE, "friend@remote.test")
+    assert 50 <= next_attempt - time.time() <= 70  # first backoff: a minute, +-10%
+    assert last_error.startswith("4") and "Error: command failed" in last_error
+    grey.stop()
+    ok = out.sink("127.0.0.2")
+    out.ctl("queue", "flush")
+    assert wait_for(lambda: len(ok.messages()) == 1, 15), out.log("queued")
+    assert wait_for(lambda: queue_rows(out) == [], 5)
+
+
+def test_lifetime_reached_bounces(out):
+    out.extra = {"queue": {"lifetime": "60"}}
+    out.write_config()
+    out.start("pop3d")
+    out.start_dns(*MX2[:1], MX2[2])  # mx1 down: connection refused
+    out.start("queued")
+    submit(out, ["friend@remote.test"])
+    assert wait_for(lambda: queue_rows(out) and queue_rows(out)[0][2] == 1, 15)
+    # Pretend it was queued two minutes ago (the helpers' db() is read-only).
+    subprocess.run(["sqlite3", str(out.db_path),
+                    "UPDATE queue SET created = created - 120, next_attempt = 0"], check=True)
+    raw, msg = dsn_of(out)
+    check_report(msg, "friend@remote.test", "4.4.7")
+    assert b"gave up after" in raw and b"mx1.remote.test" in raw
+
+
+def test_null_sender_is_never_bounced(out):
+    # bob forwards to a remote address; a bounce (null sender) to bob then
+    # goes out with the null sender and is rejected there: no new bounce.
+    out.ctl("alias", "add", "fwd@example.test", "friend@remote.test")
+    out.start_dns(*MX2[:1], MX2[2])
+    out.sink("127.0.0.2", "-f", "RCPT")
+    out.start("queued")
+    with smtplib.SMTP("127.0.0.1", out.ports["smtp"], timeout=10) as s:
+        s.sendmail("", ["fwd@example.test"], b"Subject: a bounce\r\n\r\nreport\r\n")
+    assert wait_for(lambda: "event=bounce-suppressed" in out.log("queued"), 15), out.log("queued")
+    assert queue_rows(out) == []
+    with db(out) as c:
+        assert c.execute("SELECT count(*) FROM mailbox").fetchone()[0] == 0
