@@ -70,7 +70,7 @@ stop() {
 	exit 0
 }
 trap stop INT TERM
-for d in smtpd pop3d webadmin; do
+for d in smtpd pop3d webadmin queued; do
 	"$build/mailroom-$d" -c "$conf" &
 	pids+=($!)
 done
