@@ -2,18 +2,21 @@
  * body.c - message bodies: the streaming reader and removal of bodies
  * nothing points at any more.
  *
- * A body is read through sqlite3_blob in caller-sized pieces, so sending a
- * 25 MB message takes a socket buffer's worth of memory, not 25 MB. Each
- * read opens and closes its own blob handle: a reader left open while a
- * client drains a big RETR holds no read transaction, so the same struct
- * store can meanwhile take fresh snapshots and write (a long-lived handle
- * would pin an old snapshot and make the next BEGIN IMMEDIATE fail with
- * SQLITE_BUSY_SNAPSHOT). Bodies are written once and never change; one
- * that is deleted under a reader (its account removed) reads as an error.
+ * A body's bytes live in body_chunks rows of STORE_BLOB_CHUNK bytes. The
+ * reader loads one chunk at a time into its own buffer (one index lookup
+ * and one blob read per chunk) and serves reads from it, so sending a
+ * 25 MB message takes one chunk of memory, costs time linear in its size,
+ * and holds no read transaction between calls: a reader left open while a
+ * client drains a big RETR pins no snapshot, and the same struct store can
+ * meanwhile take fresh snapshots and write. Bodies are written once and
+ * never change; one deleted under a reader (its account removed) reads
+ * as an error at the next chunk. A chunk bigger than the buffer (none are
+ * written; a migration could leave one) is read piecewise in place.
  * A reader must not outlive its struct store.
  */
 #include <limits.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "store_int.h"
 
@@ -21,26 +24,36 @@ struct store_body_reader {
 	struct store *st;
 	int64_t body_id;
 	int64_t size;
-	int64_t off;
+	int64_t off;      /* bytes handed out so far */
+	int64_t next_seq; /* chunk to load next */
+	unsigned char *buf;
+	size_t buf_len, buf_pos;
+	int64_t big_rowid; /* >0: reading an oversized chunk in place */
+	int64_t big_len, big_pos;
 };
 
-static int open_blob(struct store *st, int64_t body_id,
-		     struct store_body_reader **r_r)
+static const char SQL_BODY_SIZE[] = "SELECT size FROM bodies WHERE id = ?";
+
+static int open_reader(struct store *st, int64_t body_id,
+		       struct store_body_reader **r_r)
 {
-	sqlite3_blob *blob = NULL;
-	int rc = sqlite3_blob_open(st->db, "main", "bodies", "data", body_id, 0,
-				   &blob);
-	if (rc != SQLITE_OK) {
-		if (rc == SQLITE_ERROR) /* no such row */
-			return store_failf(st, STORE_NOTFOUND, "no body %lld",
-					   (long long)body_id);
+	sqlite3_stmt *s = store_prepare(st, SQL_BODY_SIZE);
+	if (s == NULL)
+		return STORE_ERROR;
+	sqlite3_bind_int64(s, 1, body_id);
+	int rc = sqlite3_step(s);
+	int64_t size = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
+	store_release(st, s);
+	if (rc == SQLITE_DONE)
+		return store_failf(st, STORE_NOTFOUND, "no body %lld",
+				   (long long)body_id);
+	if (rc != SQLITE_ROW)
 		return store_fail(st, rc, "body open");
-	}
-	int64_t size = sqlite3_blob_bytes(blob);
-	sqlite3_blob_close(blob);
 	struct store_body_reader *r = calloc(1, sizeof *r);
-	if (r == NULL)
+	if (r == NULL || (r->buf = malloc(STORE_BLOB_CHUNK)) == NULL) {
+		free(r);
 		return store_failf(st, STORE_ERROR, "out of memory");
+	}
 	r->st = st;
 	r->body_id = body_id;
 	r->size = size;
@@ -67,40 +80,95 @@ int store_body_open(struct store *st, int64_t account_id, int64_t entry_id,
 		return store_failf(st, STORE_NOTFOUND, "no such message");
 	if (rc != SQLITE_ROW)
 		return store_fail(st, rc, "body lookup");
-	return open_blob(st, body_id, r_r);
+	return open_reader(st, body_id, r_r);
 }
 
 int store_body_open_by_id(struct store *st, int64_t body_id,
 			  struct store_body_reader **r_r)
 {
 	*r_r = NULL;
-	return open_blob(st, body_id, r_r);
+	return open_reader(st, body_id, r_r);
+}
+
+static const char SQL_CHUNK[] =
+	"SELECT id, length(data) FROM body_chunks WHERE body_id = ? AND seq = ?";
+
+/* Copy len bytes at off of chunk row rowid into dst. */
+static int blob_copy(struct store *st, int64_t rowid, void *dst, int len,
+		     int off)
+{
+	sqlite3_blob *blob = NULL;
+	int rc = sqlite3_blob_open(st->db, "main", "body_chunks", "data", rowid,
+				   0, &blob);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_blob_read(blob, dst, len, off);
+	sqlite3_blob_close(blob);
+	return rc == SQLITE_OK ? STORE_OK : store_fail(st, rc, "body read");
+}
+
+static int load_chunk(struct store_body_reader *r)
+{
+	struct store *st = r->st;
+	sqlite3_stmt *s = store_prepare(st, SQL_CHUNK);
+	if (s == NULL)
+		return STORE_ERROR;
+	sqlite3_bind_int64(s, 1, r->body_id);
+	sqlite3_bind_int64(s, 2, r->next_seq);
+	int rc = sqlite3_step(s);
+	int64_t rowid = 0, len = 0;
+	if (rc == SQLITE_ROW) {
+		rowid = sqlite3_column_int64(s, 0);
+		len = sqlite3_column_int64(s, 1);
+	}
+	store_release(st, s);
+	if (rc == SQLITE_DONE || (rc == SQLITE_ROW && len <= 0))
+		return store_failf(st, STORE_NOTFOUND, "body %lld chunk %lld missing",
+				   (long long)r->body_id, (long long)r->next_seq);
+	if (rc != SQLITE_ROW)
+		return store_fail(st, rc, "body chunk");
+	r->next_seq++;
+	if (len > STORE_BLOB_CHUNK) {
+		r->big_rowid = rowid;
+		r->big_len = len;
+		r->big_pos = 0;
+		return STORE_OK;
+	}
+	int ret = blob_copy(st, rowid, r->buf, (int)len, 0);
+	if (ret != STORE_OK)
+		return ret;
+	r->buf_len = (size_t)len;
+	r->buf_pos = 0;
+	return STORE_OK;
 }
 
 ssize_t store_body_read(struct store_body_reader *r, void *dst, size_t len)
 {
-	int64_t left = r->size - r->off;
-	if (left <= 0)
+	if (r->off >= r->size || len == 0)
 		return 0;
-	if (len > (size_t)left)
-		len = (size_t)left;
-	if (len > INT_MAX)
-		len = INT_MAX;
-	sqlite3_blob *blob = NULL;
-	int rc = sqlite3_blob_open(r->st->db, "main", "bodies", "data",
-				   r->body_id, 0, &blob);
-	if (rc != SQLITE_OK) {
-		store_fail(r->st, rc, "body read");
+	if (r->big_rowid == 0 && r->buf_pos == r->buf_len &&
+	    load_chunk(r) != STORE_OK)
 		return -1;
+	size_t n;
+	if (r->big_rowid != 0) {
+		int64_t left = r->big_len - r->big_pos;
+		n = len > (size_t)left ? (size_t)left : len;
+		if (n > INT_MAX)
+			n = INT_MAX;
+		if (blob_copy(r->st, r->big_rowid, dst, (int)n,
+			      (int)r->big_pos) != STORE_OK)
+			return -1;
+		r->big_pos += (int64_t)n;
+		if (r->big_pos == r->big_len)
+			r->big_rowid = 0;
+	} else {
+		n = r->buf_len - r->buf_pos;
+		if (n > len)
+			n = len;
+		memcpy(dst, r->buf + r->buf_pos, n);
+		r->buf_pos += n;
 	}
-	rc = sqlite3_blob_read(blob, dst, (int)len, (int)r->off);
-	sqlite3_blob_close(blob);
-	if (rc != SQLITE_OK) {
-		store_fail(r->st, rc, "body read");
-		return -1;
-	}
-	r->off += (int64_t)len;
-	return (ssize_t)len;
+	r->off += (int64_t)n;
+	return (ssize_t)n;
 }
 
 int64_t store_body_size(const struct store_body_reader *r)
@@ -113,6 +181,7 @@ void store_body_close(struct store_body_reader **rp)
 	struct store_body_reader *r = *rp;
 	if (r == NULL)
 		return;
+	free(r->buf);
 	free(r);
 	*rp = NULL;
 }

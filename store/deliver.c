@@ -1,10 +1,9 @@
 /*
  * deliver.c - store a batch of messages in one transaction (group commit).
  *
- * Per message: one bodies row made with zeroblob(size) and filled from the
- * spool fd with pread + sqlite3_blob_write in STORE_BLOB_CHUNK pieces (the
- * message never sits in memory whole; a body of one chunk or less is bound
- * directly), then a mailbox entry per local
+ * Per message: one bodies row, then the spool fd read with pread in
+ * STORE_BLOB_CHUNK pieces, each written into one body_chunks row (the
+ * message never sits in memory whole), then a mailbox entry per local
  * account (its uidnext bumped and used_bytes charged by the same UPDATE)
  * and a queue row per remote address. One BEGIN IMMEDIATE ... COMMIT for
  * the whole batch: one fsync, and on any error a rollback leaves nothing
@@ -19,9 +18,11 @@
 #include "store_int.h"
 
 static const char SQL_BODY[] =
-	"INSERT INTO bodies (size, created, data) VALUES (?, ?, zeroblob(?))";
-static const char SQL_BODY_SMALL[] =
-	"INSERT INTO bodies (size, created, data) VALUES (?, ?, ?)";
+	"INSERT INTO bodies (size, created) VALUES (?, ?)";
+static const char SQL_CHUNK[] =
+	"INSERT INTO body_chunks (body_id, seq, data) VALUES (?, ?, ?)";
+static const char SQL_CHUNK_ZERO[] =
+	"INSERT INTO body_chunks (body_id, seq, data) VALUES (?, ?, zeroblob(?))";
 
 /* Read exactly len bytes at off; STORE_OK or an error with a message. */
 static int read_at(struct store *st, int fd, unsigned char *buf, size_t len,
@@ -44,32 +45,77 @@ static int read_at(struct store *st, int fd, unsigned char *buf, size_t len,
 	return STORE_OK;
 }
 
-static int copy_body(struct store *st, const struct store_message *m,
-		     int64_t body_id, unsigned char *buf)
+/* A body of one chunk (most mail) is bound straight into its row. */
+static int copy_small(struct store *st, const struct store_message *m,
+		      int64_t body_id, unsigned char *buf)
+{
+	int ret = read_at(st, m->fd, buf, (size_t)m->size, 0);
+	if (ret != STORE_OK)
+		return ret;
+	sqlite3_stmt *s = store_prepare(st, SQL_CHUNK);
+	if (s == NULL)
+		return STORE_ERROR;
+	sqlite3_bind_int64(s, 1, body_id);
+	sqlite3_bind_int64(s, 2, 0);
+	sqlite3_bind_blob(s, 3, buf, (int)m->size, SQLITE_STATIC);
+	return store_step_done(st, s, "deliver chunk");
+}
+
+/*
+ * Bigger bodies: each chunk row is made with zeroblob(len), which SQLite
+ * writes without building the value in memory, then filled through one
+ * blob handle moved from row to row with sqlite3_blob_reopen. Binding
+ * each 64 KiB chunk instead would copy it into a fresh record buffer per
+ * row.
+ */
+static int copy_big(struct store *st, const struct store_message *m,
+		    int64_t body_id, unsigned char *buf)
 {
 	sqlite3_blob *blob = NULL;
-	int rc = sqlite3_blob_open(st->db, "main", "bodies", "data", body_id, 1,
-				   &blob);
-	if (rc != SQLITE_OK)
-		return store_fail(st, rc, "body write open");
-	int ret = STORE_OK;
-	for (int64_t off = 0; off < m->size;) {
+	int ret = STORE_OK, rc;
+	int64_t seq = 0;
+	for (int64_t off = 0; off < m->size; off += STORE_BLOB_CHUNK, seq++) {
 		size_t want = STORE_BLOB_CHUNK;
 		if ((int64_t)want > m->size - off)
 			want = (size_t)(m->size - off);
 		if ((ret = read_at(st, m->fd, buf, want, off)) != STORE_OK)
 			break;
-		rc = sqlite3_blob_write(blob, buf, (int)want, (int)off);
-		if (rc != SQLITE_OK) {
-			ret = store_fail(st, rc, "body write");
+		sqlite3_stmt *s = store_prepare(st, SQL_CHUNK_ZERO);
+		if (s == NULL) {
+			ret = STORE_ERROR;
 			break;
 		}
-		off += (int64_t)want;
+		sqlite3_bind_int64(s, 1, body_id);
+		sqlite3_bind_int64(s, 2, seq);
+		sqlite3_bind_int64(s, 3, (sqlite3_int64)want);
+		if ((ret = store_step_done(st, s, "deliver chunk")) != STORE_OK)
+			break;
+		int64_t rowid = sqlite3_last_insert_rowid(st->db);
+		rc = blob == NULL ? sqlite3_blob_open(st->db, "main",
+						      "body_chunks", "data",
+						      rowid, 1, &blob)
+				  : sqlite3_blob_reopen(blob, rowid);
+		if (rc == SQLITE_OK)
+			rc = sqlite3_blob_write(blob, buf, (int)want, 0);
+		if (rc != SQLITE_OK) {
+			ret = store_fail(st, rc, "deliver chunk write");
+			break;
+		}
 	}
 	rc = sqlite3_blob_close(blob);
 	if (ret == STORE_OK && rc != SQLITE_OK)
-		ret = store_fail(st, rc, "body write close");
+		ret = store_fail(st, rc, "deliver chunk close");
 	return ret;
+}
+
+static int copy_body(struct store *st, const struct store_message *m,
+		     int64_t body_id, unsigned char *buf)
+{
+	if (m->size == 0)
+		return STORE_OK;
+	if (m->size <= STORE_BLOB_CHUNK)
+		return copy_small(st, m, body_id, buf);
+	return copy_big(st, m, body_id, buf);
 }
 
 /* Bump uidnext and charge the quota in one statement; RETURNING gives the
@@ -145,28 +191,16 @@ static int deliver_one(struct store *st, struct store_message *m,
 	if (m->size < 0 || m->size > INT32_MAX)
 		return store_failf(st, STORE_INVALID, "message size %lld",
 				   (long long)m->size);
-	/* A body that fits one chunk goes in with the INSERT itself (most
-	 * mail is small: one statement instead of insert + blob handle). */
-	bool small = m->size <= STORE_BLOB_CHUNK;
-	int ret = STORE_OK;
-	if (small && m->size > 0 &&
-	    (ret = read_at(st, m->fd, buf, (size_t)m->size, 0)) != STORE_OK)
-		return ret;
-	sqlite3_stmt *s = store_prepare(st, small ? SQL_BODY_SMALL : SQL_BODY);
+	sqlite3_stmt *s = store_prepare(st, SQL_BODY);
 	if (s == NULL)
 		return STORE_ERROR;
 	sqlite3_bind_int64(s, 1, m->size);
 	sqlite3_bind_int64(s, 2, now);
-	if (small)
-		sqlite3_bind_blob(s, 3, m->size > 0 ? (const void *)buf : "",
-				  (int)m->size, SQLITE_STATIC);
-	else
-		sqlite3_bind_int64(s, 3, m->size);
-	ret = store_step_done(st, s, "deliver body");
+	int ret = store_step_done(st, s, "deliver body");
 	if (ret != STORE_OK)
 		return ret;
 	int64_t body_id = sqlite3_last_insert_rowid(st->db);
-	if (!small && (ret = copy_body(st, m, body_id, buf)) != STORE_OK)
+	if ((ret = copy_body(st, m, body_id, buf)) != STORE_OK)
 		return ret;
 	for (size_t i = 0; ret == STORE_OK && i < m->n_local; i++)
 		if (!seen_before(m->local_ids, i))

@@ -18,6 +18,8 @@ static const char *const tables_v1[] = {"domains", "accounts", "aliases",
 					"settings", "audit_log"};
 static const char *const tables_v2[] = {"rules", "api_tokens",
 					"maildrop_locks"};
+static const char *const tables_v3[] = {"vacation_replies"};
+static const char *const tables_v4[] = {"body_chunks"};
 
 static bool has_table(struct store *st, const char *name)
 {
@@ -40,6 +42,85 @@ static void check_tables(struct store *st, int version)
 		CHECK(has_table(st, tables_v1[i]) == (version >= 1));
 	for (size_t i = 0; i < sizeof tables_v2 / sizeof tables_v2[0]; i++)
 		CHECK(has_table(st, tables_v2[i]) == (version >= 2));
+	for (size_t i = 0; i < sizeof tables_v3 / sizeof tables_v3[0]; i++)
+		CHECK(has_table(st, tables_v3[i]) == (version >= 3));
+	for (size_t i = 0; i < sizeof tables_v4 / sizeof tables_v4[0]; i++)
+		CHECK(has_table(st, tables_v4[i]) == (version >= 4));
+}
+
+static unsigned char pattern(int64_t i, unsigned seed)
+{
+	return (unsigned char)(((uint64_t)i * 7 + seed) & 0xff);
+}
+
+/*
+ * Before v4 a body's bytes sat in bodies.data: store a message the way
+ * that schema did, with raw SQL (the current delivery code writes v4).
+ * Returns the body id.
+ */
+static int64_t legacy_message(struct store *st, int64_t account, int64_t size,
+			      unsigned seed, uint32_t uid)
+{
+	sqlite3 *db = store_db(st);
+	unsigned char *data = malloc((size_t)size);
+	for (int64_t i = 0; i < size; i++)
+		data[i] = pattern(i, seed);
+	sqlite3_stmt *s = NULL;
+	int64_t body = 0;
+	CHECK(sqlite3_prepare_v2(db,
+				 "INSERT INTO bodies (size, created, data)"
+				 " VALUES (?, 1, ?)",
+				 -1, &s, NULL) == SQLITE_OK);
+	sqlite3_bind_int64(s, 1, size);
+	sqlite3_bind_blob(s, 2, data, (int)size, SQLITE_STATIC);
+	CHECK(sqlite3_step(s) == SQLITE_DONE);
+	sqlite3_finalize(s);
+	body = sqlite3_last_insert_rowid(db);
+	CHECK(sqlite3_prepare_v2(db,
+				 "INSERT INTO mailbox (account_id, uid, body_id,"
+				 " size, received) VALUES (?, ?, ?, ?, 1)",
+				 -1, &s, NULL) == SQLITE_OK);
+	sqlite3_bind_int64(s, 1, account);
+	sqlite3_bind_int64(s, 2, uid);
+	sqlite3_bind_int64(s, 3, body);
+	sqlite3_bind_int64(s, 4, size);
+	CHECK(sqlite3_step(s) == SQLITE_DONE);
+	sqlite3_finalize(s);
+	CHECK(sqlite3_prepare_v2(db,
+				 "UPDATE accounts SET uidnext = ? + 1,"
+				 " used_bytes = used_bytes + ? WHERE id = ?",
+				 -1, &s, NULL) == SQLITE_OK);
+	sqlite3_bind_int64(s, 1, uid);
+	sqlite3_bind_int64(s, 2, size);
+	sqlite3_bind_int64(s, 3, account);
+	CHECK(sqlite3_step(s) == SQLITE_DONE);
+	sqlite3_finalize(s);
+	free(data);
+	return body;
+}
+
+static void check_body(struct store *st, int64_t body, int64_t size,
+		       unsigned seed, size_t piece)
+{
+	struct store_body_reader *r = NULL;
+	CHECK_INT(store_body_open_by_id(st, body, &r), STORE_OK);
+	if (r == NULL)
+		return;
+	CHECK_INT(store_body_size(r), size);
+	unsigned char *buf = malloc(piece);
+	int64_t off = 0;
+	bool same = true;
+	ssize_t n;
+	while ((n = store_body_read(r, buf, piece)) > 0) {
+		for (ssize_t i = 0; i < n; i++)
+			same = same && buf[i] == pattern(off + i, seed);
+		off += n;
+	}
+	CHECK_INT(n, 0);
+	CHECK_INT(off, size);
+	CHECK(same);
+	free(buf);
+	store_body_close(&r);
 }
 
 static void set_user_version(const char *path, int v)
@@ -81,13 +162,26 @@ static void test_every_older_version(void)
 			  STORE_OK);
 		CHECK_INT(store_schema_version(st), from);
 		check_tables(st, from);
-		int64_t id = 0, body = 0;
+		int64_t id = 0, body[3] = {0, 0, 0};
+		/* a small body, one bigger than a chunk, and an empty one */
+		static const int64_t sizes[3] = {1000, 3 * STORE_BLOB_CHUNK + 5, 0};
 		if (from >= 1) {
 			id = tstore_account(st, "kept@old.test", 0);
 			CHECK(id > 0);
-			CHECK_INT(tstore_deliver(st, dir, 1000, &id, 1, NULL, 0,
-						 &body),
-				  STORE_OK);
+			for (int i = 0; i < 3; i++) {
+				if (from < 4) {
+					body[i] = legacy_message(st, id, sizes[i], 1,
+								 (uint32_t)i + 1);
+				} else {
+					int fd = tstore_message_file(dir, "m", sizes[i], 1);
+					struct store_message m = {
+						.fd = fd, .size = sizes[i], .sender = "",
+						.local_ids = &id, .n_local = 1};
+					CHECK_INT(store_deliver(st, &m, 1), STORE_OK);
+					body[i] = m.body_id_r;
+					close(fd);
+				}
+			}
 			CHECK_INT(store_setting_set(st, "k", "v"), STORE_OK);
 		}
 		store_close(&st);
@@ -101,16 +195,31 @@ static void test_every_older_version(void)
 			CHECK_INT(store_account_get(st, "kept@old.test", &a),
 				  STORE_OK);
 			CHECK_INT(a.id, id);
-			CHECK_INT(a.messages, 1);
-			CHECK_INT(a.used_bytes, 1000);
+			CHECK_INT(a.messages, 3);
+			CHECK_INT(a.used_bytes, sizes[0] + sizes[1]);
 			char v[8];
 			CHECK_INT(store_setting_get(st, "k", v, sizeof v), 0);
 			CHECK_STR(v, "v");
-			struct store_body_reader *r = NULL;
-			CHECK_INT(store_body_open_by_id(st, body, &r), STORE_OK);
-			if (r)
-				CHECK_INT(store_body_size(r), 1000);
-			store_body_close(&r);
+			static const size_t pieces[] = {1, 999, 4096, 100000};
+			for (int i = 0; i < 3; i++)
+				for (size_t p = 0; p < 4; p++)
+					check_body(st, body[i], sizes[i], 1, pieces[p]);
+			/* new mail goes on from the old uids */
+			int64_t nb = 0;
+			CHECK_INT(tstore_deliver(st, dir, 70000, &id, 1, NULL, 0, &nb), 0);
+			struct store_mailbox_entry *e = NULL;
+			size_t n = 0;
+			CHECK_INT(store_mailbox_snapshot(st, id, &e, &n), 0);
+			CHECK_INT(n, 4);
+			if (n == 4) {
+				CHECK_INT(e[3].uid, 4);
+				/* old and new bodies delete alike, chunks too */
+				int64_t del[2] = {e[1].id, e[3].id};
+				CHECK_INT(store_mailbox_delete(st, id, del, 2), 0);
+			}
+			free(e);
+			CHECK_INT(tstore_count(st, "bodies"), 2);
+			CHECK_INT(tstore_count(st, "body_chunks"), 1);
 			/* a v2 feature works on the migrated data */
 			CHECK_INT(store_maildrop_lock(st, id, getpid(), 1, 60),
 				  STORE_OK);

@@ -103,6 +103,7 @@ int64_t tstore_count(struct store *st, const char *table)
 {
 	static const char *const sql[][2] = {
 		{"bodies", "SELECT count(*) FROM bodies"},
+		{"body_chunks", "SELECT count(*) FROM body_chunks"},
 		{"mailbox", "SELECT count(*) FROM mailbox"},
 		{"queue", "SELECT count(*) FROM queue"},
 		{"accounts", "SELECT count(*) FROM accounts"},
