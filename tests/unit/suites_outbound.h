@@ -1,1 +1,1 @@
-#define OUTBOUND_SUITES(X) /* X(name) per suite */
+#define OUTBOUND_SUITES(X) X(outbound_reply) X(outbound_misc) X(outbound_mx) X(outbound_dsn) X(config_outbound)
