@@ -87,21 +87,37 @@ static int list_count(struct store *st, int64_t account_id, int64_t *n_r)
 	return ret;
 }
 
-/* Renumber a list 1..n in its current order (after a delete or move). */
-static const char SQL_RENUMBER[] =
-	"UPDATE rules SET position = (SELECT count(*) FROM rules r2"
-	"  WHERE r2.account_id IS rules.account_id AND"
-	"  (r2.position < rules.position OR"
-	"   (r2.position = rules.position AND r2.id <= rules.id)))"
-	" WHERE account_id IS ?";
+/* Renumber a list 1..n in its current order (after a delete or move).
+ * Done row by row from a snapshot of the order: an UPDATE whose subquery
+ * counts rows of the same table would see its own half-done work. */
+static const char SQL_ORDER[] =
+	"SELECT id FROM rules WHERE account_id IS ? ORDER BY position, id";
+static const char SQL_SETPOS[] = "UPDATE rules SET position = ? WHERE id = ?";
 
 static int renumber(struct store *st, int64_t account_id)
 {
-	sqlite3_stmt *s = store_prepare(st, SQL_RENUMBER);
+	int64_t ids[STORE_RULES_PER_LIST_MAX + 1];
+	size_t n = 0;
+	sqlite3_stmt *s = store_prepare(st, SQL_ORDER);
 	if (s == NULL)
 		return STORE_ERROR;
 	bind_account(s, 1, account_id);
-	return store_step_done(st, s, "rule renumber");
+	int rc;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW && n < sizeof ids / sizeof ids[0])
+		ids[n++] = sqlite3_column_int64(s, 0);
+	int ret = (rc == SQLITE_ROW || rc == SQLITE_DONE)
+			  ? STORE_OK
+			  : store_fail(st, rc, "rule renumber");
+	store_release(st, s);
+	for (size_t i = 0; ret == STORE_OK && i < n; i++) {
+		s = store_prepare(st, SQL_SETPOS);
+		if (s == NULL)
+			return STORE_ERROR;
+		sqlite3_bind_int64(s, 1, (int64_t)i + 1);
+		sqlite3_bind_int64(s, 2, ids[i]);
+		ret = store_step_done(st, s, "rule renumber");
+	}
+	return ret;
 }
 
 static const char SQL_SHIFT[] =

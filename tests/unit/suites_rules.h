@@ -1,1 +1,1 @@
-#define RULES_SUITES(X) /* X(name) per suite */
+#define RULES_SUITES(X) X(rules_header) X(rules_eval) X(rules_sieve) X(rules_store)
