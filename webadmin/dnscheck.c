@@ -170,9 +170,12 @@ int dnscheck_run(struct dnscheck_query *q, size_t n, const char *servers,
 		nfds_t np = 0;
 		for (int i = 0; i < ARES_GETSOCK_MAXNUM; i++) {
 			short ev = 0;
-			if (ARES_GETSOCK_READABLE(bits, i))
+			/* c-ares's ARES_GETSOCK_WRITABLE shifts a signed 1 by
+			 * up to 31: undefined; test the bits unsigned */
+			unsigned ub = (unsigned)bits;
+			if (ub & (1u << i))
 				ev |= POLLIN;
-			if (ARES_GETSOCK_WRITABLE(bits, i))
+			if (ub & (1u << (i + ARES_GETSOCK_MAXNUM)))
 				ev |= POLLOUT;
 			if (ev == 0)
 				continue;
