@@ -18,6 +18,8 @@
 
 #include "cli.h"
 
+int cli_rule_main(struct cli *cli, int argc, char **argv); /* rule.c */
+
 struct cli_verb {
 	const char *name;
 	int (*run)(struct cli *cli, int argc, char **argv);
@@ -35,6 +37,9 @@ static const struct cli_verb verbs[] = {
 	{"backup", cli_backup_main, "backup FILE"},
 	{"restore", cli_restore_main, "restore FILE"},
 	{"token", cli_token_main, "token add|del NAME | token list"},
+	{"rule", cli_rule_main,
+	 "rule list|show|add|del|enable|disable|move|test|import|export "
+	 "ADDRESS|--server ... (see cli/rule.c)"},
 };
 
 static void usage(FILE *out)
