@@ -55,8 +55,9 @@ int store_failf(struct store *st, int code, const char *fmt, ...)
 }
 
 /* SQLite reports a full disk as SQLITE_FULL, but some write paths (the WAL
- * append, fsync) surface ENOSPC as an I/O error: both mean "retry later". */
-static int map_rc(struct store *st, int rc)
+ * append, fsync) surface ENOSPC as an I/O error, and a file size limit
+ * (EFBIG) or a disk quota (EDQUOT) is the same condition: "retry later". */
+static int map_rc(struct store *st, int rc, int sys_errno)
 {
 	int primary = rc & 0xff;
 	switch (primary) {
@@ -66,8 +67,14 @@ static int map_rc(struct store *st, int rc)
 	case SQLITE_FULL:
 		return STORE_FULL;
 	case SQLITE_IOERR: {
+		/* SQLite records errno only for some failures; a failed
+		 * write() leaves it in errno, which later successful calls
+		 * do not clear. */
 		int e = st->db ? sqlite3_system_errno(st->db) : 0;
-		return (e == ENOSPC || e == EDQUOT) ? STORE_FULL : STORE_ERROR;
+		if (e == 0)
+			e = sys_errno;
+		return (e == ENOSPC || e == EDQUOT || e == EFBIG) ? STORE_FULL
+								    : STORE_ERROR;
 	}
 	case SQLITE_CONSTRAINT:
 		if (rc == SQLITE_CONSTRAINT_UNIQUE ||
@@ -81,9 +88,10 @@ static int map_rc(struct store *st, int rc)
 
 int store_fail(struct store *st, int rc, const char *what)
 {
+	int sys = errno; /* before anything here can change it */
 	snprintf(st->errmsg, sizeof st->errmsg, "%s: %s", what,
 		 st->db ? sqlite3_errmsg(st->db) : sqlite3_errstr(rc));
-	return map_rc(st, rc);
+	return map_rc(st, rc, sys);
 }
 
 const char *store_errmsg(const struct store *st)

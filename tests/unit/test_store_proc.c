@@ -10,6 +10,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -362,8 +363,51 @@ static void test_full_fault(void)
 	tstore_done(&t);
 }
 
+/* A real write error: the file size limit stops the WAL from growing in
+ * a child mid-delivery. STORE_FULL, and nothing of it in the database. */
+static void test_write_error_fault(void)
+{
+	struct tstore t;
+	tstore_open(&t);
+	int64_t id = tstore_account(t.st, "a@example.test", 0);
+	CHECK_INT(tstore_deliver(t.st, t.dir, 100, &id, 1, NULL, 0, NULL), 0);
+	store_close(&t.st);
+	int fd = tstore_message_file(t.dir, "big", 2 * 1024 * 1024, 4);
+	CHECK(fd >= 0);
+	pid_t pid = fork();
+	if (pid == 0) {
+		struct store *st = child_open(t.path);
+		signal(SIGXFSZ, SIG_IGN);
+		struct rlimit rl = {512 * 1024, 512 * 1024};
+		if (setrlimit(RLIMIT_FSIZE, &rl) != 0)
+			_exit(20);
+		struct store_message m = {.fd = fd, .size = 2 * 1024 * 1024,
+					  .sender = "", .local_ids = &id,
+					  .n_local = 1};
+		int rc = store_deliver(st, &m, 1);
+		if (rc != STORE_FULL)
+			fprintf(stderr, "deliver under RLIMIT_FSIZE: %d %s\n", rc,
+				store_errmsg(st));
+		store_close(&st);
+		_exit(rc == STORE_FULL ? 0 : 21);
+	}
+	CHECK_INT(tstore_wait(pid), 0);
+	close(fd);
+	char err[256];
+	CHECK_INT(store_open(t.path, &t.st, err, sizeof err), 0);
+	CHECK_INT(store_integrity_check(t.st), 0);
+	CHECK_INT(tstore_count(t.st, "mailbox"), 1);
+	CHECK_INT(tstore_count(t.st, "bodies"), 1);
+	struct store_account a;
+	CHECK_INT(store_account_get_by_id(t.st, id, &a), 0);
+	CHECK_INT(a.used_bytes, 100);
+	CHECK_INT(tstore_deliver(t.st, t.dir, 2 * 1024 * 1024, &id, 1, NULL, 0, NULL), 0);
+	tstore_done(&t);
+}
+
 TEST_SUITE(store_proc, {"two_writers", test_two_writers},
 	   {"sigkill_mid_batch", test_sigkill_mid_batch},
 	   {"backup_under_load", test_backup_under_load},
 	   {"restore_refuses", test_restore_refuses},
-	   {"busy_fault", test_busy_fault}, {"full_fault", test_full_fault});
+	   {"busy_fault", test_busy_fault}, {"full_fault", test_full_fault},
+	   {"write_error_fault", test_write_error_fault});
