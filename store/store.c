@@ -339,6 +339,9 @@ int store_open_version(const char *path, int version, struct store **st_r,
 	if ((ret = pragma(st, "PRAGMA journal_mode=WAL", "wal")) != STORE_OK ||
 	    (ret = pragma(st, "PRAGMA synchronous=FULL", NULL)) != STORE_OK ||
 	    (ret = pragma(st, "PRAGMA foreign_keys=ON", NULL)) != STORE_OK ||
+	    /* after a batch of big messages, give the WAL's disk back */
+	    (ret = pragma(st, "PRAGMA journal_size_limit=67108864", NULL)) !=
+		    STORE_OK ||
 	    (ret = store_migrate(st, version)) != STORE_OK)
 		goto fail;
 	*st_r = st;

@@ -371,6 +371,20 @@ static void test_delete_frees(void)
 	CHECK_INT(store_account_del(st, "a@example.test"), 0);
 	CHECK_INT(tstore_count(st, "bodies"), 1);
 	CHECK_INT(tstore_count(st, "mailbox"), 1);
+	/* a body still queued for a remote recipient outlives the account */
+	const char *remote[] = {"far@remote.test"};
+	CHECK_INT(tstore_deliver(st, t.dir, 10, &b, 1, remote, 1, NULL), 0);
+	CHECK_INT(tstore_count(st, "bodies"), 2);
+	CHECK_INT(store_account_del(st, "b@example.test"), 0);
+	CHECK_INT(tstore_count(st, "mailbox"), 0);
+	CHECK_INT(tstore_count(st, "bodies"), 1);
+	CHECK_INT(store_queue_length(st), 1);
+	/* and a domain delete with force sweeps the same way */
+	int64_t c = tstore_account(st, "c@example.test", 0);
+	CHECK_INT(tstore_deliver(st, t.dir, 10, &c, 1, NULL, 0, NULL), 0);
+	CHECK_INT(store_domain_del(st, "example.test", true), 0);
+	CHECK_INT(tstore_count(st, "bodies"), 1);
+	CHECK_INT(tstore_count(st, "body_chunks"), 1);
 out:
 	free(ea);
 	free(eb);
