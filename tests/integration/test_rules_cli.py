@@ -1,0 +1,169 @@
+"""mailroomctl rule as an admin uses it: add, list, show, move, enable and
+disable, delete, test a message, export to Sieve and import it back, and
+every user error as one line on stderr with exit status 1."""
+import json
+import sqlite3
+
+import pytest
+
+from test_cli import one_line_error
+
+ALICE = "alice@example.test"
+
+MESSAGE = (
+    "From: =?UTF-8?Q?Ren=C3=A9e?= <boss@example.test>\r\n"
+    "To: Alice <alice@example.test>\r\n"
+    "Subject: =?ISO-8859-1?Q?R=E9union?= URGENT\r\n"
+    "Message-ID: <m1@example.test>\r\n"
+    "X-Spam-Flag: YES\r\n"
+    "\r\n"
+    "body\r\n"
+)
+
+
+@pytest.fixture
+def m(mailroom):
+    mailroom.add_user(ALICE, "correct horse")
+    return mailroom
+
+
+def rows(m, who=ALICE):
+    out = m.ctl("rule", "list", who).stdout
+    return [line.split("\t") for line in out.splitlines()]
+
+
+def test_add_list_show_del(m):
+    r = m.ctl("rule", "add", ALICE, "Boss", "--if", "from", "is", "boss@example.test",
+              "--if", "subject", "contains", "urgent", "--forward", "me@mobile.test",
+              "--tag", "[BOSS]", "--stop")
+    assert "added for alice@example.test" in r.stdout
+    m.ctl("rule", "add", ALICE, "Big", "--if", "size", "over", "10M", "--reject", "too big",
+          "--disabled")
+    got = rows(m)
+    assert [g[1:4] for g in got] == [["1", "on", "Boss"], ["2", "off", "Big"]]
+    assert got[0][4] == ('if from is "boss@example.test" and subject contains "urgent" '
+                         'then forward me@mobile.test; tag "[BOSS]"; stop')
+    assert got[1][4] == 'if size over 10M then reject "too big"'
+    shown = json.loads(m.ctl("rule", "show", ALICE, got[1][0]).stdout)
+    assert shown["enabled"] is False
+    assert shown["if"] == [{"field": "size", "op": "over", "value": 10 * 1024 * 1024}]
+    # the store holds the versioned JSON spec
+    db = sqlite3.connect(m.db_path)
+    spec = db.execute("SELECT spec FROM rules WHERE name = 'Boss'").fetchone()[0]
+    db.close()
+    assert json.loads(spec)["v"] == 1
+    m.ctl("rule", "move", ALICE, got[1][0], "1")
+    assert [g[3] for g in rows(m)] == ["Big", "Boss"]
+    m.ctl("rule", "enable", ALICE, got[1][0])
+    assert rows(m)[0][2] == "on"
+    m.ctl("rule", "del", ALICE, got[0][0])
+    assert [g[3] for g in rows(m)] == ["Big"]
+    assert rows(m)[0][1] == "1"
+    one_line_error(m.ctl("rule", "del", ALICE, got[0][0], check=False), "does not exist")
+
+
+def test_server_wide_rules_run_first(m):
+    m.ctl("rule", "add", "--server", "Spam", "--if", "header:X-Spam-Flag", "is", "yes",
+          "--tag", "[SPAM]")
+    m.ctl("rule", "add", ALICE, "Mine", "--tag", "[MINE]", "--forward", "x@remote.test")
+    assert [g[3] for g in rows(m, "--server")] == ["Spam"]
+    msg = m.dir / "msg.eml"
+    msg.write_bytes(MESSAGE.encode())
+    out = m.ctl("rule", "test", ALICE, msg).stdout
+    assert out == ("matched: Spam, Mine\nkeep: yes\ntag: [SPAM]\n"
+                   "forward: x@remote.test\n")
+
+
+def test_test_decodes_headers_and_shows_vacation(m):
+    m.ctl("rule", "add", ALICE, "Reunion", "--if", "subject", "contains", "Réunion",
+          "--if", "from", "contains", "Renée", "--redirect", "boss-mail@remote.test")
+    m.ctl("rule", "add", ALICE, "Away", "--vacation", "I am away", "--days", "3",
+          "--start", "2026-01-01", "--end", "2026-01-31")
+    msg = m.dir / "msg.eml"
+    msg.write_bytes(MESSAGE.encode())
+    out = m.ctl("rule", "test", ALICE, msg, "--from", "boss@example.test",
+                "--date", "2026-01-15").stdout
+    assert "matched: Reunion, Away\n" in out
+    assert "keep: no\n" in out
+    assert "forward: boss-mail@remote.test\n" in out
+    assert "vacation: reply\n" in out
+    out = m.ctl("rule", "test", ALICE, msg, "--date", "2026-02-01").stdout
+    assert "vacation: no reply (outside dates)" in out
+    # a mailing list never gets the reply
+    listmsg = m.dir / "list.eml"
+    listmsg.write_bytes(("List-Id: <team.example.test>\r\n" + MESSAGE).encode())
+    out = m.ctl("rule", "test", ALICE, listmsg, "--date", "2026-01-15").stdout
+    assert "vacation: no reply (mailing list)" in out
+    # stdin works too
+    r = m.ctl("rule", "test", ALICE, "-", "--from", "", "--date", "2026-01-15",
+              input=MESSAGE)
+    assert "vacation: no reply (null sender)" in r.stdout
+
+
+def test_export_import_round_trip(m):
+    m.ctl("rule", "add", ALICE, "Boss", "--if", "from", "matches", "*@boss.test",
+          "--if-not", "header:X-Spam-Flag", "is", "yes", "--any",
+          "--forward", "me@mobile.test,pa@example.test", "--tag", "[B]", "--stop")
+    m.ctl("rule", "add", ALICE, "Env", "--if", "envelope_from", "is", "x@spam.test",
+          "--if", "size", "under", "100", "--discard", "--disabled")
+    m.ctl("rule", "add", ALICE, "Away", "--vacation", "Back soon.\nBye", "--subject",
+          "Away", "--days", "5", "--start", "2026-12-20", "--end", "2027-01-02",
+          "--addresses", "a@alias.test")
+    script = m.ctl("rule", "export", ALICE).stdout
+    assert script.startswith("# Mailroom rules")
+    assert 'require ["copy", "date", "editheader", "envelope", "relational", ' \
+           '"vacation", "variables"];' in script
+    assert "if allof (false, allof (envelope :is \"from\"" in script
+    before = [g[2:] for g in rows(m)]
+    path = m.dir / "rules.sieve"
+    path.write_text(script)
+    r = m.ctl("rule", "import", ALICE, path)
+    assert r.stdout == "imported 3 rules for alice@example.test\n"
+    assert [g[2:] for g in rows(m)] == before
+    assert m.ctl("rule", "export", ALICE).stdout == script
+    # another account receives them
+    m.add_user("bob@example.test", "correct horse")
+    m.ctl("rule", "import", "bob@example.test", "-", input=script)
+    assert [g[2:] for g in rows(m, "bob@example.test")] == before
+
+
+@pytest.mark.parametrize("args,words", [
+    (["rule"], ["usage"]),
+    (["rule", "frob", ALICE], ["unknown rule command 'frob'"]),
+    (["rule", "list", "nobody@example.test"], ["account nobody@example.test", "does not exist"]),
+    (["rule", "list", "not-an-address"], ["not a valid address"]),
+    (["rule", "add", ALICE, "x", "--if", "body", "contains", "y", "--keep"], ["unknown field 'body'"]),
+    (["rule", "add", ALICE, "x", "--if", "subject", "like", "y", "--keep"], ["unknown operator 'like'"]),
+    (["rule", "add", ALICE, "x", "--if", "size", "over", "lots", "--keep"], ["not a size"]),
+    (["rule", "add", ALICE, "x", "--if", "subject", "is"], ["--if needs 3 values"]),
+    (["rule", "add", ALICE, "x", "--if", "subject", "is", "y"], ["at least one action"]),
+    (["rule", "add", ALICE, "x", "--forward", "nobody"], ["'nobody' is not a valid address"]),
+    (["rule", "add", ALICE, "x", "--vacation", "t", "--days", "0"], ["days must be 1 to 365"]),
+    (["rule", "add", ALICE, "x", "--vacation", "t", "--start", "2026-02-30"], ["must be a date"]),
+    (["rule", "add", ALICE, "x", "--subject", "s"], ["--subject belongs after --vacation"]),
+    (["rule", "add", ALICE, "x", "--json", "{\"then\":[]}"], ["at least one action"]),
+    (["rule", "add", ALICE, "x", "--bogus"], ["unknown option '--bogus'"]),
+    (["rule", "del", ALICE, "abc"], ["not a rule id"]),
+    (["rule", "move", ALICE, "1"], ["usage"]),
+    (["rule", "test", ALICE, "/nonexistent/file"], ["cannot open /nonexistent/file"]),
+    (["rule", "import", ALICE, "/nonexistent/file"], ["cannot open"]),
+])
+def test_errors_are_one_line(m, args, words):
+    one_line_error(m.ctl(*args, check=False), *words)
+
+
+@pytest.mark.parametrize("script,words", [
+    ('require "fileinto";\nif true { fileinto "x"; }\n', ["line 1:", "fileinto", "not supported"]),
+    ('if true {\n  keep;\n} elsif false { discard; }\n', ["line 3:", "elsif"]),
+    ('if header :regex "subject" "x" {\n keep;\n}\n', ["line 1:", ":regex"]),
+    ('if true {\n  keep;\n', ["line 3:", "not closed"]),
+    ('keep;\nredirect "nobody";\n', ["line 2:", "not a valid address"]),
+])
+def test_import_refuses_what_it_does_not_support(m, script, words):
+    m.ctl("rule", "add", ALICE, "Existing", "--keep")
+    path = m.dir / "bad.sieve"
+    path.write_text(script)
+    line = one_line_error(m.ctl("rule", "import", ALICE, path, check=False), *words)
+    assert str(path) in line
+    # nothing changed
+    assert [g[3] for g in rows(m)] == ["Existing"]
