@@ -286,7 +286,10 @@ void h_account_edit_get(struct web_req *r)
 	char used[32];
 	html_size(used, sizeof used, a.used_bytes);
 	page_begin(r, a.address);
-	html_fmt(h, "<p class=\"hint\">%D messages, %s stored.</p>", a.messages, used);
+	html_fmt(h, "<p class=\"hint\">%D messages, %s stored. "
+		    "<a href=\"/accounts/howto?address=%u\">Setup instructions "
+		    "for this employee</a></p>",
+		 a.messages, used, a.address);
 
 	html_raw(h, "<section><h2>Details</h2><form class=\"stack\" method=\"post\" "
 		    "action=\"/accounts/edit\">");

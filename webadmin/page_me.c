@@ -38,7 +38,8 @@ void h_me(struct web_req *r)
 	} else {
 		html_raw(h, " (no limit)");
 	}
-	html_raw(h, ".</p></section>");
+	html_raw(h, ".</p><p><a href=\"/me/howto\">How to set up your mail "
+		    "program or phone</a></p></section>");
 
 	html_raw(h, "<section><h2>Change my password</h2><form class=\"stack\" "
 		    "method=\"post\" action=\"/me/password\">");

@@ -29,6 +29,8 @@ enum {
 enum {
 	R_SETUP = 1 << 0,   /* served while no admin exists */
 	R_PRECSRF = 1 << 1, /* before login: the handler checks the mr_pre token */
+	R_RAW = 1 << 2,     /* a machine's POST (XML): raw body, no form, no CSRF;
+			       only for handlers that change nothing */
 };
 
 struct web_route {
@@ -42,6 +44,13 @@ struct web_route {
 static const struct web_route routes[] = {
 	{"GET", "/style.css", h_css, NEED_NONE, R_SETUP},
 	{"GET", "/favicon.ico", h_favicon, NEED_NONE, R_SETUP},
+	{"GET", "/.well-known/autoconfig/mail/config-v1.1.xml", h_autoconfig,
+	 NEED_NONE, R_SETUP},
+	{"GET", "/mail/config-v1.1.xml", h_autoconfig, NEED_NONE, R_SETUP},
+	{"POST", "/autodiscover/autodiscover.xml", h_autodiscover, NEED_NONE,
+	 R_SETUP | R_RAW},
+	{"POST", "/Autodiscover/Autodiscover.xml", h_autodiscover, NEED_NONE,
+	 R_SETUP | R_RAW},
 	{"GET", "/setup", h_setup_get, NEED_NONE, R_SETUP},
 	{"POST", "/setup", h_setup_post, NEED_NONE, R_SETUP | R_PRECSRF},
 	{"GET", "/login", h_login_get, NEED_NONE, 0},
@@ -50,6 +59,8 @@ static const struct web_route routes[] = {
 	{"GET", "/", h_home, NEED_USER, 0},
 	{"GET", "/me", h_me, NEED_USER, 0},
 	{"POST", "/me/password", h_me_password, NEED_USER, 0},
+	{"GET", "/me/howto", h_me_howto, NEED_USER, 0},
+	{"GET", "/accounts/howto", h_account_howto, NEED_DOMAIN_ADMIN, 0},
 	{"GET", "/domains", h_domains, NEED_ADMIN, 0},
 	{"POST", "/domains/add", h_domain_add, NEED_ADMIN, 0},
 	{"POST", "/domains/delete", h_domain_del, NEED_ADMIN, 0},
@@ -191,7 +202,7 @@ void web_dispatch(struct web_req *r)
 		}
 		return;
 	}
-	if (r->is_post) {
+	if (r->is_post && !(route->flags & R_RAW)) {
 		if (!is_form(r)) {
 			web_error_page(r, 415, "Forms must be sent as "
 					       "application/x-www-form-urlencoded.");
@@ -226,7 +237,7 @@ void web_dispatch(struct web_req *r)
 				       "this page.");
 		return;
 	}
-	if (r->is_post && !(route->flags & R_PRECSRF) &&
+	if (r->is_post && !(route->flags & (R_PRECSRF | R_RAW)) &&
 	    !session_token_ok(&r->app->sessions, "csrf", r->user.sid,
 			      web_field(r, "csrf"))) {
 		char esc[LOG_ESCAPED_MAX];

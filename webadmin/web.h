@@ -144,6 +144,10 @@ void h_audit(struct web_req *r);
 void h_dns(struct web_req *r);
 void h_me(struct web_req *r);
 void h_me_password(struct web_req *r);
+void h_me_howto(struct web_req *r);
+void h_account_howto(struct web_req *r);
+void h_autoconfig(struct web_req *r);
+void h_autodiscover(struct web_req *r);
 
 void api_dispatch(struct web_req *r);
 
