@@ -1,5 +1,7 @@
 """The JSON API with tokens from `mailroomctl token add`: auth, CRUD of
 domains, accounts, aliases and the queue, errors as JSON, audit entries."""
+import time
+
 import pytest
 
 from test_web_client import Web
@@ -50,9 +52,15 @@ def test_api_needs_a_token(api):
 
 def test_api_bad_tokens_are_rate_limited(api):
     m, w, token = api
+    bad = "mrt_" + "1" * 64
     for _ in range(3):
-        assert w.api("GET", "/queue", "mrt_" + "1" * 64).status == 401
-    assert w.api("GET", "/queue", token).status == 429
+        assert w.api("GET", "/queue", bad).status == 401
+    # the delays grow (1 s, 2 s, 4 s): wait each out, fail again
+    for wait in (1, 2):
+        time.sleep(wait + 0.1)
+        assert w.api("GET", "/queue", bad).status == 401
+    r = w.api("GET", "/queue", token)  # inside a 4 s window: refused
+    assert r.status == 429 and 3 <= int(r.header("Retry-After")) <= 4
 
 
 def test_api_domains(api):
