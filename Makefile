@@ -29,7 +29,7 @@ DEB_PACKAGES := build-essential pkg-config clang libclang-rt-14-dev \
     libevent-dev libinih-dev libcrypt-dev libjansson-dev \
     openssl sqlite3 python3 python3-pytest python3-aiosmtpd python3-dkim \
     python3-dnslib whois swaks curl fetchmail dnsmasq-base postfix \
-    nodejs chromium procps iproute2 dovecot-pop3d
+    nodejs chromium procps iproute2 dovecot-pop3d wrk
 
 COMMON_SRC  := $(sort $(wildcard common/*.c))
 STORE_SRC   := $(sort $(wildcard store/*.c))
