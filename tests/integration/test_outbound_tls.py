@@ -1,0 +1,229 @@
+"""Outbound TLS: opportunistic STARTTLS to an MX (and the plaintext
+injection attack against it), the ISP smarthost with TLS and AUTH, and
+SIGKILL during delivery.
+
+The fake MX here is a small raw SMTP server in Python (it must misbehave on
+purpose); the smarthost is aiosmtpd with a certificate made by openssl for
+the test and an authenticator that checks the password.
+"""
+import signal
+import socket
+import ssl
+import subprocess
+import threading
+import time
+
+import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
+
+from smtp_util import db, wait_for  # noqa: F401
+from test_outbound import ALICE, MX2, out, pop3_messages, queue_rows, submit  # noqa: F401
+
+
+def make_cert(tmp, name, ip=None):
+    cert, key = tmp / f"{name}.crt", tmp / f"{name}.key"
+    san = f"DNS:{name}" + (f",IP:{ip}" if ip else "")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+                    "-nodes", "-days", "2", "-subj", f"/CN={name}", "-addext", f"subjectAltName={san}",
+                    "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
+    return cert, key
+
+
+class InjectingMX(threading.Thread):
+    """An MX that answers STARTTLS with its 220 *and* a plaintext 550 in the
+    same packet (what a man in the middle injects), then speaks TLS."""
+
+    def __init__(self, ip, port, cert, key):
+        super().__init__(daemon=True)
+        self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self.ctx.load_cert_chain(cert, key)
+        self.srv = socket.socket()
+        self.srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.srv.bind((ip, port))
+        self.srv.listen()
+        self.messages, self.tls_used, self.transcript = [], False, []
+        self.start()
+
+    def run(self):
+        while True:
+            try:
+                conn, _ = self.srv.accept()
+            except OSError:
+                return
+            try:
+                self.session(conn)
+            except (OSError, ssl.SSLError) as e:
+                self.transcript.append(f"error {e}")
+
+    def session(self, sock):
+        sock.settimeout(10)
+        f = sock.makefile("rb")
+        sock.sendall(b"220 mx1.remote.test ESMTP\r\n")
+        tls = False
+        while True:
+            line = f.readline()
+            if not line:
+                return
+            self.transcript.append(line)
+            cmd = line.strip().upper()
+            if cmd.startswith(b"EHLO"):
+                ext = b"250-mx1.remote.test\r\n250-PIPELINING\r\n"
+                sock.sendall(ext + (b"250 8BITMIME\r\n" if tls else b"250 STARTTLS\r\n"))
+            elif cmd == b"STARTTLS":
+                sock.sendall(b"220 2.0.0 go ahead\r\n550 5.7.1 injected rejection\r\n")
+                sock = self.ctx.wrap_socket(sock, server_side=True)
+                f = sock.makefile("rb")
+                tls = self.tls_used = True
+            elif cmd.startswith(b"MAIL") or cmd.startswith(b"RCPT") or cmd.startswith(b"RSET"):
+                sock.sendall(b"250 2.0.0 ok\r\n")
+            elif cmd == b"DATA":
+                sock.sendall(b"354 go\r\n")
+                data = b""
+                while not data.endswith(b"\r\n.\r\n"):
+                    chunk = f.readline()
+                    if not chunk:
+                        return
+                    data += chunk
+                self.messages.append((tls, data))
+                sock.sendall(b"250 2.0.0 queued\r\n")
+            elif cmd == b"QUIT":
+                sock.sendall(b"221 bye\r\n")
+                return
+            else:
+                sock.sendall(b"502 5.5.1 what\r\n")
+
+    def close(self):
+        self.srv.close()
+
+
+def test_starttls_injection_is_ignored(out, tmp_path):
+    cert, key = make_cert(tmp_path, "mx1.remote.test")
+    out.start_dns(*MX2[:1], MX2[2])
+    mx = InjectingMX("127.0.0.2", out.ports["relay"], cert, key)
+    out.start("queued")
+    submit(out, ["friend@remote.test"], subject="over tls")
+    assert wait_for(lambda: len(mx.messages) == 1, 15), out.log("queued") + str(mx.transcript)
+    tls, data = mx.messages[0]
+    assert tls and b"Subject: over tls" in data
+    log = out.log("queued")
+    assert "event=starttls-injection" in log
+    assert "event=tls host=mx1.remote.test verified=no" in log  # self-signed: logged, not required
+    assert "tls=unverified" in log
+    assert wait_for(lambda: queue_rows(out) == [], 5)
+    mx.close()
+
+
+class Smarthost:
+    """aiosmtpd requiring STARTTLS and AUTH (PLAIN/LOGIN) before mail."""
+
+    def __init__(self, ip, port, cert, key, user, password):
+        self.messages, self.logins = [], []
+
+        outer = self
+
+        class Handler:
+            async def handle_DATA(self, server, session, envelope):
+                outer.messages.append((session.authenticated, envelope.mail_from,
+                                       list(envelope.rcpt_tos), envelope.content))
+                return "250 2.0.0 accepted by the ISP"
+
+        def authenticator(server, session, envelope, mechanism, data):
+            ok = isinstance(data, LoginPassword) and data.login == user.encode() \
+                and data.password == password.encode()
+            outer.logins.append((mechanism, data.login if isinstance(data, LoginPassword) else None, ok))
+            # handled=False: aiosmtpd then answers a failure with its 535.
+            return AuthResult(success=ok, handled=False)
+
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(cert, key)
+        self.ctl = Controller(Handler(), hostname=ip, port=port, tls_context=ctx,
+                              require_starttls=True, authenticator=authenticator,
+                              auth_require_tls=True, auth_required=True)
+        self.ctl.start()
+
+    def stop(self):
+        self.ctl.stop()
+
+
+@pytest.fixture
+def smarthost(out, tmp_path):
+    cert, key = make_cert(tmp_path, "smarthost.test")
+    port = out.ports["relay"]
+    out.extra = {"smtp": {"smarthost": f"smarthost.test:{port}",
+                          "smarthost_user": "office@isp.test",
+                          "smarthost_password": "isp secret"},
+                 "queue": {"smarthost_ca": str(cert)}}
+    out.write_config()
+    out.start_dns("--host-record=smarthost.test,127.0.0.4", *MX2)
+    out.cert = cert
+    sh = Smarthost("127.0.0.4", port, cert, key, "office@isp.test", "isp secret")
+    yield out, sh
+    sh.stop()
+
+
+def test_smarthost_with_tls_and_auth(smarthost):
+    m, sh = smarthost
+    m.start("queued")
+    submit(m, ["friend@remote.test", "other@elsewhere.test"], subject="via the isp")
+    assert wait_for(lambda: len(sh.messages) >= 1, 15), m.log("queued")
+    assert wait_for(lambda: queue_rows(m) == [], 10), m.log("queued")
+    rcpts = sorted(r for msg in sh.messages for r in msg[2])
+    assert rcpts == ["friend@remote.test", "other@elsewhere.test"]  # all remote mail goes there
+    for authed, mail_from, _, content in sh.messages:
+        assert authed and mail_from == ALICE and b"Subject: via the isp" in content
+    assert all(ok for _, _, ok in sh.logins) and sh.logins[0][1] == b"office@isp.test"
+    log = m.log("queued")
+    assert "event=tls host=smarthost.test verified=yes" in log
+    assert "event=smarthost-auth" in log
+    assert "isp secret" not in log and "aXNwIHNlY3JldA" not in log  # never the password
+
+
+def test_smarthost_wrong_password_defers(smarthost):
+    m, sh = smarthost
+    m.extra["smtp"]["smarthost_password"] = "wrong"
+    m.write_config()
+    m.start("queued")
+    submit(m, ["friend@remote.test"])
+    assert wait_for(lambda: queue_rows(m) and queue_rows(m)[0][2] == 1, 15), m.log("queued")
+    assert "535" in queue_rows(m)[0][4]
+    assert sh.messages == []
+    assert "event=smarthost-auth-failed" in m.log("queued")
+    assert "wrong" not in m.log("queued")
+
+
+def test_smarthost_certificate_must_verify(smarthost):
+    m, sh = smarthost
+    del m.extra["queue"]  # no CA for the self-signed certificate
+    m.write_config()
+    m.start("queued")
+    submit(m, ["friend@remote.test"])
+    assert wait_for(lambda: queue_rows(m) and queue_rows(m)[0][2] == 1, 15), m.log("queued")
+    assert "certificate not verified" in queue_rows(m)[0][4]
+    assert sh.messages == [] and sh.logins == []  # the password never left
+
+
+def message_ids(sink):
+    ids = []
+    for raw in sink.messages():
+        for line in raw.split(b"\n"):
+            if line.lower().startswith(b"message-id:"):
+                ids.append(line.split(b":", 1)[1].strip())
+    return ids
+
+
+def test_sigkill_during_delivery_loses_nothing(out):
+    n = 8
+    out.start_dns(*MX2[:1], MX2[2])
+    sink = out.sink("127.0.0.2", "-w", "1")  # one second before each DATA reply
+    for i in range(n):
+        submit(out, ["friend@remote.test"], subject=f"msg {i}")
+    out.start("queued")
+    assert wait_for(lambda: len(message_ids(sink)) >= 2, 20), out.log("queued")
+    out.kill("queued")
+    delivered_before = len(set(message_ids(sink)))
+    assert delivered_before < n and len(queue_rows(out)) > 0
+    out.start("queued")
+    assert wait_for(lambda: len(set(message_ids(sink))) == n, 40), out.log("queued")
+    assert wait_for(lambda: queue_rows(out) == [], 10)
+    assert "event=bounced" not in out.log("queued")
