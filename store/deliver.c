@@ -19,8 +19,6 @@
 
 static const char SQL_BODY[] =
 	"INSERT INTO bodies (size, created) VALUES (?, ?)";
-static const char SQL_CHUNK[] =
-	"INSERT INTO body_chunks (body_id, seq, data) VALUES (?, ?, ?)";
 static const char SQL_CHUNK_ZERO[] =
 	"INSERT INTO body_chunks (body_id, seq, data) VALUES (?, ?, zeroblob(?))";
 
@@ -45,77 +43,67 @@ static int read_at(struct store *st, int fd, unsigned char *buf, size_t len,
 	return STORE_OK;
 }
 
-/* A body of one chunk (most mail) is bound straight into its row. */
-static int copy_small(struct store *st, const struct store_message *m,
-		      int64_t body_id, unsigned char *buf)
+/*
+ * Each chunk row is made with zeroblob(len), which SQLite writes without
+ * building the value in memory, then filled through one blob handle that
+ * the whole batch shares, moved from row to row with sqlite3_blob_reopen
+ * (no statement compiled per chunk). Binding the bytes instead made SQLite
+ * copy every chunk into a fresh record buffer: a malloc and free of the
+ * body's size per message, which kept glibc growing and trimming the heap.
+ */
+struct chunk_writer {
+	sqlite3_blob *blob;
+};
+
+static int write_chunk(struct store *st, struct chunk_writer *w,
+		       int64_t body_id, int64_t seq, const unsigned char *buf,
+		       size_t len)
 {
-	int ret = read_at(st, m->fd, buf, (size_t)m->size, 0);
-	if (ret != STORE_OK)
-		return ret;
-	sqlite3_stmt *s = store_prepare(st, SQL_CHUNK);
+	sqlite3_stmt *s = store_prepare(st, SQL_CHUNK_ZERO);
 	if (s == NULL)
 		return STORE_ERROR;
 	sqlite3_bind_int64(s, 1, body_id);
-	sqlite3_bind_int64(s, 2, 0);
-	sqlite3_bind_blob(s, 3, buf, (int)m->size, SQLITE_STATIC);
-	return store_step_done(st, s, "deliver chunk");
+	sqlite3_bind_int64(s, 2, seq);
+	sqlite3_bind_int64(s, 3, (sqlite3_int64)len);
+	int ret = store_step_done(st, s, "deliver chunk");
+	if (ret != STORE_OK)
+		return ret;
+	int64_t rowid = sqlite3_last_insert_rowid(st->db);
+	int rc = w->blob == NULL
+			 ? sqlite3_blob_open(st->db, "main", "body_chunks",
+					     "data", rowid, 1, &w->blob)
+			 : sqlite3_blob_reopen(w->blob, rowid);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_blob_write(w->blob, buf, (int)len, 0);
+	return rc == SQLITE_OK ? STORE_OK
+			       : store_fail(st, rc, "deliver chunk write");
 }
 
-/*
- * Bigger bodies: each chunk row is made with zeroblob(len), which SQLite
- * writes without building the value in memory, then filled through one
- * blob handle moved from row to row with sqlite3_blob_reopen. Binding
- * each 64 KiB chunk instead would copy it into a fresh record buffer per
- * row.
- */
-static int copy_big(struct store *st, const struct store_message *m,
-		    int64_t body_id, unsigned char *buf)
+/* Must run before COMMIT: an open blob handle is a statement in progress. */
+static int chunk_writer_close(struct store *st, struct chunk_writer *w)
 {
-	sqlite3_blob *blob = NULL;
-	int ret = STORE_OK, rc;
+	int rc = sqlite3_blob_close(w->blob);
+	w->blob = NULL;
+	return rc == SQLITE_OK ? STORE_OK
+			       : store_fail(st, rc, "deliver chunk close");
+}
+
+static int copy_body(struct store *st, struct chunk_writer *w,
+		     const struct store_message *m, int64_t body_id,
+		     unsigned char *buf)
+{
 	int64_t seq = 0;
 	for (int64_t off = 0; off < m->size; off += STORE_BLOB_CHUNK, seq++) {
 		size_t want = STORE_BLOB_CHUNK;
 		if ((int64_t)want > m->size - off)
 			want = (size_t)(m->size - off);
-		if ((ret = read_at(st, m->fd, buf, want, off)) != STORE_OK)
-			break;
-		sqlite3_stmt *s = store_prepare(st, SQL_CHUNK_ZERO);
-		if (s == NULL) {
-			ret = STORE_ERROR;
-			break;
-		}
-		sqlite3_bind_int64(s, 1, body_id);
-		sqlite3_bind_int64(s, 2, seq);
-		sqlite3_bind_int64(s, 3, (sqlite3_int64)want);
-		if ((ret = store_step_done(st, s, "deliver chunk")) != STORE_OK)
-			break;
-		int64_t rowid = sqlite3_last_insert_rowid(st->db);
-		rc = blob == NULL ? sqlite3_blob_open(st->db, "main",
-						      "body_chunks", "data",
-						      rowid, 1, &blob)
-				  : sqlite3_blob_reopen(blob, rowid);
-		if (rc == SQLITE_OK)
-			rc = sqlite3_blob_write(blob, buf, (int)want, 0);
-		if (rc != SQLITE_OK) {
-			ret = store_fail(st, rc, "deliver chunk write");
-			break;
-		}
+		int ret = read_at(st, m->fd, buf, want, off);
+		if (ret == STORE_OK)
+			ret = write_chunk(st, w, body_id, seq, buf, want);
+		if (ret != STORE_OK)
+			return ret;
 	}
-	rc = sqlite3_blob_close(blob);
-	if (ret == STORE_OK && rc != SQLITE_OK)
-		ret = store_fail(st, rc, "deliver chunk close");
-	return ret;
-}
-
-static int copy_body(struct store *st, const struct store_message *m,
-		     int64_t body_id, unsigned char *buf)
-{
-	if (m->size == 0)
-		return STORE_OK;
-	if (m->size <= STORE_BLOB_CHUNK)
-		return copy_small(st, m, body_id, buf);
-	return copy_big(st, m, body_id, buf);
+	return STORE_OK;
 }
 
 /* Bump uidnext and charge the quota in one statement; RETURNING gives the
@@ -182,8 +170,8 @@ static bool seen_before(const int64_t *ids, size_t i)
 	return false;
 }
 
-static int deliver_one(struct store *st, struct store_message *m,
-		       unsigned char *buf, int64_t now)
+static int deliver_one(struct store *st, struct chunk_writer *w,
+		       struct store_message *m, unsigned char *buf, int64_t now)
 {
 	m->body_id_r = 0;
 	if (m->n_local == 0 && m->n_remote == 0)
@@ -200,7 +188,7 @@ static int deliver_one(struct store *st, struct store_message *m,
 	if (ret != STORE_OK)
 		return ret;
 	int64_t body_id = sqlite3_last_insert_rowid(st->db);
-	if ((ret = copy_body(st, m, body_id, buf)) != STORE_OK)
+	if ((ret = copy_body(st, w, m, body_id, buf)) != STORE_OK)
 		return ret;
 	for (size_t i = 0; ret == STORE_OK && i < m->n_local; i++)
 		if (!seen_before(m->local_ids, i))
@@ -215,14 +203,18 @@ static int deliver_one(struct store *st, struct store_message *m,
 
 int store_deliver(struct store *st, struct store_message *msgs, size_t n)
 {
-	unsigned char *buf = malloc(STORE_BLOB_CHUNK);
-	if (buf == NULL)
+	if (st->chunk_buf == NULL &&
+	    (st->chunk_buf = malloc(STORE_BLOB_CHUNK)) == NULL)
 		return store_failf(st, STORE_ERROR, "out of memory");
+	unsigned char *buf = st->chunk_buf;
+	struct chunk_writer w = {NULL};
 	int ret = store_tx_begin(st);
 	int64_t now = store_now();
 	for (size_t i = 0; ret == STORE_OK && i < n; i++)
-		ret = deliver_one(st, &msgs[i], buf, now);
-	free(buf);
+		ret = deliver_one(st, &w, &msgs[i], buf, now);
+	int cret = chunk_writer_close(st, &w);
+	if (ret == STORE_OK)
+		ret = cret;
 	if (ret != STORE_OK) {
 		store_tx_rollback(st);
 		for (size_t i = 0; i < n; i++)

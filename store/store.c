@@ -366,6 +366,7 @@ void store_close(struct store **stp)
 	for (size_t i = 0; i < st->n_stmts; i++)
 		sqlite3_finalize(st->stmts[i].stmt);
 	free(st->stmts);
+	free(st->chunk_buf);
 	if (st->db != NULL)
 		sqlite3_close(st->db);
 	free(st);
