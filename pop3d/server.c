@@ -26,6 +26,7 @@
 #include <errno.h>
 #include <grp.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
@@ -310,6 +311,9 @@ static void set_callbacks(struct conn *c)
 {
 	struct timeval idle = {POP3_IDLE_TIMEOUT_SECONDS, 0};
 	bufferevent_setcb(c->bev, read_cb, write_cb, event_cb, c);
+	/* libevent writes at most 16 KB per wakeup by default; a streaming
+	 * answer wants the whole window in one writev. */
+	bufferevent_set_max_single_write(c->bev, POP3_OUTPUT_HIGH * 2);
 	bufferevent_setwatermark(c->bev, EV_READ, 0, READ_WINDOW);
 	bufferevent_setwatermark(c->bev, EV_WRITE, WRITE_RESUME, 0);
 	bufferevent_set_timeouts(c->bev, &idle, &idle);
@@ -368,6 +372,10 @@ static void accept_cb(struct evconnlistener *l, evutil_socket_t fd,
 	char ip[64];
 	sockaddr_ip_text(sa, ip, sizeof(ip));
 
+	/* Answers are written whole, so Nagle only adds the peer's delayed
+	 * ACK (40 ms) to the tail of each pipelined answer. */
+	int one = 1;
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	c->delay_ev = evtimer_new(srv->base, delay_cb, c);
 	if (tls) {
 		SSL *ssl = SSL_new(srv->tls);
