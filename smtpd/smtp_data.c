@@ -123,9 +123,22 @@ size_t smtp_data_feed(struct smtp_data *d, const char *p, size_t n,
 			fail(d, SMTP_DATA_BARE_CR);
 			d->state = text_byte(d, c);
 			break;
-		case ST_TEXT:
-			d->state = text_byte(d, c);
+		case ST_TEXT: {
+			/* Fast path: ordinary text up to the next CR, LF or NUL. */
+			size_t j = i;
+			while (j < n && p[j] != '\r' && p[j] != '\n' && p[j] != '\0')
+				j++;
+			d->line_len += j - i;
+			if (d->line_len > TEXT_LINE_MAX)
+				fail(d, SMTP_DATA_LINE_TOO_LONG);
+			if (j == n) {
+				i = n - 1;
+				break;
+			}
+			i = j;
+			d->state = text_byte(d, (unsigned char)p[i]);
 			break;
+		}
 		case ST_CR:
 			if (c == '\n') {
 				d->state = ST_BOL;

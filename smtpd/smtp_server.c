@@ -14,7 +14,7 @@
  * put on the connection (CVE-2011-0411 class). Memory per connection is
  * bounded: input is consumed as it arrives (DATA goes to a spool file in
  * <data_dir>/spool, mode 0700, unnamed O_TMPFILE files so a crash leaves
- * nothing behind), reading stops while a reply backlog passes
+ * nothing behind; reused through smtp_spool.h), reading stops while a reply backlog passes
  * SMTP_OUTPUT_HIGH_WATER or while the session waits for a worker.
  *
  * Lifetime: a connection whose socket dies while a worker holds its job
@@ -47,6 +47,7 @@
 #include "smtp_limits.h"
 #include "smtp_peers.h"
 #include "smtp_session.h"
+#include "smtp_spool.h"
 #include "smtp_tuning.h"
 #include "smtp_worker.h"
 
@@ -74,6 +75,7 @@ struct conn {
 	struct smtp_job *job;  /* with a worker, or an AUTH result held back */
 	bool job_held;         /* job is a finished AUTH waiting for its delay */
 	int spool_fd;
+	int64_t spool_used;
 	enum timeout_mode tmo;
 	bool handshaking;
 	bool tls_pending;
@@ -98,7 +100,7 @@ struct smtp_server {
 	size_t n_conns;
 	bool stopping;
 	struct event *sig_term, *sig_int, *sig_hup, *grace, *relisten;
-	char spool_dir[CONFIG_PATH_MAX + 16];
+	struct smtp_spool_pool spool;
 	char db_path[CONFIG_PATH_MAX];
 	uint32_t id_base;
 	uint64_t id_counter;
@@ -189,16 +191,9 @@ static int host_spool_open(void *ctx)
 {
 	struct conn *c = ctx;
 	if (c->spool_fd >= 0)
-		close(c->spool_fd);
-	c->spool_fd = open(c->srv->spool_dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-	if (c->spool_fd < 0) {
-		/* Filesystems without O_TMPFILE: a named file, unlinked now. */
-		char path[sizeof(c->srv->spool_dir) + 32];
-		snprintf(path, sizeof(path), "%s/msg.XXXXXX", c->srv->spool_dir);
-		c->spool_fd = mkostemp(path, O_CLOEXEC);
-		if (c->spool_fd >= 0)
-			unlink(path);
-	}
+		smtp_spool_give(&c->srv->spool, c->spool_fd, INT64_MAX);
+	c->spool_used = 0;
+	c->spool_fd = smtp_spool_take(&c->srv->spool);
 	if (c->spool_fd < 0) {
 		log_error("session=%s event=spool-failed error=\"%s\"", c->id,
 			  strerror(errno));
@@ -221,6 +216,7 @@ static int host_spool_write(void *ctx, const char *p, size_t n)
 		}
 		p += w;
 		n -= (size_t)w;
+		c->spool_used += w;
 	}
 	return 0;
 }
@@ -228,8 +224,7 @@ static int host_spool_write(void *ctx, const char *p, size_t n)
 static void host_spool_discard(void *ctx)
 {
 	struct conn *c = ctx;
-	if (c->spool_fd >= 0)
-		close(c->spool_fd);
+	smtp_spool_give(&c->srv->spool, c->spool_fd, c->spool_used);
 	c->spool_fd = -1;
 }
 
@@ -270,6 +265,8 @@ static void on_delivered(void *arg, struct smtp_job *job)
 	struct smtp_server *srv = arg;
 	struct conn *c = job->owner;
 	c->job = NULL;
+	smtp_spool_give(&srv->spool, job->msg.fd, job->msg.size);
+	job->msg.fd = -1;
 	if (c->dead) {
 		smtp_job_free(job);
 		conn_free(c);
@@ -424,8 +421,7 @@ static void conn_after(struct conn *c)
 static void conn_destroy(struct conn *c)
 {
 	struct smtp_server *srv = c->srv;
-	if (c->spool_fd >= 0)
-		close(c->spool_fd);
+	smtp_spool_give(&srv->spool, c->spool_fd, INT64_MAX);
 	if (c->timer != NULL)
 		event_free(c->timer);
 	smtp_session_free(&c->sess);
@@ -781,21 +777,6 @@ static int open_listeners(struct smtp_server *srv, const char *spec,
 	return 0;
 }
 
-static int make_spool_dir(struct smtp_server *srv, char *err, size_t errlen)
-{
-	snprintf(srv->spool_dir, sizeof(srv->spool_dir), "%s/spool",
-		 srv->cfg->data_dir);
-	if (mkdir(srv->spool_dir, 0700) < 0 && errno != EEXIST) {
-		snprintf(err, errlen, "%s: %s", srv->spool_dir, strerror(errno));
-		return -1;
-	}
-	if (chmod(srv->spool_dir, 0700) < 0) {
-		snprintf(err, errlen, "%s: %s", srv->spool_dir, strerror(errno));
-		return -1;
-	}
-	return 0;
-}
-
 static void server_free(struct smtp_server *srv)
 {
 	while (srv->conns != NULL) {
@@ -813,6 +794,7 @@ static void server_free(struct smtp_server *srv)
 		if (evs[i])
 			event_free(evs[i]);
 	smtp_peers_free(&srv->peers);
+	smtp_spool_close_all(&srv->spool);
 	store_close(&srv->st);
 	if (srv->tls)
 		SSL_CTX_free(srv->tls);
@@ -859,7 +841,7 @@ int smtp_server_run(const struct config *cfg, char *err, size_t errlen)
 		snprintf(err, errlen, "data_dir too long");
 		goto out;
 	}
-	if (make_spool_dir(srv, err, errlen) < 0)
+	if (smtp_spool_init(&srv->spool, cfg->data_dir, err, errlen) < 0)
 		goto out;
 	if (open_listeners(srv, cfg->smtp_listen, SMTP_PORT_MX, err, errlen) < 0 ||
 	    open_listeners(srv, cfg->submission_listen, SMTP_PORT_SUBMISSION, err,

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../common/log.h"
@@ -85,8 +86,15 @@ static void *worker_main(void *arg)
 			w->pending_tail = &w->pending;
 		pthread_mutex_unlock(&w->mu);
 
-		if (w->kind == SMTP_JOB_DELIVER)
+		if (w->kind == SMTP_JOB_DELIVER) {
+			struct timespec t0, t1;
+			clock_gettime(CLOCK_MONOTONIC, &t0);
 			deliver_batch(w, jobs, n, msgs);
+			clock_gettime(CLOCK_MONOTONIC, &t1);
+			log_debug("event=commit messages=%zu ms=%.2f", n,
+				  (double)(t1.tv_sec - t0.tv_sec) * 1e3 +
+					  (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
+		}
 		else
 			do_auth(w, jobs[0]);
 

@@ -94,13 +94,23 @@ def db(m):
 
 
 def mailbox(m, address):
-    """Bodies in address's mailbox, in arrival order."""
+    """Bodies in address's mailbox, in arrival order (the store keeps a
+    body in body_chunks rows since schema 3, in bodies.data before)."""
     with db(m) as c:
-        rows = c.execute(
-            "SELECT b.data FROM mailbox e JOIN bodies b ON b.id = e.body_id "
-            "JOIN accounts a ON a.id = e.account_id WHERE a.address = ? "
-            "ORDER BY e.uid", (address,)).fetchall()
-    return [bytes(r[0]) for r in rows]
+        tables = {r[0] for r in c.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        ids = [r[0] for r in c.execute(
+            "SELECT e.body_id FROM mailbox e JOIN accounts a ON a.id = e.account_id "
+            "WHERE a.address = ? ORDER BY e.uid", (address,))]
+        out = []
+        for bid in ids:
+            if "body_chunks" in tables:
+                parts = c.execute("SELECT data FROM body_chunks WHERE body_id = ? ORDER BY seq",
+                                  (bid,)).fetchall()
+                out.append(b"".join(bytes(p[0]) for p in parts))
+            else:
+                out.append(bytes(c.execute("SELECT data FROM bodies WHERE id = ?",
+                                           (bid,)).fetchone()[0]))
+    return out
 
 
 def queue(m):
