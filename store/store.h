@@ -211,6 +211,9 @@ struct store_message {
  * all of msgs in ONE transaction (group commit). Nothing is half stored:
  * on failure no message of the batch is. Returns when the commit is on
  * disk. STORE_FULL / STORE_BUSY are temporary failures.
+ * The quota is not checked again here (store_expand did at RCPT time); an
+ * account deleted since RCPT is skipped; repeated local ids get one entry;
+ * a message with no recipients at all stores nothing (body_id_r 0).
  */
 int store_deliver(struct store *st, struct store_message *msgs, size_t n)
 	__attribute__((warn_unused_result));
@@ -232,7 +235,9 @@ int store_mailbox_snapshot(struct store *st, int64_t account_id,
 int store_mailbox_delete(struct store *st, int64_t account_id,
 			 const int64_t *entry_ids, size_t n);
 
-/* Incremental reader of one message body (bounded memory for any size). */
+/* Incremental reader of one message body (bounded memory for any size).
+ * It holds no read transaction between calls, so the same struct store
+ * may be used meanwhile; it must be closed before its store. */
 struct store_body_reader;
 int store_body_open(struct store *st, int64_t account_id, int64_t entry_id,
 		    struct store_body_reader **r_r);
@@ -244,7 +249,9 @@ void store_body_close(struct store_body_reader **rp);
 /*
  * One POP3 session per mailbox across all processes. Takes the lock for
  * (owner_pid, owner_token); STORE_LOCKED when another live owner holds it.
- * A lock whose pid is dead, or older than max_age seconds, is taken over.
+ * A lock whose pid is dead, or older than max_age seconds, is taken over
+ * (max_age <= 0: never by age). Taking it again as the same owner
+ * refreshes it. STORE_INVALID for an unknown account.
  */
 int store_maildrop_lock(struct store *st, int64_t account_id, pid_t owner_pid,
 			int64_t owner_token, int64_t max_age);
