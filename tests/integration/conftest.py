@@ -42,9 +42,17 @@ def free_port():
 
 
 def free_udp_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A port free for both UDP and TCP (dnsmasq listens on both)."""
+    while True:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
+            u.bind(("127.0.0.1", 0))
+            port = u.getsockname()[1]
+            with socket.socket() as t:
+                try:
+                    t.bind(("127.0.0.1", port))
+                except OSError:
+                    continue
+            return port
 
 
 def wait_port(port, host="127.0.0.1", timeout=10.0, proc=None):
@@ -147,14 +155,22 @@ class Mailroom:
         "--mx-host=remote.test,mx1.remote.test,10"; unknown names: NXDOMAIN."""
         self.stop_dns()
         self.dns_args = list(records)
-        cmd = ["dnsmasq", "-k", "-C", "/dev/null", "-p", str(self.dns_port),
-               "--listen-address=127.0.0.1", "--bind-interfaces", "-R", "-h",
-               "--pid-file", "--user=root", "--address=/#/", *self.dns_args]
-        log = open(self.dir / "dnsmasq.log", "ab")
-        self.dnsmasq = subprocess.Popen(cmd, stdout=log, stderr=log)
-        time.sleep(0.2)
-        if self.dnsmasq.poll() is not None:
-            raise RuntimeError("dnsmasq did not start: " + (self.dir / "dnsmasq.log").read_text())
+        # Another test (or helper) may take the port between our probe and
+        # dnsmasq's bind: then move to a new port and rewrite the config.
+        for attempt in range(5):
+            cmd = ["dnsmasq", "-k", "-C", "/dev/null", "-p", str(self.dns_port),
+                   "--listen-address=127.0.0.1", "--bind-interfaces", "-R", "-h",
+                   "--pid-file", "--user=root", "--address=/#/", *self.dns_args]
+            log = open(self.dir / "dnsmasq.log", "ab")
+            self.dnsmasq = subprocess.Popen(cmd, stdout=log, stderr=log)
+            time.sleep(0.2)
+            if self.dnsmasq.poll() is None:
+                return
+            if not any(p.poll() is None for p in self.procs.values()):
+                self.dns_port = free_udp_port()
+                if self.cfg_path.exists():
+                    self.write_config()
+        raise RuntimeError("dnsmasq did not start: " + (self.dir / "dnsmasq.log").read_text())
 
     def stop_dns(self):
         if self.dnsmasq and self.dnsmasq.poll() is None:
