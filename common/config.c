@@ -294,6 +294,7 @@ static const struct key_def keys[] = {
 	{"queue", "max_messages_per_connection", K_INT,
 	 F(queue_max_messages_per_connection), 1, 1000},
 	{"queue", "smarthost_ca", K_PATH, F(smarthost_ca), 0, 0},
+	{"dkim", "selector", K_HOSTNAME, F(dkim_selector), 0, 0},
 };
 
 _Static_assert(sizeof(keys) / sizeof(keys[0]) <=
@@ -563,6 +564,7 @@ void config_defaults(struct config *cfg)
 	cfg->queue_max_connections = 20;
 	cfg->queue_max_per_destination = 4;
 	cfg->queue_max_messages_per_connection = 100;
+	snprintf(cfg->dkim_selector, sizeof(cfg->dkim_selector), "mailroom");
 }
 
 static int finish_paths(struct parse_ctx *ctx)

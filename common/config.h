@@ -25,6 +25,7 @@
  *   [admin]  listen, http_listen
  *   [queue]  lifetime, max_connections, max_per_destination,
  *            max_messages_per_connection, smarthost_ca
+ *   [dkim]   selector
  */
 #ifndef MAILROOM_CONFIG_H
 #define MAILROOM_CONFIG_H
@@ -76,6 +77,9 @@ struct config {
 	int queue_max_per_destination;  /* ... to one domain or the smarthost */
 	int queue_max_messages_per_connection;
 	char smarthost_ca[CONFIG_PATH_MAX]; /* extra CA file for the smarthost */
+
+	/* [dkim] keys are <data_dir>/dkim/<domain>.pem */
+	char dkim_selector[64]; /* DNS label: <selector>._domainkey.<domain> */
 };
 
 /* Production defaults (ports 25, 587, 465, 110, 995, 443). */

@@ -33,6 +33,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "../common/listen.h"
 #include "../common/log.h"
@@ -326,6 +327,22 @@ static void end_txn_status(struct ob_job *j)
 		m->rcpts[i].in_txn = false;
 }
 
+/*
+ * smtpd stores each message with a Return-Path: field first; RFC 5321
+ * 4.4 says a relay must not send one on, so it is cut here. Its length,
+ * or 0 (a field longer than the first chunk is left alone).
+ */
+static size_t return_path_len(const char *p, size_t n)
+{
+	static const char name[] = "return-path:";
+	if (n < sizeof name - 1 || strncasecmp(p, name, sizeof name - 1) != 0)
+		return 0;
+	for (size_t i = sizeof name - 1; i + 1 < n; i++)
+		if (p[i] == '\n' && p[i + 1] != ' ' && p[i + 1] != '\t')
+			return i + 1;
+	return 0;
+}
+
 /* Send as much body as fits; at the end, the dot. false if it failed. */
 static bool fill_body(struct ob_job *j)
 {
@@ -350,7 +367,12 @@ static bool fill_body(struct ob_job *j)
 			bufferevent_enable(j->bev, EV_READ);
 			return true;
 		}
-		if (ob_stuff(&j->stuffer, chunk, (size_t)n, &j->out) < 0) {
+		size_t skip = 0;
+		if (!j->body_started) {
+			j->body_started = true;
+			skip = return_path_len(chunk, (size_t)n);
+		}
+		if (ob_stuff(&j->stuffer, chunk + skip, (size_t)n - skip, &j->out) < 0) {
 			conn_fail(j, false, "out of memory");
 			return false;
 		}
@@ -637,6 +659,9 @@ static void on_reply(struct ob_job *j, const struct ob_reply *r)
 			return;
 		}
 		ob_stuffer_init(&j->stuffer);
+		j->body_started = false;
+		if (m->dkim) /* a header of ours: no line starts with '.' */
+			bufferevent_write(j->bev, m->dkim, m->dkim_len);
 		set_state(j, OB_C_BODY);
 		bufferevent_disable(j->bev, EV_READ);
 		set_timeout(j, DOT_TIMEOUT);

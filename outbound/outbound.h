@@ -189,6 +189,49 @@ int ob_dsn_build(struct buf *out, const struct ob_dsn_info *info,
 		 const struct ob_dsn_rcpt *rcpts, size_t n)
 	__attribute__((warn_unused_result));
 
+/* ---- DKIM signing (dkim.c) ----------------------------------------------- */
+
+/* Header section kept for signing; a bigger one is sent unsigned. */
+#define OB_DKIM_HEADERS_MAX (64 * 1024)
+
+typedef void (*ob_dkim_emit_fn)(void *ctx, const char *p, size_t n);
+
+/* Relaxed body canonicalization as a stream (RFC 6376 3.4.4): whitespace
+ * runs become one space, trailing whitespace and trailing empty lines go. */
+struct ob_dkim_body {
+	bool pending_ws, line_content, prev_cr;
+	size_t empty_lines;
+	ob_dkim_emit_fn emit;
+	void *ctx;
+	char stage[4096];
+	size_t n_stage;
+};
+void ob_dkim_body_init(struct ob_dkim_body *b, ob_dkim_emit_fn emit, void *ctx);
+void ob_dkim_body_feed(struct ob_dkim_body *b, const char *p, size_t n);
+void ob_dkim_body_end(struct ob_dkim_body *b);
+/* Relaxed canonical form of one header field (RFC 6376 3.4.2), appended to
+ * out without a CRLF. field may be folded and end in CRLF. */
+int ob_dkim_canon_header(const char *field, size_t len, struct buf *out)
+	__attribute__((warn_unused_result));
+
+typedef struct evp_pkey_st EVP_PKEY;
+struct ob_dkim;
+struct ob_dkim *ob_dkim_new(void);
+void ob_dkim_free(struct ob_dkim **dp);
+/* Feed the message (CRLF lines) in pieces of any size. */
+void ob_dkim_feed(struct ob_dkim *d, const char *p, size_t n);
+/*
+ * Append a complete "DKIM-Signature: ..." field (folded, ending in CRLF)
+ * for the message fed so far, signed (rsa-sha256, relaxed/relaxed) by key
+ * for d=domain, s=selector, t=now. -1 when the header section was too big
+ * or signing failed.
+ */
+int ob_dkim_sign(struct ob_dkim *d, EVP_PKEY *key, const char *domain,
+		 const char *selector, int64_t now, struct buf *out)
+	__attribute__((warn_unused_result));
+/* A private key from a PEM file, or NULL. */
+EVP_PKEY *ob_dkim_load_key(const char *path);
+
 /* ---- the runner (runner.c) ----------------------------------------------- */
 
 struct config;

@@ -81,6 +81,8 @@ struct ob_msg {
 	size_t n_rcpts, cap_rcpts;
 	struct ob_scan scan;
 	bool utf8_addrs; /* an address needs SMTPUTF8 */
+	char *dkim;      /* "DKIM-Signature: ..." to send first, or NULL */
+	size_t dkim_len;
 };
 
 enum ob_conn_state {
@@ -142,6 +144,7 @@ struct ob_job {
 	struct store_body_reader *body;
 	struct ob_stuffer stuffer;
 	struct buf out; /* one chunk of stuffed DATA */
+	bool body_started; /* the first chunk of this message was read */
 	int msgs_this_conn;
 	bool finished;
 };

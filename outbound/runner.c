@@ -21,6 +21,7 @@
  * the null sender.
  */
 #include <event2/event.h>
+#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -338,8 +339,10 @@ static void apply_msg(struct ob_runner *r, struct ob_job *j, struct ob_msg *m,
 static void job_free(struct ob_job *j)
 {
 	ob_client_close(j);
-	for (size_t m = 0; m < j->n_msgs; m++)
+	for (size_t m = 0; m < j->n_msgs; m++) {
 		free(j->msgs[m].rcpts);
+		free(j->msgs[m].dkim);
+	}
 	free(j->msgs);
 	free(j);
 }
@@ -410,20 +413,55 @@ static bool has_8bit(const char *s)
 	return false;
 }
 
+/* The DKIM key of the sender's domain, when it has one. */
+static EVP_PKEY *dkim_key(struct ob_runner *r, const char *sender,
+			  const char **domain_r)
+{
+	const char *at = strrchr(sender, '@');
+	if (at == NULL || at[1] == '\0' || strchr(at + 1, '/') || at[1] == '.')
+		return NULL;
+	char path[CONFIG_PATH_MAX + ADDR_DOMAIN_MAX + 16];
+	snprintf(path, sizeof path, "%s/dkim/%s.pem", r->p.cfg->data_dir, at + 1);
+	*domain_r = at + 1;
+	return ob_dkim_load_key(path);
+}
+
+/*
+ * One pass over a message before it is sent: does it need 8BITMIME or
+ * SMTPUTF8, and (when the sender's domain has a key) its DKIM signature.
+ */
 static void scan_body(struct ob_runner *r, struct ob_msg *m)
 {
 	ob_scan_init(&m->scan);
+	const char *domain = NULL;
+	EVP_PKEY *key = m->sender[0] ? dkim_key(r, m->sender, &domain) : NULL;
+	struct ob_dkim *dk = key ? ob_dkim_new() : NULL;
 	struct store_body_reader *rd = NULL;
-	if (store_body_open_by_id(r->p.store, m->body_id, &rd) != STORE_OK)
-		return;
-	char chunk[16384];
-	ssize_t n;
-	while ((n = store_body_read(rd, chunk, sizeof chunk)) > 0) {
-		ob_scan_feed(&m->scan, chunk, (size_t)n);
-		if (m->scan.in_body && m->scan.body_8bit)
-			break;
+	if (store_body_open_by_id(r->p.store, m->body_id, &rd) == STORE_OK) {
+		char chunk[16384];
+		ssize_t n;
+		while ((n = store_body_read(rd, chunk, sizeof chunk)) > 0) {
+			ob_scan_feed(&m->scan, chunk, (size_t)n);
+			if (dk)
+				ob_dkim_feed(dk, chunk, (size_t)n);
+			else if (m->scan.in_body && m->scan.body_8bit)
+				break;
+		}
+		store_body_close(&rd);
+		struct buf sig;
+		if (dk && buf_init(&sig, 8192) == 0) {
+			if (ob_dkim_sign(dk, key, domain, r->p.cfg->dkim_selector,
+					 (int64_t)time(NULL), &sig) == 0) {
+				m->dkim = sig.data; /* the message owns it now */
+				m->dkim_len = sig.len;
+			} else {
+				log_warn("event=dkim-failed domain=%s", domain);
+				buf_free(&sig);
+			}
+		}
 	}
-	store_body_close(&rd);
+	ob_dkim_free(&dk);
+	EVP_PKEY_free(key);
 }
 
 static struct ob_msg *job_msg(struct ob_runner *r, struct ob_job *j,

@@ -248,3 +248,50 @@ def test_null_sender_is_never_bounced(out):
     assert queue_rows(out) == []
     with db(out) as c:
         assert c.execute("SELECT count(*) FROM mailbox").fetchone()[0] == 0
+
+
+def dkim_key(m, domain="example.test"):
+    """A 2048-bit RSA key made by openssl where mailroom-queued looks for it,
+    and its public key as the TXT record a verifier would fetch."""
+    d = m.data_dir / "dkim"
+    d.mkdir(exist_ok=True)
+    key = d / f"{domain}.pem"
+    subprocess.run(["openssl", "genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048",
+                    "-out", str(key)], check=True, capture_output=True)
+    der = subprocess.run(["openssl", "pkey", "-in", str(key), "-pubout", "-outform", "DER"],
+                         check=True, capture_output=True).stdout
+    import base64
+    return b"v=DKIM1; k=rsa; p=" + base64.b64encode(der)
+
+
+def test_dkim_signature_verifies(out):
+    import dkim
+    txt = dkim_key(out)
+    out.start_dns(*MX2[:1], MX2[2])
+    sink = out.sink("127.0.0.2")
+    out.start("queued")
+    body = "Hello  from Mailroom.   \r\n\r\nTabs\there, trailing blanks   \r\n\r\n\r\n"
+    submit(out, ["friend@remote.test"], subject="signed  mail", body=body)
+    assert wait_for(lambda: len(sink.messages()) == 1, 15), out.log("queued")
+    raw = sink.messages()[0]
+    msg = raw[raw.index(b"DKIM-Signature:"):]  # smtp-sink's envelope lines come first
+    assert b"d=example.test; s=mailroom;" in msg and b"a=rsa-sha256; c=relaxed/relaxed;" in msg
+    assert b"Return-Path:" not in msg  # a relay does not send it on (RFC 5321 4.4)
+    asked = []
+
+    def dns(name, timeout=5):
+        asked.append(name)
+        return txt if name == b"mailroom._domainkey.example.test." else None
+    assert dkim.verify(msg, dnsfunc=dns), out.log("queued")
+    assert asked == [b"mailroom._domainkey.example.test."]
+    # One changed byte in the body and the signature fails (the check can fail).
+    assert not dkim.verify(msg.replace(b"Tabs", b"Tabz"), dnsfunc=dns)
+
+
+def test_no_dkim_key_no_signature(out):
+    out.start_dns(*MX2[:1], MX2[2])
+    sink = out.sink("127.0.0.2")
+    out.start("queued")
+    submit(out, ["friend@remote.test"])
+    assert wait_for(lambda: len(sink.messages()) == 1, 15), out.log("queued")
+    assert b"DKIM-Signature" not in sink.messages()[0]
