@@ -197,54 +197,24 @@ static void cmd_user(struct pop3_session *s, const struct pop3_call *c)
 	pop3_reply(s, "+OK send PASS");
 }
 
-/*
- * Check a login, take the maildrop lock and snapshot the mailbox. The
- * order matters: the lock comes before the snapshot, so the snapshot is
- * what this session alone will change.
- */
-static void login(struct pop3_session *s, const char *user, size_t user_len,
-		  struct slice password, const char *method)
+/* The end of a login once the password check answered (inline or from
+ * the auth pool): the growing delay on failure, or the maildrop lock and
+ * the snapshot. The lock comes before the snapshot, so the snapshot is
+ * what this session alone will change. */
+static void login_finish(struct pop3_session *s, int rc)
 {
-	char name[ADDR_MAX + 1];
-	char pw[PASSWORD_MAX + 1];
 	char esc[LOG_ESCAPED_MAX];
-	int64_t now = (int64_t)time(NULL);
-
-	log_escape(esc, sizeof(esc), user, user_len);
-	if (s->penalty != NULL && pop3_penalty_locked(s->penalty, s->peer_ip, now)) {
-		pop3_log(s, LOG_LEVEL_WARN,
-			 "event=auth-failed user=\"%s\" reason=login-delay", esc);
-		s->auth_failures++;
-		pop3_reply(s, "-ERR [LOGIN-DELAY] too many failed logins from "
-			      "your address; try again later");
-		if (s->auth_failures >= POP3_AUTH_FAILS_MAX)
-			pop3_close(s);
-		return;
-	}
-
-	int rc = STORE_AUTHFAIL;
-	if (user_len <= ADDR_MAX && password.len <= PASSWORD_MAX &&
-	    memchr(user, '\0', user_len) == NULL &&
-	    memchr(password.ptr, '\0', password.len) == NULL) {
-		for (size_t i = 0; i < user_len; i++) {
-			char ch = user[i];
-			name[i] = (char)(ch >= 'A' && ch <= 'Z' ? ch + 32 : ch);
-		}
-		name[user_len] = '\0';
-		memcpy(pw, password.ptr, password.len);
-		pw[password.len] = '\0';
-		rc = s->be.authenticate(s->be.ctx, name, pw, &s->acct);
-		explicit_bzero(pw, sizeof(pw));
-	}
+	log_escape(esc, sizeof(esc), s->login_user, strlen(s->login_user));
 	if (rc == STORE_AUTHFAIL) {
 		uint32_t fails = 1;
 		unsigned ms = POP3_PENALTY_BASE_MS;
 		if (s->penalty != NULL)
-			ms = pop3_penalty_fail(s->penalty, s->peer_ip, now, &fails);
+			ms = pop3_penalty_fail(s->penalty, s->peer_ip,
+					       (int64_t)time(NULL), &fails);
 		s->auth_failures++;
 		pop3_log(s, LOG_LEVEL_WARN,
 			 "event=auth-failed user=\"%s\" method=%s fails=%u", esc,
-			 method, (unsigned)fails);
+			 s->login_method, (unsigned)fails);
 		pop3_reply_delayed(s, ms, s->auth_failures >= POP3_AUTH_FAILS_MAX,
 				   "-ERR [AUTH] invalid user name or password");
 		return;
@@ -303,10 +273,75 @@ static void login(struct pop3_session *s, const char *user, size_t user_len,
 	pop3_set_state(s, POP3_STATE_TRANSACTION);
 	pop3_log(s, LOG_LEVEL_INFO,
 		 "event=login user=\"%s\" method=%s tls=%s messages=%zu octets=%lld",
-		 esc, method, s->tls_active ? "yes" : "no", n,
+		 esc, s->login_method, s->tls_active ? "yes" : "no", n,
 		 (long long)s->total_octets);
 	pop3_reply(s, "+OK maildrop has %zu messages (%lld octets)", n,
 		   (long long)s->total_octets);
+}
+
+void pop3_session_auth_done(struct pop3_session *s, int rc,
+			    const struct pop3_account *acct)
+{
+	if (!s->auth_waiting)
+		return;
+	s->auth_waiting = false;
+	if (s->closing)
+		return;
+	if (rc == STORE_OK)
+		s->acct = *acct;
+	login_finish(s, rc);
+}
+
+/* Start a login: the per-address lockout, then the password check,
+ * inline or on the driver's auth pool. */
+static void login(struct pop3_session *s, const char *user, size_t user_len,
+		  struct slice password, const char *method)
+{
+	char pw[PASSWORD_MAX + 1];
+	int64_t now = (int64_t)time(NULL);
+	bool valid = user_len <= ADDR_MAX && password.len <= PASSWORD_MAX &&
+		     memchr(user, '\0', user_len) == NULL &&
+		     memchr(password.ptr, '\0', password.len) == NULL;
+
+	s->login_method = method;
+	size_t keep = user_len <= ADDR_MAX ? user_len : ADDR_MAX;
+	for (size_t i = 0; i < keep; i++) {
+		char ch = user[i];
+		s->login_user[i] = (char)(ch >= 'A' && ch <= 'Z' ? ch + 32 : ch);
+	}
+	s->login_user[keep] = '\0';
+
+	if (s->penalty != NULL && pop3_penalty_locked(s->penalty, s->peer_ip, now)) {
+		char esc[LOG_ESCAPED_MAX];
+		log_escape(esc, sizeof(esc), s->login_user, keep);
+		pop3_log(s, LOG_LEVEL_WARN,
+			 "event=auth-failed user=\"%s\" reason=login-delay", esc);
+		s->auth_failures++;
+		pop3_reply(s, "-ERR [LOGIN-DELAY] too many failed logins from "
+			      "your address; try again later");
+		if (s->auth_failures >= POP3_AUTH_FAILS_MAX)
+			pop3_close(s);
+		return;
+	}
+	if (!valid) {
+		login_finish(s, STORE_AUTHFAIL);
+		return;
+	}
+	memcpy(pw, password.ptr, password.len);
+	pw[password.len] = '\0';
+	if (s->io.auth_start != NULL) {
+		s->auth_waiting = true;
+		int rc = s->io.auth_start(s->io.ctx, s->login_user, pw);
+		explicit_bzero(pw, sizeof(pw));
+		if (rc < 0) {
+			s->auth_waiting = false;
+			login_finish(s, STORE_ERROR);
+		}
+		return;
+	}
+	int rc = s->be.authenticate(s->be.ctx, s->login_user, pw, &s->acct);
+	explicit_bzero(pw, sizeof(pw));
+	login_finish(s, rc);
 }
 
 static void cmd_pass(struct pop3_session *s, const struct pop3_call *c)

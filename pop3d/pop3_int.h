@@ -50,6 +50,9 @@ struct pop3_session {
 	bool closing;       /* io->close() called */
 	bool tls_switching; /* STLS answered, handshake not done */
 	bool delayed;       /* waiting for pop3_session_resume() */
+	bool auth_waiting;  /* waiting for pop3_session_auth_done() */
+	const char *login_method;   /* "USER" or "PLAIN", for logs */
+	char login_user[ADDR_MAX + 1]; /* lowercased, for logs */
 	bool delayed_close; /* close after the delayed reply */
 	char delayed_reply[160];
 

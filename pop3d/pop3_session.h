@@ -96,6 +96,10 @@ struct pop3_io {
 	/* The "+OK" to STLS is queued: flush it, drop anything the client
 	 * pipelined after STLS, then run the TLS handshake as server. */
 	void (*start_tls)(void *ctx);
+	/* Optional (NULL: the backend's authenticate runs inline). Start a
+	 * password check elsewhere and call pop3_session_auth_done() with
+	 * its result later; 0, or -1 when it could not be started. */
+	int (*auth_start)(void *ctx, const char *user, const char *password);
 	/* Call pop3_session_resume() after ms milliseconds. */
 	void (*delay)(void *ctx, unsigned ms);
 	/* Flush what is queued, then close the connection and free the
@@ -137,6 +141,10 @@ size_t pop3_session_feed(struct pop3_session *s, const char *data,
 bool pop3_session_busy(const struct pop3_session *s);
 /* Output drained below the mark: continue a streaming answer. */
 void pop3_session_pump(struct pop3_session *s);
+/* The result of io->auth_start(): a STORE_* code and, on STORE_OK, the
+ * account. Ignored if the session is no longer waiting for it. */
+void pop3_session_auth_done(struct pop3_session *s, int rc,
+			    const struct pop3_account *acct);
 /* The delay asked for with io->delay() is over. */
 void pop3_session_resume(struct pop3_session *s);
 /* The connection is now TLS (after io->start_tls and the handshake). */

@@ -3,6 +3,7 @@
  */
 #include "pop3_testio.h"
 
+#include <stdio.h>
 #include <string.h>
 
 static int t_write(void *ctx, const void *p, size_t n)
@@ -37,6 +38,22 @@ static void t_delay(void *ctx, unsigned ms)
 	t->delay_wanted = true;
 }
 
+static int t_auth_start(void *ctx, const char *user, const char *password)
+{
+	struct pop3_testio *t = ctx;
+	t->auth_wanted = true;
+	snprintf(t->auth_user, sizeof(t->auth_user), "%s", user);
+	snprintf(t->auth_password, sizeof(t->auth_password), "%s", password);
+	return 0;
+}
+
+void pop3_testio_enable_async_auth(struct pop3_testio *t,
+				   const struct pop3_backend *be)
+{
+	t->async_auth = be;
+	t->io.auth_start = t_auth_start;
+}
+
 static void t_close(void *ctx)
 {
 	struct pop3_testio *t = ctx;
@@ -65,6 +82,17 @@ static bool unblock(struct pop3_testio *t, struct pop3_session *s)
 {
 	if (t->close_calls > 0)
 		return false;
+	if (t->auth_wanted) {
+		struct pop3_account acct;
+		memset(&acct, 0, sizeof(acct));
+		t->auth_wanted = false;
+		int rc = t->async_auth->authenticate(t->async_auth->ctx,
+						     t->auth_user,
+						     t->auth_password, &acct);
+		memset(t->auth_password, 0, sizeof(t->auth_password));
+		pop3_session_auth_done(s, rc, &acct);
+		return true;
+	}
 	if (t->delay_wanted) {
 		t->delay_wanted = false;
 		pop3_session_resume(s);

@@ -21,10 +21,19 @@ struct pop3_testio {
 	int start_tls_calls, delay_calls, close_calls;
 	unsigned last_delay_ms;
 	bool tls_wanted; /* start_tls called, not yet completed */
+	/* Non-NULL: offer io->auth_start and answer it from this backend
+	 * on the next turn (the driver's auth pool, without threads). */
+	const struct pop3_backend *async_auth;
+	bool auth_wanted;
+	char auth_user[ADDR_MAX + 1];
+	char auth_password[PASSWORD_MAX + 1];
 	bool delay_wanted;
 };
 
 /* 0 or -1. out_max caps the recorded output. */
+/* Call after setting t->async_auth (before pop3_session_new). */
+void pop3_testio_enable_async_auth(struct pop3_testio *t,
+				   const struct pop3_backend *be);
 int pop3_testio_init(struct pop3_testio *t, size_t out_max)
 	__attribute__((warn_unused_result));
 void pop3_testio_free(struct pop3_testio *t);

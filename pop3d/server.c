@@ -47,6 +47,7 @@
 #include "../common/log.h"
 #include "../common/tls.h"
 #include "../store/store.h"
+#include "auth_pool.h"
 #include "pop3_backend.h"
 #include "pop3_penalty.h"
 #include "pop3_session.h"
@@ -70,6 +71,7 @@ struct server {
 	struct pop3_store_backend store_ctx;
 	struct pop3_backend backend;
 	struct pop3_penalty *penalty;
+	struct auth_pool *auth;
 	struct evconnlistener *listeners[LISTENERS_MAX];
 	size_t n_listeners;
 	struct event *sig_term, *sig_int, *sig_hup;
@@ -89,6 +91,7 @@ struct conn {
 	bool closing;
 	bool starting_tls;
 	struct event *delay_ev;
+	struct auth_job *job; /* password check in flight */
 	struct pop3_session *s;
 	char id[20];
 };
@@ -100,6 +103,8 @@ static void conn_drive(struct conn *c);
 static void conn_free(struct conn *c)
 {
 	struct server *srv = c->srv;
+	auth_pool_cancel(c->job);
+	c->job = NULL;
 	pop3_session_free(&c->s);
 	if (c->delay_ev != NULL)
 		event_free(c->delay_ev);
@@ -172,6 +177,13 @@ static void io_start_tls(void *ctx)
 	bufferevent_disable(c->bev, EV_READ);
 }
 
+static int io_auth_start(void *ctx, const char *user, const char *password)
+{
+	struct conn *c = ctx;
+	c->job = auth_pool_submit(c->srv->auth, c, user, password);
+	return c->job != NULL ? 0 : -1;
+}
+
 static void io_delay(void *ctx, unsigned ms)
 {
 	struct conn *c = ctx;
@@ -190,6 +202,7 @@ static const struct pop3_io conn_io = {
 	.write = io_write,
 	.pending = io_pending,
 	.start_tls = io_start_tls,
+	.auth_start = io_auth_start,
 	.delay = io_delay,
 	.close = io_close,
 };
@@ -304,6 +317,15 @@ static void delay_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	pop3_session_resume(c->s);
+	conn_drive(c);
+}
+
+/* A password check finished on the auth pool (event loop thread). */
+static void auth_done(void *owner, int rc, const struct pop3_account *acct)
+{
+	struct conn *c = owner;
+	c->job = NULL;
+	pop3_session_auth_done(c->s, rc, acct);
 	conn_drive(c);
 }
 
@@ -549,6 +571,7 @@ static void server_free(struct server *srv)
 		event_free(srv->sig_hup);
 	if (srv->tls)
 		SSL_CTX_free(srv->tls);
+	auth_pool_free(&srv->auth);
 	store_close(&srv->st);
 	free(srv->penalty);
 	if (srv->base)
@@ -611,6 +634,14 @@ int pop3_server_run(const struct config *cfg)
 	srv.store_ctx.db_path = srv.db_path;
 	srv.store_ctx.pid = getpid();
 	pop3_backend_store(&srv.backend, &srv.store_ctx);
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	srv.auth = auth_pool_new(srv.base, srv.db_path,
+				 cpus < 1 ? 1 : cpus > 4 ? 4 : (int)cpus, auth_done,
+				 err, sizeof(err));
+	if (srv.auth == NULL) {
+		log_error("cannot start password checkers: %s", err);
+		goto out;
+	}
 
 	srv.sig_term = evsignal_new(srv.base, SIGTERM, on_term, &srv);
 	srv.sig_int = evsignal_new(srv.base, SIGINT, on_term, &srv);

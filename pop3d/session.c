@@ -158,7 +158,7 @@ void pop3_session_resume(struct pop3_session *s)
 
 bool pop3_session_busy(const struct pop3_session *s)
 {
-	return s->closing || s->delayed || s->tls_switching ||
+	return s->closing || s->delayed || s->auth_waiting || s->tls_switching ||
 	       s->stream.kind != POP3_STREAM_NONE ||
 	       s->state == POP3_STATE_CLOSED;
 }

@@ -5,8 +5,9 @@
  *
  * The first byte picks the connection (plaintext allowed, STLS offered,
  * implicit TLS), a backend failure to inject and how the input is split
- * (whole, 1, 2, 3 or 7 bytes per piece); the rest is what the client
- * sends. Invariants beyond the sanitizers: the password never appears in
+ * (whole, 1, 2, 3 or 7 bytes per piece); an odd length answers password
+ * checks asynchronously (the daemon's auth threads); the rest is what
+ * the client sends. Invariants beyond the sanitizers: the password never appears in
  * the output, every answer line starts with "+OK", "-ERR", "+ " or is part
  * of a multi-line answer (checked loosely: the output is CRLF-terminated
  * unless a body read failure cut it), and when the session is freed the
@@ -64,6 +65,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct pop3_testio io;
 	if (pop3_testio_init(&io, 1 << 20) < 0)
 		return 0;
+	if (size % 2 == 1) /* password checks answered later, as in the daemon */
+		pop3_testio_enable_async_auth(&io, &be);
 	struct pop3_session_params p = {
 		.io = &io.io,
 		.backend = &be,

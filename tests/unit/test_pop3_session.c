@@ -151,7 +151,7 @@ struct rig {
 	struct pop3_session *s;
 };
 
-static void rig_open(struct rig *r, int setup)
+static void rig_open_async(struct rig *r, int setup, bool async_auth)
 {
 	pop3_mem_init(&r->mem, "bob@example.test", "secret");
 	pop3_mem_add(&r->mem, MSG1, strlen(MSG1));
@@ -188,6 +188,8 @@ static void rig_open(struct rig *r, int setup)
 	}
 	pop3_backend_mem(&r->be, &r->mem);
 	CHECK(pop3_testio_init(&r->io, 1 << 20) == 0);
+	if (async_auth)
+		pop3_testio_enable_async_auth(&r->io, &r->be);
 	struct pop3_session_params p = {
 		.io = &r->io.io,
 		.backend = &r->be,
@@ -203,6 +205,11 @@ static void rig_open(struct rig *r, int setup)
 	pop3_session_start(r->s);
 }
 
+static void rig_open(struct rig *r, int setup)
+{
+	rig_open_async(r, setup, false);
+}
+
 static void rig_close(struct rig *r)
 {
 	pop3_session_free(&r->s);
@@ -212,10 +219,10 @@ static void rig_close(struct rig *r)
 	pop3_testio_free(&r->io);
 }
 
-static void run_dialogue(const struct dialogue *d, size_t piece)
+static void run_dialogue(const struct dialogue *d, size_t piece, bool async)
 {
 	static struct rig r; /* big: penalty table */
-	rig_open(&r, d->setup);
+	rig_open_async(&r, d->setup, async);
 	(void)pop3_testio_run(&r.io, r.s, d->in, strlen(d->in), piece);
 	char want[8192];
 	snprintf(want, sizeof(want), "%s%s", GREET, d->want);
@@ -229,7 +236,18 @@ static void test_dialogues_whole(void)
 {
 	for (size_t i = 0; i < sizeof(dialogues) / sizeof(dialogues[0]); i++) {
 		test_state.label = dialogues[i].label;
-		run_dialogue(&dialogues[i], 0);
+		run_dialogue(&dialogues[i], 0, false);
+	}
+}
+
+/* The same dialogues with the password check answered later, as the
+ * daemon's auth threads do: nothing may run ahead of the answer. */
+static void test_dialogues_async_auth(void)
+{
+	for (size_t i = 0; i < sizeof(dialogues) / sizeof(dialogues[0]); i++) {
+		test_state.label = dialogues[i].label;
+		run_dialogue(&dialogues[i], 0, true);
+		run_dialogue(&dialogues[i], 1, true);
 	}
 }
 
@@ -237,7 +255,7 @@ static void test_dialogues_bytewise(void)
 {
 	for (size_t i = 0; i < sizeof(dialogues) / sizeof(dialogues[0]); i++) {
 		test_state.label = dialogues[i].label;
-		run_dialogue(&dialogues[i], 1);
+		run_dialogue(&dialogues[i], 1, false);
 	}
 }
 
@@ -336,6 +354,7 @@ static void test_drop_deletes_nothing(void)
 
 TEST_SUITE(pop3_session, {"dialogues_whole", test_dialogues_whole},
 	   {"dialogues_bytewise", test_dialogues_bytewise},
+	   {"dialogues_async_auth", test_dialogues_async_auth},
 	   {"wrong_password_waits", test_wrong_password_waits_then_answers},
 	   {"line_too_long", test_line_too_long},
 	   {"stls_drops_pipelined_input", test_stls_drops_pipelined_input},
