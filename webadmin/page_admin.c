@@ -27,24 +27,64 @@ static void fmt_time(int64_t t, char *dst, size_t dstlen)
 		snprintf(dst, dstlen, "-");
 }
 
-/* Days until the certificate in path expires; -1000000 if unreadable. */
-static int cert_days_left(const char *path, bool *self_signed_r)
+#define CERT_RECHECK_SECONDS 600
+
+/* Read the certificate's expiry into the app's cache (at most every
+ * CERT_RECHECK_SECONDS: parsing it on every dashboard view costs more than
+ * the rest of the page). */
+static void cert_refresh(struct web_app *app, int64_t now)
 {
-	FILE *f = fopen(path, "r");
-	*self_signed_r = false;
+	if (app->cert_checked != 0 && now - app->cert_checked < CERT_RECHECK_SECONDS)
+		return;
+	app->cert_checked = now;
+	app->cert_not_after = 0;
+	app->cert_self_signed = false;
+	FILE *f = fopen(app->cfg->tls_cert, "r");
 	if (f == NULL)
-		return -1000000;
+		return;
 	X509 *x = PEM_read_X509(f, NULL, NULL, NULL);
 	fclose(f);
 	if (x == NULL)
-		return -1000000;
+		return;
 	int days = 0, secs = 0;
-	if (ASN1_TIME_diff(&days, &secs, NULL, X509_get0_notAfter(x)) != 1)
-		days = -1000000;
-	*self_signed_r = X509_NAME_cmp(X509_get_subject_name(x),
-				       X509_get_issuer_name(x)) == 0;
+	if (ASN1_TIME_diff(&days, &secs, NULL, X509_get0_notAfter(x)) == 1)
+		app->cert_not_after = now + (int64_t)days * 86400 + secs;
+	app->cert_self_signed = X509_NAME_cmp(X509_get_subject_name(x),
+					      X509_get_issuer_name(x)) == 0;
 	X509_free(x);
-	return days;
+}
+
+/* Days until the certificate expires; -1000000 if unreadable. */
+static int cert_days_left(struct web_app *app, int64_t now, bool *self_signed_r)
+{
+	cert_refresh(app, now);
+	*self_signed_r = app->cert_self_signed;
+	if (app->cert_not_after == 0)
+		return -1000000;
+	int64_t left = app->cert_not_after - now;
+	return (int)(left >= 0 ? left / 86400 : -((-left + 86399) / 86400));
+}
+
+static int dashboard_stats(struct web_app *app, const char *domain,
+			   int64_t since, int64_t now, struct store_stats *out)
+{
+	const char *key = domain ? domain : "";
+	if (app->stats_cache.valid && app->stats_cache.at == now &&
+	    app->stats_cache.since == since &&
+	    strcmp(app->stats_cache.domain, key) == 0) {
+		*out = app->stats_cache.s;
+		return STORE_OK;
+	}
+	int rc = store_stats_get(app->store, domain, since, out);
+	if (rc == STORE_OK) {
+		app->stats_cache.valid = true;
+		app->stats_cache.at = now;
+		app->stats_cache.since = since;
+		snprintf(app->stats_cache.domain, sizeof app->stats_cache.domain,
+			 "%s", key);
+		app->stats_cache.s = *out;
+	}
+	return rc;
 }
 
 static void stat_card(struct html *h, const char *value, const char *label)
@@ -66,8 +106,8 @@ void h_home(struct web_req *r)
 	gmtime_r(&now, &tm);
 	tm.tm_hour = tm.tm_min = tm.tm_sec = 0;
 	int64_t midnight = (int64_t)timegm(&tm);
-	int rc = store_stats_get(r->app->store, admin ? NULL : r->user.domain,
-				 midnight, &s);
+	int rc = dashboard_stats(r->app, admin ? NULL : r->user.domain, midnight,
+				 r->now, &s);
 	if (rc != STORE_OK) {
 		web_error_page(r, 500, web_store_error(r->app, rc));
 		return;
@@ -110,7 +150,7 @@ void h_home(struct web_req *r)
 	}
 	if (admin) {
 		bool self_signed;
-		int days = cert_days_left(r->app->cfg->tls_cert, &self_signed);
+		int days = cert_days_left(r->app, r->now, &self_signed);
 		if (days == -1000000) {
 			html_raw(h, "<li><span class=\"badge bad\">certificate</span> "
 				    "The TLS certificate cannot be read.</li>");

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "../common/log.h"
 #include "web.h"
@@ -80,11 +81,20 @@ static const struct web_route routes[] = {
 	{"GET", "/dns", h_dns, NEED_ADMIN, 0},
 };
 
+/* Once an admin exists, setup mode is off; the fact is re-read every
+ * ADMIN_RECHECK_SECONDS so a hot page does not count admins per request. */
+#define ADMIN_RECHECK_SECONDS 10
+
 bool web_needs_setup(struct web_app *app)
 {
+	int64_t now = (int64_t)time(NULL);
+	if (now < app->admin_seen_until)
+		return false;
 	int64_t n = 0;
 	if (store_account_count(app->store, STORE_ROLE_ADMIN, &n) != STORE_OK)
 		return false; /* a broken store is not a reason to offer setup */
+	if (n > 0)
+		app->admin_seen_until = now + ADMIN_RECHECK_SECONDS;
 	return n == 0;
 }
 
@@ -125,6 +135,7 @@ void web_audit(struct web_req *r, const char *action, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(detail, sizeof detail, fmt, ap);
 	va_end(ap);
+	r->app->stats_cache.valid = false;
 	int rc = store_audit_add(r->app->store, r->user.actor, action, detail);
 	if (rc != STORE_OK)
 		log_error("webadmin: event=audit-failed action=%s error=%s", action,

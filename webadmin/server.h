@@ -16,6 +16,9 @@
 	"NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:-CIPHER-ALL:+AES-256-GCM:" \
 	"+AES-128-GCM:+CHACHA20-POLY1305:-RSA:-DHE-RSA:-SHA1:-SHA256:-SHA384"
 #define WEB_CONNECTIONS_MAX 512
+/* TLS and HTTP parsing run on this many threads; handlers still take the
+ * app lock one at a time (web.h). */
+#define WEB_THREADS 2
 #define WEB_PER_IP_CONNECTIONS_MAX 128
 #define WEB_CONNECTION_TIMEOUT 30 /* seconds idle */
 #define WEB_PEM_MAX (64 * 1024)

@@ -32,6 +32,21 @@ struct web_app {
 	struct ratelimit rl;
 	int https_port; /* first HTTPS listener's port, for redirects */
 	int64_t started;
+	/* Caches of slow-to-learn facts (router.c, page_admin.c). */
+	int64_t admin_seen_until; /* an admin existed; skip the check until */
+	int64_t cert_checked;     /* when cert_not_after was read (0: never) */
+	int64_t cert_not_after;   /* unix time; 0 = unreadable */
+	bool cert_self_signed;
+	/* Dashboard counts, reused within one second unless a change made
+	 * through this panel cleared them (web_audit). Changes by the other
+	 * daemons show up within a second. */
+	struct {
+		bool valid;
+		int64_t at;
+		int64_t since;
+		char domain[ADDR_DOMAIN_MAX + 1]; /* "" = whole box */
+		struct store_stats s;
+	} stats_cache;
 };
 
 /* Who is asking: a browser session or an API token. */
