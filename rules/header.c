@@ -53,9 +53,9 @@ static char *arena_unfold(struct rules_message *m, const char *src, size_t n,
 	}
 	if (n + 1 > room)
 		return NULL;
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++) /* a NUL would end the C string */
 		if (src[i] != '\r' && src[i] != '\n')
-			dst[o++] = src[i];
+			dst[o++] = src[i] ? src[i] : ' ';
 	while (o > 0 && is_wsp(dst[o - 1]))
 		o--;
 	dst[o] = '\0';

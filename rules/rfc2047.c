@@ -8,7 +8,10 @@
  * in the same charset are converted together, so a multi-byte character
  * split across two words (common in B) still decodes. Anything malformed
  * (bad base64, unknown charset, bytes the charset refuses) is copied
- * as written: matching then sees the raw text rather than nothing.
+ * as written: matching then sees the raw text rather than nothing. A
+ * word that decodes to NUL, CR or LF is malformed too: decoded values
+ * stay C strings and can never smuggle a line break into a header we
+ * build from them (the vacation reply's subject).
  * UTF-8 and US-ASCII are validated in place, ISO-8859-1 mapped directly,
  * everything else goes through iconv(3) (one iconv_open per run of
  * words). Output is bounded by dstlen.
@@ -73,8 +76,8 @@ static int decode_text(char enc, const char *t, size_t n, struct word *w)
 				c = hi * 16 + lo;
 				i += 2;
 			}
-			if (w->n >= WORD_BYTES_MAX)
-				return -1;
+			if (w->n >= WORD_BYTES_MAX || c == 0 || c == '\r' || c == '\n')
+				return -1; /* see the file comment */
 			w->bytes[w->n++] = (unsigned char)c;
 		}
 		return 0;
@@ -94,7 +97,10 @@ static int decode_text(char enc, const char *t, size_t n, struct word *w)
 			bits -= 8;
 			if (w->n >= WORD_BYTES_MAX)
 				return -1;
-			w->bytes[w->n++] = (unsigned char)(acc >> bits);
+			unsigned char c = (unsigned char)(acc >> bits);
+			if (c == 0 || c == '\r' || c == '\n')
+				return -1;
+			w->bytes[w->n++] = c;
 			acc &= (1u << bits) - 1;
 		}
 	}
