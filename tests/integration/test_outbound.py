@@ -295,3 +295,27 @@ def test_no_dkim_key_no_signature(out):
     submit(out, ["friend@remote.test"])
     assert wait_for(lambda: len(sink.messages()) == 1, 15), out.log("queued")
     assert b"DKIM-Signature" not in sink.messages()[0]
+
+
+def test_dkim_key_from_mailroomctl(out):
+    import dkim
+    import re
+    r = out.ctl("dkim", "generate", "example.test", check=False)
+    if r.returncode != 0 and "unknown" in r.stderr:
+        pytest.skip("mailroomctl has no dkim verb yet (cli/main.c table)")
+    assert r.returncode == 0, r.stderr
+    rec = re.search(r'^mailroom\._domainkey\.example\.test\. IN TXT "(v=DKIM1; k=rsa; p=[A-Za-z0-9+/=]+)"$',
+                    r.stdout, re.M)
+    assert rec, r.stdout
+    assert (out.data_dir / "dkim" / "example.test.pem").stat().st_mode & 0o077 == 0
+    again = out.ctl("dkim", "generate", "example.test", check=False)
+    assert again.returncode == 1 and "--force" in again.stderr  # a key is never replaced silently
+    assert out.ctl("dkim", "show", "example.test").stdout.strip().endswith(rec.group(1) + '"')
+    out.start_dns(*MX2[:1], MX2[2])
+    sink = out.sink("127.0.0.2")
+    out.start("queued")
+    submit(out, ["friend@remote.test"], subject="signed by a ctl key")
+    assert wait_for(lambda: len(sink.messages()) == 1, 15), out.log("queued")
+    raw = sink.messages()[0]
+    msg = raw[raw.index(b"DKIM-Signature:"):]
+    assert dkim.verify(msg, dnsfunc=lambda name, timeout=5: rec.group(1).encode())

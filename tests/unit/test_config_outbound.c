@@ -18,6 +18,12 @@ static void test_queue_defaults(void)
 	CHECK_INT(c.queue_max_per_destination, 4);
 	CHECK_INT(c.queue_max_messages_per_connection, 100);
 	CHECK_STR(c.smarthost_ca, "");
+	CHECK_STR(c.dkim_selector, "mailroom");
+	CHECK(config_load_string(&c, "t.conf", "[dkim]\nselector = s2026\n", err,
+				 sizeof err) == 0);
+	CHECK_STR(c.dkim_selector, "s2026");
+	CHECK(config_load_string(&c, "t.conf", "[dkim]\nselector = bad/sel\n", err,
+				 sizeof err) != 0);
 }
 
 static void test_queue_keys(void)
