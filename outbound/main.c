@@ -28,6 +28,7 @@
 
 #include "../common/config.h"
 #include "../common/log.h"
+#include "../common/privdrop.h"
 #include "../store/store.h"
 #include "outbound.h"
 
@@ -44,17 +45,10 @@ static void usage(FILE *out)
 
 static int drop_privileges(const struct config *cfg)
 {
-	if (geteuid() != 0 || cfg->user[0] == '\0')
-		return 0;
-	const struct passwd *pw = getpwnam(cfg->user);
-	if (pw == NULL) {
-		log_error("event=startup-failed error=\"no user %s\"", cfg->user);
-		return -1;
-	}
-	if (setgroups(0, NULL) != 0 || setgid(pw->pw_gid) != 0 ||
-	    setuid(pw->pw_uid) != 0) {
-		log_error("event=startup-failed error=\"cannot become %s: %s\"",
-			  cfg->user, strerror(errno));
+	/* common/privdrop.c: checked drop; no port to bind, so no capability. */
+	char err[CONFIG_ERROR_MAX];
+	if (privdrop_apply_flags(cfg, PRIVDROP_NO_BIND, err, sizeof err) != 0) {
+		log_error("event=startup-failed error=\"%s\"", err);
 		return -1;
 	}
 	return 0;

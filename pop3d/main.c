@@ -13,6 +13,7 @@
 
 #include "../common/config.h"
 #include "../common/log.h"
+#include "../common/privdrop.h"
 #include "server.h"
 
 static void usage(FILE *out)
@@ -56,5 +57,10 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	log_open("pop3d", false, cfg.log_level);
+	/* Before the store and the listeners: they are opened as [server] user. */
+	if (privdrop_apply(&cfg, err, sizeof(err)) != 0) {
+		fprintf(stderr, "mailroom-pop3d: %s\n", err);
+		return 1;
+	}
 	return pop3_server_run(&cfg);
 }

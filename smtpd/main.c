@@ -17,6 +17,7 @@
 
 #include "../common/config.h"
 #include "../common/log.h"
+#include "../common/privdrop.h"
 #include "smtp_server.h"
 
 static void usage(FILE *f)
@@ -66,6 +67,11 @@ int main(int argc, char **argv)
 	}
 	log_open("mailroom-smtpd", false, cfg.log_level);
 	raise_nofile();
+	/* Before the store and the listeners: they are opened as [server] user. */
+	if (privdrop_apply(&cfg, err, sizeof(err)) < 0) {
+		fprintf(stderr, "mailroom-smtpd: %s\n", err);
+		return 1;
+	}
 	char serr[1024];
 	int rc = smtp_server_run(&cfg, serr, sizeof(serr));
 	if (rc != 0) {

@@ -21,6 +21,7 @@
 
 #include "../common/config.h"
 #include "../common/log.h"
+#include "../common/privdrop.h"
 #include "server.h"
 #include "web.h"
 
@@ -58,6 +59,11 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	log_open("mailroom-webadmin", false, cfg.log_level);
+	/* Before the store, the listeners and libmicrohttpd's threads. */
+	if (privdrop_apply(&cfg, err, sizeof err) != 0) {
+		fprintf(stderr, "mailroom-webadmin: %s\n", err);
+		return 1;
+	}
 	if (ares_library_init(ARES_LIB_INIT_ALL) != ARES_SUCCESS) {
 		fprintf(stderr, "mailroom-webadmin: c-ares failed to start\n");
 		return 1;
