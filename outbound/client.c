@@ -286,11 +286,10 @@ static void start_txn(struct ob_job *j)
 	j->in_txn = true;
 	char params[96] = "";
 	size_t pl = 0;
-	if (j->ext_size > 0 || j->esmtp)
+	/* RFC 1870: SIZE= only to a server that advertised SIZE. */
+	if (j->esmtp && j->ext_size_kw)
 		pl += (size_t)snprintf(params + pl, sizeof params - pl,
 				       " SIZE=%lld", (long long)m->size);
-	if (!j->esmtp)
-		pl = 0, params[0] = '\0';
 	if (j->esmtp && m->scan.body_8bit && j->ext_8bitmime && pl < sizeof params)
 		pl += (size_t)snprintf(params + pl, sizeof params - pl,
 				       " BODY=8BITMIME");
@@ -389,6 +388,7 @@ static void parse_ehlo(struct ob_job *j, const struct ob_reply *r)
 	j->ext_pipelining = j->ext_starttls = j->ext_8bitmime = false;
 	j->ext_smtputf8 = j->ext_auth_plain = j->ext_auth_login = false;
 	j->ext_size = 0;
+	j->ext_size_kw = false;
 	const char *p = strchr(r->text, '\n');
 	while (p != NULL) {
 		const char *line = p + 1;
@@ -413,6 +413,7 @@ static void parse_ehlo(struct ob_job *j, const struct ob_reply *r)
 		else if (strncmp(kw, "SIZE", 4) == 0 && (kw[4] == ' ' || kw[4] == '\0')) {
 			long long v = kw[4] ? strtoll(kw + 5, NULL, 10) : 0;
 			j->ext_size = v > 0 ? v : 0;
+			j->ext_size_kw = true;
 		} else if (strncmp(kw, "AUTH", 4) == 0 && (kw[4] == ' ' || kw[4] == '=')) {
 			if (strstr(kw, " PLAIN") || strstr(kw, "=PLAIN"))
 				j->ext_auth_plain = true;
@@ -791,8 +792,13 @@ void ob_client_connect(struct ob_job *j, const struct ob_addr *a)
 {
 	char ip[INET6_ADDRSTRLEN + 8];
 	sockaddr_ip_text((const struct sockaddr *)&a->ss, ip, sizeof ip);
+	/* Nothing learnt from an earlier host may carry over. */
 	j->tls = j->tls_verified = false;
 	j->esmtp = false;
+	j->ext_pipelining = j->ext_starttls = j->ext_8bitmime = false;
+	j->ext_smtputf8 = j->ext_auth_plain = j->ext_auth_login = false;
+	j->ext_size_kw = false;
+	j->ext_size = 0;
 	j->cur_msg = 0;
 	j->msgs_this_conn = 0;
 	j->mail_ok = false;

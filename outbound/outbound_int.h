@@ -134,7 +134,8 @@ struct ob_job {
 	bool tls_verified;
 	bool ext_pipelining, ext_starttls, ext_8bitmime, ext_smtputf8;
 	bool ext_auth_plain, ext_auth_login;
-	int64_t ext_size; /* 0 = not advertised / no limit */
+	bool ext_size_kw;  /* SIZE advertised: the SIZE= parameter may be used */
+	int64_t ext_size; /* its limit; 0 = none given */
 	bool esmtp;
 	size_t cur_msg;
 	size_t rcpt_sent, rcpt_replied; /* in the current transaction */

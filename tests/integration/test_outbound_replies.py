@@ -1,0 +1,100 @@
+"""Per-recipient outcomes against a scripted remote MX (aiosmtpd): one
+transaction where one recipient is accepted, one rejected (5xx) and one
+greylisted (4xx); the server's SIZE limit; a server that only knows HELO.
+"""
+import email
+import email.policy
+import time
+
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP
+
+from smtp_util import wait_for
+from test_outbound import ALICE, MX2, out, pop3_messages, queue_rows, submit  # noqa: F401
+
+
+class Scripted:
+    def __init__(self):
+        self.messages = []
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address.startswith("bad@"):
+            return "550 5.1.1 <bad@remote.test>: no such user here"
+        if address.startswith("grey@"):
+            return "451 4.7.1 greylisted, come back later"
+        envelope.rcpt_tos.append(address)
+        return "250 2.1.5 ok"
+
+    async def handle_DATA(self, server, session, envelope):
+        self.messages.append((envelope.mail_from, list(envelope.rcpt_tos), envelope.content))
+        return "250 2.0.0 accepted"
+
+
+def test_mixed_recipient_results(out):
+    out.start("pop3d")
+    out.start_dns(*MX2[:1], MX2[2])
+    h = Scripted()
+    ctl = Controller(h, hostname="127.0.0.2", port=out.ports["relay"])
+    ctl.start()
+    try:
+        out.start("queued")
+        submit(out, ["good@remote.test", "bad@remote.test", "grey@remote.test"], subject="three")
+        assert wait_for(lambda: len(h.messages) == 1, 15), out.log("queued")
+        assert h.messages[0][1] == ["good@remote.test"]
+        # bad bounced (DSN with the server's words), grey waits for a retry
+        assert wait_for(lambda: len(pop3_messages(out, ALICE)) == 1, 15), out.log("queued")
+        dsn = email.message_from_bytes(pop3_messages(out, ALICE)[0], policy=email.policy.default)
+        report = list(dsn.iter_parts())[1].as_string()
+        assert "Final-Recipient: rfc822; bad@remote.test" in report
+        assert "550 5.1.1 <bad@remote.test>: no such user here" in report
+        assert "grey@remote.test" not in report and "good@remote.test" not in report
+        rows = queue_rows(out)
+        assert [(r[1], r[2]) for r in rows] == [("grey@remote.test", 1)]
+        assert rows[0][4] == "451 4.7.1 greylisted, come back later"
+    finally:
+        ctl.stop()
+
+
+def test_message_over_the_remote_size_limit_bounces(out):
+    out.start("pop3d")
+    out.start_dns(*MX2[:1], MX2[2])
+    h = Scripted()
+    ctl = Controller(h, hostname="127.0.0.2", port=out.ports["relay"], data_size_limit=2000)
+    ctl.start()
+    try:
+        out.start("queued")
+        submit(out, ["good@remote.test"], subject="too big", body="x" * 70 + "\r\n" * 1 + ("y" * 70 + "\r\n") * 60)
+        assert wait_for(lambda: len(pop3_messages(out, ALICE)) == 1, 15), out.log("queued")
+        raw = pop3_messages(out, ALICE)[0]
+        assert b"Status: 5.3.4" in raw and b"larger than mx1.remote.test accepts (2000)" in raw
+        assert h.messages == []  # never sent
+        assert queue_rows(out) == []
+    finally:
+        ctl.stop()
+
+
+class HeloOnly(SMTP):
+    async def smtp_EHLO(self, hostname):
+        await self.push("502 5.5.2 EHLO not implemented")
+
+
+def test_helo_only_server(out):
+    out.start_dns(*MX2[:1], MX2[2])
+    h = Scripted()
+
+    class C(Controller):
+        def factory(self):
+            return HeloOnly(self.handler)
+    ctl = C(h, hostname="127.0.0.2", port=out.ports["relay"])
+    ctl.start()
+    try:
+        out.start("queued")
+        submit(out, ["good@remote.test", "other@remote.test"], subject="old server")
+        assert wait_for(lambda: len(h.messages) == 1, 15), out.log("queued")
+        mail_from, rcpts, content = h.messages[0]
+        assert rcpts == ["good@remote.test", "other@remote.test"]
+        assert b"Subject: old server" in content
+        assert "send=\"HELO mail.example.test" in out.log("queued")
+        assert "SIZE=" not in out.log("queued")  # no ESMTP parameters to a HELO server
+    finally:
+        ctl.stop()
