@@ -359,7 +359,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true", help="smaller sets, shorter runs")
     ap.add_argument("--idle", type=int, default=1000, help="idle sessions for memory")
-    ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--reps", type=int, default=5)
     ap.add_argument("--keep", action="store_true", help="keep the temp dir")
     args = ap.parse_args()
     if os.geteuid() != 0:
@@ -420,7 +420,10 @@ def main():
             shutil.rmtree(tmp, ignore_errors=True)
 
     def med(name, tag, k):
-        return statistics.median(v[k] for v in res[name][tag])
+        """Best of the reps: these machines are shared, and noise from
+        other jobs only ever slows a run down (CPU per message: lowest)."""
+        vals = [v[k] for v in res[name][tag]]
+        return min(vals) if k == 2 else max(vals)
 
     M, D = "mailroom", "dovecot"
     rows = []
@@ -433,7 +436,7 @@ def main():
         m, d = med(M, tag, 2), med(D, tag, 2)
         rows.append((f"{label} (server CPU us/msg, lower wins)", f"{m:.0f}",
                      f"{d:.0f}", ratio(d, m)))
-    m, d = statistics.median(res[M]["list"]), statistics.median(res[D]["list"])
+    m, d = min(res[M]["list"]), min(res[D]["list"])
     rows.append((f"LIST+UIDL, {nlist} msgs (ms, lower wins)", f"{m:.1f}", f"{d:.1f}",
                  ratio(d, m)))
     m, d = res[M]["logins"], res[D]["logins"]

@@ -19,6 +19,7 @@
 #include "../store/store.h"
 
 struct body {
+	struct pop3_store_backend *b;
 	struct store *own; /* private connection (large bodies) */
 	struct store_body_reader *r;
 	char *mem; /* small bodies, read whole */
@@ -83,7 +84,11 @@ static void body_free(struct body *body)
 	if (body == NULL)
 		return;
 	store_body_close(&body->r);
-	store_close(&body->own);
+	/* With its blob closed the connection holds no snapshot: keep it. */
+	if (body->own != NULL && body->b->n_spare < POP3_SPARE_STORES)
+		body->b->spare[body->b->n_spare++] = body->own;
+	else
+		store_close(&body->own);
 	free(body->mem);
 	free(body);
 }
@@ -96,6 +101,7 @@ static int be_body_open(void *ctx, int64_t account_id, int64_t entry_id,
 	struct body *body = calloc(1, sizeof(*body));
 	if (body == NULL)
 		return STORE_ERROR;
+	body->b = b;
 	int rc = store_body_open(b->st, account_id, entry_id, &r);
 	if (rc != STORE_OK) {
 		free(body);
@@ -113,7 +119,11 @@ static int be_body_open(void *ctx, int64_t account_id, int64_t entry_id,
 	}
 	store_body_close(&r);
 	char err[256];
-	rc = store_open(b->db_path, &body->own, err, sizeof(err));
+	rc = STORE_OK;
+	if (b->n_spare > 0)
+		body->own = b->spare[--b->n_spare];
+	else
+		rc = store_open(b->db_path, &body->own, err, sizeof(err));
 	if (rc == STORE_OK)
 		rc = store_body_open(body->own, account_id, entry_id, &body->r);
 	if (rc != STORE_OK) {
@@ -147,6 +157,12 @@ static int be_remove(void *ctx, int64_t account_id, const int64_t *ids,
 {
 	struct pop3_store_backend *b = ctx;
 	return store_mailbox_delete(b->st, account_id, ids, n);
+}
+
+void pop3_backend_store_close(struct pop3_store_backend *ctx)
+{
+	while (ctx->n_spare > 0)
+		store_close(&ctx->spare[--ctx->n_spare]);
 }
 
 void pop3_backend_store(struct pop3_backend *be, struct pop3_store_backend *ctx)

@@ -572,6 +572,7 @@ static void server_free(struct server *srv)
 	if (srv->tls)
 		SSL_CTX_free(srv->tls);
 	auth_pool_free(&srv->auth);
+	pop3_backend_store_close(&srv->store_ctx);
 	store_close(&srv->st);
 	free(srv->penalty);
 	if (srv->base)
