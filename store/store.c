@@ -336,7 +336,12 @@ int store_open_version(const char *path, int version, struct store **st_r,
 	}
 	sqlite3_extended_result_codes(st->db, 1);
 	sqlite3_busy_timeout(st->db, STORE_BUSY_TIMEOUT_MS);
-	if ((ret = pragma(st, "PRAGMA journal_mode=WAL", "wal")) != STORE_OK ||
+	/* 8 KiB pages for a new file (ignored for an existing one): mail
+	 * bodies are most of the bytes, and against 4 KiB pages a batch of
+	 * 10 KB messages took half the pwrite calls, ~15% less CPU and a
+	 * smaller file. Must come before WAL mode is set. */
+	if ((ret = pragma(st, "PRAGMA page_size=8192", NULL)) != STORE_OK ||
+	    (ret = pragma(st, "PRAGMA journal_mode=WAL", "wal")) != STORE_OK ||
 	    (ret = pragma(st, "PRAGMA synchronous=FULL", NULL)) != STORE_OK ||
 	    (ret = pragma(st, "PRAGMA foreign_keys=ON", NULL)) != STORE_OK ||
 	    /* after a batch of big messages, give the WAL's disk back */

@@ -140,6 +140,27 @@ static void test_fresh(void)
 	CHECK_INT(store_schema_version(t.st), STORE_SCHEMA_VERSION);
 	check_tables(t.st, STORE_SCHEMA_VERSION);
 	CHECK_INT(store_integrity_check(t.st), STORE_OK);
+	sqlite3_stmt *s = NULL;
+	CHECK(sqlite3_prepare_v2(store_db(t.st), "PRAGMA page_size", -1, &s,
+				 NULL) == SQLITE_OK);
+	CHECK(sqlite3_step(s) == SQLITE_ROW);
+	CHECK_INT(sqlite3_column_int(s, 0), 8192);
+	sqlite3_finalize(s);
+	CHECK(sqlite3_prepare_v2(store_db(t.st), "PRAGMA journal_mode", -1, &s,
+				 NULL) == SQLITE_OK);
+	CHECK(sqlite3_step(s) == SQLITE_ROW);
+	CHECK_STR((const char *)sqlite3_column_text(s, 0), "wal");
+	sqlite3_finalize(s);
+	CHECK(sqlite3_prepare_v2(store_db(t.st), "PRAGMA foreign_keys", -1, &s,
+				 NULL) == SQLITE_OK);
+	CHECK(sqlite3_step(s) == SQLITE_ROW);
+	CHECK_INT(sqlite3_column_int(s, 0), 1);
+	sqlite3_finalize(s);
+	CHECK(sqlite3_prepare_v2(store_db(t.st), "PRAGMA synchronous", -1, &s,
+				 NULL) == SQLITE_OK);
+	CHECK(sqlite3_step(s) == SQLITE_ROW);
+	CHECK_INT(sqlite3_column_int(s, 0), 2); /* FULL */
+	sqlite3_finalize(s);
 	struct stat sb;
 	CHECK(stat(t.path, &sb) == 0);
 	CHECK_INT(sb.st_mode & 0777, 0600);
