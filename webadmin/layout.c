@@ -25,6 +25,7 @@ static const struct nav_item nav[] = {
 	{"/queue", "Queue", STORE_ROLE_ADMIN},
 	{"/dns", "DNS records", STORE_ROLE_ADMIN},
 	{"/audit", "Audit log", STORE_ROLE_ADMIN},
+	{"/settings", "Settings", STORE_ROLE_ADMIN},
 	{"/me", "My account", STORE_ROLE_USER},
 };
 
@@ -172,6 +173,8 @@ const char web_css[] =
 	"label{display:block;font-weight:600;font-size:.9rem}\n"
 	"label small,.hint{display:block;font-weight:400;color:var(--muted);"
 	"font-size:.85rem}\n"
+	"textarea{font:inherit;font-family:ui-monospace,Menlo,Consolas,monospace;"
+	"width:100%;padding:.45rem .55rem;border:1px solid #b7bfcc;border-radius:6px}\n"
 	"input,select{font:inherit;padding:.45rem .55rem;border:1px solid #b7bfcc;"
 	"border-radius:6px;width:100%;background:#fff}\n"
 	"input[type=checkbox]{width:auto}\n"

@@ -141,7 +141,8 @@ void h_accounts(struct web_req *r)
 			    "<option value=\"domain-admin\">Domain admin</option>"
 			    "<option value=\"admin\">Admin</option></select></div>");
 	html_raw(h, "<div><button type=\"submit\">Create account</button></div>"
-		    "</form></section>");
+		    "</form><p><a href=\"/accounts/import\">Add many accounts "
+		    "from a list (CSV)</a></p></section>");
 
 	html_raw(h, "<div class=\"table-wrap\"><table><thead><tr><th>Address</th>"
 		    "<th class=\"opt\">Name</th><th class=\"opt\">Role</th><th>Storage</th>"

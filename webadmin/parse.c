@@ -211,6 +211,53 @@ bool route_match(const char *pattern, const char *path, size_t len,
 	return true;
 }
 
+int csv_split(char *line, char **fields, size_t max)
+{
+	size_t n = 0;
+	char *p = line;
+	for (;;) {
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if (n == max)
+			return -1;
+		char *out = p;
+		fields[n++] = out;
+		if (*p == '"') {
+			p++;
+			for (;;) {
+				if (*p == '\0')
+					return -1;
+				if (*p == '"' && p[1] == '"') {
+					*out++ = '"';
+					p += 2;
+				} else if (*p == '"') {
+					p++;
+					break;
+				} else {
+					*out++ = *p++;
+				}
+			}
+			while (*p == ' ' || *p == '\t')
+				p++;
+			if (*p != ',' && *p != '\0')
+				return -1;
+		} else {
+			while (*p != ',' && *p != '\0')
+				*out++ = *p++;
+			while (out > fields[n - 1] &&
+			       (out[-1] == ' ' || out[-1] == '\t'))
+				out--;
+		}
+		bool more = *p == ',';
+		/* out never passes p, so terminating at out is safe */
+		if (more)
+			p++;
+		*out = '\0';
+		if (!more)
+			return (int)n;
+	}
+}
+
 void hex_encode(const unsigned char *src, size_t n, char *dst)
 {
 	static const char digits[] = "0123456789abcdef";

@@ -75,6 +75,14 @@ struct route_cap {
 bool route_match(const char *pattern, const char *path, size_t len,
 		 struct route_cap *caps, size_t *ncaps_r);
 
+/*
+ * Split one CSV line in place (RFC 4180 style: fields separated by commas,
+ * a field may be "quoted" with "" for a quote inside; spaces around
+ * unquoted fields are trimmed). fields[] get pointers into line. Returns
+ * the number of fields, or -1 for an unterminated quote or more than max.
+ */
+int csv_split(char *line, char **fields, size_t max);
+
 /* Lowercase hex of n bytes into dst (size >= 2n+1). */
 void hex_encode(const unsigned char *src, size_t n, char *dst);
 

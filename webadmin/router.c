@@ -79,6 +79,13 @@ static const struct web_route routes[] = {
 	{"POST", "/queue/delete", h_queue_del, NEED_ADMIN, 0},
 	{"GET", "/audit", h_audit, NEED_ADMIN, 0},
 	{"GET", "/dns", h_dns, NEED_ADMIN, 0},
+	{"GET", "/settings", h_settings, NEED_ADMIN, 0},
+	{"POST", "/settings", h_settings_post, NEED_ADMIN, 0},
+	{"POST", "/settings/token-add", h_token_add, NEED_ADMIN, 0},
+	{"POST", "/settings/token-del", h_token_del, NEED_ADMIN, 0},
+	{"POST", "/settings/backup", h_backup, NEED_ADMIN, 0},
+	{"GET", "/accounts/import", h_import_get, NEED_DOMAIN_ADMIN, 0},
+	{"POST", "/accounts/import", h_import_post, NEED_DOMAIN_ADMIN, 0},
 };
 
 /* Once an admin exists, setup mode is off; the fact is re-read every

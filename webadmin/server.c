@@ -15,6 +15,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -155,11 +157,21 @@ static void client_ip(struct MHD_Connection *conn, char *dst, size_t dstlen)
 static enum MHD_Result send_response(struct web_req *r)
 {
 	if (r->out.failed) {
+		if (r->file_fd >= 0)
+			close(r->file_fd);
 		log_error("webadmin: event=page-too-large path=%s", r->path);
 		return send_plain(r->conn, 500, "Internal error: page too large\n");
 	}
-	struct MHD_Response *resp = MHD_create_response_from_buffer(
-		r->out.b.len, r->out.b.data, MHD_RESPMEM_MUST_COPY);
+	struct MHD_Response *resp;
+	if (r->file_fd >= 0) {
+		resp = MHD_create_response_from_fd64(r->file_size, r->file_fd);
+		if (resp == NULL)
+			close(r->file_fd);
+		r->file_fd = -1; /* MHD owns it now */
+	} else {
+		resp = MHD_create_response_from_buffer(
+			r->out.b.len, r->out.b.data, MHD_RESPMEM_MUST_COPY);
+	}
 	if (resp == NULL)
 		return MHD_NO;
 	MHD_add_response_header(resp, "Content-Type",
@@ -239,6 +251,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn,
 	r->body = cs->body.data ? cs->body.data : "";
 	r->body_len = cs->body.len;
 	r->status = 200;
+	r->file_fd = -1;
 	r->now = (int64_t)time(NULL);
 	client_ip(conn, r->ip, sizeof r->ip);
 
@@ -395,6 +408,26 @@ static int open_all(const char *spec, struct listen_addr *addrs, int *fds,
 	return 0;
 }
 
+/* Started as root with [server] user set: become that user once the ports
+ * are bound and the key is read, before any request is served. */
+static int drop_privileges(const struct config *cfg, char *err, size_t errlen)
+{
+	if (geteuid() != 0 || cfg->user[0] == '\0')
+		return 0;
+	const struct passwd *pw = getpwnam(cfg->user);
+	if (pw == NULL) {
+		snprintf(err, errlen, "no such user '%s' ([server] user)", cfg->user);
+		return -1;
+	}
+	if (setgroups(0, NULL) != 0 || setgid(pw->pw_gid) != 0 ||
+	    setuid(pw->pw_uid) != 0) {
+		snprintf(err, errlen, "cannot become %s: %s", cfg->user,
+			 strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
 int web_server_start(struct web_app *app, struct web_server **srv_r,
 		     char *err, size_t errlen)
 {
@@ -426,6 +459,13 @@ int web_server_start(struct web_app *app, struct web_server **srv_r,
 		goto fail;
 	}
 	app->https_port = port_of(&addrs[0]);
+	if (drop_privileges(cfg, err, errlen) != 0) {
+		for (size_t i = 0; i < n; i++)
+			close(fds[i]);
+		for (size_t i = 0; i < hn; i++)
+			close(hfds[i]);
+		goto fail;
+	}
 
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO |
 			 MHD_USE_ERROR_LOG;

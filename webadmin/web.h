@@ -84,6 +84,8 @@ struct web_req {
 	const char *content_type;
 	struct html out;
 	bool cacheable; /* static assets only; everything else no-store */
+	int file_fd;        /* >= 0: send this file instead of out (closed by MHD) */
+	uint64_t file_size;
 	size_t nheaders;
 	struct {
 		char name[32];
@@ -156,6 +158,13 @@ void h_queue(struct web_req *r);
 void h_queue_retry(struct web_req *r);
 void h_queue_del(struct web_req *r);
 void h_audit(struct web_req *r);
+void h_settings(struct web_req *r);
+void h_settings_post(struct web_req *r);
+void h_token_add(struct web_req *r);
+void h_token_del(struct web_req *r);
+void h_backup(struct web_req *r);
+void h_import_get(struct web_req *r);
+void h_import_post(struct web_req *r);
 void h_dns(struct web_req *r);
 void h_me(struct web_req *r);
 void h_me_password(struct web_req *r);

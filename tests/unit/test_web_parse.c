@@ -274,7 +274,43 @@ static void test_html_escape(void)
 	CHECK_STR(s, "50.0 MB");
 }
 
-TEST_SUITE(web_parse, {"url_decode", test_url_decode},
+static void test_csv_split(void)
+{
+	static const struct {
+		const char *in;
+		int n;
+		const char *joined; /* fields joined with '|' */
+	} cases[] = {
+		{"", 1, ""},
+		{"a", 1, "a"},
+		{"a,b,c", 3, "a|b|c"},
+		{" a , b ,c ", 3, "a|b|c"},
+		{"a,,c", 3, "a||c"},
+		{"a,", 2, "a|"},
+		{"\"Ortiz, Ben\",x", 2, "Ortiz, Ben|x"},
+		{"\"say \"\"hi\"\"\"", 1, "say \"hi\""},
+		{" \"q\" ,z", 2, "q|z"},
+		{"\"open", -1, NULL},
+		{"\"a\"b,c", -1, NULL},
+		{"1,2,3,4,5", -1, NULL}, /* more than max (4) */
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		test_state.label = cases[i].in;
+		char line[64], *f[4], got[64] = "";
+		snprintf(line, sizeof line, "%s", cases[i].in);
+		int n = csv_split(line, f, 4);
+		CHECK_INT(n, cases[i].n);
+		if (n > 0 && cases[i].joined) {
+			size_t o = 0;
+			for (int k = 0; k < n; k++)
+				o += (size_t)snprintf(got + o, sizeof got - o, "%s%s",
+						      k ? "|" : "", f[k]);
+			CHECK_STR(got, cases[i].joined);
+		}
+	}
+}
+
+TEST_SUITE(web_parse, {"csv_split", test_csv_split}, {"url_decode", test_url_decode},
 	   {"form_parse", test_form_parse},
 	   {"form_limits_and_get", test_form_limits_and_get},
 	   {"cookie_get", test_cookie_get}, {"route_match", test_route_match},

@@ -1,0 +1,103 @@
+"""Settings (server name, public address), API tokens made and revoked in
+the panel, the backup download, and creating accounts from CSV."""
+import re
+import sqlite3
+
+from test_web_client import Web
+
+ADMIN = "admin@example.test"
+
+
+def admin(m):
+    m.add_user(ADMIN, "admin-pw-1", role="admin")
+    m.start("webadmin")
+    w = Web(m.ports["admin"])
+    assert w.login(ADMIN, "admin-pw-1").status == 303
+    return w
+
+
+def test_settings_change_what_dns_and_autoconfig_use(mailroom):
+    m = mailroom
+    w = admin(m)
+    r = w.submit("/settings", "/settings", {"hostname": "MX.Example.test",
+                                            "public_ip": "not-an-ip"})
+    assert "IPv4 address" in w.get("/settings").text
+    r = w.submit("/settings", "/settings", {"hostname": "MX.Example.test",
+                                            "public_ip": "192.0.2.7"})
+    assert r.status == 303 and "Settings saved." in w.get("/settings").text
+    assert "<hostname>mx.example.test</hostname>" in w.get("/mail/config-v1.1.xml").text
+    dns = w.get("/dns").text
+    assert "192.0.2.7" in dns and "10 mx.example.test" in dns
+    assert "settings" in w.get("/audit").text
+
+
+def test_tokens_made_and_revoked_in_the_panel(mailroom):
+    m = mailroom
+    w = admin(m)
+    r = w.submit("/settings", "/settings/token-add", {"name": "billing"})
+    assert r.status == 303
+    page = w.get("/settings").text
+    token = re.search(r"Token billing created: (mrt_[0-9a-f]{64})", page).group(1)
+    assert token not in w.get("/settings").text  # shown once
+    assert w.api("GET", "/domains", token).status == 200
+    assert "billing" in m.ctl("token", "list").stdout
+    r = w.submit("/settings", "/settings/token-del", {"name": "billing"})
+    assert r.status == 303
+    assert w.api("GET", "/domains", token).status == 401
+    # a user cannot make tokens
+    m.add_user("u@example.test", "user-pw-12")
+    u = Web(w.port)
+    assert u.login("u@example.test", "user-pw-12").status == 303
+    r = u.post("/settings/token-add", {"name": "x", "csrf": u.csrf("/me")})
+    assert r.status == 403
+
+
+def test_backup_download_is_a_whole_database(mailroom, tmp_path):
+    m = mailroom
+    w = admin(m)
+    m.add_user("keep@example.test", "keep-pw-12")
+    r = w.submit("/settings", "/settings/backup", {})
+    assert r.status == 200
+    assert r.header("Content-Disposition").startswith("attachment; filename=\"mailroom-")
+    assert r.body[:16] == b"SQLite format 3\x00"
+    path = tmp_path / "dl.db"
+    path.write_bytes(r.body)
+    db = sqlite3.connect(path)
+    assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    addrs = [row[0] for row in db.execute("SELECT address FROM accounts")]
+    assert "keep@example.test" in addrs
+    db.close()
+    assert not list((m.data_dir).glob(".webadmin-backup-*"))
+    # GET does nothing, and without the CSRF token there is no backup
+    assert w.get("/settings/backup").status == 405
+    assert w.post("/settings/backup", {}).status == 403
+
+
+def test_accounts_from_csv(mailroom):
+    m = mailroom
+    w = admin(m)
+    csv = ("address,name,quota,password\r\n"
+           "anna@example.test, Anna Berg, 200, anna-pw-123\r\n"
+           "\"ben@example.test\",\"Ortiz, Ben\",,\r\n"
+           "\r\n"
+           "not an address,x\r\n"
+           "anna@example.test,dup\r\n"
+           "carl@nowhere.test,Carl\r\n"
+           "dora@example.test,Dora,lots\r\n")
+    r = w.submit("/accounts/import", "/accounts/import", {"csv": csv})
+    assert r.status == 200
+    rows = re.findall(r"<tr><td>(\d+)</td><td>(.*?)</td><td>(.*?)</td><td>(.*?)</td></tr>",
+                      r.text)
+    by_line = {int(n): (a, res, pw) for n, a, res, pw in rows}
+    assert "created" in by_line[2][1] and "(as given)" in by_line[2][2]
+    assert "created" in by_line[3][1]
+    ben_pw = re.search(r"<code>(\w{16})</code>", by_line[3][2]).group(1)
+    assert "not an email address" in by_line[5][1]
+    assert "already exists" in by_line[6][1]
+    assert "not one of ours" in by_line[7][1] or "not a domain" in by_line[7][1]
+    assert "whole number" in by_line[8][1]
+    assert "2 created, 4 not created" in r.text
+    acct = w.api  # noqa: F841 (readability)
+    assert Web(w.port).login("ben@example.test", ben_pw).status == 303
+    listing = w.get("/accounts").text
+    assert "Ortiz, Ben" in listing and "200.0 MB" in listing

@@ -1,0 +1,209 @@
+/*
+ * page_settings.c - the admin's settings page: the server name and public
+ * address the DNS and autoconfig pages use, API tokens (create, shown
+ * once; revoke), and a backup download.
+ *
+ * Limits: hostname and public address are panel settings kept in the
+ * store; the daemons' own config keys (smarthost, size limit, listeners,
+ * certificate files) live in mailroom.conf, which this unprivileged
+ * process does not write. The page says so instead of pretending.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <arpa/inet.h>
+
+#include "../common/addr.h"
+#include "../common/log.h"
+#include "session.h"
+#include "web.h"
+
+static int token_row(void *ctx, const struct store_token *t)
+{
+	struct web_req *r = ctx;
+	char made[40] = "-", used[40] = "never";
+	time_t tt = (time_t)t->created;
+	struct tm tm;
+	if (gmtime_r(&tt, &tm))
+		strftime(made, sizeof made, "%Y-%m-%d", &tm);
+	tt = (time_t)t->last_used;
+	if (t->last_used > 0 && gmtime_r(&tt, &tm))
+		strftime(used, sizeof used, "%Y-%m-%d %H:%M UTC", &tm);
+	html_fmt(&r->out, "<tr><td>%s</td><td>%s</td><td>%s</td><td>"
+			  "<form method=\"post\" action=\"/settings/token-del\">",
+		 t->name, made, used);
+	page_csrf(r);
+	html_fmt(&r->out, "<input type=\"hidden\" name=\"name\" value=\"%s\">"
+			  "<button class=\"danger\" type=\"submit\">Revoke</button>"
+			  "</form></td></tr>",
+		 t->name);
+	return 0;
+}
+
+void h_settings(struct web_req *r)
+{
+	struct store *st = r->app->store;
+	char host[HOSTNAME_MAX + 1], ip[64];
+	if (store_setting_get(st, "hostname", host, sizeof host) != STORE_OK)
+		snprintf(host, sizeof host, "%s", r->app->cfg->hostname);
+	if (store_setting_get(st, "public_ip", ip, sizeof ip) != STORE_OK)
+		ip[0] = '\0';
+	struct html *h = &r->out;
+	page_begin(r, "Settings");
+
+	html_raw(h, "<section><h2>This server</h2><form class=\"stack\" "
+		    "method=\"post\" action=\"/settings\">");
+	page_csrf(r);
+	html_fmt(h,
+		 "<div><label for=\"hostname\">Server name<small>What mail "
+		 "programs connect to and what MX records point at.</small>"
+		 "</label><input id=\"hostname\" name=\"hostname\" required "
+		 "value=\"%s\"></div>"
+		 "<div><label for=\"public_ip\">Public IPv4 address<small>The "
+		 "address the internet reaches this server at; the DNS page "
+		 "checks the A and PTR records against it. Empty: not "
+		 "checked.</small></label><input id=\"public_ip\" "
+		 "name=\"public_ip\" inputmode=\"decimal\" value=\"%s\"></div>"
+		 "<div><button type=\"submit\">Save</button></div></form>"
+		 "<p class=\"hint\">Listening ports, the smarthost, the message "
+		 "size limit and the certificate files are set in %s and take "
+		 "effect when the daemons restart.</p></section>",
+		 host, ip, r->app->cfg->path);
+
+	html_raw(h, "<section><h2>API tokens</h2><p class=\"hint\">Scripts use "
+		    "these with <code>Authorization: Bearer TOKEN</code> on "
+		    "<code>/api/v1/</code>. A token can do everything an admin "
+		    "can.</p><div class=\"table-wrap\"><table><thead><tr>"
+		    "<th>Name</th><th>Created</th><th>Last used</th><th></th>"
+		    "</tr></thead><tbody>");
+	int rc = store_token_list(st, token_row, r);
+	html_raw(h, "</tbody></table></div>");
+	if (rc != STORE_OK)
+		html_fmt(h, "<p class=\"flash error\">%s</p>",
+			 web_store_error(r->app, rc));
+	html_raw(h, "<form class=\"inline\" method=\"post\" "
+		    "action=\"/settings/token-add\">");
+	page_csrf(r);
+	html_raw(h, "<div><label for=\"token-name\">New token's name</label>"
+		    "<input id=\"token-name\" name=\"name\" required "
+		    "placeholder=\"billing-script\" maxlength=\"64\"></div>"
+		    "<button type=\"submit\">Create token</button></form>"
+		    "</section>");
+
+	html_raw(h, "<section><h2>Backup</h2><p>A copy of the whole database "
+		    "(accounts, passwords as hashes, all mail), consistent even "
+		    "while mail arrives. Keep it somewhere safe; restore it with "
+		    "<code>mailroomctl restore FILE</code>.</p>"
+		    "<form method=\"post\" action=\"/settings/backup\">");
+	page_csrf(r);
+	html_raw(h, "<button type=\"submit\" class=\"secondary\">Download a "
+		    "backup</button></form></section>");
+	page_end(r);
+}
+
+void h_settings_post(struct web_req *r)
+{
+	const char *host_in = web_field(r, "hostname");
+	const char *ip_in = web_field(r, "public_ip");
+	char host[ADDR_DOMAIN_MAX + 1];
+	const char *why;
+	unsigned char b[4];
+	if (host_in == NULL ||
+	    addr_domain_normalise(host_in, strlen(host_in), host, &why) != 0) {
+		web_redirect_msg(r, "/settings", "error",
+				 "The server name must be a host name like "
+				 "mail.example.com.");
+		return;
+	}
+	if (ip_in != NULL && *ip_in != '\0' && inet_pton(AF_INET, ip_in, b) != 1) {
+		web_redirect_msg(r, "/settings", "error",
+				 "The public address must be an IPv4 address "
+				 "like 203.0.113.5.");
+		return;
+	}
+	struct store *st = r->app->store;
+	int rc = store_setting_set(st, "hostname", host);
+	if (rc == STORE_OK)
+		rc = store_setting_set(st, "public_ip", ip_in ? ip_in : "");
+	if (rc != STORE_OK) {
+		web_redirect_msg(r, "/settings", "error", web_store_error(r->app, rc));
+		return;
+	}
+	web_audit(r, "settings", "hostname=%s public_ip=%s", host, ip_in ? ip_in : "");
+	web_redirect_msg(r, "/settings", "ok", "Settings saved.");
+}
+
+void h_token_add(struct web_req *r)
+{
+	const char *name = web_field(r, "name");
+	char token[STORE_TOKEN_TEXT_MAX], msg[400];
+	int rc = name ? store_token_create(r->app->store, name, token, sizeof token)
+		      : STORE_INVALID;
+	if (rc != STORE_OK) {
+		snprintf(msg, sizeof msg, "Could not create the token: %s",
+			 web_store_error(r->app, rc));
+		web_redirect_msg(r, "/settings", "error", msg);
+		return;
+	}
+	web_audit(r, "token-add", "%s", name);
+	snprintf(msg, sizeof msg,
+		 "Token %s created: %s - copy it now, it will not be shown again.",
+		 name, token);
+	explicit_bzero(token, sizeof token);
+	web_redirect_msg(r, "/settings", "ok", msg);
+}
+
+void h_token_del(struct web_req *r)
+{
+	const char *name = web_field(r, "name");
+	int rc = name ? store_token_del(r->app->store, name) : STORE_NOTFOUND;
+	if (rc != STORE_OK) {
+		web_redirect_msg(r, "/settings", "error", web_store_error(r->app, rc));
+		return;
+	}
+	web_audit(r, "token-del", "%s", name);
+	web_redirect_msg(r, "/settings", "ok", "Token revoked.");
+}
+
+void h_backup(struct web_req *r)
+{
+	char rnd[SESSION_ID_HEX + 1], path[CONFIG_PATH_MAX + 96];
+	if (session_random_hex(rnd) != 0 ||
+	    snprintf(path, sizeof path, "%s/.webadmin-backup-%.16s.db",
+		     r->app->cfg->data_dir, rnd) >= (int)sizeof path) {
+		web_error_page(r, 500, "Could not name a backup file.");
+		return;
+	}
+	int rc = store_backup(r->app->store, path);
+	if (rc != STORE_OK) {
+		log_error("webadmin: event=backup-failed error=\"%s\"",
+			  store_errmsg(r->app->store));
+		web_error_page(r, 500, web_store_error(r->app, rc));
+		return;
+	}
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	unlink(path); /* the open fd keeps it until the download ends */
+	struct stat sb;
+	if (fd < 0 || fstat(fd, &sb) != 0) {
+		if (fd >= 0)
+			close(fd);
+		web_error_page(r, 500, "Could not read the backup.");
+		return;
+	}
+	char disp[128], day[16] = "";
+	time_t now = (time_t)r->now;
+	struct tm tm;
+	if (gmtime_r(&now, &tm))
+		strftime(day, sizeof day, "%Y%m%d", &tm);
+	snprintf(disp, sizeof disp, "attachment; filename=\"mailroom-%s.db\"", day);
+	web_add_header(r, "Content-Disposition", disp);
+	r->content_type = "application/vnd.sqlite3";
+	r->file_fd = fd;
+	r->file_size = (uint64_t)sb.st_size;
+	web_audit(r, "backup-download", "%lld bytes", (long long)sb.st_size);
+}
