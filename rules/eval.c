@@ -120,36 +120,83 @@ static bool text_test(enum rules_op op, const char *text, size_t len,
 	}
 }
 
-static bool name_is(const struct rules_header *h, const char *name)
+/* A header name to look for, with its hash computed once. */
+struct hname {
+	const char *s;
+	size_t len;
+	uint32_t hash;
+};
+
+static struct hname hname_of(const char *s)
 {
-	size_t n = strlen(name);
-	return h->name.len == n && strncasecmp(h->name.ptr, name, n) == 0;
+	struct hname n = {s, strlen(s), 0};
+	n.hash = rules_header_name_hash(s, n.len);
+	return n;
 }
 
-/* Any address in any header called name passes the test. */
-static bool address_test(const struct rules_message *m, const char *name,
-			 enum rules_op op, const char *value, size_t vlen)
+static bool name_eq(const struct rules_header *h, const struct hname *n)
 {
-	struct slice addrs[ADDRS_PER_HEADER];
-	for (size_t i = 0; i < m->n_headers; i++) {
+	return h->name_hash == n->hash && h->name.len == n->len &&
+	       strncasecmp(h->name.ptr, n->s, n->len) == 0;
+}
+
+static bool name_is(const struct rules_header *h, const char *name)
+{
+	struct hname n = hname_of(name);
+	return name_eq(h, &n);
+}
+
+/*
+ * The addresses of From, and of To plus Cc, cut out once per evaluation
+ * (on the stack, only when a rule asks), not once per condition.
+ */
+struct addr_cache {
+	bool have_from, have_to_cc;
+	size_t n_from, n_to_cc;
+	struct slice from[ADDRS_PER_HEADER];
+	struct slice to_cc[2 * ADDRS_PER_HEADER];
+};
+
+static size_t collect_addrs(const struct rules_message *m, const char *name,
+			    struct slice *out, size_t max)
+{
+	size_t n = 0;
+	struct hname hn = hname_of(name);
+	for (size_t i = 0; i < m->n_headers && n < max; i++) {
 		const struct rules_header *h = &m->headers[i];
-		if (!name_is(h, name))
-			continue;
-		size_t n = rules_address_list(h->raw, h->raw_len, addrs,
-					      ADDRS_PER_HEADER);
-		for (size_t j = 0; j < n; j++)
-			if (text_test(op, addrs[j].ptr, addrs[j].len, value, vlen))
-				return true;
+		if (name_eq(h, &hn))
+			n += rules_address_list(h->raw, h->raw_len, out + n,
+						max - n);
 	}
+	return n;
+}
+
+static bool any_addr(const struct slice *a, size_t n, enum rules_op op,
+		     const char *value, size_t vlen)
+{
+	for (size_t j = 0; j < n; j++)
+		if (text_test(op, a[j].ptr, a[j].len, value, vlen))
+			return true;
 	return false;
+}
+
+static void fill_to_cc(const struct rules_message *m, struct addr_cache *ac)
+{
+	if (ac->have_to_cc)
+		return;
+	ac->n_to_cc = collect_addrs(m, "to", ac->to_cc, ADDRS_PER_HEADER);
+	ac->n_to_cc += collect_addrs(m, "cc", ac->to_cc + ac->n_to_cc,
+				     ADDRS_PER_HEADER);
+	ac->have_to_cc = true;
 }
 
 static bool header_test(const struct rules_message *m, const char *name,
 			enum rules_op op, const char *value, size_t vlen)
 {
+	struct hname n = hname_of(name);
 	for (size_t i = 0; i < m->n_headers; i++) {
 		const struct rules_header *h = &m->headers[i];
-		if (name_is(h, name) &&
+		if (name_eq(h, &n) &&
 		    text_test(op, h->value, h->value_len, value, vlen))
 			return true;
 	}
@@ -157,7 +204,7 @@ static bool header_test(const struct rules_message *m, const char *name,
 }
 
 static bool cond_true(const struct rules_condition *c,
-		      const struct rules_message *m)
+		      const struct rules_message *m, struct addr_cache *ac)
 {
 	bool r = false;
 	const char *v = c->value;
@@ -165,14 +212,25 @@ static bool cond_true(const struct rules_condition *c,
 	bool addr_op = c->op != RULES_OP_CONTAINS;
 	switch (c->field) {
 	case RULES_FIELD_FROM:
-		r = addr_op ? address_test(m, "from", c->op, v, vlen)
-			    : header_test(m, "from", c->op, v, vlen);
+		if (!addr_op) {
+			r = header_test(m, "from", c->op, v, vlen);
+			break;
+		}
+		if (!ac->have_from) {
+			ac->n_from = collect_addrs(m, "from", ac->from,
+						   ADDRS_PER_HEADER);
+			ac->have_from = true;
+		}
+		r = any_addr(ac->from, ac->n_from, c->op, v, vlen);
 		break;
 	case RULES_FIELD_TO_CC:
-		r = addr_op ? (address_test(m, "to", c->op, v, vlen) ||
-			       address_test(m, "cc", c->op, v, vlen))
-			    : (header_test(m, "to", c->op, v, vlen) ||
-			       header_test(m, "cc", c->op, v, vlen));
+		if (!addr_op) {
+			r = header_test(m, "to", c->op, v, vlen) ||
+			    header_test(m, "cc", c->op, v, vlen);
+			break;
+		}
+		fill_to_cc(m, ac);
+		r = any_addr(ac->to_cc, ac->n_to_cc, c->op, v, vlen);
 		break;
 	case RULES_FIELD_SUBJECT:
 		r = header_test(m, "subject", c->op, v, vlen);
@@ -198,12 +256,12 @@ static bool cond_true(const struct rules_condition *c,
 }
 
 static bool rule_matches(const struct rules_rule *r,
-			 const struct rules_message *m)
+			 const struct rules_message *m, struct addr_cache *ac)
 {
 	if (r->n_conds == 0)
 		return true;
 	for (size_t i = 0; i < r->n_conds; i++) {
-		bool t = cond_true(&r->conds[i], m);
+		bool t = cond_true(&r->conds[i], m, ac);
 		if (r->match_any && t)
 			return true;
 		if (!r->match_any && !t)
@@ -247,17 +305,30 @@ static bool first_word_is(const struct rules_header *h, const char *word)
 	return equal(h->raw, n, word, strlen(word));
 }
 
-static bool addressed_to(const struct rules_message *m, const char *addr)
+static bool addressed_to(const struct rules_message *m, struct addr_cache *ac,
+			 const char *addr)
 {
 	if (addr == NULL || addr[0] == '\0')
 		return false;
-	size_t n = strlen(addr);
-	return address_test(m, "to", RULES_OP_IS, addr, n) ||
-	       address_test(m, "cc", RULES_OP_IS, addr, n);
+	fill_to_cc(m, ac);
+	return any_addr(ac->to_cc, ac->n_to_cc, RULES_OP_IS, addr, strlen(addr));
 }
+
+static const char *vacation_suppressed(const struct rules_action *vac,
+				       const struct rules_message *m,
+				       struct addr_cache *ac);
 
 const char *rules_vacation_suppressed(const struct rules_action *vac,
 				      const struct rules_message *m)
+{
+	struct addr_cache ac;
+	ac.have_from = ac.have_to_cc = false;
+	return vacation_suppressed(vac, m, &ac);
+}
+
+static const char *vacation_suppressed(const struct rules_action *vac,
+				       const struct rules_message *m,
+				       struct addr_cache *ac)
 {
 	const struct rules_vacation *v = &vac->vacation;
 	if (v->start[0] || v->end[0]) {
@@ -290,9 +361,10 @@ const char *rules_vacation_suppressed(const struct rules_action *vac,
 		     first_word_is(h, "junk")))
 			return "bulk mail";
 	}
-	bool ours = addressed_to(m, m->account) || addressed_to(m, m->envelope_to);
+	bool ours = addressed_to(m, ac, m->account) ||
+		    addressed_to(m, ac, m->envelope_to);
 	for (size_t i = 0; !ours && i < v->n_addrs; i++)
-		ours = addressed_to(m, v->addrs[i]);
+		ours = addressed_to(m, ac, v->addrs[i]);
 	if (!ours)
 		return "not in To/Cc";
 	return NULL;
@@ -320,10 +392,12 @@ int rules_evaluate(const struct rules_set *set, const struct rules_message *msg,
 		   struct rules_decision *out)
 {
 	memset(out, 0, sizeof *out);
+	struct addr_cache ac;
+	ac.have_from = ac.have_to_cc = false;
 	bool explicit_keep = false, cancel = false, redirected = false;
 	for (size_t i = 0; set && i < set->n && !out->stopped; i++) {
 		const struct rules_rule *r = set->rules[i];
-		if (!r->enabled || !rule_matches(r, msg))
+		if (!r->enabled || !rule_matches(r, msg, &ac))
 			continue;
 		if (out->n_matched < RULES_MATCHED_MAX)
 			out->matched[out->n_matched++] = r;
@@ -356,7 +430,7 @@ int rules_evaluate(const struct rules_set *set, const struct rules_message *msg,
 				if (out->vacation || out->vacation_skipped)
 					break;
 				out->vacation_skipped =
-					rules_vacation_suppressed(a, msg);
+					vacation_suppressed(a, msg, &ac);
 				if (out->vacation_skipped == NULL) {
 					out->vacation = a;
 					out->vacation_rule = r;

@@ -53,15 +53,55 @@ static char *arena_unfold(struct rules_message *m, const char *src, size_t n,
 	}
 	if (n + 1 > room)
 		return NULL;
-	for (size_t i = 0; i < n; i++) /* a NUL would end the C string */
-		if (src[i] != '\r' && src[i] != '\n')
-			dst[o++] = src[i] ? src[i] : ' ';
+	/* copy whole runs between line ends (most values are one run) */
+	size_t i = 0;
+	while (i < n) {
+		const char *lf = memchr(src + i, '\n', n - i);
+		size_t end = lf ? (size_t)(lf - src) : n;
+		size_t run = end - i;
+		if (run > 0 && src[end - 1] == '\r')
+			run--;
+		memcpy(dst + o, src + i, run);
+		o += run;
+		i = end + 1;
+	}
+	/* a NUL would end the C string; a stray CR is not text either */
+	for (char *p = memchr(dst, '\0', o); p; p = memchr(p, '\0', (size_t)(dst + o - p)))
+		*p = ' ';
+	for (char *p = memchr(dst, '\r', o); p; p = memchr(p, '\r', (size_t)(dst + o - p)))
+		*p = ' ';
 	while (o > 0 && is_wsp(dst[o - 1]))
 		o--;
 	dst[o] = '\0';
 	m->arena_used += o + 1;
 	*len_r = o;
 	return dst;
+}
+
+/* "=?" anywhere: memchr is much cheaper than memmem for two octets. */
+static bool has_encoded_word(const char *s, size_t n)
+{
+	const char *p = s, *end = s + n;
+	while ((p = memchr(p, '=', (size_t)(end - p))) != NULL) {
+		if (p + 1 < end && p[1] == '?')
+			return true;
+		p++;
+	}
+	return false;
+}
+
+/* FNV-1a of the lowercased name: lets a rule skip other headers with one
+ * integer compare (rules_header_name_hash is the same function). */
+uint32_t rules_header_name_hash(const char *name, size_t len)
+{
+	uint32_t h = 2166136261u;
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)name[i];
+		if (c >= 'A' && c <= 'Z')
+			c = (unsigned char)(c + 32);
+		h = (h ^ c) * 16777619u;
+	}
+	return h;
 }
 
 static void add_field(struct rules_message *m, const char *line, size_t n)
@@ -91,12 +131,13 @@ static void add_field(struct rules_message *m, const char *line, size_t n)
 	}
 	h->name.ptr = line;
 	h->name.len = nlen;
+	h->name_hash = rules_header_name_hash(line, nlen);
 	h->raw = raw;
 	h->value = raw;
 	h->value_len = h->raw_len;
 	/* Decode only when there is something to decode: most headers have
 	 * no encoded word and share the raw text. */
-	if (memmem(raw, h->raw_len, "=?", 2) != NULL) {
+	if (has_encoded_word(raw, h->raw_len)) {
 		size_t room = sizeof m->arena - m->arena_used;
 		char *dst = m->arena + m->arena_used;
 		size_t dn = rules_decode_2047(raw, h->raw_len, dst, room);

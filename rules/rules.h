@@ -207,6 +207,7 @@ int rules_rule_describe(const struct rules_rule *r, struct buf *out)
 
 struct rules_header {
 	struct slice name;  /* as written, into the caller's header block */
+	uint32_t name_hash; /* rules_header_name_hash(name) */
 	const char *raw;    /* unfolded, trimmed (arena) */
 	const char *value;  /* raw with RFC 2047 words decoded to UTF-8 */
 	size_t raw_len, value_len;
@@ -243,6 +244,8 @@ void rules_message_parse(struct rules_message *msg, const char *data,
 /* First header named name (case-insensitive), or NULL. */
 const struct rules_header *rules_message_header(const struct rules_message *msg,
 						const char *name);
+/* Case-insensitive hash of a header name (FNV-1a of its lowercase). */
+uint32_t rules_header_name_hash(const char *name, size_t len);
 /* How many octets of data form the header block, with its empty line. */
 size_t rules_header_block_len(const char *data, size_t len);
 
