@@ -115,8 +115,9 @@ static const char SQL_ENTRY[] =
 	"INSERT INTO mailbox (account_id, uid, body_id, size, received)"
 	" VALUES (?, ?, ?, ?, ?)";
 
+/* *added_r counts the entries made (an account gone since RCPT gets none). */
 static int add_entry(struct store *st, int64_t account_id, int64_t body_id,
-		     int64_t size, int64_t now)
+		     int64_t size, int64_t now, size_t *added_r)
 {
 	sqlite3_stmt *s = store_prepare(st, SQL_CHARGE);
 	if (s == NULL)
@@ -141,7 +142,10 @@ static int add_entry(struct store *st, int64_t account_id, int64_t body_id,
 	sqlite3_bind_int64(s, 3, body_id);
 	sqlite3_bind_int64(s, 4, size);
 	sqlite3_bind_int64(s, 5, now);
-	return store_step_done(st, s, "deliver entry");
+	int ret = store_step_done(st, s, "deliver entry");
+	if (ret == STORE_OK)
+		(*added_r)++;
+	return ret;
 }
 
 static const char SQL_QUEUE[] =
@@ -190,12 +194,17 @@ static int deliver_one(struct store *st, struct chunk_writer *w,
 	int64_t body_id = sqlite3_last_insert_rowid(st->db);
 	if ((ret = copy_body(st, w, m, body_id, buf)) != STORE_OK)
 		return ret;
+	size_t added = 0;
 	for (size_t i = 0; ret == STORE_OK && i < m->n_local; i++)
 		if (!seen_before(m->local_ids, i))
 			ret = add_entry(st, m->local_ids[i], body_id, m->size,
-					now);
+					now, &added);
 	for (size_t i = 0; ret == STORE_OK && i < m->n_remote; i++)
 		ret = add_queue(st, body_id, m->sender, m->remote[i], now);
+	/* Every local account went away and nothing is queued: keep no
+	 * body that nothing points at. */
+	if (ret == STORE_OK && added == 0 && m->n_remote == 0)
+		return store_body_drop_if_unused(st, body_id);
 	if (ret == STORE_OK)
 		m->body_id_r = body_id;
 	return ret;

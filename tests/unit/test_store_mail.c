@@ -446,6 +446,12 @@ static void test_deliver_all_or_nothing(void)
 	int64_t both[2] = {b, a};
 	CHECK_INT(tstore_deliver(st, t.dir, 10, both, 2, NULL, 0, NULL), 0);
 	CHECK_INT(tstore_count(st, "mailbox"), 3);
+	/* only the deleted account: nothing stored, no orphan body */
+	int64_t nbodies = tstore_count(st, "bodies"), body = -1;
+	CHECK_INT(tstore_deliver(st, t.dir, 70000, &b, 1, NULL, 0, &body), 0);
+	CHECK_INT(body, 0);
+	CHECK_INT(tstore_count(st, "bodies"), nbodies);
+	CHECK_INT(tstore_count(st, "body_chunks"), nbodies);
 	close(good);
 	close(shortf);
 	tstore_done(&t);
