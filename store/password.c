@@ -3,9 +3,9 @@
  *
  * New hashes are yescrypt ($y$) with a salt libcrypt draws from the OS.
  * Verification also takes SHA-512 crypt ($6$), SHA-256 crypt ($5$) and
- * bcrypt ($2b$, $2y$), so hashes from Dovecot or /etc/shadow import as
- * they are. Older schemes (DES, MD5) are refused: they are too weak to
- * keep. The comparison of crypt output with the stored hash is constant
+ * bcrypt ($2b$, $2y$, and $2a$ from older Dovecot/PHP), so hashes from
+ * Dovecot or /etc/shadow import as they are. Older schemes (DES, MD5) are
+ * refused: they are too weak to keep. The comparison of crypt output with the stored hash is constant
  * time. Passwords never leave this file except as a hash, and the
  * crypt_data work area is wiped before it is freed.
  */
@@ -16,7 +16,7 @@
 #include "store_int.h"
 
 static const char *const accepted_prefixes[] = {"$y$", "$6$", "$5$", "$2b$",
-						 "$2y$"};
+						 "$2y$", "$2a$"};
 
 /* A well-formed yescrypt hash of a password nobody has: verifying against
  * it costs what a real verification costs, so an unknown user answers as

@@ -77,10 +77,11 @@ static int run_tool(char *const argv[], const char *password, char *out,
 
 static void test_other_tools(void)
 {
-	static char *const tools[][6] = {
+	static char *const tools[][5] = {
 		{"mkpasswd", "-m", "yescrypt", "-s", NULL},
 		{"mkpasswd", "-m", "sha-512", "-s", NULL},
 		{"mkpasswd", "-m", "bcrypt", "-s", NULL},
+		{"mkpasswd", "-m", "bcrypt-a", "-s", NULL},
 		{"mkpasswd", "-m", "sha-256", "-s", NULL},
 		{"openssl", "passwd", "-6", "-stdin", NULL},
 		{"openssl", "passwd", "-5", "-stdin", NULL},
