@@ -41,6 +41,7 @@ void h_me(struct web_req *r)
 	html_raw(h, ".</p><p><a href=\"/me/howto\">How to set up your mail "
 		    "program or phone</a></p></section>");
 
+	rules_section(r, a.id);
 	html_raw(h, "<section><h2>Change my password</h2><form class=\"stack\" "
 		    "method=\"post\" action=\"/me/password\">");
 	page_csrf(r);

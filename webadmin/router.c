@@ -61,6 +61,8 @@ static const struct web_route routes[] = {
 	{"GET", "/me", h_me, NEED_USER, 0},
 	{"POST", "/me/password", h_me_password, NEED_USER, 0},
 	{"GET", "/me/howto", h_me_howto, NEED_USER, 0},
+	{"POST", "/me/vacation", h_me_vacation, NEED_USER, 0},
+	{"POST", "/me/forward", h_me_forward, NEED_USER, 0},
 	{"GET", "/accounts/howto", h_account_howto, NEED_DOMAIN_ADMIN, 0},
 	{"GET", "/domains", h_domains, NEED_ADMIN, 0},
 	{"POST", "/domains/add", h_domain_add, NEED_ADMIN, 0},

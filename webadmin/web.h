@@ -169,6 +169,10 @@ void h_dns(struct web_req *r);
 void h_me(struct web_req *r);
 void h_me_password(struct web_req *r);
 void h_me_howto(struct web_req *r);
+void h_me_vacation(struct web_req *r);
+void h_me_forward(struct web_req *r);
+/* The out-of-office and forwarding forms for account_id (page_rules.c). */
+void rules_section(struct web_req *r, int64_t account_id);
 void h_account_howto(struct web_req *r);
 void h_autoconfig(struct web_req *r);
 void h_autodiscover(struct web_req *r);
