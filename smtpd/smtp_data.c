@@ -52,25 +52,60 @@ static void fail(struct smtp_data *d, enum smtp_data_error e)
 		d->error = e;
 }
 
+/* Count n more message octets; the cap is checked octet by octet so the
+ * first error does not depend on how the input was split. */
+static void count(struct smtp_data *d, size_t n)
+{
+	if (d->error != SMTP_DATA_OK)
+		return;
+	if ((int64_t)n > d->max_size - d->size) {
+		d->size = d->max_size + 1;
+		fail(d, SMTP_DATA_TOO_BIG);
+		return;
+	}
+	d->size += (int64_t)n;
+}
+
 /* Emit p[from..to) unless in discard mode. */
 static void emit(struct smtp_data *d, const char *p, size_t from, size_t to,
 		 smtp_data_sink sink, void *ctx)
 {
 	if (to <= from || d->error != SMTP_DATA_OK)
 		return;
-	size_t n = to - from;
-	if ((int64_t)n > d->max_size - d->size) {
-		fail(d, SMTP_DATA_TOO_BIG);
-		return;
-	}
-	d->size += (int64_t)n;
-	if (sink(ctx, p + from, n) < 0)
+	if (sink(ctx, p + from, to - from) < 0)
 		fail(d, SMTP_DATA_SINK);
+}
+
+/*
+ * Account for a run of ordinary text at once, failing with the error the
+ * byte-by-byte path would have hit first (size before line length on the
+ * same octet), so the outcome never depends on how TCP split the input.
+ */
+static void run_limits(struct smtp_data *d, size_t run)
+{
+	if (d->error == SMTP_DATA_OK) {
+		int64_t room_size = d->max_size - d->size;
+		size_t room_line = d->line_len < TEXT_LINE_MAX
+					   ? TEXT_LINE_MAX - d->line_len
+					   : 0;
+		bool over_size = (int64_t)run > room_size;
+		bool over_line = run > room_line;
+		if (over_size && (!over_line || room_size <= (int64_t)room_line)) {
+			count(d, run);
+		} else if (over_line) {
+			count(d, room_line + 1);
+			fail(d, SMTP_DATA_LINE_TOO_LONG);
+		} else {
+			count(d, run);
+		}
+	}
+	d->line_len += run;
 }
 
 /* A byte inside a line (state TEXT rules); returns the next state. */
 static int text_byte(struct smtp_data *d, unsigned char c)
 {
+	count(d, 1);
 	switch (c) {
 	case '\r':
 		return ST_CR;
@@ -128,9 +163,7 @@ size_t smtp_data_feed(struct smtp_data *d, const char *p, size_t n,
 			size_t j = i;
 			while (j < n && p[j] != '\r' && p[j] != '\n' && p[j] != '\0')
 				j++;
-			d->line_len += j - i;
-			if (d->line_len > TEXT_LINE_MAX)
-				fail(d, SMTP_DATA_LINE_TOO_LONG);
+			run_limits(d, j - i);
 			if (j == n) {
 				i = n - 1;
 				break;
@@ -141,6 +174,7 @@ size_t smtp_data_feed(struct smtp_data *d, const char *p, size_t n,
 		}
 		case ST_CR:
 			if (c == '\n') {
+				count(d, 1);
 				d->state = ST_BOL;
 			} else {
 				fail(d, SMTP_DATA_BARE_CR);

@@ -129,6 +129,9 @@ static void mh_deliver(void *ctx, const struct smtp_envelope *env)
 	snprintf(h->last_sender, sizeof(h->last_sender), "%s", env->sender);
 	h->last_n_local = env->n_local;
 	h->last_n_remote = env->n_remote;
+	for (size_t i = 0; i < env->n_remote; i++)
+		if (strcmp(env->remote[i], "friend@remote.test") != 0)
+			h->relayed++;
 	h->n_delivered++;
 	if (h->sync)
 		smtp_session_deliver_result(h->sess, h->deliver_result);

@@ -34,6 +34,7 @@ struct smtp_memhost {
 	int n_delivered;
 	char last_sender[ADDR_MAX + 1];
 	size_t last_n_local, last_n_remote;
+	int relayed; /* remote recipients not from the fwd alias, in all */
 	char auth_user[ADDR_MAX + 1];
 	char auth_password[PASSWORD_MAX + 1];
 };

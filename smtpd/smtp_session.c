@@ -99,7 +99,8 @@ static void write_raw(struct smtp_session *s, const char *p, size_t n)
 	s->host->write(s->ctx, p, n);
 }
 
-static void vreply(struct smtp_session *s, const char *fmt, va_list ap)
+static void __attribute__((format(printf, 2, 0)))
+vreply(struct smtp_session *s, const char *fmt, va_list ap)
 {
 	char line[SMTP_REPLY_MAX];
 	int n = vsnprintf(line, sizeof(line) - 2, fmt, ap);
