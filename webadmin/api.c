@@ -7,12 +7,15 @@
  * ridden into the API (no CSRF surface). Failed token checks count toward
  * the per-IP rate limit like failed logins. Bodies are JSON objects
  * (duplicate keys refused); errors are {"error": "..."} with a 4xx/5xx.
- * Quotas are in bytes.
+ * Quotas are in bytes. GET /metrics (Prometheus text) takes the same
+ * token.
  */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include <jansson.h>
 #include <openssl/rand.h>
@@ -532,6 +535,68 @@ static void api_queue_del(struct web_req *r, json_t *body)
 	api_json(r, 200, json_pack("{s:I}", "deleted", (json_int_t)id));
 }
 
+/* ---- metrics (Prometheus text format) ------------------------------------ */
+
+static int count_sessions(const struct session_table *t, int64_t now)
+{
+	int n = 0;
+	for (size_t i = 0; i < SESSIONS_MAX; i++)
+		if (t->s[i].id[0] != '\0' && now - t->s[i].last_seen <= t->idle_seconds)
+			n++;
+	return n;
+}
+
+static void api_metrics(struct web_req *r, json_t *body)
+{
+	(void)body;
+	struct store_stats s;
+	time_t now = (time_t)r->now;
+	struct tm tm;
+	gmtime_r(&now, &tm);
+	tm.tm_hour = tm.tm_min = tm.tm_sec = 0;
+	int rc = store_stats_get(r->app->store, NULL, (int64_t)timegm(&tm), &s);
+	if (rc != STORE_OK) {
+		api_store_error(r, rc);
+		return;
+	}
+	struct html *h = &r->out;
+	r->content_type = "text/plain; version=0.0.4; charset=utf-8";
+	static const struct {
+		const char *name, *help;
+		size_t off;
+	} gauges[] = {
+		{"mailroom_domains", "Local domains.", offsetof(struct store_stats, domains)},
+		{"mailroom_accounts", "Accounts.", offsetof(struct store_stats, accounts)},
+		{"mailroom_accounts_disabled", "Disabled accounts.",
+		 offsetof(struct store_stats, disabled_accounts)},
+		{"mailroom_accounts_near_quota", "Accounts at 90% of their quota or more.",
+		 offsetof(struct store_stats, near_quota)},
+		{"mailroom_alias_targets", "Alias rows (address to target).",
+		 offsetof(struct store_stats, aliases)},
+		{"mailroom_storage_bytes", "Mailbox bytes used.",
+		 offsetof(struct store_stats, used_bytes)},
+		{"mailroom_mailbox_messages", "Messages in mailboxes.",
+		 offsetof(struct store_stats, messages)},
+		{"mailroom_messages_today", "Messages received since 00:00 UTC.",
+		 offsetof(struct store_stats, messages_today)},
+		{"mailroom_queue_length", "Outbound messages waiting.",
+		 offsetof(struct store_stats, queue)},
+	};
+	for (size_t i = 0; i < sizeof gauges / sizeof gauges[0]; i++) {
+		int64_t v;
+		memcpy(&v, (const char *)&s + gauges[i].off, sizeof v);
+		html_fmt(h, "# HELP %R %R\n# TYPE %R gauge\n%R %D\n", gauges[i].name,
+			 gauges[i].help, gauges[i].name, gauges[i].name, v);
+	}
+	html_fmt(h, "# HELP mailroom_webadmin_sessions Live panel sessions.\n"
+		    "# TYPE mailroom_webadmin_sessions gauge\n"
+		    "mailroom_webadmin_sessions %d\n"
+		    "# HELP mailroom_webadmin_start_time_seconds When the panel started.\n"
+		    "# TYPE mailroom_webadmin_start_time_seconds gauge\n"
+		    "mailroom_webadmin_start_time_seconds %D\n",
+		 count_sessions(&r->app->sessions, r->now), r->app->started);
+}
+
 /* ---- the gate ---------------------------------------------------------------- */
 
 static const struct api_route api_routes[] = {
@@ -549,6 +614,7 @@ static const struct api_route api_routes[] = {
 	{"GET", "/api/v1/queue", api_queue_get, false},
 	{"POST", "/api/v1/queue/{}/retry", api_queue_retry, false},
 	{"DELETE", "/api/v1/queue/{}", api_queue_del, false},
+	{"GET", "/metrics", api_metrics, false},
 };
 
 static bool api_auth(struct web_req *r)

@@ -9,6 +9,10 @@
  * config, an unreadable certificate or a taken port is one line on stderr
  * and exit 1. Signals are blocked before libmicrohttpd starts its threads
  * so only the main thread receives them (sigwait).
+ *
+ * MAILROOM_WEBADMIN_SESSION_IDLE (seconds, environment) shortens the idle
+ * timeout of sessions below the default 30 minutes; tests use it to see a
+ * session expire. It can only shorten, never lengthen.
  */
 #include <signal.h>
 #include <stdio.h>
@@ -91,6 +95,13 @@ int main(int argc, char **argv)
 		store_close(&app->store);
 		free(app);
 		return 1;
+	}
+	const char *idle = getenv("MAILROOM_WEBADMIN_SESSION_IDLE");
+	if (idle != NULL) {
+		char *end;
+		long v = strtol(idle, &end, 10);
+		if (*end == '\0' && v >= 1 && v < app->sessions.idle_seconds)
+			app->sessions.idle_seconds = (int)v;
 	}
 	pthread_mutex_init(&app->lock, NULL);
 

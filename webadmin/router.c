@@ -194,7 +194,8 @@ static bool is_form(struct web_req *r)
 
 void web_dispatch(struct web_req *r)
 {
-	if (strncmp(r->path, "/api/", 5) == 0 || strcmp(r->path, "/api") == 0) {
+	if (strncmp(r->path, "/api/", 5) == 0 || strcmp(r->path, "/api") == 0 ||
+	    strcmp(r->path, "/metrics") == 0) {
 		api_dispatch(r);
 		return;
 	}

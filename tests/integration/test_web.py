@@ -310,3 +310,19 @@ def test_sigterm_stops_cleanly_during_requests(web):
     assert "event=stopped" in m.log("webadmin")
     with pytest.raises(OSError):
         socket.create_connection(("127.0.0.1", m.ports["admin"]), timeout=2).close()
+
+
+def test_idle_session_expires(mailroom, monkeypatch):
+    m = mailroom
+    m.add_user(ADMIN, ADMIN_PW, role="admin")
+    monkeypatch.setenv("MAILROOM_WEBADMIN_SESSION_IDLE", "2")
+    m.start("webadmin")
+    w = Web(m.ports["admin"])
+    assert w.login(ADMIN, ADMIN_PW).status == 303
+    for _ in range(3):  # activity keeps it alive past the idle time
+        time.sleep(1)
+        assert w.get("/").status == 200
+    time.sleep(3)
+    assert w.get("/").header("Location") == "/login"
+    r = w.post("/domains/add", {"domain": "late.test", "csrf": "0" * 64})
+    assert r.status == 403

@@ -168,3 +168,16 @@ def test_api_unknown_paths_and_methods(api):
     assert w.api("GET", "/nothing", token).status == 404
     r = w.api("PUT", "/domains", token, {"name": "x.test"})
     assert r.status == 405 and "error" in r.json()
+
+
+def test_metrics_need_a_token_and_count(api):
+    m, w, token = api
+    m.add_user("a@example.test", "a-pw-12345")
+    assert w.request("GET", "/metrics").status == 401
+    r = w.request("GET", "/metrics", headers={"Authorization": f"Bearer {token}"})
+    assert r.status == 200 and r.header("Content-Type").startswith("text/plain")
+    vals = dict(line.split() for line in r.text.splitlines() if not line.startswith("#"))
+    assert vals["mailroom_accounts"] == "2"
+    assert vals["mailroom_domains"] == "1"
+    assert vals["mailroom_queue_length"] == "0"
+    assert "mailroom_webadmin_sessions" in vals
