@@ -17,6 +17,7 @@
 #include "../common/log.h"
 #include "../store/store.h"
 #include "rules.h"
+#include "rules_int.h"
 
 struct load_ctx {
 	struct rules_set *set;
@@ -84,6 +85,7 @@ int rules_load_own(struct store *st, int64_t account_id,
 struct cache_entry {
 	int64_t account_id;
 	struct rules_set *set; /* NULL: free slot */
+	char address[ADDR_MAX + 1];
 };
 
 struct rules_cache {
@@ -125,12 +127,10 @@ void rules_cache_free(struct rules_cache **cachep)
 	*cachep = NULL;
 }
 
-int rules_cache_get(struct rules_cache *c, struct store *st,
-		    int64_t account_id, const struct rules_set **set_r)
+int rules_cache_refresh(struct rules_cache *c, struct store *st)
 {
 	int64_t gen = 0;
 	int rc = store_rule_generation(st, &gen);
-	*set_r = NULL;
 	if (rc != STORE_OK)
 		return rc;
 	if (!c->have_generation || gen != c->generation) {
@@ -138,20 +138,52 @@ int rules_cache_get(struct rules_cache *c, struct store *st,
 		c->generation = gen;
 		c->have_generation = true;
 	}
+	return STORE_OK;
+}
+
+int rules_cache_lookup(struct rules_cache *c, struct store *st,
+		       int64_t account_id, const struct rules_set **set_r,
+		       const char **address_r)
+{
+	*set_r = NULL;
 	for (size_t i = 0; i < c->max; i++)
 		if (c->entries[i].set && c->entries[i].account_id == account_id) {
 			*set_r = c->entries[i].set;
+			if (address_r)
+				*address_r = c->entries[i].address;
 			return STORE_OK;
 		}
 	struct rules_set *set = NULL;
-	rc = rules_load(st, account_id, &set);
+	int rc = rules_load(st, account_id, &set);
 	if (rc != STORE_OK)
 		return rc;
 	struct cache_entry *e = &c->entries[c->next];
+	e->address[0] = '\0';
+	if (account_id > 0) {
+		struct store_account a;
+		rc = store_account_get_by_id(st, account_id, &a);
+		if (rc != STORE_OK) {
+			rules_set_free(&set);
+			return rc;
+		}
+		snprintf(e->address, sizeof e->address, "%s", a.address);
+	}
 	c->next = (c->next + 1) % c->max;
 	rules_set_free(&e->set);
 	e->account_id = account_id;
 	e->set = set;
 	*set_r = set;
+	if (address_r)
+		*address_r = e->address;
 	return STORE_OK;
+}
+
+int rules_cache_get(struct rules_cache *c, struct store *st,
+		    int64_t account_id, const struct rules_set **set_r)
+{
+	*set_r = NULL;
+	int rc = rules_cache_refresh(c, st);
+	if (rc != STORE_OK)
+		return rc;
+	return rules_cache_lookup(c, st, account_id, set_r, NULL);
 }

@@ -110,8 +110,11 @@ static void test_cache(void)
 	CHECK_INT(rules_cache_get(c, t.st, alice, &s2), STORE_OK);
 	CHECK(s2 && s2->n == 1); /* reloaded after the change */
 	/* more accounts than slots: still right */
-	for (int64_t id = 100; id < 105; id++)
-		CHECK_INT(rules_cache_get(c, t.st, id, &s1), STORE_OK);
+	const char *more[] = {"b@example.test", "c@example.test", "d@example.test"};
+	for (size_t i = 0; i < 3; i++)
+		CHECK_INT(rules_cache_get(c, t.st, tstore_account(t.st, more[i], 0), &s1),
+			  STORE_OK);
+	CHECK_INT(rules_cache_get(c, t.st, 999, &s1), STORE_NOTFOUND);
 	CHECK_INT(rules_cache_get(c, t.st, alice, &s2), STORE_OK);
 	CHECK(s2 && s2->n == 1);
 	rules_cache_free(&c);
