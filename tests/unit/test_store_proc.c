@@ -181,9 +181,10 @@ static void test_sigkill_mid_batch(void)
 	CHECK(mid > 0); /* at least one kill really landed mid-transaction */
 }
 
-/* Writes until the parent closes the pipe. */
+/* Writes until the parent closes the stop pipe; says "started" on the
+ * other after its first commit. */
 static void endless_writer(const char *dir, const char *path, int64_t id,
-			   int stop)
+			   int stop, int started)
 {
 	struct store *st = child_open(path);
 	char sub[512];
@@ -192,6 +193,8 @@ static void endless_writer(const char *dir, const char *path, int64_t id,
 	for (int i = 0;; i++) {
 		if (tstore_deliver(st, sub, 4000 + i, &id, 1, NULL, 0, NULL) != 0)
 			_exit(16);
+		if (i == 0 && (write(started, "s", 1) != 1 || close(started) != 0))
+			_exit(17);
 		char c;
 		if (read(stop, &c, 1) == 0)
 			break;
@@ -205,17 +208,22 @@ static void test_backup_under_load(void)
 	struct tstore t;
 	tstore_open(&t);
 	int64_t id = tstore_account(t.st, "b@example.test", 0);
-	int p[2];
-	CHECK(pipe(p) == 0);
+	int p[2], q[2];
+	CHECK(pipe(p) == 0 && pipe(q) == 0);
 	/* non-blocking reads in the child: EAGAIN means "go on" */
 	pid_t pid = fork();
 	if (pid == 0) {
 		close(p[1]);
+		close(q[0]);
 		int fl = fcntl(p[0], F_GETFL);
 		fcntl(p[0], F_SETFL, fl | O_NONBLOCK);
-		endless_writer(t.dir, t.path, id, p[0]);
+		endless_writer(t.dir, t.path, id, p[0], q[1]);
 	}
 	close(p[0]);
+	close(q[1]);
+	char started;
+	CHECK(read(q[0], &started, 1) == 1); /* the writer is writing */
+	close(q[0]);
 	char bpath[3][600];
 	int64_t counts[3] = {0, 0, 0};
 	for (int i = 0; i < 3; i++) {
