@@ -29,7 +29,8 @@ DEB_PACKAGES := build-essential pkg-config clang libclang-rt-14-dev \
     libevent-dev libinih-dev libcrypt-dev libjansson-dev \
     openssl sqlite3 python3 python3-pytest python3-aiosmtpd python3-dkim \
     python3-dnslib whois swaks curl fetchmail dnsmasq-base postfix \
-    nodejs chromium procps iproute2 dovecot-pop3d wrk
+    nodejs chromium procps iproute2 dovecot-pop3d wrk \
+    debhelper lintian devscripts pebble uacme
 
 COMMON_SRC  := $(sort $(wildcard common/*.c))
 STORE_SRC   := $(sort $(wildcard store/*.c))
@@ -116,9 +117,17 @@ test: deps
 	$(MAKE) test-fuzz
 	$(MAKE) check-src
 	$(MAKE) test-integration
+	$(MAKE) deb-test
 
 test-unit: $(BUILD)/test-unit
 	$(BUILD)/test-unit
+
+# ---- Debian package (packaging/README.md) -------------------------------------
+deb:
+	sh packaging/build-deb.sh $(BUILD)/deb
+
+deb-test: deb
+	MAILROOM_DEB_DIR=$(abspath $(BUILD)/deb) $(PYTEST) -q -p no:cacheprovider tests/integration/test_packaging.py
 
 test-integration: all
 	MAILROOM_BUILD=$(abspath $(BUILD)) $(PYTEST) -q tests/integration
