@@ -111,11 +111,12 @@ def test_delivered_to_the_preferred_mx(out):
     out.start("queued")
     submit(out, ["friend@remote.test", "other@remote.test"])
     assert wait_for(lambda: len(best.messages()) == 1, 15), out.log("queued")
+    # smtp-sink creates its file at MAIL; it is whole once we have the 250.
+    assert wait_for(lambda: queue_rows(out) == [], 10)
     got = best.messages()[0]
     assert b"Subject: hello remote" in got and b"Hello from Mailroom." in got
     assert b"friend@remote.test" in got and b"other@remote.test" in got  # one transaction
     assert second.messages() == []
-    assert wait_for(lambda: queue_rows(out) == [], 5)
     assert "event=delivered" in out.log("queued")
 
 
@@ -273,6 +274,7 @@ def test_dkim_signature_verifies(out):
     body = "Hello  from Mailroom.   \r\n\r\nTabs\there, trailing blanks   \r\n\r\n\r\n"
     submit(out, ["friend@remote.test"], subject="signed  mail", body=body)
     assert wait_for(lambda: len(sink.messages()) == 1, 15), out.log("queued")
+    assert wait_for(lambda: queue_rows(out) == [], 10)  # the file is whole
     raw = sink.messages()[0]
     msg = raw[raw.index(b"DKIM-Signature:"):]  # smtp-sink's envelope lines come first
     assert b"d=example.test; s=mailroom;" in msg and b"a=rsa-sha256; c=relaxed/relaxed;" in msg
@@ -294,6 +296,7 @@ def test_no_dkim_key_no_signature(out):
     out.start("queued")
     submit(out, ["friend@remote.test"])
     assert wait_for(lambda: len(sink.messages()) == 1, 15), out.log("queued")
+    assert wait_for(lambda: queue_rows(out) == [], 10)
     assert b"DKIM-Signature" not in sink.messages()[0]
 
 
@@ -316,6 +319,7 @@ def test_dkim_key_from_mailroomctl(out):
     out.start("queued")
     submit(out, ["friend@remote.test"], subject="signed by a ctl key")
     assert wait_for(lambda: len(sink.messages()) == 1, 15), out.log("queued")
+    assert wait_for(lambda: queue_rows(out) == [], 10)  # the file is whole
     raw = sink.messages()[0]
     msg = raw[raw.index(b"DKIM-Signature:"):]
     assert dkim.verify(msg, dnsfunc=lambda name, timeout=5: rec.group(1).encode())

@@ -181,7 +181,7 @@ def test_smarthost_with_tls_and_auth(smarthost):
 
 def test_smarthost_wrong_password_defers(smarthost):
     m, sh = smarthost
-    m.extra["smtp"]["smarthost_password"] = "wrong"
+    m.extra["smtp"]["smarthost_password"] = "Wr0ng-pw-93x"
     m.write_config()
     m.start("queued")
     submit(m, ["friend@remote.test"])
@@ -189,7 +189,7 @@ def test_smarthost_wrong_password_defers(smarthost):
     assert "535" in queue_rows(m)[0][4]
     assert sh.messages == []
     assert "event=smarthost-auth-failed" in m.log("queued")
-    assert "wrong" not in m.log("queued")
+    assert "Wr0ng-pw-93x" not in m.log("queued")
 
 
 def test_smarthost_certificate_must_verify(smarthost):
