@@ -257,6 +257,8 @@ static void test_backup_under_load(void)
 		(long long)live);
 	CHECK(live >= counts[2]);
 	/* restore the first backup over the live database (writer stopped) */
+	struct store_account before;
+	CHECK_INT(store_account_get(t.st, "b@example.test", &before), 0);
 	store_close(&t.st);
 	char err[256] = "";
 	CHECK_INT(store_restore(bpath[0], t.path, err, sizeof err), 0);
@@ -265,6 +267,7 @@ static void test_backup_under_load(void)
 	CHECK_INT(tstore_count(t.st, "mailbox"), counts[0]);
 	struct store_account a;
 	CHECK_INT(store_account_get(t.st, "b@example.test", &a), 0);
+	CHECK_INT(a.uidvalidity, before.uidvalidity);
 	/* UIDLs survive: the next message continues after the backup's */
 	CHECK_INT(tstore_deliver(t.st, t.dir, 10, &id, 1, NULL, 0, NULL), 0);
 	struct store_mailbox_entry *e = NULL;
