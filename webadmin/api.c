@@ -330,6 +330,11 @@ static void api_account_patch(struct web_req *r, json_t *body)
 	    !account_fields(r, body, &ch, &pw))
 		return;
 	int rc = store_account_get(r->app->store, address, &a);
+	if (rc == STORE_OK && web_is_last_admin(r->app, &a) &&
+	    (ch.enabled == 0 || (ch.role >= 0 && ch.role != STORE_ROLE_ADMIN))) {
+		api_error(r, 409, "this is the only admin: make another admin first");
+		return;
+	}
 	if (rc == STORE_OK)
 		rc = store_account_update(r->app->store, address, &ch);
 	if (rc == STORE_OK && pw != NULL) {
@@ -356,7 +361,14 @@ static void api_account_del(struct web_req *r, json_t *body)
 	char address[ADDR_MAX + 1];
 	if (!cap_address(r, address, sizeof address))
 		return;
-	int rc = store_account_del(r->app->store, address);
+	struct store_account a;
+	int rc = store_account_get(r->app->store, address, &a);
+	if (rc == STORE_OK && web_is_last_admin(r->app, &a)) {
+		api_error(r, 409, "this is the only admin: make another admin first");
+		return;
+	}
+	if (rc == STORE_OK)
+		rc = store_account_del(r->app->store, address);
 	if (rc != STORE_OK) {
 		api_store_error(r, rc);
 		return;

@@ -372,11 +372,11 @@ void h_account_edit_post(struct web_req *r)
 		}
 		ch.role = (int)role;
 	}
-	if (strcmp(a.address, r->user.address) == 0 &&
+	if ((strcmp(a.address, r->user.address) == 0 || web_is_last_admin(r->app, &a)) &&
 	    (ch.enabled == 0 || (ch.role >= 0 && ch.role != (int)a.role))) {
 		web_redirect_msg(r, back, "error",
-				 "You cannot disable yourself or change your own "
-				 "role.");
+				 "You cannot disable yourself, change your own "
+				 "role, or disable or demote the only admin.");
 		return;
 	}
 	int rc = store_account_update(r->app->store, a.address, &ch);
@@ -440,9 +440,10 @@ void h_account_del(struct web_req *r)
 	if (!load_managed(r, web_field(r, "address"), &a))
 		return;
 	char msg[512];
-	if (strcmp(a.address, r->user.address) == 0) {
+	if (strcmp(a.address, r->user.address) == 0 || web_is_last_admin(r->app, &a)) {
 		web_redirect_msg(r, "/accounts", "error",
-				 "You cannot delete your own account.");
+				 "You cannot delete your own account or the only "
+				 "admin.");
 		return;
 	}
 	int rc = store_account_del(r->app->store, a.address);

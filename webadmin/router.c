@@ -117,6 +117,16 @@ bool web_can_manage_domain(const struct web_user *u, const char *domain)
 	       strcmp(u->domain, domain) == 0;
 }
 
+bool web_is_last_admin(struct web_app *app, const struct store_account *a)
+{
+	int64_t n = 0;
+	if (a->role != STORE_ROLE_ADMIN)
+		return false;
+	if (store_account_count(app->store, STORE_ROLE_ADMIN, &n) != STORE_OK)
+		return true; /* unsure: refuse rather than open setup mode */
+	return n <= 1;
+}
+
 const char *web_store_error(struct web_app *app, int rc)
 {
 	switch (rc) {

@@ -119,6 +119,10 @@ bool web_needs_setup(struct web_app *app);
  * their own address's domain; user: none. */
 bool web_can_manage_domain(const struct web_user *u, const char *domain);
 
+/* True when a is the box's only admin: deleting, disabling or demoting it
+ * would lock everyone out and reopen first-run setup, so callers refuse. */
+bool web_is_last_admin(struct web_app *app, const struct store_account *a);
+
 /* ---- layout (layout.c) --------------------------------------------------- */
 void page_begin(struct web_req *r, const char *title);
 void page_end(struct web_req *r);

@@ -181,3 +181,19 @@ def test_metrics_need_a_token_and_count(api):
     assert vals["mailroom_domains"] == "1"
     assert vals["mailroom_queue_length"] == "0"
     assert "mailroom_webadmin_sessions" in vals
+
+
+def test_the_only_admin_cannot_be_removed(api):
+    """Removing the last admin would reopen first-run setup to anyone."""
+    m, w, token = api
+    r = w.api("DELETE", "/accounts/admin@example.test", token)
+    assert r.status == 409 and "only admin" in r.json()["error"]
+    r = w.api("PATCH", "/accounts/admin@example.test", token, {"role": "user"})
+    assert r.status == 409
+    r = w.api("PATCH", "/accounts/admin@example.test", token, {"enabled": False})
+    assert r.status == 409
+    assert w.api("POST", "/accounts", token, {"address": "second@example.test",
+                                              "role": "admin"}).status == 201
+    assert w.api("PATCH", "/accounts/admin@example.test", token,
+                 {"role": "user"}).status == 200
+    assert Web(w.port).get("/setup").header("Location") == "/login"
