@@ -598,7 +598,13 @@ static int parse_text(struct config *cfg, const char *name, const char *text,
 	ctx->cfg = *cfg;
 	ctx->name = name;
 	ctx->text = text;
-	snprintf(ctx->cfg.path, sizeof(ctx->cfg.path), "%s", name);
+	if (strlen(name) >= sizeof(ctx->cfg.path)) {
+		snprintf(err, errlen, "%.64s...: path longer than %zu bytes",
+			 name, sizeof(ctx->cfg.path) - 1);
+		free(ctx);
+		return -1;
+	}
+	memcpy(ctx->cfg.path, name, strlen(name) + 1);
 
 	int rc = ini_parse_stream(next_line, ctx, on_key, ctx);
 	int ret = -1;

@@ -287,6 +287,12 @@ static void test_error_keeps_config(void)
 				 err, sizeof(err)) == -1);
 	CHECK(memcmp(&cfg, &before, sizeof(cfg)) == 0);
 	CHECK_INT(cfg.max_recipients, 100);
+	/* a file name longer than cfg.path holds is refused, not cut */
+	char longname[CONFIG_PATH_MAX + 10];
+	memset(longname, 'n', sizeof(longname) - 1);
+	longname[sizeof(longname) - 1] = '\0';
+	CHECK(config_load_string(&cfg, longname, "", err, sizeof(err)) == -1);
+	CHECK(strstr(err, "path longer than 1023 bytes") != NULL);
 	/* a small err buffer is still terminated */
 	char small[16];
 	CHECK(config_load_string(&cfg, "b.conf", "[nope]\n", small,
