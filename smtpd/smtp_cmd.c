@@ -590,7 +590,7 @@ static const struct smtp_cmd *cmd_find(struct slice verb)
 	return NULL;
 }
 
-void smtp_cmd_dispatch(struct smtp_session *s, struct slice line)
+void smtp_cmd_dispatch(struct smtp_session *s, struct slice line, bool more)
 {
 	struct smtp_cmdline cl;
 	switch (smtp_cmdline_parse(line, &cl)) {
@@ -650,6 +650,14 @@ void smtp_cmd_dispatch(struct smtp_session *s, struct slice line)
 		log_warn("session=%s ip=%s event=too-many-junk-commands", s->id, s->ip);
 		smtp_close(s, "421 4.7.0 Too many commands, closing connection");
 		return;
+	}
+	if ((c->flags & CMD_ENDS_GROUP) && more) {
+		if (c->run == cmd_starttls)
+			log_warn("session=%s ip=%s event=starttls-pipelined "
+				 "(input after STARTTLS discarded)", s->id, s->ip);
+		else
+			log_info("session=%s ip=%s event=improper-pipelining command=%s",
+				 s->id, s->ip, c->name);
 	}
 	c->run(s, cl.args);
 }

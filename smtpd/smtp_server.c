@@ -31,6 +31,10 @@
 #include <event2/listener.h>
 #include <event2/thread.h>
 #include <fcntl.h>
+#include <grp.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pwd.h>
 #include <openssl/err.h>
 #include <signal.h>
 #include <stdio.h>
@@ -593,6 +597,11 @@ static void accept_cb(struct evconnlistener *lev, evutil_socket_t fd,
 		return;
 	}
 
+	/* Replies are small and each one is awaited: never hold one back for
+	 * Nagle while the client's delayed ACK is pending. */
+	int one = 1;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+
 	struct conn *c = xcalloc(1, sizeof(*c));
 	c->srv = srv;
 	c->kind = lc->kind;
@@ -777,6 +786,38 @@ static int open_listeners(struct smtp_server *srv, const char *spec,
 	return 0;
 }
 
+/*
+ * Started as root with [server] user set: bind first (ports below 1024),
+ * then become that user before reading a byte from the network, and check
+ * that root cannot be regained. The store and spool are opened after this,
+ * as the user.
+ */
+static int drop_privileges(const char *user, char *err, size_t errlen)
+{
+	if (geteuid() != 0)
+		return 0;
+	if (user[0] == '\0') {
+		log_warn("event=running-as-root (set [server] user to drop privileges)");
+		return 0;
+	}
+	struct passwd *pw = getpwnam(user);
+	if (pw == NULL) {
+		snprintf(err, errlen, "unknown user '%s' in [server] user", user);
+		return -1;
+	}
+	if (setgroups(1, &pw->pw_gid) < 0 || setgid(pw->pw_gid) < 0 ||
+	    setuid(pw->pw_uid) < 0) {
+		snprintf(err, errlen, "cannot become %s: %s", user, strerror(errno));
+		return -1;
+	}
+	if (setuid(0) == 0 || geteuid() == 0) {
+		snprintf(err, errlen, "still root after dropping to %s", user);
+		return -1;
+	}
+	log_info("event=privileges-dropped user=%s uid=%ld", user, (long)pw->pw_uid);
+	return 0;
+}
+
 static void server_free(struct smtp_server *srv)
 {
 	while (srv->conns != NULL) {
@@ -841,12 +882,14 @@ int smtp_server_run(const struct config *cfg, char *err, size_t errlen)
 		snprintf(err, errlen, "data_dir too long");
 		goto out;
 	}
-	if (smtp_spool_init(&srv->spool, cfg->data_dir, err, errlen) < 0)
-		goto out;
 	if (open_listeners(srv, cfg->smtp_listen, SMTP_PORT_MX, err, errlen) < 0 ||
 	    open_listeners(srv, cfg->submission_listen, SMTP_PORT_SUBMISSION, err,
 			   errlen) < 0 ||
 	    open_listeners(srv, cfg->smtps_listen, SMTP_PORT_SMTPS, err, errlen) < 0)
+		goto out;
+	if (drop_privileges(cfg->user, err, errlen) < 0)
+		goto out;
+	if (smtp_spool_init(&srv->spool, cfg->data_dir, err, errlen) < 0)
 		goto out;
 	if (store_open(srv->db_path, &srv->st, err, errlen) != STORE_OK)
 		goto out;

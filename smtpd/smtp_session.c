@@ -493,7 +493,7 @@ size_t smtp_session_feed(struct smtp_session *s, const char *p, size_t n)
 				if (s->state == SMTP_S_AUTH)
 					smtp_auth_continue(s, line.text);
 				else
-					smtp_cmd_dispatch(s, line.text);
+					smtp_cmd_dispatch(s, line.text, off < n);
 			}
 			break;
 		}

@@ -95,7 +95,9 @@ const char *smtp_state_name(enum smtp_state st);
 int smtp_data_start(struct smtp_session *s);
 
 /* smtp_cmd.c */
-void smtp_cmd_dispatch(struct smtp_session *s, struct slice line);
+/* more: bytes the client sent after this line are already here (RFC 2920:
+ * a command that ends a pipeline group must not have any). */
+void smtp_cmd_dispatch(struct smtp_session *s, struct slice line, bool more);
 void smtp_auth_continue(struct smtp_session *s, struct slice line);
 
 #endif

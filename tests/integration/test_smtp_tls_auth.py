@@ -151,6 +151,7 @@ def test_starttls_injection_not_answered(smtpd):
         code, _ = d.cmd("EHLO client")
         assert code == 250
         d.expect("QUIT", 221)
+    assert smtpd.log("smtpd").count("event=starttls-pipelined") == 2
 
 
 def test_openssl_s_client_starttls(smtpd):
