@@ -38,7 +38,7 @@ void h_me(struct web_req *r)
 	} else {
 		html_raw(h, " (no limit)");
 	}
-	html_raw(h, ".</p><p><a href=\"/me/howto\">How to set up your mail "
+	html_raw(h, "</p><p><a href=\"/me/howto\">How to set up your mail "
 		    "program or phone</a></p></section>");
 
 	rules_section(r, a.id);
