@@ -19,6 +19,8 @@
 #include "cli.h"
 
 int cli_rule_main(struct cli *cli, int argc, char **argv); /* rule.c */
+int cli_preseed_main(struct cli *cli, int argc, char **argv); /* preseed.c */
+int cli_factory_reset_main(struct cli *cli, int argc, char **argv); /* factory_reset.c */
 
 struct cli_verb {
 	const char *name;
@@ -40,6 +42,8 @@ static const struct cli_verb verbs[] = {
 	{"rule", cli_rule_main,
 	 "rule list|show|add|del|enable|disable|move|test|import|export "
 	 "ADDRESS|--server ... (see cli/rule.c)"},
+	{"preseed", cli_preseed_main, "preseed apply|show [FILE]"},
+	{"factory-reset", cli_factory_reset_main, "factory-reset --yes"},
 };
 
 static void usage(FILE *out)
