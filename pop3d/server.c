@@ -41,6 +41,7 @@
 #include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 #include <event2/listener.h>
+#include <openssl/err.h>
 #include <openssl/ssl.h>
 
 #include "../common/listen.h"
@@ -111,8 +112,10 @@ static void conn_free(struct conn *c)
 	if (c->bev != NULL) {
 		if (c->tls) {
 			SSL *ssl = bufferevent_openssl_get_ssl(c->bev);
-			if (ssl != NULL)
+			if (ssl != NULL) {
 				SSL_shutdown(ssl); /* best effort close_notify */
+				ERR_clear_error();
+			}
 		}
 		bufferevent_free(c->bev);
 	}
@@ -292,9 +295,18 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
 		return;
 	}
 	if (what & BEV_EVENT_TIMEOUT) {
-		if (!c->closing && pop3_session_busy(c->s)) {
-			/* A long RETR to a slow reader is not idleness. */
-			bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+		if (c->closing || (what & BEV_EVENT_WRITING)) {
+			/* Nothing we sent was read for the whole timeout: the
+			 * client is gone or stuck; drop it (deleting nothing). */
+			log_info("session=%s event=write-timeout", c->id);
+			pop3_session_abort(c->s, NULL);
+			conn_free(c);
+			return;
+		}
+		if (pop3_session_busy(c->s)) {
+			/* A client receiving a long RETR sends nothing
+			 * meanwhile; that is not idleness. */
+			bufferevent_enable(c->bev, EV_READ);
 			return;
 		}
 		log_info("session=%s event=idle-timeout", c->id);
