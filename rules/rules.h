@@ -308,6 +308,16 @@ const char *rules_evaluate_rcpt(const struct rules_set *set,
 int rules_decision_format(const struct rules_decision *d, struct buf *out)
 	__attribute__((warn_unused_result));
 
+/*
+ * The web admin's "try it" box: what set would do to a pasted message
+ * (CRLF or LF; size taken as len) delivered to account, sent by
+ * envelope_from (NULL: the From header's address), at now. Appends the
+ * rules_decision_format text to out. Stores nothing. 0, or -1 (ENOMEM).
+ */
+int rules_try(const struct rules_set *set, const char *message, size_t len,
+	      const char *envelope_from, const char *account, time_t now,
+	      struct buf *out) __attribute__((warn_unused_result));
+
 /* ---- loading (store) ----------------------------------------------------- */
 
 /*

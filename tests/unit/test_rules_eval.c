@@ -405,7 +405,29 @@ static void test_decision_format(void)
 	free(m);
 }
 
-TEST_SUITE(rules_eval, {"conditions", test_conditions},
+static void test_try(void)
+{
+	const char *rs[] = {
+		"{\"name\":\"boss\",\"if\":[{\"field\":\"envelope_from\",\"op\":\"is\",\"value\":\"renee@sender.test\"}],"
+		"\"then\":[{\"action\":\"tag\",\"text\":\"[B]\"}]}", NULL};
+	struct rules_set *set = set_of(rs);
+	struct buf b;
+	CHECK_INT(buf_init(&b, 4096), 0);
+	/* pasted with LF line ends; the sender comes from From: */
+	const char pasted[] = "From: Renee <renee@sender.test>\nTo: alice@example.test\n"
+			      "Subject: hi\n\nbody\n";
+	CHECK_INT(rules_try(set, pasted, sizeof pasted - 1, NULL, "alice@example.test",
+			    1796000000, &b), 0);
+	CHECK_STR(b.data, "matched: boss\nkeep: yes\ntag: [B]\n");
+	buf_reset(&b);
+	CHECK_INT(rules_try(set, pasted, sizeof pasted - 1, "x@other.test",
+			    "alice@example.test", 1796000000, &b), 0);
+	CHECK_STR(b.data, "matched: none\nkeep: yes\n");
+	buf_free(&b);
+	rules_set_free(&set);
+}
+
+TEST_SUITE(rules_eval, {"try", test_try}, {"conditions", test_conditions},
 	   {"all_any", test_all_any}, {"actions", test_actions},
 	   {"loop", test_loop}, {"rcpt_reject", test_rcpt_reject},
 	   {"vacation_suppression", test_vacation_suppression},

@@ -1,0 +1,40 @@
+/*
+ * try.c - the web admin's "try it" box (and anything else that wants to
+ * show what rules would do to a message without delivering it): parse a
+ * pasted message, fill the envelope, evaluate, describe the decision.
+ * Nothing is stored and no vacation rate is touched.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "rules.h"
+
+int rules_try(const struct rules_set *set, const char *message, size_t len,
+	      const char *envelope_from, const char *account, time_t now,
+	      struct buf *out)
+{
+	struct rules_message *m = calloc(1, sizeof *m);
+	if (m == NULL)
+		return -1;
+	rules_message_parse(m, message, rules_header_block_len(message, len));
+	char sender[ADDR_MAX + 1] = "";
+	if (envelope_from == NULL) { /* the From header's address */
+		const struct rules_header *h = rules_message_header(m, "from");
+		struct slice a[1];
+		if (h && rules_address_list(h->raw, h->raw_len, a, 1) == 1 &&
+		    a[0].len <= ADDR_MAX) {
+			memcpy(sender, a[0].ptr, a[0].len);
+			sender[a[0].len] = '\0';
+		}
+		envelope_from = sender;
+	}
+	m->envelope_from = envelope_from;
+	m->envelope_to = m->account = account ? account : "";
+	m->size = (int64_t)len;
+	m->now = now;
+	struct rules_decision d;
+	rules_evaluate(set, m, &d);
+	int rc = rules_decision_format(&d, out);
+	free(m);
+	return rc;
+}
