@@ -16,6 +16,8 @@
 #define SMTP_ERRORS_MAX 20
 /* NOOP, VRFY, HELP, RSET... before 421 (Postfix smtpd_junk_command_limit). */
 #define SMTP_JUNK_MAX 100
+/* AUTH failures in one session before 421 (the per-IP delay also grows). */
+#define SMTP_AUTH_FAILURES_MAX 3
 /* Longest HELO/EHLO argument kept (RFC 5321 domain or address literal). */
 #define SMTP_HELO_MAX 255
 /* A reply line we format, with CRLF. */

@@ -391,6 +391,8 @@ void smtp_session_auth_result(struct smtp_session *s, int result,
 		log_warn("session=%s ip=%s event=auth-failed user=\"%s\"", s->id,
 			 s->ip, u);
 		smtp_reply_error(s, "535 5.7.8 Authentication credentials invalid");
+		if (s->auth_failures >= SMTP_AUTH_FAILURES_MAX)
+			smtp_close(s, "421 4.7.0 Too many authentication failures");
 	} else {
 		log_warn("session=%s ip=%s event=auth-error result=%s", s->id,
 			 s->ip, store_result_text(result));

@@ -261,3 +261,19 @@ def test_port_taken_one_line(mailroom):
     assert r.returncode == 1
     err = [l for l in r.stderr.splitlines() if "mailroom-smtpd:" in l]
     assert len(err) == 1 and f"127.0.0.1:{mailroom.ports['submission']}" in err[0]
+
+
+def test_client_gone_while_committing(smtpd):
+    """A client that sends the message and hangs up before the 250: the
+    session's commit still completes cleanly and smtpd keeps serving."""
+    for _ in range(20):
+        d = Dialog(smtpd.ports["smtp"])
+        open_txn(d)
+        d.send(b"Subject: bye\r\n\r\nhanging up\r\n.\r\n")
+        d.close()
+    assert wait_for(lambda: smtpd.log("smtpd").count("event=disconnect") >= 20)
+    d = Dialog(smtpd.ports["smtp"])
+    open_txn(d)
+    d.send(b"Subject: after\r\n\r\nstill here\r\n.\r\n")
+    d.expect(None, 250)
+    assert len(mailbox(smtpd, "alice@example.test")) == 21

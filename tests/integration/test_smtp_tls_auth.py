@@ -109,8 +109,10 @@ def test_wrong_password_535_delayed_and_logged_without_secret(smtpd):
     d.expect("AUTH PLAIN " + b64("\0alice@example.test\0Secret-Wrong-2"), 535, "5.7.8")
     # MAILROOM_SMTPD_AUTH_DELAY_MS=100 in tests: 100 ms, then 200 ms
     assert time.monotonic() - t0 >= 0.3
-    d.expect("AUTH PLAIN " + b64("\0ghost@example.test\0whatever"), 535, "5.7.8")
     d.expect("MAIL FROM:<alice@example.test>", 530, "5.7.0")
+    d.expect("AUTH PLAIN " + b64("\0ghost@example.test\0whatever"), 535, "5.7.8")
+    d.expect(None, 421, "4.7.0")  # three failures end the session
+    assert d.closed()
     log = smtpd.log("smtpd")
     assert log.count("event=auth-failed") == 3
     assert 'user="alice@example.test"' in log
