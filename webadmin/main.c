@@ -128,8 +128,11 @@ int main(int argc, char **argv)
 		if (sigwait(&set, &sig) != 0)
 			continue;
 		if (sig == SIGHUP) {
-			log_info("webadmin: event=sighup note=\"restart to load a "
-				 "new certificate\"");
+			if (web_server_reload(srv, err, sizeof err) == 0)
+				log_info("webadmin: event=tls-reloaded");
+			else
+				log_error("webadmin: event=tls-reload-failed error=\"%s\"",
+					  err);
 			continue;
 		}
 		log_info("webadmin: event=stopping signal=%d", sig);

@@ -10,6 +10,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -20,6 +21,7 @@
 
 #include "../common/addr.h"
 #include "../common/log.h"
+#include "../common/tls.h"
 #include "session.h"
 #include "web.h"
 
@@ -95,6 +97,23 @@ void h_settings(struct web_req *r)
 		    "<button type=\"submit\">Create token</button></form>"
 		    "</section>");
 
+	html_raw(h, "<section><h2>Certificate</h2><p class=\"hint\">Paste the "
+		    "certificate (with its chain) and the private key you got "
+		    "for this server's name, in PEM form (the text that starts "
+		    "with <code>-----BEGIN</code>). They are checked before they "
+		    "replace the current ones; the panel switches at once, the "
+		    "mail daemons when they are reloaded (SIGHUP).</p>"
+		    "<form class=\"stack\" method=\"post\" "
+		    "action=\"/settings/certificate\">");
+	page_csrf(r);
+	html_raw(h, "<div><label for=\"cert\">Certificate chain (PEM)</label>"
+		    "<textarea id=\"cert\" name=\"cert\" rows=\"6\" required>"
+		    "</textarea></div><div><label for=\"key\">Private key (PEM)"
+		    "</label><textarea id=\"key\" name=\"key\" rows=\"6\" "
+		    "required autocomplete=\"off\"></textarea></div>"
+		    "<div><button type=\"submit\" class=\"secondary\">Install "
+		    "certificate</button></div></form></section>");
+
 	html_raw(h, "<section><h2>Backup</h2><p>A copy of the whole database "
 		    "(accounts, passwords as hashes, all mail), consistent even "
 		    "while mail arrives. Keep it somewhere safe; restore it with "
@@ -168,6 +187,81 @@ void h_token_del(struct web_req *r)
 	}
 	web_audit(r, "token-del", "%s", name);
 	web_redirect_msg(r, "/settings", "ok", "Token revoked.");
+}
+
+/* Write text to path (mode 0600 for keys) and fsync. 0 or -1. */
+static int write_file(const char *path, const char *text, mode_t mode)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
+		      mode);
+	if (fd < 0)
+		return -1;
+	size_t len = strlen(text), off = 0;
+	while (off < len) {
+		ssize_t n = write(fd, text + off, len - off);
+		if (n < 0) {
+			close(fd);
+			unlink(path);
+			return -1;
+		}
+		off += (size_t)n;
+	}
+	if (fsync(fd) != 0 || close(fd) != 0) {
+		unlink(path);
+		return -1;
+	}
+	return 0;
+}
+
+void h_certificate(struct web_req *r)
+{
+	const struct config *cfg = r->app->cfg;
+	const char *cert = web_field(r, "cert");
+	const char *key = web_field(r, "key");
+	char tcert[CONFIG_PATH_MAX + 16], tkey[CONFIG_PATH_MAX + 16], err[300];
+	char msg[400];
+	if (cert == NULL || key == NULL || strstr(cert, "-----BEGIN") == NULL ||
+	    strstr(key, "-----BEGIN") == NULL) {
+		web_redirect_msg(r, "/settings", "error",
+				 "Paste both the certificate and the key in PEM "
+				 "form.");
+		return;
+	}
+	if (snprintf(tcert, sizeof tcert, "%s.new", cfg->tls_cert) >= (int)sizeof tcert ||
+	    snprintf(tkey, sizeof tkey, "%s.new", cfg->tls_key) >= (int)sizeof tkey ||
+	    write_file(tcert, cert, 0644) != 0 || write_file(tkey, key, 0600) != 0) {
+		unlink(tcert);
+		log_error("webadmin: event=cert-write-failed error=\"%s\"",
+			  strerror(errno));
+		web_redirect_msg(r, "/settings", "error",
+				 "The certificate could not be written next to "
+				 "the current one (permissions?).");
+		return;
+	}
+	/* the same check the mail daemons make: parses, key matches */
+	SSL_CTX *ctx = tls_server_ctx_new(tcert, tkey, err, sizeof err);
+	if (ctx == NULL) {
+		unlink(tcert);
+		unlink(tkey);
+		snprintf(msg, sizeof msg, "Not installed: %s", err);
+		web_redirect_msg(r, "/settings", "error", msg);
+		return;
+	}
+	SSL_CTX_free(ctx);
+	if (rename(tkey, cfg->tls_key) != 0 || rename(tcert, cfg->tls_cert) != 0) {
+		unlink(tcert);
+		unlink(tkey);
+		web_redirect_msg(r, "/settings", "error",
+				 "The new files could not be moved into place.");
+		return;
+	}
+	r->app->cert_checked = 0; /* the dashboard reads the new expiry */
+	web_audit(r, "certificate", "installed %s", cfg->tls_cert);
+	/* the main thread swaps the listeners' certificate (see main.c) */
+	kill(getpid(), SIGHUP);
+	web_redirect_msg(r, "/settings", "ok",
+			 "Certificate installed. Reload the mail daemons to "
+			 "use it for mail too.");
 }
 
 void h_backup(struct web_req *r)

@@ -86,6 +86,7 @@ static const struct web_route routes[] = {
 	{"POST", "/settings/token-add", h_token_add, NEED_ADMIN, 0},
 	{"POST", "/settings/token-del", h_token_del, NEED_ADMIN, 0},
 	{"POST", "/settings/backup", h_backup, NEED_ADMIN, 0},
+	{"POST", "/settings/certificate", h_certificate, NEED_ADMIN, 0},
 	{"GET", "/accounts/import", h_import_get, NEED_DOMAIN_ADMIN, 0},
 	{"POST", "/accounts/import", h_import_post, NEED_DOMAIN_ADMIN, 0},
 };

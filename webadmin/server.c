@@ -34,7 +34,9 @@
 	"form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 
 struct web_server {
+	struct web_app *app;
 	struct MHD_Daemon *https[LISTEN_ADDRS_MAX];
+	int https_fd[LISTEN_ADDRS_MAX]; /* the listening sockets (for reload) */
 	size_t n_https;
 	struct MHD_Daemon *http[LISTEN_ADDRS_MAX];
 	size_t n_http;
@@ -386,6 +388,99 @@ static char *read_pem(const char *path, char *err, size_t errlen)
 	return data;
 }
 
+/* One HTTPS daemon on listening socket fd (which it then owns). */
+static struct MHD_Daemon *https_start(struct web_app *app, int fd,
+				      const char *cert, const char *key)
+{
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO |
+			 MHD_USE_ERROR_LOG | MHD_USE_ITC | MHD_USE_TLS;
+	return MHD_start_daemon(
+		flags, 0, NULL, NULL, handle, app,
+		MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+		MHD_OPTION_LISTEN_SOCKET, fd,
+		MHD_OPTION_HTTPS_MEM_CERT, cert,
+		MHD_OPTION_HTTPS_MEM_KEY, key,
+		MHD_OPTION_HTTPS_PRIORITIES, WEB_TLS_PRIORITIES,
+		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_CONNECTION_MEMORY,
+		MHD_OPTION_CONNECTION_LIMIT, (unsigned)WEB_CONNECTIONS_MAX,
+		MHD_OPTION_THREAD_POOL_SIZE, (unsigned)WEB_THREADS,
+		MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+		(unsigned)WEB_PER_IP_CONNECTIONS_MAX,
+		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)WEB_CONNECTION_TIMEOUT,
+		MHD_OPTION_NOTIFY_COMPLETED, request_done, NULL,
+		MHD_OPTION_END);
+}
+
+static void pem_free(char *pem)
+{
+	if (pem != NULL) {
+		explicit_bzero(pem, strlen(pem));
+		free(pem);
+	}
+}
+
+int web_server_reload(struct web_server *srv, char *err, size_t errlen)
+{
+	const struct config *cfg = srv->app->cfg;
+	char *cert = read_pem(cfg->tls_cert, err, errlen);
+	char *key = cert ? read_pem(cfg->tls_key, err, errlen) : NULL;
+	if (key == NULL) {
+		pem_free(cert);
+		return -1;
+	}
+	/* Start every new daemon (on a duplicate of its socket) before any old
+	 * one goes: a bad certificate leaves the running ones untouched. */
+	struct MHD_Daemon *fresh[LISTEN_ADDRS_MAX];
+	int fresh_fd[LISTEN_ADDRS_MAX];
+	for (size_t i = 0; i < srv->n_https; i++) {
+		fresh_fd[i] = fcntl(srv->https_fd[i], F_DUPFD_CLOEXEC, 0);
+		fresh[i] = fresh_fd[i] < 0 ? NULL
+					   : https_start(srv->app, fresh_fd[i], cert, key);
+		if (fresh[i] == NULL) {
+			if (fresh_fd[i] >= 0)
+				close(fresh_fd[i]);
+			for (size_t k = 0; k < i; k++)
+				MHD_stop_daemon(fresh[k]);
+			snprintf(err, errlen, "%s / %s: the certificate or key was "
+				 "refused; still serving the old one",
+				 cfg->tls_cert, cfg->tls_key);
+			pem_free(cert);
+			pem_free(key);
+			return -1;
+		}
+	}
+	/* The old ones stop accepting, get up to WEB_RELOAD_DRAIN_MS to finish
+	 * the connections they have (a handshake already accepted, a request
+	 * in flight), then go; idle keep-alive connections are closed and
+	 * clients reconnect to the new daemon. */
+	for (size_t i = 0; i < srv->n_https; i++) {
+		MHD_socket old = MHD_quiesce_daemon(srv->https[i]);
+		if (old != MHD_INVALID_SOCKET)
+			close(old);
+	}
+	for (int waited = 0; waited < WEB_RELOAD_DRAIN_MS; waited += 20) {
+		unsigned busy = 0;
+		for (size_t i = 0; i < srv->n_https; i++) {
+			const union MHD_DaemonInfo *di = MHD_get_daemon_info(
+				srv->https[i], MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+			busy += di ? di->num_connections : 0;
+		}
+		if (busy == 0)
+			break;
+		usleep(20 * 1000);
+	}
+	for (size_t i = 0; i < srv->n_https; i++) {
+		MHD_stop_daemon(srv->https[i]);
+		srv->https[i] = fresh[i];
+		srv->https_fd[i] = fresh_fd[i];
+	}
+	pem_free(srv->cert);
+	pem_free(srv->key);
+	srv->cert = cert;
+	srv->key = key;
+	return 0;
+}
+
 static int port_of(const struct listen_addr *a)
 {
 	const char *colon = strrchr(a->text, ':');
@@ -469,24 +564,10 @@ int web_server_start(struct web_app *app, struct web_server **srv_r,
 
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO |
 			 MHD_USE_ERROR_LOG;
+	srv->app = app;
 	for (size_t i = 0; i < n; i++) {
-		srv->https[i] = MHD_start_daemon(
-			flags | MHD_USE_TLS, 0, NULL, NULL, handle, app,
-			MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
-			MHD_OPTION_LISTEN_SOCKET, fds[i],
-			MHD_OPTION_HTTPS_MEM_CERT, srv->cert,
-			MHD_OPTION_HTTPS_MEM_KEY, srv->key,
-			MHD_OPTION_HTTPS_PRIORITIES, WEB_TLS_PRIORITIES,
-			MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-			(size_t)HTTP_CONNECTION_MEMORY,
-			MHD_OPTION_CONNECTION_LIMIT, (unsigned)WEB_CONNECTIONS_MAX,
-			MHD_OPTION_THREAD_POOL_SIZE, (unsigned)WEB_THREADS,
-			MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-			(unsigned)WEB_PER_IP_CONNECTIONS_MAX,
-			MHD_OPTION_CONNECTION_TIMEOUT,
-			(unsigned)WEB_CONNECTION_TIMEOUT,
-			MHD_OPTION_NOTIFY_COMPLETED, request_done, NULL,
-			MHD_OPTION_END);
+		srv->https[i] = https_start(app, fds[i], srv->cert, srv->key);
+		srv->https_fd[i] = fds[i];
 		if (srv->https[i] == NULL) {
 			snprintf(err, errlen,
 				 "%s: cannot start HTTPS (bad certificate or key?)",
@@ -539,10 +620,7 @@ void web_server_stop(struct web_server **srvp)
 		MHD_stop_daemon(srv->https[i]);
 	for (size_t i = 0; i < srv->n_http; i++)
 		MHD_stop_daemon(srv->http[i]);
-	if (srv->key) {
-		explicit_bzero(srv->key, strlen(srv->key));
-		free(srv->key);
-	}
+	pem_free(srv->key);
 	free(srv->cert);
 	free(srv);
 	*srvp = NULL;

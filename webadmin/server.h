@@ -22,6 +22,7 @@
 #define WEB_PER_IP_CONNECTIONS_MAX 128
 #define WEB_CONNECTION_TIMEOUT 30 /* seconds idle */
 #define WEB_PEM_MAX (64 * 1024)
+#define WEB_RELOAD_DRAIN_MS 2000 /* old listeners finish their connections */
 
 struct web_server;
 
@@ -30,5 +31,10 @@ struct web_server;
 int web_server_start(struct web_app *app, struct web_server **srv_r,
 		     char *err, size_t errlen) __attribute__((warn_unused_result));
 void web_server_stop(struct web_server **srvp);
+/* Read tls_cert/tls_key again and serve new connections with them (SIGHUP).
+ * The new daemons start before the old ones stop, so a bad file leaves the
+ * old certificate serving: 0, or -1 with the reason in err. */
+int web_server_reload(struct web_server *srv, char *err, size_t errlen)
+	__attribute__((warn_unused_result));
 
 #endif

@@ -167,6 +167,7 @@ void h_settings_post(struct web_req *r);
 void h_token_add(struct web_req *r);
 void h_token_del(struct web_req *r);
 void h_backup(struct web_req *r);
+void h_certificate(struct web_req *r);
 void h_import_get(struct web_req *r);
 void h_import_post(struct web_req *r);
 void h_dns(struct web_req *r);
