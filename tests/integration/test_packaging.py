@@ -172,10 +172,10 @@ class Box:
         umask = s.get("UMask", ["0022"])[0]
         return ["sh", "-c", f'umask {umask}; exec "$@"', "sh"] + cmd + ["--"] + argv
 
-    def start(self, name, cmd, port=None, log_event=None):
+    def start(self, name, cmd, port=None, log_event=None, env=None):
         log = open(self.tmp / f"{name}.log", "w+")
         self.logs[name] = log
-        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
         self.procs[name] = proc
         if port:
             wait_port(port, proc=proc)
@@ -463,6 +463,142 @@ def test_preseed_not_applied_twice(box):
     assert "already applied" in r.stdout and "setup code" not in r.stdout
     assert not re.search(r"(?m)^second\.test\t", box.ctl("domain", "list").stdout)
     assert settings()["preseed.applied"] == before
+
+
+def served_cert(kind, port):
+    """DER of the certificate a daemon presents right now."""
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    if kind == "smtp":
+        with smtplib.SMTP("127.0.0.1", port, timeout=10) as s:
+            s.starttls(context=ctx)
+            return s.sock.getpeercert(binary_form=True)
+    if kind == "pop3s":
+        pop = poplib.POP3_SSL("127.0.0.1", port, context=ctx, timeout=10)
+        der = pop.sock.getpeercert(binary_form=True)
+        pop.quit()
+        return der
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
+        with ctx.wrap_socket(raw) as t:
+            return t.getpeercert(binary_form=True)
+
+
+def installed_cert_der():
+    pem = pathlib.Path("/var/lib/mailroom/tls/cert.pem").read_text()
+    first = pem[:pem.index("-----END CERTIFICATE-----") + len("-----END CERTIFICATE-----")]
+    return ssl.PEM_cert_to_DER_cert(first)
+
+
+def http_get(port, path):
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    c.request("GET", path, headers={"Host": "mail.preseed.test"})
+    r = c.getresponse()
+    body = r.read().decode("utf-8", "replace")
+    c.close()
+    return r.status, body
+
+
+def test_webadmin_answers_acme_challenges(box):
+    """The hook's file, served on [admin] http_listen; nothing else is."""
+    hook = ["runuser", "-u", "mailroom", "--", "/usr/lib/mailroom/acme-hook"]
+    token, auth = "tok_EN-123abc", "tok_EN-123abc.thumbprint_XYZ"
+    run(hook + ["begin", "http-01", "mail.preseed.test", token, auth])
+    f = pathlib.Path("/var/lib/mailroom/acme/challenge") / token
+    assert f.read_text() == auth and f.stat().st_uid == box.pw.pw_uid
+    assert http_get(box.ports["http"], "/.well-known/acme-challenge/" + token) == (200, auth)
+    run(hook + ["done", "http-01", "mail.preseed.test", token, auth])
+    assert not f.exists()
+    assert http_get(box.ports["http"], "/.well-known/acme-challenge/" + token)[0] == 404
+    for bad in ("..%2Fmailroom.db", "../mailroom.db", "", "a.b"):
+        assert http_get(box.ports["http"], "/.well-known/acme-challenge/" + bad)[0] in (404, 400), bad
+    assert http_get(box.ports["http"], "/login")[0] == 301  # the rest still redirects
+    # The hook declines other challenge types and hostile tokens.
+    assert run(hook + ["begin", "dns-01", "x", "tok", "a"], check=False).returncode == 1
+    assert run(hook + ["begin", "http-01", "x", "../../x", "a"], check=False).returncode == 1
+
+
+def make_pebble_cert(d):
+    """A CA and a 127.0.0.1 certificate for pebble's own HTTPS listener."""
+    def ssl_run(*args):
+        run(["openssl"] + list(args))
+    ssl_run("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+            "-keyout", str(d / "ca.key"), "-out", str(d / "ca.pem"), "-days", "2",
+            "-subj", "/CN=mailroom test pebble CA")
+    ssl_run("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+            "-keyout", str(d / "pebble.key"), "-out", str(d / "pebble.csr"), "-subj", "/CN=localhost")
+    (d / "ext").write_text("subjectAltName=DNS:localhost,IP:127.0.0.1\n")
+    ssl_run("x509", "-req", "-in", str(d / "pebble.csr"), "-CA", str(d / "ca.pem"),
+            "-CAkey", str(d / "ca.key"), "-CAcreateserial", "-out", str(d / "pebble.pem"),
+            "-days", "2", "-extfile", str(d / "ext"))
+    bundle = pathlib.Path("/etc/ssl/certs/ca-certificates.crt").read_text() + (d / "ca.pem").read_text()
+    (d / "bundle.pem").write_text(bundle)
+    (d / "bundle.pem").chmod(0o644)
+
+
+def test_acme_certificate_from_pebble(box):
+    """mailroom-acme (uacme + hook) gets a certificate from pebble, which
+    checks http-01 on the webadmin's http_listen; SIGHUP (the units'
+    ExecReload, which mailroom-acme.service's ExecStartPost triggers) puts
+    it into every daemon without a restart."""
+    d = box.tmp / "acme"
+    d.mkdir()
+    d.chmod(0o755)
+    make_pebble_cert(d)
+    pebble_port, mgmt_port, tls_port = free_port(), free_port(), free_port()
+    (d / "pebble.json").write_text(
+        '{"pebble": {"listenAddress": "127.0.0.1:%d", "managementListenAddress": "127.0.0.1:%d",'
+        ' "certificate": "%s", "privateKey": "%s", "httpPort": %d, "tlsPort": %d,'
+        ' "ocspResponderURL": "", "externalAccountBindingRequired": false}}'
+        % (pebble_port, mgmt_port, d / "pebble.pem", d / "pebble.key", box.ports["http"], tls_port))
+    env = dict(os.environ, PEBBLE_VA_NOSLEEP="1", PEBBLE_WFE_NONCEREJECT="0")
+    box.start("pebble", ["pebble", "-config", str(d / "pebble.json"),
+                         "-dnsserver", f"127.0.0.1:{box.dns_port}"], port=pebble_port, env=env)
+    acme_conf = d / "acme.conf"
+    acme_conf.write_text(f'ACME_ENABLE=yes\nACME_DOMAINS="mail.preseed.test"\n'
+                         f'ACME_EMAIL="postmaster@preseed.test"\n'
+                         f'ACME_DIRECTORY="https://127.0.0.1:{pebble_port}/dir"\n')
+    acme_conf.chmod(0o644)
+
+    before = {k: served_cert(k, p) for k, p in
+              (("smtp", box.ports["smtp"]), ("pop3s", box.ports["pop3s"]), ("https", box.ports["admin"]))}
+    assert before["smtp"] == installed_cert_der()  # the self-signed one from init
+
+    # uacme trusts pebble's CA only inside this private mount namespace.
+    script = ("mount --bind {b} /etc/ssl/certs/ca-certificates.crt && "
+              "exec runuser -u mailroom -- env MAILROOM_CONF={c} MAILROOM_ACME_CONF={a} "
+              "/usr/lib/mailroom/mailroom-acme").format(b=d / "bundle.pem", c=box.conf, a=acme_conf)
+    r = run(["unshare", "-m", "sh", "-c", script], check=False, timeout=120)
+    assert r.returncode == 0, r.stdout + r.stderr + box.log("pebble")[-2000:]
+    assert "new certificate for mail.preseed.test" in r.stdout
+    new = installed_cert_der()
+    assert new != before["smtp"]
+    issued = run(["openssl", "x509", "-noout", "-issuer", "-ext", "subjectAltName", "-in",
+                  "/var/lib/mailroom/tls/cert.pem"]).stdout
+    assert "Pebble" in issued and "mail.preseed.test" in issued, issued
+    key = pathlib.Path("/var/lib/mailroom/tls/key.pem")
+    assert key.stat().st_uid == box.pw.pw_uid and key.stat().st_mode & 0o077 == 0
+
+    post = unit_settings("mailroom-acme.service")["ExecStartPost"][0]
+    for d_ in ("smtpd", "pop3d", "webadmin"):
+        assert f"mailroom-{d_}.service" in post
+        assert unit_settings(f"mailroom-{d_}.service")["ExecReload"] == ["/bin/kill -HUP $MAINPID"]
+        box.procs[d_].send_signal(signal.SIGHUP)
+    deadline = time.monotonic() + 10
+    while True:
+        now = {k: served_cert(k, p) for k, p in
+               (("smtp", box.ports["smtp"]), ("pop3s", box.ports["pop3s"]), ("https", box.ports["admin"]))}
+        if all(v == new for v in now.values()) or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert {k: v == new for k, v in now.items()} == {"smtp": True, "pop3s": True, "https": True}
+    for d_ in ("smtpd", "pop3d", "webadmin"):
+        assert box.procs[d_].poll() is None  # reloaded, not restarted
+
+    # The timer's next run: still current, nothing changes, exit 0.
+    r = run(["unshare", "-m", "sh", "-c", script], check=False, timeout=120)
+    assert r.returncode == 0 and "still current" in r.stdout, r.stdout + r.stderr
+    assert installed_cert_der() == new
 
 
 def test_factory_reset_returns_to_the_preseed(box):
