@@ -19,6 +19,8 @@
  */
 #include "preseed.h"
 
+#include "../common/addr.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -78,9 +80,10 @@ static int add_domains(struct preseed *p, char *v, char *why, size_t whylen)
 				 PRESEED_DOMAINS_MAX);
 			return -1;
 		}
-		if (cli_domain(tok, p->domains[p->n_domains],
-			       sizeof p->domains[0]) != 0) {
-			snprintf(why, whylen, "bad domain '%s'", tok);
+		const char *bad = "invalid";
+		if (addr_domain_normalise(tok, strlen(tok),
+					  p->domains[p->n_domains], &bad) != 0) {
+			snprintf(why, whylen, "bad domain '%s': %s", tok, bad);
 			return -1;
 		}
 		p->n_domains++;
@@ -109,10 +112,14 @@ static int set_key(struct preseed *p, const char *sec, const char *key,
 	if (strcmp(sec, "domains") == 0 && strcmp(key, "names") == 0)
 		return add_domains(p, v, why, whylen);
 	if (strcmp(sec, "admin") == 0 && strcmp(key, "address") == 0) {
-		if (cli_address(v, p->admin, sizeof p->admin) != 0) {
-			snprintf(why, whylen, "bad address '%s'", v);
+		struct addr a;
+		const char *bad = "invalid";
+		if (addr_parse(v, strlen(v), 0, &a, &bad) != 0 ||
+		    strlen(a.full) >= sizeof p->admin) {
+			snprintf(why, whylen, "bad address '%s': %s", v, bad);
 			return -1;
 		}
+		memcpy(p->admin, a.full, strlen(a.full) + 1);
 		return 0;
 	}
 	for (size_t i = 0; i < sizeof plain / sizeof plain[0]; i++) {
