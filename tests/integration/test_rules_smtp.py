@@ -140,6 +140,30 @@ def test_forward_copy_reaches_remote_with_srs_and_is_kept(r):
     assert [str(g["Subject"]) for g in pop(r, ALICE)] == ["Forward me"]
 
 
+def test_bounce_to_the_srs_address_reaches_the_original_sender(r):
+    rule(r, ALICE, "Mobile", "--redirect", "me@remote.test")
+    r.start("queued")
+    send(r, [ALICE], subject="will bounce")
+    assert wait_for(lambda: len(sink_messages(r)) == 1, 20), r.log("queued")
+    srs = re.search(rb"X-Mail-Args: <([^>]+)>", sink_messages(r)[0]).group(1).decode()
+    assert srs.startswith("SRS0=") and srs.endswith("@example.test")
+    # the remote side bounces to the SRS address; we pass it to carol
+    bounce = ("From: MAILER-DAEMON@remote.test\r\nTo: <%s>\r\nSubject: Undelivered\r\n"
+              "Auto-Submitted: auto-replied\r\n\r\nsorry\r\n" % srs)
+    with smtplib.SMTP("127.0.0.1", r.ports["smtp"], timeout=15) as s:
+        s.sendmail("", [srs], bounce.encode())
+    assert wait_for(lambda: len(sink_messages(r)) == 2, 20), r.log("queued")
+    back = sink_messages(r)[1]
+    assert b"X-Rcpt-Args: <carol@remote.test>" in back and b"Subject: Undelivered" in back
+    # a forged or tampered SRS address is unknown
+    forged = srs[:5] + ("A" if srs[5].lower() != "a" else "B") + srs[6:]  # hashes compare case-insensitively
+    with smtplib.SMTP("127.0.0.1", r.ports["smtp"], timeout=15) as s:
+        s.ehlo("mx.remote.test")
+        s.mail("")
+        code, _ = s.rcpt(forged)
+        assert code == 550
+
+
 def test_redirect_to_a_colleague(r):
     rule(r, ALICE, "To Bob", "--if", "from", "matches", "*@remote.test", "--redirect", BOB)
     send(r, [ALICE], subject="for bob really")
