@@ -81,16 +81,23 @@ static void reply_status(const struct ob_reply *r, char *dst, size_t len)
 		snprintf(dst, len, "%d.0.0", r->code / 100);
 }
 
-/* Recipients of the current transaction that got an outcome from r. */
+/*
+ * A recipient's outcome from reply r: 5xx fails, 4xx defers, and 2xx is
+ * done only for the reply to the final dot (final). A 2xx or 3xx where a
+ * failure was expected (MAIL, RCPT, DATA) is a server out of step: defer.
+ */
 static void set_from_reply(struct ob_job *j, struct ob_rcpt *rc,
-			   const struct ob_reply *r)
+			   const struct ob_reply *r, bool final)
 {
 	char text[OB_REPLY_TEXT_MAX + 8], status[16];
 	fmt_reply(r, text, sizeof text);
 	reply_status(r, status, sizeof status);
-	enum ob_rcpt_state st = r->code < 300 ? OB_RCPT_DONE
-			      : r->code < 500 ? OB_RCPT_DEFER
-					      : OB_RCPT_FAIL;
+	enum ob_rcpt_state st = r->code >= 500 ? OB_RCPT_FAIL
+			      : r->code >= 400 || !final || r->code >= 300
+				      ? OB_RCPT_DEFER
+				      : OB_RCPT_DONE;
+	if (st == OB_RCPT_DEFER && r->code < 400)
+		snprintf(status, sizeof status, "4.5.0");
 	ob_rcpt_set(rc, st, status, text, j->host);
 	char esc[LOG_ESCAPED_MAX];
 	log_info("job=%llu event=%s host=%s from=<%s> to=<%s> tls=%s reply=\"%s\"",
@@ -99,6 +106,8 @@ static void set_from_reply(struct ob_job *j, struct ob_rcpt *rc,
 		 j->host, j->msgs[j->cur_msg].sender, rc->addr,
 		 j->tls ? (j->tls_verified ? "verified" : "unverified") : "none",
 		 log_escape(esc, sizeof esc, text, strlen(text)));
+	if (st == OB_RCPT_DONE)
+		ob_runner_delivered(j->runner, rc->queue_id);
 }
 
 static void conn_fail(struct ob_job *j, bool tls_failed, const char *fmt, ...)
@@ -607,7 +616,7 @@ static void on_reply(struct ob_job *j, const struct ob_reply *r)
 			for (size_t k = 0; k < j->rcpt_sent; k++) {
 				size_t i = txn_rcpt(j, k);
 				if (i < m->n_rcpts)
-					set_from_reply(j, &m->rcpts[i], r);
+					set_from_reply(j, &m->rcpts[i], r, false);
 			}
 		}
 		set_state(j, OB_C_RCPT);
@@ -628,7 +637,7 @@ static void on_reply(struct ob_job *j, const struct ob_reply *r)
 				m->rcpts[i].accepted = true;
 				j->n_accepted++;
 			} else {
-				set_from_reply(j, &m->rcpts[i], r);
+				set_from_reply(j, &m->rcpts[i], r, false);
 			}
 		}
 		j->rcpt_replied++;
@@ -652,7 +661,7 @@ static void on_reply(struct ob_job *j, const struct ob_reply *r)
 			for (size_t i = 0; i < m->n_rcpts; i++)
 				if (m->rcpts[i].accepted) {
 					m->rcpts[i].accepted = false;
-					set_from_reply(j, &m->rcpts[i], r);
+					set_from_reply(j, &m->rcpts[i], r, false);
 				}
 			end_txn_status(j);
 			send_text(j, "RSET\r\n");
@@ -672,7 +681,7 @@ static void on_reply(struct ob_job *j, const struct ob_reply *r)
 		for (size_t i = 0; i < m->n_rcpts; i++)
 			if (m->rcpts[i].accepted) {
 				m->rcpts[i].accepted = false;
-				set_from_reply(j, &m->rcpts[i], r);
+				set_from_reply(j, &m->rcpts[i], r, true);
 			}
 		end_txn_status(j);
 		j->msgs_this_conn++;

@@ -171,6 +171,10 @@ const struct config *ob_runner_cfg(struct ob_runner *r);
 struct store *ob_runner_store(struct ob_runner *r);
 SSL_CTX *ob_runner_tls(struct ob_runner *r, bool smarthost);
 
+/* runner.c: a recipient got 2xx to the final dot: its row goes in the
+ * next batch delete (within milliseconds, and before the job ends). */
+void ob_runner_delivered(struct ob_runner *r, int64_t queue_id);
+
 /* Set one recipient's outcome from a reply (2xx done, 4xx defer, 5xx fail). */
 void ob_rcpt_set(struct ob_rcpt *r, enum ob_rcpt_state st, const char *status,
 		 const char *reply, const char *mta);

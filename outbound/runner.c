@@ -53,7 +53,52 @@ struct ob_runner {
 	struct store_queue_item *batch;
 	size_t n_batch;
 	bool smarthost;
+	/* delivered rows waiting for the next batch delete */
+	int64_t *done;
+	size_t n_done, cap_done;
+	struct event *flush_ev;
+	bool flush_armed;
 };
+
+/* Growable arrays of outcomes written in one transaction each. */
+struct outcomes {
+	int64_t *dels;
+	size_t n_dels, cap_dels;
+	struct store_queue_deferral *defers;
+	size_t n_defers, cap_defers;
+};
+
+static int add_del(struct outcomes *o, int64_t id)
+{
+	if (o->n_dels == o->cap_dels) {
+		size_t nc = o->cap_dels ? o->cap_dels * 2 : 16;
+		int64_t *n = realloc(o->dels, nc * sizeof *n);
+		if (n == NULL)
+			return -1;
+		o->dels = n;
+		o->cap_dels = nc;
+	}
+	o->dels[o->n_dels++] = id;
+	return 0;
+}
+
+static int add_defer(struct outcomes *o, int64_t id, int64_t next,
+		     const char *error)
+{
+	if (o->n_defers == o->cap_defers) {
+		size_t nc = o->cap_defers ? o->cap_defers * 2 : 16;
+		struct store_queue_deferral *n = realloc(o->defers, nc * sizeof *n);
+		if (n == NULL)
+			return -1;
+		o->defers = n;
+		o->cap_defers = nc;
+	}
+	o->defers[o->n_defers].id = id;
+	o->defers[o->n_defers].next_attempt = next;
+	o->defers[o->n_defers].error = error;
+	o->n_defers++;
+	return 0;
+}
 
 /* ---- the in-flight set ------------------------------------------------------ */
 
@@ -218,7 +263,7 @@ static int inject_dsn(struct ob_runner *r, const char *sender,
 }
 
 static void apply_msg(struct ob_runner *r, struct ob_job *j, struct ob_msg *m,
-		      int64_t now)
+		      int64_t now, struct outcomes *o)
 {
 	struct store *st = r->p.store;
 	struct ob_dsn_rcpt *fails = calloc(m->n_rcpts, sizeof *fails);
@@ -239,13 +284,14 @@ static void apply_msg(struct ob_runner *r, struct ob_job *j, struct ob_msg *m,
 		}
 		switch (rc->state) {
 		case OB_RCPT_DONE:
-			ret = store_queue_del(st, rc->queue_id);
-			break;
+			break; /* deleted already (ob_runner_delivered) */
 		case OB_RCPT_DEFER: {
 			int64_t next = ob_backoff_next(now, rc->attempts + 1,
 						       (uint32_t)(rc->queue_id * 2654435761u) ^
 							       (uint32_t)now);
-			ret = store_queue_defer(st, rc->queue_id, next, rc->reply);
+			ret = add_defer(o, rc->queue_id, next, rc->reply) == 0
+				      ? STORE_OK
+				      : STORE_ERROR;
 			log_info("job=%llu event=deferred to=<%s> attempts=%d next_in=%llds reason=\"%s\"",
 				 (unsigned long long)j->id, rc->addr,
 				 rc->attempts + 1, (long long)(next - now),
@@ -325,12 +371,12 @@ static void apply_msg(struct ob_runner *r, struct ob_job *j, struct ob_msg *m,
 			log_info("job=%llu event=failed to=<%s> status=%s reason=\"%s\"",
 				 (unsigned long long)j->id, rc->addr, rc->status,
 				 log_escape(esc, sizeof esc, rc->reply, strlen(rc->reply)));
-			(void)store_queue_del(st, rc->queue_id);
+			(void)add_del(o, rc->queue_id);
 		} else {
 			/* The bounce could not be stored: keep the row and try
 			 * the whole thing again later rather than lose it. */
-			(void)store_queue_defer(st, rc->queue_id,
-						now + STORE_RETRY_DELAY, rc->reply);
+			(void)add_defer(o, rc->queue_id, now + STORE_RETRY_DELAY,
+					rc->reply);
 		}
 	}
 	free(fails);
@@ -349,6 +395,57 @@ static void job_free(struct ob_job *j)
 
 static void poll_queue(struct ob_runner *r);
 
+/* Delete every delivered row reported since the last flush: one
+ * transaction, one fsync. On a store error the rows stay and are sent
+ * again later (at least once). */
+static void flush_done(struct ob_runner *r)
+{
+	if (r->n_done == 0)
+		return;
+	int rc = store_queue_del_many(r->p.store, r->done, r->n_done);
+	if (rc != STORE_OK)
+		log_error("event=store-error op=delete rows=%zu reason=\"%s\"",
+			  r->n_done, store_errmsg(r->p.store));
+	r->n_done = 0;
+}
+
+static void on_flush(evutil_socket_t fd, short what, void *arg)
+{
+	struct ob_runner *r = arg;
+	(void)fd;
+	(void)what;
+	r->flush_armed = false;
+	flush_done(r);
+}
+
+#define FLUSH_DELAY_US 5000 /* gathers the deliveries of ~5 ms per commit */
+
+void ob_runner_delivered(struct ob_runner *r, int64_t queue_id)
+{
+	if (r->n_done == r->cap_done) {
+		size_t nc = r->cap_done ? r->cap_done * 2 : 256;
+		int64_t *n = realloc(r->done, nc * sizeof *n);
+		if (n == NULL) {
+			flush_done(r); /* no room: delete what we have now */
+			if (r->cap_done == 0) {
+				int64_t one = queue_id;
+				if (store_queue_del_many(r->p.store, &one, 1) != STORE_OK)
+					log_error("event=store-error op=delete");
+				return;
+			}
+		} else {
+			r->done = n;
+			r->cap_done = nc;
+		}
+	}
+	r->done[r->n_done++] = queue_id;
+	if (!r->flush_armed) {
+		struct timeval tv = {0, FLUSH_DELAY_US};
+		if (event_add(r->flush_ev, &tv) == 0)
+			r->flush_armed = true;
+	}
+}
+
 static void finish_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct ob_job *j = arg;
@@ -356,8 +453,19 @@ static void finish_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	int64_t now = (int64_t)time(NULL);
+	/* Deliveries first: their rows must be gone before the ids leave
+	 * the in-flight set, or the next poll would send them again. */
+	flush_done(r);
+	struct outcomes o;
+	memset(&o, 0, sizeof o);
 	for (size_t m = 0; m < j->n_msgs; m++)
-		apply_msg(r, j, &j->msgs[m], now);
+		apply_msg(r, j, &j->msgs[m], now, &o);
+	if (store_queue_defer_many(r->p.store, o.defers, o.n_defers) != STORE_OK ||
+	    store_queue_del_many(r->p.store, o.dels, o.n_dels) != STORE_OK)
+		log_error("job=%llu event=store-error reason=\"%s\"",
+			  (unsigned long long)j->id, store_errmsg(r->p.store));
+	free(o.defers);
+	free(o.dels);
 	for (size_t m = 0; m < j->n_msgs; m++)
 		for (size_t i = 0; i < j->msgs[m].n_rcpts; i++)
 			idset_del(&r->inflight, j->msgs[m].rcpts[i].queue_id);
@@ -618,7 +726,8 @@ struct ob_runner *ob_runner_new(const struct ob_runner_params *p, char *err,
 		return NULL;
 	}
 	r->poll_ev = event_new(p->base, -1, EV_PERSIST, on_poll, r);
-	if (r->poll_ev == NULL) {
+	r->flush_ev = evtimer_new(p->base, on_flush, r);
+	if (r->poll_ev == NULL || r->flush_ev == NULL) {
 		snprintf(err, errlen, "event_new failed");
 		ob_runner_free(&r);
 		return NULL;
@@ -642,6 +751,10 @@ void ob_runner_free(struct ob_runner **rp)
 		return;
 	if (r->poll_ev)
 		event_free(r->poll_ev);
+	if (r->flush_ev) {
+		flush_done(r); /* what was delivered is deleted, even at exit */
+		event_free(r->flush_ev);
+	}
 	/* DNS first: its pending callbacks see ARES_EDESTRUCTION and leave
 	 * the jobs alone; then the jobs, whose rows simply stay due. */
 	ob_dns_free(&r->dns);
@@ -655,6 +768,7 @@ void ob_runner_free(struct ob_runner **rp)
 	if (r->tls_smart)
 		SSL_CTX_free(r->tls_smart);
 	free(r->inflight.v);
+	free(r->done);
 	free(r->batch);
 	free(r);
 	*rp = NULL;

@@ -421,4 +421,21 @@ int store_rule_generation(struct store *st, int64_t *gen_r);
 int store_vacation_note(struct store *st, int64_t account_id,
 			const char *sender, int64_t now, int64_t interval);
 
+/* ---- outbound additions ---- */
+
+/* Delete these queue rows (delivered, or bounced) and bodies nothing else
+ * uses, in ONE transaction (one fsync for the batch). Ids already gone are
+ * skipped. All or nothing. */
+int store_queue_del_many(struct store *st, const int64_t *ids, size_t n)
+	__attribute__((warn_unused_result));
+struct store_queue_deferral {
+	int64_t id;
+	int64_t next_attempt;
+	const char *error; /* cut to last_error's size */
+};
+/* store_queue_defer for many rows in ONE transaction (attempts + 1 each). */
+int store_queue_defer_many(struct store *st,
+			   const struct store_queue_deferral *d, size_t n)
+	__attribute__((warn_unused_result));
+
 #endif
