@@ -186,6 +186,8 @@ const char web_css[] =
 	"button.danger{background:#fff;color:var(--bad);border-color:var(--bad)}\n"
 	"button:focus,input:focus,select:focus,a:focus{outline:3px solid #8fb3ff;"
 	"outline-offset:1px}\n"
+	".field-error{color:var(--bad);margin:.3rem 0 0;font-size:.9rem}\n"
+	"[aria-invalid=true]{border-color:var(--bad);outline:1px solid var(--bad)}\n"
 	".flash{padding:.6rem .8rem;border-radius:6px;border:1px solid}\n"
 	".flash.ok{background:#e9f6ee;border-color:#9ed3b0;color:var(--ok)}\n"
 	".flash.error{background:#fbeceb;border-color:#e7a7a2;color:var(--bad)}\n"

@@ -104,6 +104,7 @@ int main(int argc, char **argv)
 			app->sessions.idle_seconds = (int)v;
 	}
 	pthread_mutex_init(&app->lock, NULL);
+	web_cert_refresh(app, app->started);
 
 	sigset_t set;
 	sigemptyset(&set);

@@ -102,7 +102,39 @@ static int account_row(void *ctx, const struct store_account *a)
 	return 0;
 }
 
-void h_accounts(struct web_req *r)
+static void role_option(struct html *h, const char *value, const char *label,
+			enum store_role cur)
+{
+	enum store_role v;
+	bool sel = store_role_parse(value, &v) == STORE_OK && v == cur;
+	html_fmt(h, "<option value=\"%R\"%R>%R</option>", value,
+		 sel ? " selected" : "", label);
+}
+
+/* What the create form shows again after a refused submission: the
+ * values typed and the error next to the field it is about. */
+struct add_form {
+	const char *local, *domain, *name, *quota, *role;
+	const char *field; /* "local", "name", "password", "quota", "role" */
+	const char *error;
+};
+
+static void field_error(struct html *h, const struct add_form *f,
+			const char *field)
+{
+	if (f->error && f->field && strcmp(f->field, field) == 0)
+		html_fmt(h, "<p class=\"field-error\" id=\"%R-err\" role=\"alert\">"
+			    "%s</p>", field, f->error);
+}
+
+static const char *invalid(const struct add_form *f, const char *field)
+{
+	return f->error && f->field && strcmp(f->field, field) == 0
+		       ? " aria-invalid=\"true\""
+		       : "";
+}
+
+static void accounts_page(struct web_req *r, const struct add_form *f)
 {
 	struct html *h = &r->out;
 	const char *domain = web_query(r, "domain");
@@ -115,31 +147,51 @@ void h_accounts(struct web_req *r)
 	html_raw(h, "<section><h2>New account</h2>"
 		    "<form class=\"stack\" method=\"post\" action=\"/accounts/add\">");
 	page_csrf(r);
-	html_raw(h, "<div><label for=\"local\">Email address</label>"
+	html_fmt(h, "<div><label for=\"local\">Email address</label>"
 		    "<div class=\"inline\"><input id=\"local\" name=\"local\" "
-		    "required placeholder=\"anna\" autocomplete=\"off\"> "
+		    "required placeholder=\"anna\" autocomplete=\"off\" "
+		    "aria-describedby=\"local-err\" value=\"%s\"%R> "
 		    "<label for=\"domain\" class=\"muted\">@</label> "
-		    "<select id=\"domain\" name=\"domain\">");
-	struct list_ctx c = {r, domain ? domain : r->user.domain, 0};
+		    "<select id=\"domain\" name=\"domain\">",
+		 f->local ? f->local : "", invalid(f, "local"));
+	struct list_ctx c = {r, f->domain ? f->domain : domain ? domain : r->user.domain,
+			     0};
 	int rc = store_domain_list(r->app->store, domain_option, &c);
-	html_raw(h, "</select></div></div>"
-		    "<div><label for=\"name\">Full name</label>"
+	html_raw(h, "</select></div>");
+	field_error(h, f, "local");
+	html_fmt(h, "</div><div><label for=\"name\">Full name</label>"
 		    "<input id=\"name\" name=\"name\" placeholder=\"Anna Example\" "
-		    "maxlength=\"200\"></div>"
-		    "<div><label for=\"password\">Password"
+		    "maxlength=\"200\" aria-describedby=\"name-err\" value=\"%s\"%R>",
+		 f->name ? f->name : "", invalid(f, "name"));
+	field_error(h, f, "name");
+	html_fmt(h, "</div><div><label for=\"password\">Password"
 		    "<small>Leave empty to make one up; it is shown once.</small>"
 		    "</label><input id=\"password\" name=\"password\" "
-		    "type=\"password\" autocomplete=\"new-password\"></div>"
-		    "<div><label for=\"quota\">Mailbox size limit in MB"
+		    "type=\"password\" autocomplete=\"new-password\" "
+		    "aria-describedby=\"password-err\"%R>",
+		 invalid(f, "password"));
+	field_error(h, f, "password");
+	html_fmt(h, "</div><div><label for=\"quota\">Mailbox size limit in MB"
 		    "<small>Empty or 0 for no limit.</small></label>"
 		    "<input id=\"quota\" name=\"quota\" type=\"number\" min=\"0\" "
-		    "inputmode=\"numeric\"></div>");
-	if (r->user.role == STORE_ROLE_ADMIN)
+		    "inputmode=\"numeric\" aria-describedby=\"quota-err\" "
+		    "value=\"%s\"%R>",
+		 f->quota ? f->quota : "", invalid(f, "quota"));
+	field_error(h, f, "quota");
+	html_raw(h, "</div>");
+	if (r->user.role == STORE_ROLE_ADMIN) {
+		enum store_role cur = STORE_ROLE_USER;
+		if (f->role)
+			(void)store_role_parse(f->role, &cur);
 		html_raw(h, "<div><label for=\"role\">Role</label>"
-			    "<select id=\"role\" name=\"role\">"
-			    "<option value=\"user\">Employee</option>"
-			    "<option value=\"domain-admin\">Domain admin</option>"
-			    "<option value=\"admin\">Admin</option></select></div>");
+			    "<select id=\"role\" name=\"role\">");
+		role_option(h, "user", "Employee", cur);
+		role_option(h, "domain-admin", "Domain admin", cur);
+		role_option(h, "admin", "Admin", cur);
+		html_raw(h, "</select>");
+		field_error(h, f, "role");
+		html_raw(h, "</div>");
+	}
 	html_raw(h, "<div><button type=\"submit\">Create account</button></div>"
 		    "</form><p><a href=\"/accounts/import\">Add many accounts "
 		    "from a list (CSV)</a></p></section>");
@@ -159,51 +211,60 @@ void h_accounts(struct web_req *r)
 	page_end(r);
 }
 
+void h_accounts(struct web_req *r)
+{
+	struct add_form f = {0};
+	accounts_page(r, &f);
+}
+
 void h_account_add(struct web_req *r)
 {
-	const char *local = web_field(r, "local");
-	const char *domain = web_field(r, "domain");
-	const char *name = web_field(r, "name");
+	struct add_form f = {
+		.local = web_field(r, "local"),
+		.domain = web_field(r, "domain"),
+		.name = web_field(r, "name"),
+		.quota = web_field(r, "quota"),
+		.role = web_field(r, "role"),
+	};
 	const char *pw = web_field(r, "password");
-	const char *role_s = web_field(r, "role");
-	int64_t quota = parse_quota_mb(web_field(r, "quota"));
+	int64_t quota = parse_quota_mb(f.quota);
 	char address[ADDR_MAX + 1], generated[RANDOM_PASSWORD_LEN + 1];
 	char msg[512];
 	struct addr a;
-	const char *why;
+	const char *why = "missing";
 	enum store_role role = STORE_ROLE_USER;
 
-	if (local == NULL || domain == NULL ||
-	    snprintf(address, sizeof address, "%s@%s", local, domain) >=
+#define REFUSE(code, fld, text)                                             \
+	do {                                                                  \
+		r->status = code;                                             \
+		f.field = fld;                                                \
+		f.error = text;                                               \
+		accounts_page(r, &f);                                         \
+		return;                                                       \
+	} while (0)
+	if (f.local == NULL || f.domain == NULL ||
+	    snprintf(address, sizeof address, "%s@%s", f.local, f.domain) >=
 		    (int)sizeof address ||
 	    addr_parse(address, strlen(address), 0, &a, &why) != 0) {
-		snprintf(msg, sizeof msg, "That address cannot be used: %s.",
-			 local && domain ? why : "missing");
-		web_redirect_msg(r, "/accounts", "error", msg);
-		return;
+		snprintf(msg, sizeof msg, "That address cannot be used: %s. Use "
+			 "letters, digits, dots, dashes, like anna.berg.", why);
+		REFUSE(400, "local", msg);
 	}
 	if (!web_can_manage_domain(&r->user, a.domain)) {
 		web_error_page(r, 403, "You cannot add accounts to that domain.");
 		return;
 	}
-	if (role_s != NULL && *role_s != '\0' &&
-	    store_role_parse(role_s, &role) != STORE_OK) {
-		web_redirect_msg(r, "/accounts", "error", "Unknown role.");
-		return;
-	}
+	if (f.role != NULL && *f.role != '\0' &&
+	    store_role_parse(f.role, &role) != STORE_OK)
+		REFUSE(400, "role", "Choose one of the roles.");
 	if (role != STORE_ROLE_USER && r->user.role != STORE_ROLE_ADMIN) {
 		web_error_page(r, 403, "Only an admin can give out admin roles.");
 		return;
 	}
-	if (quota < 0) {
-		web_redirect_msg(r, "/accounts", "error",
-				 "The size limit must be a whole number of MB.");
-		return;
-	}
-	if (name != NULL && strlen(name) > DISPLAY_NAME_MAX) {
-		web_redirect_msg(r, "/accounts", "error", "The name is too long.");
-		return;
-	}
+	if (quota < 0)
+		REFUSE(400, "quota", "The size limit must be a whole number of MB.");
+	if (f.name != NULL && strlen(f.name) > DISPLAY_NAME_MAX)
+		REFUSE(400, "name", "The name can have at most 200 characters.");
 	bool made_up = pw == NULL || *pw == '\0';
 	if (made_up) {
 		if (random_password(generated, sizeof generated) != 0) {
@@ -212,9 +273,8 @@ void h_account_add(struct web_req *r)
 		}
 		pw = generated;
 	} else if (strlen(pw) < PASSWORD_MIN || strlen(pw) > PASSWORD_MAX) {
-		web_redirect_msg(r, "/accounts", "error",
-				 "The password needs at least 8 characters.");
-		return;
+		REFUSE(400, "password", "The password needs at least 8 characters "
+					"(or leave it empty to make one up).");
 	}
 	char hash[PASSWORD_HASH_MAX + 1];
 	if (store_password_hash(pw, hash, sizeof hash) != STORE_OK) {
@@ -222,13 +282,17 @@ void h_account_add(struct web_req *r)
 		return;
 	}
 	int rc = store_account_add(r->app->store, a.full, hash, role,
-				   name ? name : "", quota);
+				   f.name ? f.name : "", quota);
+	if (rc == STORE_EXISTS) {
+		snprintf(msg, sizeof msg, "%s already exists.", a.full);
+		REFUSE(409, "local", msg);
+	}
 	if (rc != STORE_OK) {
 		snprintf(msg, sizeof msg, "Could not create %s: %s", a.full,
 			 web_store_error(r->app, rc));
-		web_redirect_msg(r, "/accounts", "error", msg);
-		return;
+		REFUSE(rc == STORE_INVALID ? 400 : 500, "local", msg);
 	}
+#undef REFUSE
 	web_audit(r, "account-add", "%s role=%s quota=%lld", a.full,
 		  store_role_name(role), (long long)quota);
 	if (made_up)
@@ -267,15 +331,6 @@ static bool load_managed(struct web_req *r, const char *address,
 		return false;
 	}
 	return true;
-}
-
-static void role_option(struct html *h, const char *value, const char *label,
-			enum store_role cur)
-{
-	enum store_role v;
-	bool sel = store_role_parse(value, &v) == STORE_OK && v == cur;
-	html_fmt(h, "<option value=\"%R\"%R>%R</option>", value,
-		 sel ? " selected" : "", label);
 }
 
 void h_account_edit_get(struct web_req *r)

@@ -32,7 +32,7 @@ static void fmt_time(int64_t t, char *dst, size_t dstlen)
 /* Read the certificate's expiry into the app's cache (at most every
  * CERT_RECHECK_SECONDS: parsing it on every dashboard view costs more than
  * the rest of the page). */
-static void cert_refresh(struct web_app *app, int64_t now)
+void web_cert_refresh(struct web_app *app, int64_t now)
 {
 	if (app->cert_checked != 0 && now - app->cert_checked < CERT_RECHECK_SECONDS)
 		return;
@@ -57,7 +57,7 @@ static void cert_refresh(struct web_app *app, int64_t now)
 /* Days until the certificate expires; -1000000 if unreadable. */
 static int cert_days_left(struct web_app *app, int64_t now, bool *self_signed_r)
 {
-	cert_refresh(app, now);
+	web_cert_refresh(app, now);
 	*self_signed_r = app->cert_self_signed;
 	if (app->cert_not_after == 0)
 		return -1000000;

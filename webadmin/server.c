@@ -183,8 +183,11 @@ static enum MHD_Result send_response(struct web_req *r)
 	MHD_add_response_header(resp, "X-Frame-Options", "DENY");
 	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
 	MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
-	MHD_add_response_header(resp, "Strict-Transport-Security",
-				"max-age=31536000");
+	/* HSTS only with a real certificate: pinning a name to a self-signed
+	 * certificate (localhost in development) would lock browsers out */
+	if (r->app->cert_not_after != 0 && !r->app->cert_self_signed)
+		MHD_add_response_header(resp, "Strict-Transport-Security",
+					"max-age=31536000");
 	MHD_add_response_header(resp, "Cache-Control",
 				r->cacheable ? "public, max-age=3600" : "no-store");
 	for (size_t i = 0; i < r->nheaders; i++)
@@ -478,6 +481,10 @@ int web_server_reload(struct web_server *srv, char *err, size_t errlen)
 	pem_free(srv->key);
 	srv->cert = cert;
 	srv->key = key;
+	pthread_mutex_lock(&srv->app->lock);
+	srv->app->cert_checked = 0;
+	web_cert_refresh(srv->app, (int64_t)time(NULL));
+	pthread_mutex_unlock(&srv->app->lock);
 	return 0;
 }
 

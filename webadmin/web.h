@@ -123,6 +123,10 @@ bool web_can_manage_domain(const struct web_user *u, const char *domain);
  * would lock everyone out and reopen first-run setup, so callers refuse. */
 bool web_is_last_admin(struct web_app *app, const struct store_account *a);
 
+/* Re-read the certificate's expiry and issuer into app (at most every 10
+ * minutes unless app->cert_checked is 0). page_admin.c. */
+void web_cert_refresh(struct web_app *app, int64_t now);
+
 /* ---- layout (layout.c) --------------------------------------------------- */
 void page_begin(struct web_req *r, const char *title);
 void page_end(struct web_req *r);

@@ -34,6 +34,8 @@ def test_anonymous_gets_login_page_with_security_headers(web):
     assert r.header("X-Frame-Options") == "DENY"
     assert r.header("Referrer-Policy") == "no-referrer"
     assert r.header("Cache-Control") == "no-store"
+    # no HSTS with the self-signed certificate (it would pin the name)
+    assert r.header("Strict-Transport-Security") is None
     assert "<script" not in r.text
     css = w.get("/style.css")
     assert css.status == 200 and css.header("Content-Type").startswith("text/css")
@@ -326,3 +328,21 @@ def test_idle_session_expires(mailroom, monkeypatch):
     assert w.get("/").header("Location") == "/login"
     r = w.post("/domains/add", {"domain": "late.test", "csrf": "0" * 64})
     assert r.status == 403
+
+
+def test_account_form_errors_sit_next_to_the_field(web):
+    m, w = web
+    assert w.login(ADMIN, ADMIN_PW).status == 303
+    r = w.submit("/accounts", "/accounts/add",
+                 {"local": "zoe", "domain": "example.test", "name": "Zoë <Z>",
+                  "quota": "lots"})
+    assert r.status == 400
+    assert 'id="quota-err" role="alert">The size limit must be a whole number' in r.text
+    assert re.search(r'id="quota"[^>]*value="lots" aria-invalid="true"', r.text)
+    assert 'value="zoe"' in r.text and 'value="Zoë &lt;Z&gt;"' in r.text
+    r = w.submit("/accounts", "/accounts/add",
+                 {"local": "bad local", "domain": "example.test"})
+    assert r.status == 400 and 'id="local-err"' in r.text
+    r = w.submit("/accounts", "/accounts/add",
+                 {"local": "admin", "domain": "example.test", "password": "whatever-1"})
+    assert r.status == 409 and "admin@example.test already exists." in r.text

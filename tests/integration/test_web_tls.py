@@ -96,3 +96,22 @@ def test_certificate_upload_and_sighup_reload(mailroom, tmp_path):
     assert "other.example.test" in cn_of(served_cert(port)[0])
     assert "tls-reload-failed" in m.log("webadmin")
     assert m.procs["webadmin"].poll() is None
+
+
+def test_hsts_only_with_a_ca_signed_certificate(mailroom, tmp_path):
+    m = mailroom
+    run = lambda *a: subprocess.run(a, check=True, capture_output=True)  # noqa: E731
+    run("openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+        "-nodes", "-days", "30", "-subj", "/CN=Test CA", "-keyout", str(tmp_path / "ca.key"),
+        "-out", str(tmp_path / "ca.crt"))
+    run("openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+        "-subj", "/CN=mail.example.test", "-keyout", str(tmp_path / "leaf.key"),
+        "-out", str(tmp_path / "leaf.csr"))
+    run("openssl", "x509", "-req", "-in", str(tmp_path / "leaf.csr"), "-CA",
+        str(tmp_path / "ca.crt"), "-CAkey", str(tmp_path / "ca.key"), "-CAcreateserial",
+        "-days", "30", "-out", str(tmp_path / "leaf.crt"))
+    m.cert_path.write_text((tmp_path / "leaf.crt").read_text())
+    (m.data_dir / "tls" / "key.pem").write_text((tmp_path / "leaf.key").read_text())
+    m.start("webadmin")
+    r = Web(m.ports["admin"]).get("/login")
+    assert r.header("Strict-Transport-Security") == "max-age=31536000"
