@@ -28,6 +28,7 @@
 
 #include "../common/listen.h"
 #include "../common/log.h"
+#include "acme.h"
 
 #define WEB_CSP                                                               \
 	"default-src 'none'; style-src 'self'; img-src 'self'; "              \
@@ -303,6 +304,8 @@ static enum MHD_Result redirect_handle(void *cls, struct MHD_Connection *conn,
 	(void)upload_data;
 	(void)con_cls;
 	*upload_data_size = 0;
+	if (web_acme_is_challenge(url)) /* ACME http-01 (acme.c) */
+		return web_acme_answer(conn, app->cfg, url);
 
 	/* Host without its port; refuse anything that could break the header. */
 	char host[HOSTNAME_MAX + 1];
