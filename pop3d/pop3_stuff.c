@@ -24,9 +24,36 @@ static bool line_was_empty(const struct pop3_stuffer *st)
 	return st->line_len == 1 || (st->line_len == 2 && st->first == '\r');
 }
 
+/* RETR: only "\n." needs work, so jump between those with memmem
+ * instead of visiting every line (a 10 KB message has ~150 lines). */
+static int stuff_all(struct pop3_stuffer *st, const char *in, size_t len,
+		     pop3_emit_fn emit, void *ctx)
+{
+	size_t run = 0; /* in[run..) is not yet emitted */
+	if (len == 0)
+		return 0;
+	if (st->line_start && in[0] == '.' && emit(ctx, ".", 1) < 0)
+		return -1;
+	for (;;) {
+		const char *p = memmem(in + run, len - run, "\n.", 2);
+		if (p == NULL)
+			break;
+		size_t dot = (size_t)(p - in) + 1;
+		if (emit(ctx, in + run, dot - run) < 0 || emit(ctx, ".", 1) < 0)
+			return -1;
+		run = dot; /* the original dot goes out with the next run */
+	}
+	if (emit(ctx, in + run, len - run) < 0)
+		return -1;
+	st->line_start = in[len - 1] == '\n';
+	return 0;
+}
+
 int pop3_stuff(struct pop3_stuffer *st, const char *in, size_t len,
 	       pop3_emit_fn emit, void *ctx)
 {
+	if (!st->top)
+		return stuff_all(st, in, len, emit, ctx);
 	size_t pos = 0, run = 0; /* in[run..pos) is not yet emitted */
 
 	while (pos < len && !st->done) {
