@@ -109,9 +109,13 @@ try {
   t = Date.now();
   await page.getByRole('button', { name: 'Log out' }).click();
   await page.waitForURL(/\/login/);
-  await page.getByLabel('Email address').fill(`anna@${MAIL_DOMAIN}`);
-  await page.getByLabel('Password').fill(employees[0].pw);
-  await page.getByRole('button', { name: 'Log in' }).click();
+  // keyboard only: the address field has focus, Tab to the password, Enter
+  const focused = await page.evaluate(() => document.activeElement && document.activeElement.id);
+  expect(focused === 'address', 'the login form starts in the address field');
+  await page.keyboard.type(`anna@${MAIL_DOMAIN}`);
+  await page.keyboard.press('Tab');
+  await page.keyboard.type(employees[0].pw);
+  await page.keyboard.press('Enter');
   await page.waitForURL(/\/me$/);
   await page.getByText(`anna@${MAIL_DOMAIN}`).first().waitFor();
   await shot('08-employee-me');
