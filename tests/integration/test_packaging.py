@@ -212,7 +212,8 @@ def box():
     assert debs, f"no mailroom_*.deb in {DEB_DIR} (make deb)"
     before = machine_state()
     assert not before["dpkg"].startswith("install ok"), \
-        "a mailroom package is already installed here; refusing to replace it"
+        "a mailroom package is already installed here; refusing to replace it " \
+        "(a leftover of an interrupted run? MAILROOM_PURGE_DATA=yes dpkg --purge mailroom)"
     assert not before["user"] and not before["data"], \
         "a mailroom user or /var/lib/mailroom exists already; this test would take them over"
 
