@@ -203,6 +203,8 @@ const char web_css[] =
 	".login{max-width:24rem;margin:2rem auto}\n"
 	"footer{text-align:center;color:var(--muted);font-size:.8rem;"
 	"padding:2rem 0}\n"
+	"@media print{header,footer,.flash{display:none}body{background:#fff}"
+	"section{border:0;padding:0}a{color:inherit;text-decoration:none}}\n"
 	"@media (max-width:600px){main{padding:.6rem}"
 	"th.opt,td.opt,meter{display:none}"
 	"form.inline input,form.inline select{min-width:0;width:100%}"
