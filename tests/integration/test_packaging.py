@@ -217,6 +217,16 @@ def box():
     assert not before["user"] and not before["data"], \
         "a mailroom user or /var/lib/mailroom exists already; this test would take them over"
 
+    assert not os.path.exists("/etc/mailroom/preseed.conf"), "a real preseed.conf is here"
+    # Where systemd is PID 1, postinst would start the real services on
+    # ports 25/110/443/80: forbid that for the test's install and purge
+    # (policy-rc.d exit 101, which deb-systemd-invoke honours).
+    policy = pathlib.Path("/usr/sbin/policy-rc.d")
+    own_policy = os.path.isdir("/run/systemd/system") and not policy.exists()
+    if own_policy:
+        policy.write_text("#!/bin/sh\n# mailroom deb-test: no service starts\nexit 101\n")
+        policy.chmod(0o755)
+
     tmp = pathlib.Path(tempfile.mkdtemp(prefix="mailroom-pkgtest-"))
     tmp.chmod(0o755)  # the mailroom user reads the test config in it
     dns = None
@@ -245,6 +255,8 @@ def box():
         env = dict(os.environ, MAILROOM_PURGE_DATA="yes")
         purge = run(["dpkg", "--purge", "mailroom"], env=env, check=False)
         shutil.rmtree(tmp, ignore_errors=True)
+        if own_policy:
+            policy.unlink(missing_ok=True)
         after = machine_state()
         assert purge.returncode == 0, purge.stdout + purge.stderr
         assert after == before, f"machine not restored:\nbefore {before}\nafter  {after}"
