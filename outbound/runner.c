@@ -418,7 +418,9 @@ static void on_flush(evutil_socket_t fd, short what, void *arg)
 	flush_done(r);
 }
 
-#define FLUSH_DELAY_US 5000 /* gathers the deliveries of ~5 ms per commit */
+/* Deliveries of this long share one commit: each commit is an fsync that
+ * blocks the loop, and a crash re-sends at most this much (at least once). */
+#define FLUSH_DELAY_US 50000
 
 void ob_runner_delivered(struct ob_runner *r, int64_t queue_id)
 {
