@@ -40,6 +40,7 @@ WEBADMIN_SRC:= $(sort $(wildcard webadmin/*.c))
 CLI_SRC     := $(sort $(wildcard cli/*.c))
 OUTBOUND_SRC:= $(sort $(wildcard outbound/*.c))
 RULES_SRC   := $(sort $(wildcard rules/*.c))
+TRUST_SRC   := $(sort $(wildcard trust/*.c))
 UNIT_SRC    := $(sort $(wildcard tests/unit/*.c))
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
@@ -54,6 +55,7 @@ LIBPOP3D  := $(BUILD)/libpop3d.a
 LIBWEB    := $(BUILD)/libwebadmin.a
 LIBOUTBOUND := $(BUILD)/liboutbound.a
 LIBRULES  := $(BUILD)/librules.a
+LIBTRUST  := $(BUILD)/libtrust.a
 PROGRAMS  := $(BUILD)/mailroom-smtpd $(BUILD)/mailroom-pop3d \
              $(BUILD)/mailroom-webadmin $(BUILD)/mailroomctl \
              $(BUILD)/mailroom-queued
@@ -73,16 +75,17 @@ $(LIBPOP3D):  $(call obj,$(call nomain,$(POP3D_SRC)))
 $(LIBWEB):    $(call obj,$(call nomain,$(WEBADMIN_SRC)))
 $(LIBOUTBOUND): $(call obj,$(call nomain,$(OUTBOUND_SRC)))
 $(LIBRULES):  $(call obj,$(RULES_SRC))
+$(LIBTRUST):  $(call obj,$(TRUST_SRC))
 $(BUILD)/%.a:
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
-$(BUILD)/mailroom-smtpd: $(call obj,smtpd/main.c) $(LIBSMTPD) $(LIBRULES) $(LIBSTORE) $(LIBCOMMON)
+$(BUILD)/mailroom-smtpd: $(call obj,smtpd/main.c) $(LIBSMTPD) $(LIBRULES) $(LIBTRUST) $(LIBSTORE) $(LIBCOMMON)
 $(BUILD)/mailroom-queued: $(call obj,outbound/main.c) $(LIBOUTBOUND) $(LIBSTORE) $(LIBCOMMON)
 $(BUILD)/mailroom-pop3d: $(call obj,pop3d/main.c) $(LIBPOP3D) $(LIBSTORE) $(LIBCOMMON)
 $(BUILD)/mailroom-webadmin: $(call obj,webadmin/main.c) $(LIBWEB) $(LIBSTORE) $(LIBCOMMON)
 $(BUILD)/mailroomctl: $(call obj,$(CLI_SRC)) $(LIBRULES) $(LIBSTORE) $(LIBCOMMON)
-$(BUILD)/test-unit: $(call obj,$(UNIT_SRC)) $(LIBSMTPD) $(LIBPOP3D) $(LIBWEB) $(LIBOUTBOUND) $(LIBRULES) $(LIBSTORE) $(LIBCOMMON)
+$(BUILD)/test-unit: $(call obj,$(UNIT_SRC)) $(LIBSMTPD) $(LIBPOP3D) $(LIBWEB) $(LIBOUTBOUND) $(LIBRULES) $(LIBTRUST) $(LIBSTORE) $(LIBCOMMON)
 $(PROGRAMS) $(BUILD)/test-unit:
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
 
@@ -149,17 +152,17 @@ fuzz-build:
 	  SAN_CFLAGS="-fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer -Wno-error" \
 	  build/fuzz-lib/libcommon.a build/fuzz-lib/libstore.a build/fuzz-lib/libsmtpd.a \
 	  build/fuzz-lib/libpop3d.a build/fuzz-lib/libwebadmin.a \
-	  build/fuzz-lib/liboutbound.a build/fuzz-lib/librules.a
+	  build/fuzz-lib/liboutbound.a build/fuzz-lib/librules.a build/fuzz-lib/libtrust.a
 	$(MAKE) $(FUZZ_BIN)
 
 build/fuzz/%: tests/fuzz/%.c build/fuzz-lib/libcommon.a build/fuzz-lib/libstore.a \
   build/fuzz-lib/libsmtpd.a build/fuzz-lib/libpop3d.a build/fuzz-lib/libwebadmin.a \
-  build/fuzz-lib/liboutbound.a build/fuzz-lib/librules.a
+  build/fuzz-lib/liboutbound.a build/fuzz-lib/librules.a build/fuzz-lib/libtrust.a
 	@mkdir -p build/fuzz
 	clang -g -O1 -std=c11 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined \
 	  $(shell pkg-config --cflags $(PKGS)) -o $@ $< \
 	  build/fuzz-lib/libsmtpd.a build/fuzz-lib/libpop3d.a build/fuzz-lib/libwebadmin.a \
-	  build/fuzz-lib/liboutbound.a build/fuzz-lib/librules.a \
+	  build/fuzz-lib/liboutbound.a build/fuzz-lib/librules.a build/fuzz-lib/libtrust.a \
 	  build/fuzz-lib/libstore.a build/fuzz-lib/libcommon.a $(LDLIBS)
 
 # Replay every committed corpus (make test); no new inputs are generated.

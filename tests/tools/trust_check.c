@@ -1,0 +1,270 @@
+/*
+ * trust_check.c - drives libtrust end to end for the integration tests:
+ * real c-ares questions to a real (loopback dnsmasq) server on a libevent
+ * loop, exactly as smtpd runs them. One command per stdin line (fields
+ * separated by TAB), one JSON object per stdout line:
+ *
+ *   spf   IP HELO MAILFROM
+ *   dnsbl IP ZONES
+ *   msg   FILE IP HELO MAILFROM SAMPLE AUTHSERV   (SPF + DKIM + DMARC,
+ *         Authentication-Results and X-Spam headers for a message file)
+ *   name  IP ZONE                                  (DNSBL query name)
+ *
+ * Options: -s ADDR:PORT (dns_servers), -t MS (per-try timeout), -n NOW.
+ * Test tool only: it exits on bad usage and trusts its arguments.
+ */
+#include <event2/event.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../../common/buf.h"
+#include "../../trust/trust.h"
+
+struct run {
+	struct event_base *base;
+	struct trust_ctx *ctx;
+	int waiting;
+	struct trust_spf_outcome spf;
+	struct trust_dkim_outcome dkim;
+	struct trust_dmarc_outcome dmarc;
+	struct trust_dnsbl_outcome dnsbl;
+};
+
+static void json_str(const char *s)
+{
+	putchar('"');
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c == '"' || c == '\\')
+			printf("\\%c", c);
+		else if (c < 0x20 || c >= 0x7f)
+			printf("\\u%04x", c);
+		else
+			putchar(c);
+	}
+	putchar('"');
+}
+
+static void wait_all(struct run *r)
+{
+	while (r->waiting > 0)
+		event_base_loop(r->base, EVLOOP_ONCE);
+}
+
+static void spf_done(void *arg, const struct trust_spf_outcome *o)
+{
+	struct run *r = arg;
+	r->spf = *o;
+	r->waiting--;
+}
+
+static void dkim_done(void *arg, const struct trust_dkim_outcome *o)
+{
+	struct run *r = arg;
+	r->dkim = *o;
+	r->waiting--;
+}
+
+static void dmarc_done(void *arg, const struct trust_dmarc_outcome *o)
+{
+	struct run *r = arg;
+	r->dmarc = *o;
+	r->waiting--;
+}
+
+static void dnsbl_done(void *arg, const struct trust_dnsbl_outcome *o)
+{
+	struct run *r = arg;
+	r->dnsbl = *o;
+	r->waiting--;
+}
+
+static void print_spf(const struct trust_spf_outcome *o)
+{
+	printf("\"spf\": ");
+	json_str(trust_spf_result_name(o->result));
+	printf(", \"spf_reason\": ");
+	json_str(o->reason);
+	printf(", \"spf_exp\": ");
+	json_str(o->explanation);
+	printf(", \"spf_lookups\": %d", o->lookups);
+}
+
+static void cmd_spf(struct run *r, char **f, int n)
+{
+	if (n < 4)
+		exit(2);
+	r->waiting = 1;
+	(void)trust_spf_check(r->ctx, f[1], f[2], f[3], spf_done, r);
+	wait_all(r);
+	printf("{");
+	print_spf(&r->spf);
+	printf("}\n");
+}
+
+static void cmd_dnsbl(struct run *r, char **f, int n)
+{
+	if (n < 3)
+		exit(2);
+	r->waiting = 1;
+	(void)trust_dnsbl_check(r->ctx, f[1], f[2], dnsbl_done, r);
+	wait_all(r);
+	printf("{\"listed\": %s, \"zone\": ", r->dnsbl.listed ? "true" : "false");
+	json_str(r->dnsbl.zone);
+	printf(", \"answer\": ");
+	json_str(r->dnsbl.answer);
+	printf(", \"errors\": %d}\n", r->dnsbl.errors);
+}
+
+static void cmd_name(char **f, int n)
+{
+	char out[300];
+	if (n < 3)
+		exit(2);
+	if (trust_dnsbl_name(f[1], f[2], out, sizeof out) < 0)
+		printf("{\"name\": null}\n");
+	else {
+		printf("{\"name\": ");
+		json_str(out);
+		printf("}\n");
+	}
+}
+
+static void cmd_msg(struct run *r, char **f, int n)
+{
+	if (n < 7)
+		exit(2);
+	FILE *fp = fopen(f[1], "rb");
+	if (fp == NULL)
+		exit(2);
+	struct trust_dkim *d = trust_dkim_new(r->ctx);
+	char chunk[777]; /* odd size: pieces split lines and CRLFs */
+	size_t k;
+	while ((k = fread(chunk, 1, sizeof chunk, fp)) > 0)
+		trust_dkim_feed(d, chunk, k);
+	fclose(fp);
+	r->waiting = 2;
+	(void)trust_spf_check(r->ctx, f[2], f[3], f[4], spf_done, r);
+	trust_dkim_finish(d, dkim_done, r);
+	wait_all(r);
+	struct trust_dmarc_input in = {
+		.from_domain = r->dkim.from_domain,
+		.from_count = r->dkim.from_count,
+		.spf = r->spf.result,
+		.spf_domain = r->spf.domain,
+		.dkim = &r->dkim,
+		.sample = (unsigned)strtoul(f[5], NULL, 10),
+	};
+	r->waiting = 1;
+	(void)trust_dmarc_evaluate(r->ctx, &in, dmarc_done, r);
+	wait_all(r);
+	printf("{");
+	print_spf(&r->spf);
+	printf(", \"dkim\": [");
+	for (size_t i = 0; i < r->dkim.n_sigs; i++) {
+		const struct trust_dkim_sig *s = &r->dkim.sigs[i];
+		printf("%s{\"result\": ", i ? ", " : "");
+		json_str(trust_auth_result_name(s->result));
+		printf(", \"d\": ");
+		json_str(s->domain);
+		printf(", \"s\": ");
+		json_str(s->selector);
+		printf(", \"a\": ");
+		json_str(s->algorithm);
+		printf(", \"l\": %lld, \"unsigned\": %lld, \"reason\": ",
+		       s->body_length, s->unsigned_bytes);
+		json_str(s->reason);
+		printf("}");
+	}
+	printf("], \"from_domain\": ");
+	json_str(r->dkim.from_domain);
+	printf(", \"dmarc\": ");
+	json_str(trust_auth_result_name(r->dmarc.result));
+	static const char *const pol[] = {"none", "quarantine", "reject"};
+	printf(", \"policy\": \"%s\", \"disposition\": \"%s\"",
+	       pol[r->dmarc.policy], pol[r->dmarc.disposition]);
+	printf(", \"spf_aligned\": %s, \"dkim_aligned\": %s, \"dmarc_reason\": ",
+	       r->dmarc.spf_aligned ? "true" : "false",
+	       r->dmarc.dkim_aligned ? "true" : "false");
+	json_str(r->dmarc.reason);
+	struct trust_results res = {&r->spf, &r->dkim, &r->dmarc};
+	struct buf hdr;
+	if (buf_init(&hdr, 64 * 1024) < 0 ||
+	    trust_auth_results_header(f[6], &res, &hdr) < 0)
+		exit(3);
+	printf(", \"auth_results\": ");
+	json_str(hdr.data);
+	struct trust_spam sp;
+	trust_spam_score(&res,
+			 r->dmarc.disposition == TRUST_DMARC_P_QUARANTINE, 50, &sp);
+	buf_reset(&hdr);
+	if (trust_spam_headers(&sp, &hdr) < 0)
+		exit(3);
+	printf(", \"spam_score\": %d, \"is_spam\": %s, \"spam_headers\": ",
+	       sp.score_tenths, sp.is_spam ? "true" : "false");
+	json_str(hdr.data);
+	printf("}\n");
+	buf_free(&hdr);
+	trust_dkim_free(&d);
+}
+
+int main(int argc, char **argv)
+{
+	const char *servers = NULL;
+	int timeout = 0, opt;
+	long long now = 0;
+	while ((opt = getopt(argc, argv, "s:t:n:")) != -1) {
+		if (opt == 's')
+			servers = optarg;
+		else if (opt == 't')
+			timeout = (int)strtol(optarg, NULL, 10);
+		else if (opt == 'n')
+			now = strtoll(optarg, NULL, 10);
+		else
+			return 2;
+	}
+	struct run r;
+	memset(&r, 0, sizeof r);
+	char err[256];
+	r.base = event_base_new();
+	r.ctx = trust_new(r.base, servers, err, sizeof err);
+	if (r.ctx == NULL) {
+		fprintf(stderr, "trust_new: %s\n", err);
+		return 1;
+	}
+	if (timeout > 0)
+		trust_set_dns_timeout(r.ctx, timeout, 1);
+	if (now > 0)
+		trust_set_now(r.ctx, now);
+	char line[8192];
+	while (fgets(line, sizeof line, stdin)) {
+		line[strcspn(line, "\r\n")] = '\0';
+		char *f[8];
+		int n = 0;
+		char *p = line;
+		while (n < 8) {
+			f[n++] = p;
+			char *tab = strchr(p, '\t');
+			if (tab == NULL)
+				break;
+			*tab = '\0';
+			p = tab + 1;
+		}
+		if (strcmp(f[0], "spf") == 0)
+			cmd_spf(&r, f, n);
+		else if (strcmp(f[0], "dnsbl") == 0)
+			cmd_dnsbl(&r, f, n);
+		else if (strcmp(f[0], "name") == 0)
+			cmd_name(f, n);
+		else if (strcmp(f[0], "msg") == 0)
+			cmd_msg(&r, f, n);
+		else
+			return 2;
+		fflush(stdout);
+	}
+	trust_free(&r.ctx);
+	event_base_free(r.base);
+	return 0;
+}

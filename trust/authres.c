@@ -1,0 +1,140 @@
+/*
+ * authres.c - the Authentication-Results header field (RFC 8601) that
+ * smtpd prepends, and the test for one an outsider forged with our
+ * authserv-id (5: such fields must be removed before ours is added).
+ *
+ * Values that came from the message or DNS (domains, selectors) are
+ * reduced to the characters a domain or token may hold, so a hostile
+ * d= cannot inject a "; dmarc=pass" of its own into our header.
+ */
+#include <ctype.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "trust.h"
+
+/* Copy s keeping only characters safe in a pvalue token. */
+static void token(const char *s, char *out, size_t cap)
+{
+	size_t n = 0;
+	for (; s && *s && n + 1 < cap; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (isalnum(c) || strchr(".-_@+=/", c))
+			out[n++] = (char)c;
+	}
+	out[n] = '\0';
+}
+
+/* A reason as a comment: printable ASCII without ( ) or backslash. */
+static void comment_text(const char *s, char *out, size_t cap)
+{
+	size_t n = 0;
+	for (; s && *s && n + 1 < cap; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c >= 0x20 && c < 0x7f && c != '(' && c != ')' && c != '\\')
+			out[n++] = (char)c;
+	}
+	out[n] = '\0';
+}
+
+int trust_auth_results_header(const char *authserv_id,
+			      const struct trust_results *r, struct buf *out)
+{
+	char id[TRUST_DOMAIN_MAX + 1], a[TRUST_DOMAIN_MAX + 80],
+		b[TRUST_DOMAIN_MAX + 1], why[TRUST_REASON_MAX + 1];
+	token(authserv_id, id, sizeof id);
+	if (buf_printf(out, "Authentication-Results: %s", id) < 0)
+		return -1;
+	int methods = 0;
+	if (r->spf) {
+		const struct trust_spf_outcome *s = r->spf;
+		token(s->identity, a, sizeof a);
+		comment_text(s->reason, why, sizeof why);
+		if (buf_printf(out, ";\r\n\tspf=%s%s%s%s %s=%s",
+			       trust_spf_result_name(s->result), why[0] ? " (" : "",
+			       why, why[0] ? ")" : "",
+			       s->helo_identity ? "smtp.helo" : "smtp.mailfrom",
+			       s->helo_identity ? s->domain : a) < 0)
+			return -1;
+		methods++;
+	}
+	if (r->dkim) {
+		const struct trust_dkim_outcome *d = r->dkim;
+		if (d->n_sigs == 0) {
+			if (buf_printf(out, ";\r\n\tdkim=%s",
+				       d->headers_too_big
+					       ? "permerror (header section too big)"
+					       : "none") < 0)
+				return -1;
+		}
+		for (size_t i = 0; i < d->n_sigs; i++) {
+			const struct trust_dkim_sig *s = &d->sigs[i];
+			token(s->domain, a, sizeof a);
+			token(s->selector, b, sizeof b);
+			comment_text(s->reason, why, sizeof why);
+			char bp[sizeof s->b_prefix];
+			token(s->b_prefix, bp, sizeof bp);
+			if (buf_printf(out, ";\r\n\tdkim=%s%s%s%s header.d=%s header.s=%s",
+				       trust_auth_result_name(s->result),
+				       why[0] ? " (" : "", why, why[0] ? ")" : "", a,
+				       b) < 0)
+				return -1;
+			if (bp[0] && buf_printf(out, " header.b=\"%.8s\"", bp) < 0)
+				return -1;
+		}
+		methods++;
+	}
+	if (r->dmarc) {
+		const struct trust_dmarc_outcome *m = r->dmarc;
+		static const char *const pol[] = {"none", "quarantine", "reject"};
+		token(m->domain, a, sizeof a);
+		if (buf_printf(out, ";\r\n\tdmarc=%s (p=%s dis=%s) header.from=%s",
+			       trust_auth_result_name(m->result), pol[m->policy],
+			       pol[m->disposition], a[0] ? a : "unknown") < 0)
+			return -1;
+		methods++;
+	}
+	if (methods == 0 && buf_append_str(out, "; none") < 0)
+		return -1;
+	return buf_append_str(out, "\r\n");
+}
+
+bool trust_auth_results_is_ours(const char *field, size_t len,
+				const char *authserv_id)
+{
+	static const char name[] = "authentication-results";
+	size_t nl = sizeof name - 1;
+	if (len < nl || strncasecmp(field, name, nl) != 0)
+		return false;
+	size_t i = nl;
+	while (i < len && (field[i] == ' ' || field[i] == '\t'))
+		i++;
+	if (i >= len || field[i] != ':')
+		return false;
+	i++;
+	/* skip CFWS: whitespace, folding and (comments) */
+	for (;;) {
+		while (i < len && isspace((unsigned char)field[i]))
+			i++;
+		if (i < len && field[i] == '(') {
+			int depth = 0;
+			for (; i < len; i++) {
+				if (field[i] == '(')
+					depth++;
+				else if (field[i] == ')' && --depth == 0) {
+					i++;
+					break;
+				}
+			}
+			continue;
+		}
+		break;
+	}
+	size_t st = i;
+	while (i < len && !isspace((unsigned char)field[i]) && field[i] != ';' &&
+	       field[i] != '(')
+		i++;
+	size_t idl = strlen(authserv_id);
+	return i - st == idl && strncasecmp(field + st, authserv_id, idl) == 0;
+}

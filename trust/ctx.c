@@ -1,0 +1,393 @@
+/*
+ * ctx.c - the trust context: a c-ares channel driven by the caller's
+ * libevent loop, so a slow name server never blocks an SMTP session.
+ *
+ * The loop glue is the one outbound/dns.c uses (sock_state_cb -> one
+ * persistent event per resolver socket, one timer at ares_timeout()). It is
+ * a copy because outbound keeps it private; the report proposes moving one
+ * shared resolver into common/. tdns_query() adds what SPF needs on top:
+ * the answer parsed per type and the NXDOMAIN / NODATA / temporary split.
+ */
+#include <ares.h>
+#include <arpa/inet.h>
+#include <arpa/nameser.h>
+#include <event2/event.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "../common/log.h"
+#include "trust_int.h"
+
+#define WATCH_MAX 32
+
+struct watch {
+	ares_socket_t fd;
+	struct event *ev;
+};
+
+struct trust_ctx {
+	struct event_base *base;
+	ares_channel channel;
+	struct event *timer;
+	struct watch watch[WATCH_MAX];
+	size_t n_watch;
+	char servers[512];
+	int64_t now; /* 0: time(NULL) */
+};
+
+static void rearm(struct trust_ctx *c)
+{
+	struct timeval tv, *tvp = ares_timeout(c->channel, NULL, &tv);
+	if (tvp == NULL)
+		evtimer_del(c->timer);
+	else
+		evtimer_add(c->timer, tvp);
+}
+
+static void on_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct trust_ctx *c = arg;
+	(void)fd;
+	(void)what;
+	ares_process_fd(c->channel, ARES_SOCKET_BAD, ARES_SOCKET_BAD);
+	rearm(c);
+}
+
+static void on_sock(evutil_socket_t fd, short what, void *arg)
+{
+	struct trust_ctx *c = arg;
+	ares_process_fd(c->channel,
+			(what & EV_READ) ? (ares_socket_t)fd : ARES_SOCKET_BAD,
+			(what & EV_WRITE) ? (ares_socket_t)fd : ARES_SOCKET_BAD);
+	rearm(c);
+}
+
+static void sock_state(void *data, ares_socket_t fd, int readable, int writable)
+{
+	struct trust_ctx *c = data;
+	size_t i;
+	for (i = 0; i < c->n_watch; i++)
+		if (c->watch[i].fd == fd)
+			break;
+	if (i < c->n_watch) {
+		event_free(c->watch[i].ev);
+		c->watch[i] = c->watch[--c->n_watch];
+	}
+	if (!readable && !writable)
+		return;
+	if (c->n_watch >= WATCH_MAX) {
+		log_error("event=trust-dns-error reason=\"too many resolver sockets\"");
+		return;
+	}
+	short what = EV_PERSIST | (readable ? EV_READ : 0) | (writable ? EV_WRITE : 0);
+	struct event *ev = event_new(c->base, fd, what, on_sock, c);
+	if (ev == NULL || event_add(ev, NULL) < 0) {
+		if (ev)
+			event_free(ev);
+		log_error("event=trust-dns-error reason=\"cannot watch a resolver socket\"");
+		return;
+	}
+	c->watch[c->n_watch].fd = fd;
+	c->watch[c->n_watch].ev = ev;
+	c->n_watch++;
+}
+
+static int channel_open(struct trust_ctx *c, int timeout_ms, int tries,
+			char *err, size_t errlen)
+{
+	struct ares_options o;
+	memset(&o, 0, sizeof o);
+	o.sock_state_cb = sock_state;
+	o.sock_state_cb_data = c;
+	o.timeout = timeout_ms;
+	o.tries = tries;
+	int rc = ares_init_options(&c->channel, &o,
+				   ARES_OPT_SOCK_STATE_CB | ARES_OPT_TIMEOUTMS |
+					   ARES_OPT_TRIES);
+	if (rc != ARES_SUCCESS) {
+		snprintf(err, errlen, "c-ares: %s", ares_strerror(rc));
+		c->channel = NULL;
+		return -1;
+	}
+	if (c->servers[0] &&
+	    (rc = ares_set_servers_ports_csv(c->channel, c->servers)) != ARES_SUCCESS) {
+		snprintf(err, errlen, "dns_servers '%s': %s", c->servers,
+			 ares_strerror(rc));
+		ares_destroy(c->channel);
+		c->channel = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+struct trust_ctx *trust_new(struct event_base *base, const char *servers,
+			    char *err, size_t errlen)
+{
+	struct trust_ctx *c = calloc(1, sizeof *c);
+	if (c == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	c->base = base;
+	if (servers && snprintf(c->servers, sizeof c->servers, "%s", servers) >=
+			       (int)sizeof c->servers) {
+		snprintf(err, errlen, "dns_servers too long");
+		free(c);
+		return NULL;
+	}
+	c->timer = evtimer_new(base, on_timer, c);
+	if (c->timer == NULL) {
+		snprintf(err, errlen, "out of memory");
+		free(c);
+		return NULL;
+	}
+	if (channel_open(c, 3000, 2, err, errlen) < 0) {
+		event_free(c->timer);
+		free(c);
+		return NULL;
+	}
+	return c;
+}
+
+void trust_free(struct trust_ctx **cp)
+{
+	struct trust_ctx *c = *cp;
+	if (c == NULL)
+		return;
+	if (c->channel)
+		ares_destroy(c->channel);
+	for (size_t i = 0; i < c->n_watch; i++)
+		event_free(c->watch[i].ev);
+	event_free(c->timer);
+	free(c);
+	*cp = NULL;
+}
+
+void trust_set_dns_timeout(struct trust_ctx *c, int timeout_ms, int tries)
+{
+	/* Only before the first question: a new channel, same servers. */
+	char err[128];
+	ares_channel old = c->channel;
+	if (channel_open(c, timeout_ms, tries, err, sizeof err) < 0) {
+		c->channel = old;
+		return;
+	}
+	if (old)
+		ares_destroy(old);
+}
+
+void trust_set_now(struct trust_ctx *c, int64_t now) { c->now = now; }
+
+int64_t trust_now(const struct trust_ctx *c)
+{
+	return c->now ? c->now : (int64_t)time(NULL);
+}
+
+bool tdns_name_ok(const char *name)
+{
+	size_t len = strlen(name), label = 0;
+	if (len == 0 || len > 253)
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		if (name[i] == '.') {
+			if (label == 0 && !(i == len - 1 && i > 0))
+				return false;
+			label = 0;
+		} else if (++label > 63) {
+			return false;
+		}
+	}
+	return true;
+}
+
+int tdns_parse_ip(const char *s, struct in6_addr *out, int *family_r)
+{
+	struct in_addr a4;
+	memset(out, 0, sizeof *out);
+	if (inet_pton(AF_INET, s, &a4) == 1) {
+		out->s6_addr[10] = 0xff;
+		out->s6_addr[11] = 0xff;
+		memcpy(&out->s6_addr[12], &a4, 4);
+		*family_r = AF_INET;
+		return 0;
+	}
+	if (inet_pton(AF_INET6, s, out) == 1) {
+		*family_r = AF_INET6;
+		/* a v4-mapped client is checked as the v4 address it is */
+		if (IN6_IS_ADDR_V4MAPPED(out))
+			*family_r = AF_INET;
+		return 0;
+	}
+	return -1;
+}
+
+/* ---- one question --------------------------------------------------------- */
+
+struct query {
+	tdns_cb cb;
+	void *arg;
+	enum tdns_type type;
+};
+
+static void answer_free(struct tdns_answer *a)
+{
+	for (size_t i = 0; i < a->n; i++)
+		free(a->text[i]);
+}
+
+static void add_text(struct tdns_answer *a, const char *s, size_t len)
+{
+	a->n_total++;
+	if (a->n >= TDNS_ANSWERS_MAX)
+		return;
+	char *t = malloc(len + 1);
+	if (t == NULL)
+		return;
+	memcpy(t, s, len);
+	t[len] = '\0';
+	a->text[a->n] = t;
+	a->text_len[a->n] = len;
+	a->n++;
+}
+
+static void parse_txt(struct tdns_answer *a, const unsigned char *buf, int len)
+{
+	struct ares_txt_ext *txt = NULL;
+	if (ares_parse_txt_reply_ext(buf, len, &txt) != ARES_SUCCESS)
+		return;
+	/* Strings of one record arrive as a run that starts with
+	 * record_start; they are joined without spaces (RFC 7208 3.3). */
+	char *acc = malloc(TDNS_TXT_MAX + 1);
+	size_t n = 0;
+	bool open = false, too_long = false;
+	for (struct ares_txt_ext *t = txt; acc && t; t = t->next) {
+		if (t->record_start) {
+			if (open && !too_long)
+				add_text(a, acc, n);
+			else if (open)
+				a->n_total++;
+			n = 0;
+			open = true;
+			too_long = false;
+		}
+		if (n + t->length > TDNS_TXT_MAX)
+			too_long = true;
+		else {
+			memcpy(acc + n, t->txt, t->length);
+			n += t->length;
+		}
+	}
+	if (open && !too_long)
+		add_text(a, acc, n);
+	free(acc);
+	ares_free_data(txt);
+}
+
+static void on_answer(void *arg, int status, int timeouts, unsigned char *buf,
+		      int len)
+{
+	struct query *q = arg;
+	struct tdns_answer *a = calloc(1, sizeof *a);
+	(void)timeouts;
+	if (a == NULL) {
+		struct tdns_answer tmp;
+		memset(&tmp, 0, sizeof tmp);
+		tmp.status = TDNS_TEMP;
+		q->cb(q->arg, &tmp);
+		free(q);
+		return;
+	}
+	if (status == ARES_ENOTFOUND)
+		a->status = TDNS_NXDOMAIN;
+	else if (status == ARES_ENODATA)
+		a->status = TDNS_NODATA;
+	else if (status != ARES_SUCCESS)
+		a->status = TDNS_TEMP;
+	else {
+		switch (q->type) {
+		case TDNS_A: {
+			struct ares_addrttl ttl[TDNS_ANSWERS_MAX];
+			int n = TDNS_ANSWERS_MAX;
+			if (ares_parse_a_reply(buf, len, NULL, ttl, &n) == ARES_SUCCESS)
+				for (int i = 0; i < n; i++) {
+					a->addr[a->n].s6_addr[10] = 0xff;
+					a->addr[a->n].s6_addr[11] = 0xff;
+					memcpy(&a->addr[a->n].s6_addr[12],
+					       &ttl[i].ipaddr, 4);
+					a->family[a->n++] = AF_INET;
+				}
+			break;
+		}
+		case TDNS_AAAA: {
+			struct ares_addr6ttl ttl[TDNS_ANSWERS_MAX];
+			int n = TDNS_ANSWERS_MAX;
+			if (ares_parse_aaaa_reply(buf, len, NULL, ttl, &n) ==
+			    ARES_SUCCESS)
+				for (int i = 0; i < n; i++) {
+					memcpy(&a->addr[a->n], &ttl[i].ip6addr, 16);
+					a->family[a->n++] = AF_INET6;
+				}
+			break;
+		}
+		case TDNS_TXT:
+			parse_txt(a, buf, len);
+			break;
+		case TDNS_MX: {
+			struct ares_mx_reply *mx = NULL;
+			if (ares_parse_mx_reply(buf, len, &mx) == ARES_SUCCESS) {
+				for (struct ares_mx_reply *m = mx; m; m = m->next)
+					add_text(a, m->host, strlen(m->host));
+				ares_free_data(mx);
+			}
+			break;
+		}
+		case TDNS_PTR: {
+			struct hostent *he = NULL;
+			if (ares_parse_ptr_reply(buf, len, "x", 1, AF_INET, &he) ==
+			    ARES_SUCCESS) {
+				for (char **al = he->h_aliases; al && *al; al++)
+					add_text(a, *al, strlen(*al));
+				if (a->n_total == 0 && he->h_name)
+					add_text(a, he->h_name, strlen(he->h_name));
+				ares_free_hostent(he);
+			}
+			break;
+		}
+		}
+		if (q->type == TDNS_A || q->type == TDNS_AAAA)
+			a->n_total = a->n;
+		if (a->n_total == 0)
+			a->status = TDNS_NODATA;
+	}
+	q->cb(q->arg, a);
+	answer_free(a);
+	free(a);
+	free(q);
+}
+
+void tdns_query(struct trust_ctx *c, const char *name, enum tdns_type type,
+		tdns_cb cb, void *arg)
+{
+	if (!tdns_name_ok(name)) {
+		struct tdns_answer a;
+		memset(&a, 0, sizeof a);
+		a.status = TDNS_NXDOMAIN;
+		cb(arg, &a);
+		return;
+	}
+	struct query *q = malloc(sizeof *q);
+	if (q == NULL) {
+		struct tdns_answer a;
+		memset(&a, 0, sizeof a);
+		a.status = TDNS_TEMP;
+		cb(arg, &a);
+		return;
+	}
+	q->cb = cb;
+	q->arg = arg;
+	q->type = type;
+	ares_query(c->channel, name, ns_c_in, (int)type, on_answer, q);
+	rearm(c);
+}

@@ -1,0 +1,771 @@
+/*
+ * dkim.c - DKIM signature verification (RFC 6376) with rsa-sha256 and
+ * ed25519-sha256 (RFC 8463); rsa-sha1 and RSA keys under 1024 bits are
+ * refused (RFC 8301).
+ *
+ * The message streams through once: the header section is kept (at most
+ * TRUST_DKIM_HEADERS_MAX), then every signature's body hash is computed
+ * as the body streams by (one simple and one relaxed canonicalizer feed
+ * all signatures), so memory does not depend on the message size. At the
+ * end, the keys are fetched in parallel and each signature gets a result.
+ *
+ * l= (body length): only that many canonical body bytes are signed, so
+ * anything after them could have been appended by anyone. A signature that
+ * verifies but leaves bytes unsigned gets result "policy" (RFC 8601 2.7.1:
+ * signed, but not acceptable) with the count in the reason; DMARC never
+ * counts it as a pass.
+ */
+#include <ctype.h>
+#include <openssl/evp.h>
+#include <openssl/rsa.h>
+#include <openssl/x509.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "dkim_int.h"
+
+#define FIELDS_MAX 1000 /* header fields looked at for h= */
+#define B64_MAX 1024    /* decoded b= / bh= / p= (8192-bit RSA fits) */
+
+enum { ALG_RSA_SHA256 = 1, ALG_ED25519_SHA256 };
+
+struct sig {
+	struct trust_dkim *owner;
+	size_t index;
+	bool ok;      /* syntax fine: hash and verify */
+	bool done;    /* result decided */
+	int alg;
+	bool hdr_relaxed, body_relaxed;
+	long long l;  /* -1: whole body */
+	unsigned long long hashed, total;
+	EVP_MD_CTX *bh_ctx;
+	unsigned char bh[64];
+	size_t bh_len;
+	unsigned char b[B64_MAX];
+	size_t b_len;
+	char i_domain[TRUST_DOMAIN_MAX + 1];
+	size_t field; /* index of its DKIM-Signature field */
+	char *h;      /* copy of h= */
+};
+
+struct trust_dkim {
+	struct trust_ctx *ctx;
+	struct buf headers;
+	bool in_body, line_empty, prev_cr;
+	size_t fstart[FIELDS_MAX], flen[FIELDS_MAX];
+	size_t n_fields;
+	struct sig sigs[TRUST_DKIM_SIGS_MAX];
+	struct dkim_canon simple, relaxed;
+	bool need_simple, need_relaxed;
+	struct trust_dkim_outcome out;
+	trust_dkim_cb cb;
+	void *arg;
+	int pending;
+	bool finishing, freed, delivered;
+};
+
+const char *trust_auth_result_name(enum trust_auth_result r)
+{
+	switch (r) {
+	case TRUST_AUTH_NONE: return "none";
+	case TRUST_AUTH_PASS: return "pass";
+	case TRUST_AUTH_FAIL: return "fail";
+	case TRUST_AUTH_POLICY: return "policy";
+	case TRUST_AUTH_NEUTRAL: return "neutral";
+	case TRUST_AUTH_TEMPERROR: return "temperror";
+	case TRUST_AUTH_PERMERROR: return "permerror";
+	}
+	return "none";
+}
+
+static void set_result(struct trust_dkim *d, size_t i, enum trust_auth_result r,
+		       const char *why)
+{
+	d->out.sigs[i].result = r;
+	snprintf(d->out.sigs[i].reason, sizeof d->out.sigs[i].reason, "%s", why);
+	d->sigs[i].done = true;
+}
+
+/* base64 with any whitespace (FWS) inside; -1 if not base64 or too long. */
+static int b64_decode(struct slice s, unsigned char *out, size_t cap, size_t *len_r)
+{
+	char clean[B64_MAX * 4 / 3 + 8];
+	size_t n = 0, pad = 0;
+	for (size_t i = 0; i < s.len; i++) {
+		char c = s.ptr[i];
+		if (c == ' ' || c == '\t' || c == '\r' || c == '\n')
+			continue;
+		if (!(isalnum((unsigned char)c) || c == '+' || c == '/' || c == '='))
+			return -1;
+		if (n + 1 >= sizeof clean)
+			return -1;
+		clean[n++] = c;
+	}
+	if (n % 4 != 0)
+		return -1;
+	for (size_t i = n; i > 0 && clean[i - 1] == '='; i--)
+		pad++;
+	if (pad > 2 || n / 4 * 3 > cap)
+		return -1;
+	int k = EVP_DecodeBlock(out, (const unsigned char *)clean, (int)n);
+	if (k < 0)
+		return -1;
+	*len_r = (size_t)k - pad;
+	return 0;
+}
+
+static void copy_slice(struct slice s, char *dst, size_t cap)
+{
+	size_t n = s.len < cap - 1 ? s.len : cap - 1;
+	memcpy(dst, s.ptr, n);
+	dst[n] = '\0';
+}
+
+static bool slice_is(struct slice s, const char *w)
+{
+	return s.len == strlen(w) && strncasecmp(s.ptr, w, s.len) == 0;
+}
+
+/* Is name (a domain) d itself or a subdomain of d? */
+static bool under(const char *name, const char *d)
+{
+	size_t n = strlen(name), k = strlen(d);
+	if (n < k || strcasecmp(name + n - k, d) != 0)
+		return false;
+	return n == k || name[n - k - 1] == '.';
+}
+
+/* ---- the DKIM-Signature field ---------------------------------------------- */
+
+static void parse_sig(struct trust_dkim *d, size_t i, const char *val, size_t len)
+{
+	struct sig *s = &d->sigs[i];
+	struct trust_dkim_sig *o = &d->out.sigs[i];
+	struct trust_tags t;
+	const char *err = "bad tag list";
+	s->owner = d;
+	s->index = i;
+	s->l = -1;
+	o->body_length = -1;
+	if (trust_tags_parse(val, len, &t, &err) < 0) {
+		set_result(d, i, TRUST_AUTH_PERMERROR, err);
+		return;
+	}
+	const struct slice *v = trust_tags_get(&t, "v"), *a = trust_tags_get(&t, "a"),
+			   *b = trust_tags_get(&t, "b"), *bh = trust_tags_get(&t, "bh"),
+			   *dd = trust_tags_get(&t, "d"), *h = trust_tags_get(&t, "h"),
+			   *ss = trust_tags_get(&t, "s"), *c = trust_tags_get(&t, "c"),
+			   *ii = trust_tags_get(&t, "i"), *l = trust_tags_get(&t, "l"),
+			   *x = trust_tags_get(&t, "x"), *ts = trust_tags_get(&t, "t"),
+			   *q = trust_tags_get(&t, "q");
+	if (dd)
+		copy_slice(*dd, o->domain, sizeof o->domain);
+	if (ss)
+		copy_slice(*ss, o->selector, sizeof o->selector);
+	if (a)
+		copy_slice(*a, o->algorithm, sizeof o->algorithm);
+	if (b) {
+		size_t k = 0;
+		for (size_t j = 0; j < b->len && k + 1 < sizeof o->b_prefix - 3; j++)
+			if (!isspace((unsigned char)b->ptr[j]))
+				o->b_prefix[k++] = b->ptr[j];
+		o->b_prefix[k] = '\0';
+	}
+	if (!v || !a || !b || !bh || !dd || !h || !ss) {
+		set_result(d, i, TRUST_AUTH_PERMERROR, "a required tag is missing");
+		return;
+	}
+	if (!slice_is(*v, "1")) {
+		set_result(d, i, TRUST_AUTH_PERMERROR, "unknown version");
+		return;
+	}
+	if (slice_is(*a, "rsa-sha256"))
+		s->alg = ALG_RSA_SHA256;
+	else if (slice_is(*a, "ed25519-sha256"))
+		s->alg = ALG_ED25519_SHA256;
+	else {
+		set_result(d, i, TRUST_AUTH_PERMERROR,
+			   slice_is(*a, "rsa-sha1") ? "rsa-sha1 is not accepted (RFC 8301)"
+						    : "unknown algorithm");
+		return;
+	}
+	if (q && !slice_is(*q, "dns/txt")) {
+		set_result(d, i, TRUST_AUTH_PERMERROR, "unknown query method");
+		return;
+	}
+	if (c) {
+		const char *slash = memchr(c->ptr, '/', c->len);
+		struct slice hc = {c->ptr, slash ? (size_t)(slash - c->ptr) : c->len};
+		struct slice bc = {slash ? slash + 1 : "simple",
+				   slash ? c->len - hc.len - 1 : 6};
+		bool hok = slice_is(hc, "simple") || slice_is(hc, "relaxed");
+		bool bok = slice_is(bc, "simple") || slice_is(bc, "relaxed");
+		if (!hok || !bok) {
+			set_result(d, i, TRUST_AUTH_PERMERROR, "unknown canonicalization");
+			return;
+		}
+		s->hdr_relaxed = slice_is(hc, "relaxed");
+		s->body_relaxed = slice_is(bc, "relaxed");
+	}
+	if (!tdns_name_ok(o->domain) || dd->len > TRUST_DOMAIN_MAX ||
+	    ss->len >= sizeof o->selector || ss->len == 0) {
+		set_result(d, i, TRUST_AUTH_PERMERROR, "bad d= or s=");
+		return;
+	}
+	/* h= must sign From (5.4) */
+	bool from = false;
+	for (size_t k = 0; k < h->len;) {
+		size_t e = k;
+		while (e < h->len && h->ptr[e] != ':')
+			e++;
+		struct slice name = {h->ptr + k, e - k};
+		while (name.len && isspace((unsigned char)name.ptr[0]))
+			name.ptr++, name.len--;
+		while (name.len && isspace((unsigned char)name.ptr[name.len - 1]))
+			name.len--;
+		if (slice_is(name, "from"))
+			from = true;
+		k = e + 1;
+	}
+	if (!from) {
+		set_result(d, i, TRUST_AUTH_PERMERROR, "From is not signed");
+		return;
+	}
+	if (ii) {
+		const char *at = memchr(ii->ptr, '@', ii->len);
+		struct slice idom = {at ? at + 1 : "", at ? ii->len - (size_t)(at + 1 - ii->ptr) : 0};
+		copy_slice(idom, s->i_domain, sizeof s->i_domain);
+		if (!at || !under(s->i_domain, o->domain)) {
+			set_result(d, i, TRUST_AUTH_PERMERROR, "i= is not within d=");
+			return;
+		}
+	}
+	if (l) {
+		long long n = 0;
+		if (l->len == 0 || l->len > 18) {
+			set_result(d, i, TRUST_AUTH_PERMERROR, "bad l=");
+			return;
+		}
+		for (size_t k = 0; k < l->len; k++) {
+			if (!isdigit((unsigned char)l->ptr[k])) {
+				set_result(d, i, TRUST_AUTH_PERMERROR, "bad l=");
+				return;
+			}
+			n = n * 10 + (l->ptr[k] - '0');
+		}
+		s->l = n;
+		o->body_length = n;
+	}
+	long long tv = ts ? strtoll(ts->ptr, NULL, 10) : 0;
+	if (x) {
+		long long xv = strtoll(x->ptr, NULL, 10);
+		if (ts && xv < tv) {
+			set_result(d, i, TRUST_AUTH_PERMERROR, "x= is before t=");
+			return;
+		}
+		if (xv < trust_now(d->ctx)) {
+			set_result(d, i, TRUST_AUTH_PERMERROR, "signature expired");
+			return;
+		}
+	}
+	if (b64_decode(*bh, s->bh, sizeof s->bh, &s->bh_len) < 0 ||
+	    b64_decode(*b, s->b, sizeof s->b, &s->b_len) < 0 || s->bh_len != 32) {
+		set_result(d, i, TRUST_AUTH_PERMERROR, "bad b= or bh=");
+		return;
+	}
+	s->h = malloc(h->len + 1);
+	s->bh_ctx = EVP_MD_CTX_new();
+	if (s->h == NULL || s->bh_ctx == NULL ||
+	    EVP_DigestInit_ex(s->bh_ctx, EVP_sha256(), NULL) != 1) {
+		set_result(d, i, TRUST_AUTH_TEMPERROR, "out of memory");
+		return;
+	}
+	memcpy(s->h, h->ptr, h->len);
+	s->h[h->len] = '\0';
+	s->ok = true;
+	if (s->body_relaxed)
+		d->need_relaxed = true;
+	else
+		d->need_simple = true;
+}
+
+static bool field_named(const struct trust_dkim *d, size_t f, const char *name,
+			size_t nlen)
+{
+	const char *p = d->headers.data + d->fstart[f];
+	size_t len = d->flen[f];
+	const char *colon = memchr(p, ':', len);
+	if (colon == NULL)
+		return false;
+	size_t k = (size_t)(colon - p);
+	while (k > 0 && (p[k - 1] == ' ' || p[k - 1] == '\t'))
+		k--;
+	return k == nlen && strncasecmp(p, name, nlen) == 0;
+}
+
+/* The domain of the first address in a From value (lowercased). */
+static void from_domain(const char *v, size_t len, char *out, size_t cap)
+{
+	const char *lt = memchr(v, '<', len);
+	const char *p = v, *end = v + len;
+	if (lt) {
+		p = lt + 1;
+		const char *gt = memchr(p, '>', (size_t)(end - p));
+		if (gt)
+			end = gt;
+	} else {
+		const char *comma = memchr(v, ',', len);
+		if (comma)
+			end = comma;
+	}
+	const char *at = NULL;
+	for (const char *q = p; q < end; q++)
+		if (*q == '@')
+			at = q;
+	out[0] = '\0';
+	if (at == NULL)
+		return;
+	size_t n = 0;
+	for (const char *q = at + 1; q < end && n + 1 < cap; q++) {
+		unsigned char c = (unsigned char)*q;
+		if (isspace(c) || c == '(' || c == ')' || c == ';')
+			break;
+		out[n++] = (char)tolower(c);
+	}
+	out[n] = '\0';
+	if (n > 0 && out[n - 1] == '.')
+		out[n - 1] = '\0';
+}
+
+static void body_emit_simple(void *ctx, const char *p, size_t n);
+static void body_emit_relaxed(void *ctx, const char *p, size_t n);
+
+/* The header section is complete: split it into fields, find the
+ * signatures and the From field. */
+static void headers_done(struct trust_dkim *d)
+{
+	const char *h = d->headers.data;
+	size_t len = d->headers.len;
+	for (size_t i = 0; i < len && d->n_fields < FIELDS_MAX;) {
+		size_t st = i;
+		/* a field runs until a line that does not start with WSP */
+		for (;;) {
+			const char *nl = memchr(h + i, '\n', len - i);
+			i = nl ? (size_t)(nl - h) + 1 : len;
+			if (i >= len || (h[i] != ' ' && h[i] != '\t'))
+				break;
+		}
+		d->fstart[d->n_fields] = st;
+		d->flen[d->n_fields] = i - st;
+		d->n_fields++;
+	}
+	for (size_t f = 0; f < d->n_fields; f++) {
+		const char *p = h + d->fstart[f];
+		const char *colon = memchr(p, ':', d->flen[f]);
+		if (colon == NULL)
+			continue;
+		size_t vlen = d->flen[f] - (size_t)(colon + 1 - p);
+		if (field_named(d, f, "from", 4)) {
+			if (d->out.from_count++ == 0)
+				from_domain(colon + 1, vlen, d->out.from_domain,
+					    sizeof d->out.from_domain);
+		} else if (field_named(d, f, "dkim-signature", 14)) {
+			if (d->out.n_sigs >= TRUST_DKIM_SIGS_MAX) {
+				d->out.n_ignored++;
+				continue;
+			}
+			size_t i = d->out.n_sigs++;
+			d->sigs[i].field = f;
+			parse_sig(d, i, colon + 1, vlen);
+		}
+	}
+	dkim_canon_init(&d->simple, false, body_emit_simple, d);
+	dkim_canon_init(&d->relaxed, true, body_emit_relaxed, d);
+}
+
+static void body_emit(struct trust_dkim *d, bool relaxed, const char *p, size_t n)
+{
+	for (size_t i = 0; i < d->out.n_sigs; i++) {
+		struct sig *s = &d->sigs[i];
+		if (!s->ok || s->body_relaxed != relaxed)
+			continue;
+		size_t k = n;
+		if (s->l >= 0 && s->hashed + k > (unsigned long long)s->l)
+			k = (size_t)((unsigned long long)s->l - s->hashed);
+		if (k > 0)
+			EVP_DigestUpdate(s->bh_ctx, p, k);
+		s->hashed += k;
+		s->total += n;
+	}
+}
+
+static void body_emit_simple(void *ctx, const char *p, size_t n)
+{
+	body_emit(ctx, false, p, n);
+}
+
+static void body_emit_relaxed(void *ctx, const char *p, size_t n)
+{
+	body_emit(ctx, true, p, n);
+}
+
+struct trust_dkim *trust_dkim_new(struct trust_ctx *ctx)
+{
+	struct trust_dkim *d = calloc(1, sizeof *d);
+	if (d == NULL)
+		return NULL;
+	d->ctx = ctx;
+	d->line_empty = true;
+	if (buf_init(&d->headers, TRUST_DKIM_HEADERS_MAX) < 0) {
+		free(d);
+		return NULL;
+	}
+	return d;
+}
+
+static void body_feed(struct trust_dkim *d, const char *p, size_t n)
+{
+	if (d->need_simple)
+		dkim_canon_feed(&d->simple, p, n);
+	if (d->need_relaxed)
+		dkim_canon_feed(&d->relaxed, p, n);
+}
+
+void trust_dkim_feed(struct trust_dkim *d, const char *p, size_t n)
+{
+	if (d == NULL)
+		return;
+	size_t i = 0;
+	while (!d->in_body && i < n) {
+		char c = p[i++];
+		if (c == '\n') {
+			if (d->line_empty) {
+				/* the empty line ends the header section */
+				d->in_body = true;
+				if (d->headers.len > 0 &&
+				    d->headers.data[d->headers.len - 1] == '\r')
+					d->headers.data[--d->headers.len] = '\0';
+				if (!d->out.headers_too_big)
+					headers_done(d);
+				break;
+			}
+			d->line_empty = true;
+		} else if (c != '\r') {
+			d->line_empty = false;
+		}
+		if (!d->out.headers_too_big && buf_append(&d->headers, &c, 1) < 0)
+			d->out.headers_too_big = true;
+	}
+	if (d->in_body && i < n)
+		body_feed(d, p + i, n - i);
+}
+
+/* ---- the end: header hash, keys, signatures --------------------------------- */
+
+/* The signature field with the value of its b= tag removed (3.7). */
+static int strip_b(const char *f, size_t len, struct buf *out)
+{
+	const char *colon = memchr(f, ':', len);
+	if (colon == NULL)
+		return -1;
+	size_t i = (size_t)(colon - f) + 1;
+	if (buf_append(out, f, i) < 0)
+		return -1;
+	while (i < len) {
+		size_t st = i;
+		while (i < len && f[i] != ';')
+			i++;
+		/* segment [st, i): is its tag name "b"? */
+		size_t k = st;
+		while (k < i && isspace((unsigned char)f[k]))
+			k++;
+		bool is_b = false;
+		if (k < i && f[k] == 'b') {
+			size_t e = k + 1;
+			while (e < i && isspace((unsigned char)f[e]))
+				e++;
+			is_b = e < i && f[e] == '=';
+			if (is_b) {
+				if (buf_append(out, f + st, e + 1 - st) < 0)
+					return -1;
+				/* keep the field's final CRLF, if the value ends it */
+				size_t end = i;
+				while (end > e + 1 && (f[end - 1] == '\r' || f[end - 1] == '\n'))
+					end--;
+				if (buf_append(out, f + end, i - end) < 0)
+					return -1;
+			}
+		}
+		if (!is_b && buf_append(out, f + st, i - st) < 0)
+			return -1;
+		if (i < len) {
+			if (buf_append(out, ";", 1) < 0)
+				return -1;
+			i++;
+		}
+	}
+	return 0;
+}
+
+static int header_hash(struct trust_dkim *d, struct sig *s, unsigned char *md,
+		       unsigned int *md_len)
+{
+	bool used[FIELDS_MAX];
+	memset(used, 0, sizeof used);
+	struct buf tmp;
+	if (buf_init(&tmp, TRUST_DKIM_HEADERS_MAX + 1024) < 0)
+		return -1;
+	int rc = -1;
+	EVP_MD_CTX *m = EVP_MD_CTX_new();
+	if (m == NULL || EVP_DigestInit_ex(m, EVP_sha256(), NULL) != 1)
+		goto out;
+	for (char *p = s->h; *p;) {
+		char *e = strchr(p, ':');
+		size_t n = e ? (size_t)(e - p) : strlen(p);
+		char *name = p;
+		p = e ? e + 1 : p + n;
+		while (n > 0 && isspace((unsigned char)*name))
+			name++, n--;
+		while (n > 0 && isspace((unsigned char)name[n - 1]))
+			n--;
+		/* the last unused instance, bottom up (5.4.2) */
+		for (size_t f = d->n_fields; f-- > 0;) {
+			if (used[f] || !field_named(d, f, name, n))
+				continue;
+			used[f] = true;
+			buf_reset(&tmp);
+			if (dkim_canon_header(d->headers.data + d->fstart[f], d->flen[f],
+					      s->hdr_relaxed, true, &tmp) < 0)
+				goto out;
+			EVP_DigestUpdate(m, tmp.data, tmp.len);
+			break;
+		}
+	}
+	struct buf sb;
+	if (buf_init(&sb, TRUST_DKIM_HEADERS_MAX) < 0)
+		goto out;
+	buf_reset(&tmp);
+	if (strip_b(d->headers.data + d->fstart[s->field], d->flen[s->field], &sb) < 0 ||
+	    dkim_canon_header(sb.data, sb.len, s->hdr_relaxed, false, &tmp) < 0) {
+		buf_free(&sb);
+		goto out;
+	}
+	buf_free(&sb);
+	EVP_DigestUpdate(m, tmp.data, tmp.len);
+	rc = EVP_DigestFinal_ex(m, md, md_len) == 1 ? 0 : -1;
+out:
+	EVP_MD_CTX_free(m);
+	buf_free(&tmp);
+	return rc;
+}
+
+static EVP_PKEY *key_from(int alg, const unsigned char *p, size_t n)
+{
+	if (alg == ALG_ED25519_SHA256)
+		return n == 32 ? EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL, p, n)
+			       : NULL;
+	const unsigned char *q = p;
+	EVP_PKEY *k = d2i_PUBKEY(NULL, &q, (long)n);
+	if (k == NULL) {
+		q = p;
+		k = d2i_PublicKey(EVP_PKEY_RSA, NULL, &q, (long)n);
+	}
+	if (k && EVP_PKEY_get_base_id(k) != EVP_PKEY_RSA) {
+		EVP_PKEY_free(k);
+		return NULL;
+	}
+	return k;
+}
+
+static bool verify(struct sig *s, EVP_PKEY *k, const unsigned char *md, size_t md_len)
+{
+	bool ok = false;
+	if (s->alg == ALG_ED25519_SHA256) {
+		EVP_MD_CTX *m = EVP_MD_CTX_new();
+		ok = m && EVP_DigestVerifyInit(m, NULL, NULL, NULL, k) == 1 &&
+		     EVP_DigestVerify(m, s->b, s->b_len, md, md_len) == 1;
+		EVP_MD_CTX_free(m);
+		return ok;
+	}
+	EVP_PKEY_CTX *c = EVP_PKEY_CTX_new(k, NULL);
+	ok = c && EVP_PKEY_verify_init(c) == 1 &&
+	     EVP_PKEY_CTX_set_rsa_padding(c, RSA_PKCS1_PADDING) == 1 &&
+	     EVP_PKEY_CTX_set_signature_md(c, EVP_sha256()) == 1 &&
+	     EVP_PKEY_verify(c, s->b, s->b_len, md, md_len) == 1;
+	EVP_PKEY_CTX_free(c);
+	return ok;
+}
+
+/* A key record arrived for s: check it and the signature. */
+static void check_key(struct trust_dkim *d, struct sig *s, const struct tdns_answer *a)
+{
+	size_t i = s->index;
+	if (a->status == TDNS_TEMP) {
+		set_result(d, i, TRUST_AUTH_TEMPERROR, "key lookup failed");
+		return;
+	}
+	if (a->status != TDNS_OK || a->n == 0) {
+		set_result(d, i, TRUST_AUTH_PERMERROR, "no key for signature");
+		return;
+	}
+	struct trust_tags t;
+	const char *err = "bad key record";
+	if (trust_tags_parse(a->text[0], a->text_len[0], &t, &err) < 0) {
+		set_result(d, i, TRUST_AUTH_PERMERROR, err);
+		return;
+	}
+	const struct slice *v = trust_tags_get(&t, "v"), *k = trust_tags_get(&t, "k"),
+			   *p = trust_tags_get(&t, "p"), *h = trust_tags_get(&t, "h"),
+			   *fl = trust_tags_get(&t, "t");
+	if ((v && !slice_is(*v, "DKIM1")) || p == NULL) {
+		set_result(d, i, TRUST_AUTH_PERMERROR, "bad key record");
+		return;
+	}
+	bool want_ed = s->alg == ALG_ED25519_SHA256;
+	if ((k && !slice_is(*k, want_ed ? "ed25519" : "rsa")) || (!k && want_ed)) {
+		set_result(d, i, TRUST_AUTH_PERMERROR, "key type does not match a=");
+		return;
+	}
+	if (h) {
+		bool sha256 = false;
+		for (size_t j = 0; j + 6 <= h->len; j++)
+			if (strncasecmp(h->ptr + j, "sha256", 6) == 0)
+				sha256 = true;
+		if (!sha256) {
+			set_result(d, i, TRUST_AUTH_PERMERROR, "key does not allow sha256");
+			return;
+		}
+	}
+	if (p->len == 0) {
+		set_result(d, i, TRUST_AUTH_PERMERROR, "key revoked");
+		return;
+	}
+	if (fl && memchr(fl->ptr, 's', fl->len) && s->i_domain[0] &&
+	    strcasecmp(s->i_domain, d->out.sigs[i].domain) != 0) {
+		set_result(d, i, TRUST_AUTH_PERMERROR, "key t=s: i= must equal d=");
+		return;
+	}
+	unsigned char raw[B64_MAX];
+	size_t raw_len;
+	EVP_PKEY *key = NULL;
+	if (b64_decode(*p, raw, sizeof raw, &raw_len) < 0 ||
+	    (key = key_from(s->alg, raw, raw_len)) == NULL) {
+		set_result(d, i, TRUST_AUTH_PERMERROR, "unusable public key");
+		return;
+	}
+	if (!want_ed && EVP_PKEY_get_bits(key) < 1024) {
+		EVP_PKEY_free(key);
+		set_result(d, i, TRUST_AUTH_PERMERROR, "RSA key under 1024 bits");
+		return;
+	}
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int md_len = 0;
+	if (header_hash(d, s, md, &md_len) < 0) {
+		EVP_PKEY_free(key);
+		set_result(d, i, TRUST_AUTH_TEMPERROR, "out of memory");
+		return;
+	}
+	bool ok = verify(s, key, md, md_len);
+	EVP_PKEY_free(key);
+	if (!ok) {
+		set_result(d, i, TRUST_AUTH_FAIL, "signature did not verify");
+		return;
+	}
+	struct trust_dkim_sig *o = &d->out.sigs[i];
+	if (o->unsigned_bytes > 0) {
+		char why[TRUST_REASON_MAX];
+		snprintf(why, sizeof why, "l= leaves %lld body bytes unsigned",
+			 o->unsigned_bytes);
+		set_result(d, i, TRUST_AUTH_POLICY, why);
+		return;
+	}
+	set_result(d, i, TRUST_AUTH_PASS, "");
+}
+
+static void dkim_release(struct trust_dkim *d)
+{
+	for (size_t i = 0; i < TRUST_DKIM_SIGS_MAX; i++) {
+		EVP_MD_CTX_free(d->sigs[i].bh_ctx);
+		free(d->sigs[i].h);
+	}
+	buf_free(&d->headers);
+	free(d);
+}
+
+static void maybe_deliver(struct trust_dkim *d)
+{
+	if (d->pending > 0 || d->delivered)
+		return;
+	d->delivered = true;
+	if (d->freed) {
+		dkim_release(d);
+		return;
+	}
+	d->cb(d->arg, &d->out);
+}
+
+static void on_key(void *arg, const struct tdns_answer *a)
+{
+	struct sig *s = arg;
+	struct trust_dkim *d = s->owner;
+	d->pending--;
+	if (!d->freed)
+		check_key(d, s, a);
+	if (!d->finishing)
+		maybe_deliver(d);
+}
+
+void trust_dkim_finish(struct trust_dkim *d, trust_dkim_cb cb, void *arg)
+{
+	d->cb = cb;
+	d->arg = arg;
+	if (!d->in_body) {
+		/* no empty line: all header, no body */
+		d->in_body = true;
+		if (!d->out.headers_too_big)
+			headers_done(d);
+	}
+	if (d->need_simple)
+		dkim_canon_end(&d->simple);
+	if (d->need_relaxed)
+		dkim_canon_end(&d->relaxed);
+	d->finishing = true;
+	for (size_t i = 0; i < d->out.n_sigs; i++) {
+		struct sig *s = &d->sigs[i];
+		if (!s->ok || s->done)
+			continue;
+		struct trust_dkim_sig *o = &d->out.sigs[i];
+		if (s->l >= 0 && s->total < (unsigned long long)s->l) {
+			set_result(d, i, TRUST_AUTH_FAIL, "body shorter than l=");
+			continue;
+		}
+		o->unsigned_bytes = (long long)(s->total - s->hashed);
+		unsigned char bh[EVP_MAX_MD_SIZE];
+		unsigned int bl = 0;
+		if (EVP_DigestFinal_ex(s->bh_ctx, bh, &bl) != 1 || bl != s->bh_len ||
+		    memcmp(bh, s->bh, bl) != 0) {
+			set_result(d, i, TRUST_AUTH_FAIL, "body hash did not verify");
+			continue;
+		}
+		char name[TRUST_DOMAIN_MAX + 80];
+		snprintf(name, sizeof name, "%s._domainkey.%s", o->selector, o->domain);
+		d->pending++;
+		tdns_query(d->ctx, name, TDNS_TXT, on_key, s);
+	}
+	d->finishing = false;
+	maybe_deliver(d);
+}
+
+void trust_dkim_free(struct trust_dkim **dp)
+{
+	struct trust_dkim *d = *dp;
+	*dp = NULL;
+	if (d == NULL)
+		return;
+	d->freed = true;
+	if (d->pending > 0)
+		return; /* the last key answer frees it */
+	dkim_release(d);
+}

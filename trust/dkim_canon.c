@@ -1,0 +1,146 @@
+/*
+ * dkim_canon.c - DKIM canonicalization (RFC 6376 3.4): the body as a
+ * stream (simple and relaxed) and one header field at a time.
+ *
+ * The body canonicalizers see the message body in pieces of any size and
+ * emit canonical bytes through a small staging buffer; trailing empty
+ * lines are held back as a count (never as bytes), so memory is constant
+ * however many empty lines a sender appends. A bare CR is content; a bare
+ * LF ends a line like CRLF (smtpd refuses bare LF in DATA anyway).
+ */
+#include <ctype.h>
+#include <string.h>
+
+#include "dkim_int.h"
+
+static void put(struct dkim_canon *c, const char *p, size_t n)
+{
+	c->emitted += n;
+	while (n > 0) {
+		if (c->n_stage == sizeof c->stage) {
+			c->emit(c->ctx, c->stage, c->n_stage);
+			c->n_stage = 0;
+		}
+		size_t k = sizeof c->stage - c->n_stage;
+		if (k > n)
+			k = n;
+		memcpy(c->stage + c->n_stage, p, k);
+		c->n_stage += k;
+		p += k;
+		n -= k;
+	}
+}
+
+void dkim_canon_init(struct dkim_canon *c, bool relaxed, dkim_emit_fn emit,
+		     void *ctx)
+{
+	memset(c, 0, sizeof *c);
+	c->relaxed = relaxed;
+	c->emit = emit;
+	c->ctx = ctx;
+}
+
+static void content(struct dkim_canon *c, char ch)
+{
+	if (!c->line_content) {
+		for (; c->empty_lines > 0; c->empty_lines--)
+			put(c, "\r\n", 2);
+		c->line_content = true;
+	}
+	if (c->pending_ws) {
+		put(c, " ", 1);
+		c->pending_ws = false;
+	}
+	put(c, &ch, 1);
+}
+
+static void line_end(struct dkim_canon *c)
+{
+	c->pending_ws = false; /* relaxed: trailing whitespace goes */
+	if (c->line_content)
+		put(c, "\r\n", 2);
+	else
+		c->empty_lines++;
+	c->line_content = false;
+}
+
+void dkim_canon_feed(struct dkim_canon *c, const char *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		char ch = p[i];
+		if (c->prev_cr) {
+			c->prev_cr = false;
+			if (ch == '\n') {
+				line_end(c);
+				continue;
+			}
+			content(c, '\r');
+		}
+		if (ch == '\r')
+			c->prev_cr = true;
+		else if (ch == '\n')
+			line_end(c);
+		else if (c->relaxed && (ch == ' ' || ch == '\t'))
+			c->pending_ws = true; /* a run becomes one SP, if content follows */
+		else
+			content(c, ch);
+	}
+}
+
+void dkim_canon_end(struct dkim_canon *c)
+{
+	if (c->prev_cr) {
+		c->prev_cr = false;
+		content(c, '\r');
+	}
+	if (c->line_content)
+		put(c, "\r\n", 2); /* a last line without CRLF gets one */
+	c->line_content = false;
+	if (!c->relaxed && c->emitted == 0)
+		put(c, "\r\n", 2); /* simple: an empty body is one CRLF */
+	if (c->n_stage)
+		c->emit(c->ctx, c->stage, c->n_stage);
+	c->n_stage = 0;
+}
+
+static bool ws(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
+
+int dkim_canon_header(const char *field, size_t len, bool relaxed, bool crlf,
+		      struct buf *out)
+{
+	if (!relaxed) {
+		while (!crlf && len > 0 && (field[len - 1] == '\n' || field[len - 1] == '\r'))
+			len--;
+		return buf_append(out, field, len);
+	}
+	const char *colon = memchr(field, ':', len);
+	if (colon == NULL)
+		return -1;
+	size_t nl = (size_t)(colon - field);
+	while (nl > 0 && ws(field[nl - 1]))
+		nl--;
+	for (size_t i = 0; i < nl; i++) {
+		char c = (char)tolower((unsigned char)field[i]);
+		if (buf_append(out, &c, 1) < 0)
+			return -1;
+	}
+	if (buf_append(out, ":", 1) < 0)
+		return -1;
+	bool pending = false, any = false;
+	for (size_t i = (size_t)(colon - field) + 1; i < len; i++) {
+		char c = field[i];
+		if (c == '\r' || c == '\n')
+			continue; /* unfold */
+		if (c == ' ' || c == '\t') {
+			pending = true;
+			continue;
+		}
+		if (pending && any && buf_append(out, " ", 1) < 0)
+			return -1;
+		pending = false;
+		any = true;
+		if (buf_append(out, &c, 1) < 0)
+			return -1;
+	}
+	return crlf ? buf_append(out, "\r\n", 2) : 0;
+}

@@ -1,0 +1,286 @@
+/*
+ * trust.h - inbound trust checks for mailroom-smtpd: SPF (RFC 7208), DKIM
+ * verification (RFC 6376, RFC 8463), DMARC (RFC 7489), DNS blocklists
+ * (RFC 5782), the Authentication-Results header (RFC 8601), greylisting
+ * keys and a spam score.
+ *
+ * Everything that needs DNS is asynchronous on the caller's libevent loop:
+ * one trust_ctx owns a c-ares channel driven by that loop (dns_servers as
+ * in [smtp] dns_servers, so tests use a loopback dnsmasq). A check returns
+ * a handle and later calls its callback exactly once, from the loop, unless
+ * the caller cancels it first (then never). Callbacks may free the handle
+ * they belong to (it is done) but must not free the trust_ctx.
+ *
+ * Memory is bounded: SPF follows the RFC's 10-lookup / 2-void-lookup
+ * limits, the DKIM verifier keeps at most TRUST_DKIM_HEADERS_MAX of header
+ * section and TRUST_DKIM_SIGS_MAX signatures, and hashes the body as it
+ * streams.
+ *
+ * Security: every input (records, headers, addresses) is hostile. Parsers
+ * never read past their length, and results hold only copies cut to fixed
+ * sizes.
+ */
+#ifndef MAILROOM_TRUST_H
+#define MAILROOM_TRUST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../common/buf.h"
+
+#define TRUST_DOMAIN_MAX 255
+#define TRUST_REASON_MAX 160
+#define TRUST_DKIM_HEADERS_MAX (256 * 1024)
+#define TRUST_DKIM_SIGS_MAX 8
+#define TRUST_DNSBL_ZONES_MAX 8
+#define TRUST_SPF_RECORD_MAX 4096 /* joined TXT strings of one record */
+
+struct event_base;
+struct trust_ctx;
+
+/* ---- context (ctx.c) ------------------------------------------------------ */
+
+/* NULL with a reason in err. servers: "ADDR:PORT,..." or NULL/"" for the
+ * system resolvers. */
+struct trust_ctx *trust_new(struct event_base *base, const char *servers,
+			    char *err, size_t errlen);
+/* Pending checks are answered with temperror first (c-ares destruction),
+ * then the context goes. */
+void trust_free(struct trust_ctx **ctxp);
+/* Per-try timeout and tries (defaults 3000 ms, 2). Tests shorten them. */
+void trust_set_dns_timeout(struct trust_ctx *ctx, int timeout_ms, int tries);
+/* The clock used for DKIM x= and SPF %{t} (default time(NULL)); tests. */
+void trust_set_now(struct trust_ctx *ctx, int64_t now);
+int64_t trust_now(const struct trust_ctx *ctx);
+
+/* ---- SPF (spf.c) ---------------------------------------------------------- */
+
+enum trust_spf_result {
+	TRUST_SPF_NONE = 0,
+	TRUST_SPF_NEUTRAL,
+	TRUST_SPF_PASS,
+	TRUST_SPF_FAIL,
+	TRUST_SPF_SOFTFAIL,
+	TRUST_SPF_TEMPERROR,
+	TRUST_SPF_PERMERROR,
+};
+const char *trust_spf_result_name(enum trust_spf_result r);
+
+struct trust_spf_outcome {
+	enum trust_spf_result result;
+	char domain[TRUST_DOMAIN_MAX + 1];   /* the identity's domain */
+	char identity[TRUST_DOMAIN_MAX + 70]; /* "mailfrom" address or helo */
+	bool helo_identity;                  /* mailfrom was null: HELO checked */
+	char explanation[TRUST_REASON_MAX + 1]; /* exp= text on fail, else "" */
+	char reason[TRUST_REASON_MAX + 1];      /* why, for logs and A-R */
+	int lookups;                            /* DNS-querying terms used */
+};
+typedef void (*trust_spf_cb)(void *arg, const struct trust_spf_outcome *o);
+
+struct trust_spf;
+/*
+ * check_host() for the MAIL FROM identity (mail_from "" or NULL: the HELO
+ * identity "postmaster@helo", RFC 7208 2.4). client_ip is text (v4 or v6).
+ * Returns the handle, or NULL when the callback already ran (bad input,
+ * out of memory): either way cb runs once unless cancelled.
+ */
+struct trust_spf *trust_spf_check(struct trust_ctx *ctx, const char *client_ip,
+				  const char *helo, const char *mail_from,
+				  trust_spf_cb cb, void *arg);
+/* Stop caring: cb never runs; memory is freed once DNS answers arrive. */
+void trust_spf_cancel(struct trust_spf **sp);
+
+/* ---- SPF record syntax (spf_record.c), pure: fuzzed ------------------------ */
+
+enum trust_spf_term_kind {
+	SPF_T_ALL, SPF_T_INCLUDE, SPF_T_A, SPF_T_MX, SPF_T_PTR, SPF_T_IP4,
+	SPF_T_IP6, SPF_T_EXISTS, SPF_T_REDIRECT, SPF_T_EXP, SPF_T_UNKNOWN_MOD,
+};
+struct trust_spf_term {
+	enum trust_spf_term_kind kind;
+	char qualifier;          /* '+', '-', '~', '?' */
+	struct slice domain;     /* domain-spec (macros unexpanded), may be empty */
+	int cidr4, cidr6;        /* -1 when not given */
+	unsigned char ip[16];    /* ip4 (first 4) / ip6 */
+};
+#define TRUST_SPF_TERMS_MAX 64
+struct trust_spf_record {
+	struct trust_spf_term terms[TRUST_SPF_TERMS_MAX];
+	size_t n_terms;
+	int redirect; /* index in terms, or -1 */
+	int exp;      /* index in terms, or -1 */
+};
+/* 1: "v=spf1" record; 0: not an SPF record; -1: permerror (*error_r). The
+ * slices point into rec, which must outlive out. */
+int trust_spf_record_parse(const char *rec, size_t len,
+			   struct trust_spf_record *out, const char **error_r);
+/* Check macro-string syntax (RFC 7208 7.1). exp_ok: c, r, t allowed. */
+bool trust_spf_macro_valid(struct slice s, bool exp_ok);
+
+/* ---- tag=value lists (tags.c): DKIM-Signature, DKIM keys, DMARC ---------- */
+
+#define TRUST_TAGS_MAX 32
+struct trust_tag {
+	struct slice name, value; /* value with FWS around it trimmed */
+};
+struct trust_tags {
+	struct trust_tag t[TRUST_TAGS_MAX];
+	size_t n;
+};
+/* RFC 6376 3.2. 0, or -1 (*error_r): bad syntax, duplicate tag, too many. */
+int trust_tags_parse(const char *s, size_t len, struct trust_tags *out,
+		     const char **error_r);
+/* The value of tag name, or NULL. */
+const struct slice *trust_tags_get(const struct trust_tags *t, const char *name);
+
+/* ---- DKIM verification (dkim.c) -------------------------------------------- */
+
+enum trust_auth_result {
+	TRUST_AUTH_NONE = 0,
+	TRUST_AUTH_PASS,
+	TRUST_AUTH_FAIL,
+	TRUST_AUTH_POLICY, /* valid, but not acceptable (l= leaves content unsigned) */
+	TRUST_AUTH_NEUTRAL,
+	TRUST_AUTH_TEMPERROR,
+	TRUST_AUTH_PERMERROR,
+};
+const char *trust_auth_result_name(enum trust_auth_result r);
+
+struct trust_dkim_sig {
+	enum trust_auth_result result;
+	char domain[TRUST_DOMAIN_MAX + 1];   /* d= */
+	char selector[64];                   /* s= */
+	char algorithm[24];                  /* a= */
+	char b_prefix[12];                   /* first 8 chars of b= (RFC 6008) */
+	long long body_length;               /* l=, or -1 */
+	long long unsigned_bytes;            /* canonical body bytes after l= */
+	char reason[TRUST_REASON_MAX + 1];
+};
+struct trust_dkim_outcome {
+	struct trust_dkim_sig sigs[TRUST_DKIM_SIGS_MAX];
+	size_t n_sigs;               /* 0: no signature (dkim=none) */
+	size_t n_ignored;            /* signatures past TRUST_DKIM_SIGS_MAX */
+	char from_domain[TRUST_DOMAIN_MAX + 1]; /* RFC5322.From domain, or "" */
+	int from_count;              /* From: fields seen (DMARC wants 1) */
+	bool headers_too_big;        /* header section over the cap */
+};
+typedef void (*trust_dkim_cb)(void *arg, const struct trust_dkim_outcome *o);
+
+struct trust_dkim;
+struct trust_dkim *trust_dkim_new(struct trust_ctx *ctx);
+/* Feed the message as received (CRLF lines, no dot-stuffing) in pieces of
+ * any size. Memory stays bounded whatever the size. */
+void trust_dkim_feed(struct trust_dkim *d, const char *p, size_t n);
+/* End of message: fetch keys and verify; cb runs once from the loop (or
+ * before this returns when there is nothing to look up). */
+void trust_dkim_finish(struct trust_dkim *d, trust_dkim_cb cb, void *arg);
+/* Free (cancels a pending finish: cb never runs). */
+void trust_dkim_free(struct trust_dkim **dp);
+
+/* ---- DMARC (dmarc.c) ------------------------------------------------------- */
+
+enum trust_dmarc_policy { TRUST_DMARC_P_NONE = 0, TRUST_DMARC_P_QUARANTINE,
+			  TRUST_DMARC_P_REJECT };
+struct trust_dmarc_record {
+	enum trust_dmarc_policy p, sp;
+	bool has_sp;
+	bool adkim_strict, aspf_strict;
+	int pct; /* 0..100 */
+};
+/* 1: valid record; 0: not a DMARC record (no v=DMARC1 first); -1 invalid. */
+int trust_dmarc_record_parse(const char *s, size_t len,
+			     struct trust_dmarc_record *out,
+			     const char **error_r);
+/* Organizational domain (RFC 7489 3.2) by a built-in short suffix list, not
+ * the full Public Suffix List: known two-level suffixes (co.uk, com.au...)
+ * keep three labels, everything else two. */
+void trust_org_domain(const char *domain, char *out, size_t outlen);
+
+struct trust_dmarc_input {
+	const char *from_domain;      /* RFC5322.From domain */
+	int from_count;               /* must be 1 */
+	enum trust_spf_result spf;    /* for the MAIL FROM (or HELO) identity */
+	const char *spf_domain;
+	const struct trust_dkim_outcome *dkim; /* may be NULL */
+	unsigned sample;              /* 0..99, the pct= draw (arc4random) */
+};
+struct trust_dmarc_outcome {
+	enum trust_auth_result result; /* none, pass, fail, temperror, permerror */
+	enum trust_dmarc_policy policy;   /* published (p or sp) */
+	enum trust_dmarc_policy disposition; /* what to do after pct= */
+	bool spf_aligned, dkim_aligned;
+	char domain[TRUST_DOMAIN_MAX + 1];   /* From domain */
+	char reason[TRUST_REASON_MAX + 1];
+};
+typedef void (*trust_dmarc_cb)(void *arg, const struct trust_dmarc_outcome *o);
+struct trust_dmarc;
+struct trust_dmarc *trust_dmarc_evaluate(struct trust_ctx *ctx,
+					 const struct trust_dmarc_input *in,
+					 trust_dmarc_cb cb, void *arg);
+void trust_dmarc_cancel(struct trust_dmarc **dp);
+
+/* ---- DNS blocklists (dnsbl.c) ---------------------------------------------- */
+
+struct trust_dnsbl_outcome {
+	bool listed;
+	char zone[TRUST_DOMAIN_MAX + 1]; /* first listing zone, in list order */
+	char answer[48];                 /* e.g. 127.0.0.2 */
+	int errors;                      /* zones that did not answer */
+};
+typedef void (*trust_dnsbl_cb)(void *arg, const struct trust_dnsbl_outcome *o);
+struct trust_dnsbl;
+/* zones: comma or space separated (at most TRUST_DNSBL_ZONES_MAX). All
+ * zones are asked at once; an answer in 127.0.0.0/8 (except 127.255.255.x,
+ * which lists use for errors) means listed. */
+struct trust_dnsbl *trust_dnsbl_check(struct trust_ctx *ctx,
+				      const char *client_ip, const char *zones,
+				      trust_dnsbl_cb cb, void *arg);
+void trust_dnsbl_cancel(struct trust_dnsbl **dp);
+/* The query name for ip in zone (reversed octets / nibbles); 0 or -1. */
+int trust_dnsbl_name(const char *ip, const char *zone, char *out, size_t outlen);
+
+/* ---- Authentication-Results (authres.c) ------------------------------------ */
+
+struct trust_results {
+	const struct trust_spf_outcome *spf;     /* NULL: not checked */
+	const struct trust_dkim_outcome *dkim;   /* NULL: not checked */
+	const struct trust_dmarc_outcome *dmarc; /* NULL: not checked */
+};
+/* Append "Authentication-Results: authserv; spf=...; dkim=...; dmarc=...\r\n"
+ * (folded, ASCII, values quoted when needed) to out. */
+int trust_auth_results_header(const char *authserv_id,
+			      const struct trust_results *r, struct buf *out)
+	__attribute__((warn_unused_result));
+/* True when field (one header field, possibly folded) is an
+ * Authentication-Results header whose authserv-id is ours (case-insensitive):
+ * the caller drops such fields from arriving mail (RFC 8601 5). */
+bool trust_auth_results_is_ours(const char *field, size_t len,
+				const char *authserv_id);
+
+/* ---- spam score (spam.c) ---------------------------------------------------- */
+
+struct trust_spam {
+	int score_tenths;  /* 10 = 1.0 */
+	int threshold_tenths;
+	bool is_spam;
+	char tests[TRUST_REASON_MAX + 1]; /* "SPF_FAIL,DKIM_NONE,..." */
+};
+/* Score the results (any may be NULL). threshold_tenths: e.g. 50. */
+void trust_spam_score(const struct trust_results *r, bool quarantine,
+		      int threshold_tenths, struct trust_spam *out);
+/* Append "X-Spam-Flag: YES\r\n" (when spam), "X-Spam-Score: 5.5\r\n" and
+ * "X-Spam-Status: Yes, score=5.5 required=5.0 tests=...\r\n". */
+int trust_spam_headers(const struct trust_spam *s, struct buf *out)
+	__attribute__((warn_unused_result));
+
+/* ---- greylisting keys (greylist.c) ------------------------------------------ */
+
+/* The client network of a triple: a.b.c.0/24 for IPv4, the /64 for IPv6
+ * (senders retry from another address of the same pool). 0 or -1. */
+int trust_greylist_net(const char *client_ip, char *out, size_t outlen);
+/* True when domain is in the comma/space separated list (case-insensitive);
+ * "*" matches every domain. */
+bool trust_domain_in_list(const char *list, const char *domain);
+
+#endif

@@ -1,0 +1,51 @@
+/*
+ * trust_int.h - what the trust/ files share and smtpd never sees: the
+ * c-ares resolver on the libevent loop and its parsed answers.
+ */
+#ifndef MAILROOM_TRUST_INT_H
+#define MAILROOM_TRUST_INT_H
+
+#include <netinet/in.h>
+
+#include "trust.h"
+
+/* Status of one DNS question, as SPF and DMARC need to tell them apart. */
+enum tdns_status {
+	TDNS_OK = 0,   /* at least one answer of the type asked */
+	TDNS_NODATA,   /* the name exists without such records */
+	TDNS_NXDOMAIN, /* no such name (or a name DNS cannot carry) */
+	TDNS_TEMP,     /* timeout, SERVFAIL, ... */
+};
+
+#define TDNS_ANSWERS_MAX 32
+#define TDNS_TXT_MAX 4096
+
+struct tdns_answer {
+	enum tdns_status status;
+	size_t n;              /* answers below (capped) */
+	size_t n_total;        /* answers in the reply, for SPF's MX/PTR limits */
+	/* A / AAAA */
+	struct in6_addr addr[TDNS_ANSWERS_MAX];
+	int family[TDNS_ANSWERS_MAX];
+	/* TXT (strings of one record joined), MX and PTR names */
+	char *text[TDNS_ANSWERS_MAX];
+	size_t text_len[TDNS_ANSWERS_MAX];
+};
+
+typedef void (*tdns_cb)(void *arg, const struct tdns_answer *a);
+
+enum tdns_type { TDNS_A = 1, TDNS_AAAA = 28, TDNS_TXT = 16, TDNS_MX = 15,
+		 TDNS_PTR = 12 };
+
+/* Ask; cb runs once from the loop (or before return for names DNS cannot
+ * carry: labels over 63, empty labels, over 253 octets -> NXDOMAIN). The
+ * answer and its strings are valid only during cb. */
+void tdns_query(struct trust_ctx *ctx, const char *name, enum tdns_type type,
+		tdns_cb cb, void *arg);
+/* True when name can be sent as a DNS question. */
+bool tdns_name_ok(const char *name);
+
+/* Parse "1.2.3.4" or "::1" into a v6 address (v4 as v4-mapped). */
+int tdns_parse_ip(const char *s, struct in6_addr *out, int *family_r);
+
+#endif
