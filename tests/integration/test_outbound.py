@@ -39,7 +39,7 @@ class Sink:
         deadline = time.monotonic() + 5
         while time.monotonic() < deadline:
             try:
-                socket.create_connection((ip, port), timeout=0.5).close()
+                socket.create_connection((ip.strip("[]"), port), timeout=0.5).close()
                 return
             except OSError:
                 time.sleep(0.05)
@@ -145,6 +145,16 @@ def test_implicit_mx_uses_the_domain_address(out):
     out.start("queued")
     submit(out, ["friend@remote.test"])
     assert wait_for(lambda: len(sink.messages()) == 1, 15), out.log("queued")
+
+
+def test_ipv6_mx(out):
+    # An MX with only an AAAA record (::1): reached over IPv6.
+    out.start_dns("--mx-host=remote.test,mx6.remote.test,10", "--host-record=mx6.remote.test,::1")
+    sink = out.sink("[::1]")
+    out.start("queued")
+    submit(out, ["friend@remote.test"])
+    assert wait_for(lambda: len(sink.messages()) == 1, 15), out.log("queued")
+    assert "event=connect host=mx6.remote.test ip=::1" in out.log("queued")
 
 
 def dsn_of(m, user=ALICE):
