@@ -213,8 +213,10 @@ static void cmd_mail(struct smtp_session *s, struct slice args)
 			return;
 		}
 		if (!owned) {
+			char esc[LOG_ESCAPED_MAX];
+			log_escape(esc, sizeof(esc), sender, strlen(sender));
 			log_warn("session=%s ip=%s event=sender-denied from=<%s> user=\"%s\"",
-				 s->id, s->ip, sender, s->user);
+				 s->id, s->ip, esc, s->user);
 			smtp_reply_error(s, "553 5.7.1 Sender address not owned by the authenticated user");
 			return;
 		}
@@ -302,16 +304,21 @@ static void cmd_rcpt(struct smtp_session *s, struct slice args)
 		added = smtp_txn_add(s, &e, NULL);
 		store_expansion_free(&e);
 		break;
-	case STORE_NOTFOUND:
+	case STORE_NOTFOUND: {
+		char esc[LOG_ESCAPED_MAX];
+		log_escape(esc, sizeof(esc), rcpt, strlen(rcpt));
 		log_info("session=%s ip=%s event=rcpt-unknown to=<%s>", s->id,
-			 s->ip, rcpt);
+			 s->ip, esc);
 		smtp_reply_error(s, "550 5.1.1 <%s>: Recipient address rejected: "
 				    "User unknown", rcpt);
 		return;
+	}
 	case STORE_INVALID:
 		if (!s->authed) {
+			char esc[LOG_ESCAPED_MAX];
+			log_escape(esc, sizeof(esc), rcpt, strlen(rcpt));
 			log_warn("session=%s ip=%s event=relay-denied to=<%s>",
-				 s->id, s->ip, rcpt);
+				 s->id, s->ip, esc);
 			smtp_reply_error(s, "554 5.7.1 <%s>: Relay access denied", rcpt);
 			return;
 		}

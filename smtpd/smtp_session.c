@@ -326,12 +326,13 @@ void smtp_session_deliver_result(struct smtp_session *s, int result)
 	if (s->state != SMTP_S_DELIVER)
 		return;
 	struct smtp_txn *t = &s->txn;
-	char user[LOG_ESCAPED_MAX];
+	char user[LOG_ESCAPED_MAX], from[LOG_ESCAPED_MAX];
 	log_escape(user, sizeof(user), s->user, strlen(s->user));
+	log_escape(from, sizeof(from), t->sender, strlen(t->sender));
 	log_info("session=%s ip=%s event=%s msgid=%s from=<%s> size=%lld "
 		 "rcpts=%zu local=%zu remote=%zu tls=%s user=\"%s\" result=%s",
 		 s->id, s->ip, result == STORE_OK ? "delivered" : "deliver-failed",
-		 t->msgid, t->sender, (long long)t->env.size, t->n_rcpts,
+		 t->msgid, from, (long long)t->env.size, t->n_rcpts,
 		 t->n_local, t->n_remote, s->tls ? "yes" : "no", user,
 		 store_result_text(result));
 	char msgid[sizeof(t->msgid)];
@@ -398,6 +399,8 @@ void smtp_session_auth_result(struct smtp_session *s, int result,
 			 s->ip, store_result_text(result));
 		smtp_reply(s, "454 4.7.0 Temporary authentication failure");
 	}
+	if (s->shutdown_pending)
+		smtp_close(s, "421 4.3.2 Service shutting down, closing connection");
 }
 
 void smtp_session_timeout(struct smtp_session *s)
