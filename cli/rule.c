@@ -11,7 +11,7 @@
  *               [--days N] [--start YYYY-MM-DD] [--end YYYY-MM-DD]
  *               [--addresses A[,B]]
  *       FIELD: from to_cc subject header:NAME size envelope_from
- *              envelope_to; OP: contains is matches (over under for size)
+ *              envelope_to; OP: contains is matches regex (over under for size)
  *   rule del     ADDRESS|--server ID
  *   rule enable|disable ADDRESS|--server ID
  *   rule move    ADDRESS|--server ID POSITION
@@ -162,7 +162,7 @@ static json_t *condition(const char *field, const char *op, const char *value,
 	}
 	if (rules_op_parse(op, &o) != 0) {
 		snprintf(err, errlen, "unknown operator '%s' (contains, is, "
-			 "matches, over, under)", op);
+			 "matches, regex, over, under)", op);
 		return NULL;
 	}
 	json_t *c = json_object();

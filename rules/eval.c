@@ -10,13 +10,14 @@
  * 64 KB; substring search costs text length times the (admin-written,
  * at most RULES_VALUE_MAX) needle only in pathological cases.
  */
+#include <regex.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
 
 #include "rules.h"
 
-#define MATCH_TEXT_MAX 8192
+#define MATCH_TEXT_MAX RULES_MATCH_TEXT_MAX
 #define ADDRS_PER_HEADER 64
 
 static unsigned char fold(unsigned char c)
@@ -105,10 +106,26 @@ bool rules_wildcard_match(const char *pattern, const char *text, size_t len)
 	return *p == '\0';
 }
 
-static bool text_test(enum rules_op op, const char *text, size_t len,
-		      const char *value, size_t vlen)
+/* POSIX regexec on text[0..len) without a copy (REG_STARTEND), capped
+ * like :matches. */
+static bool regex_test(const void *re, const char *text, size_t len)
+{
+	if (re == NULL)
+		return false;
+	if (len > MATCH_TEXT_MAX)
+		len = MATCH_TEXT_MAX;
+	regmatch_t m[1];
+	m[0].rm_so = 0;
+	m[0].rm_eo = (regoff_t)len;
+	return regexec(re, text, 1, m, REG_STARTEND) == 0;
+}
+
+static bool text_test(enum rules_op op, const void *re, const char *text,
+		      size_t len, const char *value, size_t vlen)
 {
 	switch (op) {
+	case RULES_OP_REGEX:
+		return regex_test(re, text, len);
 	case RULES_OP_CONTAINS:
 		return contains(text, len, value, vlen);
 	case RULES_OP_IS:
@@ -172,10 +189,10 @@ static size_t collect_addrs(const struct rules_message *m, const char *name,
 }
 
 static bool any_addr(const struct slice *a, size_t n, enum rules_op op,
-		     const char *value, size_t vlen)
+		     const void *re, const char *value, size_t vlen)
 {
 	for (size_t j = 0; j < n; j++)
-		if (text_test(op, a[j].ptr, a[j].len, value, vlen))
+		if (text_test(op, re, a[j].ptr, a[j].len, value, vlen))
 			return true;
 	return false;
 }
@@ -191,13 +208,14 @@ static void fill_to_cc(const struct rules_message *m, struct addr_cache *ac)
 }
 
 static bool header_test(const struct rules_message *m, const char *name,
-			enum rules_op op, const char *value, size_t vlen)
+			enum rules_op op, const void *re, const char *value,
+			size_t vlen)
 {
 	struct hname n = hname_of(name);
 	for (size_t i = 0; i < m->n_headers; i++) {
 		const struct rules_header *h = &m->headers[i];
 		if (name_eq(h, &n) &&
-		    text_test(op, h->value, h->value_len, value, vlen))
+		    text_test(op, re, h->value, h->value_len, value, vlen))
 			return true;
 	}
 	return false;
@@ -209,11 +227,12 @@ static bool cond_true(const struct rules_condition *c,
 	bool r = false;
 	const char *v = c->value;
 	size_t vlen = v ? strlen(v) : 0;
-	bool addr_op = c->op != RULES_OP_CONTAINS;
+	/* is / matches compare addresses; contains / regex the whole text */
+	bool addr_op = c->op == RULES_OP_IS || c->op == RULES_OP_MATCHES;
 	switch (c->field) {
 	case RULES_FIELD_FROM:
 		if (!addr_op) {
-			r = header_test(m, "from", c->op, v, vlen);
+			r = header_test(m, "from", c->op, c->re, v, vlen);
 			break;
 		}
 		if (!ac->have_from) {
@@ -221,34 +240,34 @@ static bool cond_true(const struct rules_condition *c,
 						   ADDRS_PER_HEADER);
 			ac->have_from = true;
 		}
-		r = any_addr(ac->from, ac->n_from, c->op, v, vlen);
+		r = any_addr(ac->from, ac->n_from, c->op, c->re, v, vlen);
 		break;
 	case RULES_FIELD_TO_CC:
 		if (!addr_op) {
-			r = header_test(m, "to", c->op, v, vlen) ||
-			    header_test(m, "cc", c->op, v, vlen);
+			r = header_test(m, "to", c->op, c->re, v, vlen) ||
+			    header_test(m, "cc", c->op, c->re, v, vlen);
 			break;
 		}
 		fill_to_cc(m, ac);
-		r = any_addr(ac->to_cc, ac->n_to_cc, c->op, v, vlen);
+		r = any_addr(ac->to_cc, ac->n_to_cc, c->op, c->re, v, vlen);
 		break;
 	case RULES_FIELD_SUBJECT:
-		r = header_test(m, "subject", c->op, v, vlen);
+		r = header_test(m, "subject", c->op, c->re, v, vlen);
 		break;
 	case RULES_FIELD_HEADER:
-		r = header_test(m, c->header, c->op, v, vlen);
+		r = header_test(m, c->header, c->op, c->re, v, vlen);
 		break;
 	case RULES_FIELD_SIZE:
 		r = c->op == RULES_OP_OVER ? m->size > c->size : m->size < c->size;
 		break;
 	case RULES_FIELD_ENVELOPE_FROM: {
 		const char *e = m->envelope_from ? m->envelope_from : "";
-		r = text_test(c->op, e, strlen(e), v, vlen);
+		r = text_test(c->op, c->re, e, strlen(e), v, vlen);
 		break;
 	}
 	case RULES_FIELD_ENVELOPE_TO: {
 		const char *e = m->envelope_to ? m->envelope_to : "";
-		r = text_test(c->op, e, strlen(e), v, vlen);
+		r = text_test(c->op, c->re, e, strlen(e), v, vlen);
 		break;
 	}
 	}
@@ -311,7 +330,8 @@ static bool addressed_to(const struct rules_message *m, struct addr_cache *ac,
 	if (addr == NULL || addr[0] == '\0')
 		return false;
 	fill_to_cc(m, ac);
-	return any_addr(ac->to_cc, ac->n_to_cc, RULES_OP_IS, addr, strlen(addr));
+	return any_addr(ac->to_cc, ac->n_to_cc, RULES_OP_IS, NULL, addr,
+			strlen(addr));
 }
 
 static const char *vacation_suppressed(const struct rules_action *vac,
@@ -509,7 +529,7 @@ const char *rules_evaluate_rcpt(const struct rules_set *set,
 				const char *e = c->field == RULES_FIELD_ENVELOPE_FROM
 							? env.f
 							: (env.t ? env.t : "");
-				bool t = text_test(c->op, e, strlen(e), c->value,
+				bool t = text_test(c->op, c->re, e, strlen(e), c->value,
 						   strlen(c->value));
 				t = c->negate ? !t : t;
 				if (r->match_any && t) {

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <regex.h>
 #include <strings.h>
 
 #include "rules.h"
@@ -30,6 +31,7 @@ static const char *const op_names[] = {
 	[RULES_OP_MATCHES] = "matches",
 	[RULES_OP_OVER] = "over",
 	[RULES_OP_UNDER] = "under",
+	[RULES_OP_REGEX] = "regex",
 };
 
 static const char *const action_names[] = {
@@ -161,6 +163,10 @@ void rules_rule_free(struct rules_rule **rulep)
 	for (size_t i = 0; i < r->n_conds; i++) {
 		free(r->conds[i].header);
 		free(r->conds[i].value);
+		if (r->conds[i].re) {
+			regfree(r->conds[i].re);
+			free(r->conds[i].re);
+		}
 	}
 	free(r->conds);
 	for (size_t i = 0; i < r->n_actions; i++) {
@@ -262,6 +268,58 @@ static int validate_addrs(char *const *addrs, size_t n, bool need_one,
 	return 0;
 }
 
+/*
+ * Patterns come from users (Sieve import) and run inside smtpd, so refuse
+ * the ones glibc would make expensive: back-references (exponential
+ * matching), stacked quantifiers ("a++", undefined in POSIX anyway), and
+ * too much duplication: regcomp copies the operand of '+' once and of
+ * a{n,m} up to m times, and nested copies multiply, so the product of
+ * those factors is capped at 4096.
+ */
+static const char *regex_unsafe(const char *p)
+{
+	long product = 1;
+	bool after_quantifier = false;
+	for (; *p; p++) {
+		if (p[0] == '\\' && p[1] >= '1' && p[1] <= '9')
+			return "back-references are not supported";
+		if (p[0] == '\\' && p[1] != '\0') {
+			p++;
+			after_quantifier = false;
+			continue;
+		}
+		bool interval = p[0] == '{' && p[1] >= '0' && p[1] <= '9';
+		bool quant = interval || *p == '+' || *p == '*' || *p == '?';
+		if (quant && after_quantifier)
+			return "stacked quantifiers are not supported";
+		after_quantifier = quant;
+		long n = 1;
+		if (*p == '+')
+			n = 2;
+		if (interval) {
+			const char *q = p + 1;
+			n = 0;
+			while (*q >= '0' && *q <= '9' && n < 100000)
+				n = n * 10 + (*q++ - '0');
+			if (*q == ',' && q[1] >= '0' && q[1] <= '9') {
+				q++;
+				n = 0;
+				while (*q >= '0' && *q <= '9' && n < 100000)
+					n = n * 10 + (*q++ - '0');
+			}
+			while (*q && *q != '}')
+				q++;
+			if (*q == '}')
+				p = q;
+		}
+		product *= n > 1 ? n : 1;
+		if (product > 4096)
+			return "too much repetition (counts and '+' multiply; at "
+			       "most 4096)";
+	}
+	return NULL;
+}
+
 static int validate_cond(const struct rules_condition *c, char *err,
 			 size_t errlen)
 {
@@ -289,6 +347,39 @@ static int validate_cond(const struct rules_condition *c, char *err,
 	if (!text_ok(c->value, RULES_VALUE_MAX, false))
 		return FAIL("condition value is longer than %d octets or has "
 			    "control characters", RULES_VALUE_MAX);
+	if (c->op == RULES_OP_REGEX && regex_unsafe(c->value))
+		return FAIL("regex '%.100s': %s", c->value, regex_unsafe(c->value));
+	if (c->op == RULES_OP_REGEX && c->re == NULL) {
+		regex_t re;
+		int rc = regcomp(&re, c->value, REG_EXTENDED | REG_ICASE | REG_NOSUB);
+		if (rc != 0) {
+			char why[128];
+			regerror(rc, &re, why, sizeof why);
+			return FAIL("regex '%.100s': %s", c->value, why);
+		}
+		regfree(&re);
+	}
+	return 0;
+}
+
+int rules_rule_compile(struct rules_rule *r, char *err, size_t errlen)
+{
+	for (size_t i = 0; i < r->n_conds; i++) {
+		struct rules_condition *c = &r->conds[i];
+		if (c->op != RULES_OP_REGEX || c->re != NULL || c->value == NULL)
+			continue;
+		regex_t *re = malloc(sizeof *re);
+		if (re == NULL)
+			return FAIL("out of memory");
+		int rc = regcomp(re, c->value, REG_EXTENDED | REG_ICASE | REG_NOSUB);
+		if (rc != 0) {
+			char why[128];
+			regerror(rc, re, why, sizeof why);
+			free(re);
+			return FAIL("regex '%.100s': %s", c->value, why);
+		}
+		c->re = re;
+	}
 	return 0;
 }
 

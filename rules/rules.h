@@ -63,6 +63,7 @@ struct store;
 #define RULES_VACATION_DAYS_DEFAULT 7
 #define RULES_SIEVE_MAX (256 * 1024) /* a script to import */
 #define RULES_HOPS_MAX 50         /* Received + Delivered-To lines */
+#define RULES_MATCH_TEXT_MAX 8192 /* text a :matches or :regex looks at */
 /* The message header block rules look at; a longer one is cut there. */
 #define RULES_HEADER_BLOCK_MAX (64 * 1024)
 #define RULES_HEADERS_MAX 256     /* header fields kept per message */
@@ -87,11 +88,14 @@ enum rules_op {
 	RULES_OP_MATCHES, /* '*' any run, '?' one character, '\' escapes */
 	RULES_OP_OVER,    /* size only */
 	RULES_OP_UNDER,   /* size only */
+	RULES_OP_REGEX,   /* POSIX extended, case-insensitive (Sieve :regex);
+			     on octets: '.' is one byte of a UTF-8 character;
+			     no back-references, repetition counts bounded */
 };
 
 /*
  * from / to_cc with "is" and "matches" compare each address (addr-spec) of
- * the header; with "contains" the whole decoded header text. Every other
+ * the header; with "contains" and "regex" the whole decoded header text. Every other
  * field compares its whole decoded value. A header present several times
  * matches when any instance does.
  */
@@ -102,6 +106,7 @@ struct rules_condition {
 	char *header;      /* RULES_FIELD_HEADER: the name */
 	char *value;       /* text fields */
 	int64_t size;      /* RULES_FIELD_SIZE */
+	void *re;          /* RULES_OP_REGEX: compiled value (regex_t), owned */
 };
 
 enum rules_action_type {
@@ -163,6 +168,10 @@ struct rules_rule *rules_rule_new(void);
 void rules_rule_free(struct rules_rule **rulep);
 /* Check limits and field/op combinations; 0 or -1 with a reason. */
 int rules_rule_validate(const struct rules_rule *r, char *err, size_t errlen)
+	__attribute__((warn_unused_result));
+/* Compile what evaluation needs (regex conditions). The parsers call it;
+ * a rule built by hand must too. 0 or -1 with a reason. */
+int rules_rule_compile(struct rules_rule *r, char *err, size_t errlen)
 	__attribute__((warn_unused_result));
 
 const char *rules_field_name(enum rules_field f);

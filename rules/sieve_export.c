@@ -27,6 +27,7 @@ enum {
 	NEED_ENVELOPE = 1 << 3,
 	NEED_DATE = 1 << 4, /* date + relational */
 	NEED_EDIT = 1 << 5, /* editheader + variables */
+	NEED_REGEX = 1 << 6,
 };
 
 static int put_string(struct buf *out, const char *s)
@@ -46,10 +47,13 @@ static unsigned needs(const struct rules_set *set)
 	unsigned need = 0;
 	for (size_t i = 0; i < set->n; i++) {
 		const struct rules_rule *r = set->rules[i];
-		for (size_t j = 0; j < r->n_conds; j++)
+		for (size_t j = 0; j < r->n_conds; j++) {
 			if (r->conds[j].field == RULES_FIELD_ENVELOPE_FROM ||
 			    r->conds[j].field == RULES_FIELD_ENVELOPE_TO)
 				need |= NEED_ENVELOPE;
+			if (r->conds[j].op == RULES_OP_REGEX)
+				need |= NEED_REGEX;
+		}
 		for (size_t j = 0; j < r->n_actions; j++) {
 			const struct rules_action *a = &r->actions[j];
 			if (a->type == RULES_ACTION_FORWARD)
@@ -77,16 +81,15 @@ static int put_cond(struct buf *out, const struct rules_condition *c)
 		return bad | buf_printf(out, "size :%s %lld", rules_op_name(c->op),
 					(long long)c->size);
 	const char *op = rules_op_name(c->op);
+	bool whole = c->op == RULES_OP_CONTAINS || c->op == RULES_OP_REGEX;
 	switch (c->field) {
 	case RULES_FIELD_FROM:
 		bad |= buf_printf(out, "%s :%s \"from\" ",
-				  c->op == RULES_OP_CONTAINS ? "header" : "address",
-				  op);
+				  whole ? "header" : "address", op);
 		break;
 	case RULES_FIELD_TO_CC:
 		bad |= buf_printf(out, "%s :%s [\"to\", \"cc\"] ",
-				  c->op == RULES_OP_CONTAINS ? "header" : "address",
-				  op);
+				  whole ? "header" : "address", op);
 		break;
 	case RULES_FIELD_SUBJECT:
 		bad |= buf_printf(out, "header :%s \"subject\" ", op);
@@ -233,6 +236,7 @@ int rules_sieve_export(const struct rules_set *set, struct buf *out)
 		{NEED_DATE, "\"date\""},
 		{NEED_EDIT, "\"editheader\""},
 		{NEED_ENVELOPE, "\"envelope\""},
+		{NEED_REGEX, "\"regex\""},
 		{NEED_REJECT, "\"reject\""},
 		{NEED_DATE, "\"relational\""},
 		{NEED_VACATION, "\"vacation\""},

@@ -48,7 +48,7 @@ __attribute__((format(printf, 3, 4))) static int bad(struct imp *im, int line,
 static const char *const supported_caps[] = {
 	"copy",      "reject",     "vacation", "envelope",
 	"relational", "date",      "editheader", "variables",
-	"comparator-i;ascii-casemap", NULL,
+	"comparator-i;ascii-casemap", "regex", NULL,
 };
 
 static int check_require(struct imp *im, const struct sieve_node *n)
@@ -98,7 +98,7 @@ static int read_test_args(struct imp *im, const struct sieve_node *t,
 			const char *tag = a->tag;
 			if (!strcmp(tag, "is") || !strcmp(tag, "contains") ||
 			    !strcmp(tag, "matches") || !strcmp(tag, "over") ||
-			    !strcmp(tag, "under")) {
+			    !strcmp(tag, "under") || !strcmp(tag, "regex")) {
 				if (ta->match)
 					return bad(im, a->line, "two match types");
 				ta->match = tag;
@@ -199,7 +199,7 @@ static int cond_from_test(struct imp *im, const struct sieve_node *t,
 	} else if (names_are(names, "to", "cc")) {
 		c->field = RULES_FIELD_TO_CC;
 	} else if (names_are(names, "from", NULL) &&
-		   (adr || c->op == RULES_OP_CONTAINS)) {
+		   (adr || c->op == RULES_OP_CONTAINS || c->op == RULES_OP_REGEX)) {
 		c->field = RULES_FIELD_FROM;
 	} else if (adr && (names_are(names, "to", NULL) ||
 			   names_are(names, "cc", NULL))) {
@@ -558,7 +558,8 @@ static int finish_rule(struct imp *im, struct rules_set *set,
 	r->position = (int)set->n + 1;
 	if (r->name[0] == '\0')
 		snprintf(r->name, sizeof r->name, "rule %d", r->position);
-	if (rules_rule_validate(r, why, sizeof why) != 0)
+	if (rules_rule_validate(r, why, sizeof why) != 0 ||
+	    rules_rule_compile(r, why, sizeof why) != 0)
 		return bad(im, line, "%s", why);
 	if (set->n >= RULES_PER_ACCOUNT_MAX || rules_set_append(set, rp) != 0)
 		return bad(im, line, "more than %d rules", RULES_PER_ACCOUNT_MAX);

@@ -264,7 +264,9 @@ static int spec_from_json(json_t *root, struct rules_rule *r, bool full,
 				 errlen) != 0)
 			return -1;
 	}
-	return rules_rule_validate(r, err, errlen);
+	if (rules_rule_validate(r, err, errlen) != 0)
+		return -1;
+	return rules_rule_compile(r, err, errlen);
 }
 
 /* Drop any conditions/actions r has (a failed parse leaves none). */

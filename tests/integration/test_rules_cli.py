@@ -155,7 +155,7 @@ def test_errors_are_one_line(m, args, words):
 @pytest.mark.parametrize("script,words", [
     ('require "fileinto";\nif true { fileinto "x"; }\n', ["line 1:", "fileinto", "not supported"]),
     ('if true {\n  keep;\n} elsif false { discard; }\n', ["line 3:", "elsif"]),
-    ('if header :regex "subject" "x" {\n keep;\n}\n', ["line 1:", ":regex"]),
+    ('if header :count "gt" "subject" "1" {\n keep;\n}\n', ["line 1:", ":count"]),
     ('if true {\n  keep;\n', ["line 3:", "not closed"]),
     ('keep;\nredirect "nobody";\n', ["line 2:", "not a valid address"]),
 ])

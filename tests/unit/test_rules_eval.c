@@ -94,6 +94,11 @@ static const struct {
 	{"{\"field\":\"envelope-from\",\"op\":\"matches\",\"value\":\"*@other.test\"}", false},
 	{"{\"field\":\"envelope_to\",\"op\":\"contains\",\"value\":\"alice@\"}", true},
 	{"{\"field\":\"subject\",\"op\":\"contains\",\"value\":\"budget\",\"not\":true}", false},
+	{"{\"field\":\"subject\",\"op\":\"regex\",\"value\":\"^r.+union +BUDGET [0-9]{4}$\"}", true},
+	{"{\"field\":\"subject\",\"op\":\"regex\",\"value\":\"^budget\"}", false},
+	{"{\"field\":\"from\",\"op\":\"regex\",\"value\":\"<renee@sender\\\\.test>$\"}", true},
+	{"{\"field\":\"to_cc\",\"op\":\"regex\",\"value\":\"carol, c\"}", true},
+	{"{\"field\":\"envelope_from\",\"op\":\"regex\",\"value\":\"@(sender|other)\\\\.test$\"}", true},
 };
 
 static void test_conditions(void)
@@ -332,6 +337,11 @@ static const struct {
 	{"vacation order", "{\"then\":[{\"action\":\"vacation\",\"text\":\"x\",\"start\":\"2026-02-03\",\"end\":\"2026-02-01\"}]}", "before it starts"},
 	{"control chars", "{\"if\":[{\"field\":\"subject\",\"op\":\"is\",\"value\":\"a\\nb\"}],\"then\":[{\"action\":\"keep\"}]}", "control characters"},
 	{"unknown action", "{\"then\":[{\"action\":\"fileinto\"}]}", "unknown action"},
+	{"bad regex", "{\"if\":[{\"field\":\"subject\",\"op\":\"regex\",\"value\":\"a(\"}],\"then\":[{\"action\":\"keep\"}]}", "regex 'a(':"},
+	{"regex backref", "{\"if\":[{\"field\":\"subject\",\"op\":\"regex\",\"value\":\"(a)\\\\1\"}],\"then\":[{\"action\":\"keep\"}]}", "back-references"},
+	{"regex blowup", "{\"if\":[{\"field\":\"subject\",\"op\":\"regex\",\"value\":\"((a{1,50}){1,100})\"}],\"then\":[{\"action\":\"keep\"}]}", "too much repetition"},
+	{"regex stacked", "{\"if\":[{\"field\":\"subject\",\"op\":\"regex\",\"value\":\"a++\"}],\"then\":[{\"action\":\"keep\"}]}", "stacked quantifiers"},
+	{"regex on size", "{\"if\":[{\"field\":\"size\",\"op\":\"regex\",\"value\":1}],\"then\":[{\"action\":\"keep\"}]}", "over or under"},
 };
 
 static void test_spec_errors(void)

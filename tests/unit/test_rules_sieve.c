@@ -23,7 +23,8 @@ static const char *const ALL_RULES[] = {
 	"{\"field\":\"to_cc\",\"op\":\"matches\",\"value\":\"*@lists.test\"},"
 	"{\"field\":\"to_cc\",\"op\":\"contains\",\"value\":\"list\"},"
 	"{\"field\":\"header\",\"name\":\"List-Id\",\"op\":\"contains\",\"value\":\"x\",\"not\":true},"
-	"{\"field\":\"from\",\"op\":\"contains\",\"value\":\"Ren\xc3\xa9\"}],"
+	"{\"field\":\"from\",\"op\":\"contains\",\"value\":\"Ren\xc3\xa9\"},"
+	"{\"field\":\"subject\",\"op\":\"regex\",\"value\":\"^(re|fwd?): +[0-9]{4}$\"}],"
 	"\"then\":[{\"action\":\"redirect\",\"to\":[\"archive@example.test\"]}]}",
 
 	"{\"name\":\"Big\",\"enabled\":false,\"if\":["
@@ -74,8 +75,9 @@ static void test_round_trip(void)
 	CHECK_INT(buf_init(&s2, RULES_SIEVE_MAX), 0);
 	CHECK_INT(rules_sieve_export(set, &s1), 0);
 	CHECK(strstr(s1.data, "require [\"copy\", \"date\", \"editheader\", "
-			      "\"envelope\", \"reject\", \"relational\", "
+			      "\"envelope\", \"regex\", \"reject\", \"relational\", "
 			      "\"vacation\", \"variables\"];") != NULL);
+	CHECK(strstr(s1.data, "header :regex \"subject\" \"^(re|fwd?): +[0-9]{4}$\"") != NULL);
 	CHECK(strstr(s1.data, "# rule:[Boss]\nif allof (address :is \"from\"") != NULL);
 	CHECK(strstr(s1.data, "redirect :copy \"me@mobile.test\";") != NULL);
 	CHECK(strstr(s1.data, "if allof (false, size :over 10485760)") != NULL);
@@ -175,7 +177,8 @@ static const struct {
 	{"fileinto", "require \"fileinto\";\nif true { fileinto \"x\"; }", "line 1: extension \"fileinto\" is not supported"},
 	{"fileinto cmd", "if true {\n  fileinto \"x\";\n}", "line 2: command \"fileinto\" is not supported"},
 	{"elsif", "if true { keep; }\nelsif false { discard; }", "line 2: elsif is not supported"},
-	{"regex", "if header :regex \"subject\" \"x\" { keep; }", "line 1: :regex is not supported"},
+	{"count", "if header :count \"gt\" \"subject\" \"1\" { keep; }", "line 1: :count is not supported"},
+	{"bad regex", "require \"regex\";\nif header :regex \"subject\" \"(\" { keep; }", "line 2: regex '(':"},
 	{"localpart", "if address :localpart :is \"from\" \"x\" { keep; }", "line 1: :localpart is not supported"},
 	{"octet", "if header :comparator \"i;octet\" :is \"subject\" \"x\" { keep; }", "line 1: comparator \"i;octet\" is not supported"},
 	{"nested", "if allof (anyof (true, false), true) { keep; }", "line 1: nested allof/anyof"},
