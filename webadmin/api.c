@@ -374,6 +374,8 @@ static void api_account_del(struct web_req *r, json_t *body)
 		return;
 	}
 	session_destroy_address(&r->app->sessions, address, NULL);
+	char bad[ADDR_DOMAIN_MAX + 1];
+	(void)web_managed_domains_save(r->app, address, "", bad, sizeof bad);
 	web_audit(r, "account-del", "%s", address);
 	api_json(r, 200, json_pack("{s:s}", "deleted", address));
 }

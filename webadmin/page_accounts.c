@@ -138,10 +138,8 @@ static void accounts_page(struct web_req *r, const struct add_form *f)
 {
 	struct html *h = &r->out;
 	const char *domain = web_query(r, "domain");
-	if (r->user.role != STORE_ROLE_ADMIN)
-		domain = r->user.domain;
-	else if (domain != NULL && *domain == '\0')
-		domain = NULL;
+	if (domain != NULL && (*domain == '\0' || !web_can_manage_domain(&r->user, domain)))
+		domain = NULL; /* all they may see; rows are filtered below */
 
 	page_begin(r, "Accounts");
 	html_raw(h, "<section><h2>New account</h2>"
@@ -369,6 +367,15 @@ void h_account_edit_get(struct web_req *r)
 		role_option(h, "domain-admin", "Domain admin", a.role);
 		role_option(h, "admin", "Admin", a.role);
 		html_raw(h, "</select></div>");
+		if (a.role == STORE_ROLE_DOMAIN_ADMIN) {
+			char list[WEB_MANAGED_DOMAINS_MAX * (ADDR_DOMAIN_MAX + 2)];
+			web_managed_domains_get(r->app, a.address, list, sizeof list);
+			html_fmt(h, "<div><label for=\"domains\">Also manages<small>"
+				    "Besides %s: more domains, separated by "
+				    "commas.</small></label><input id=\"domains\" "
+				    "name=\"domains\" value=\"%s\"></div>",
+				 a.domain, list);
+		}
 	}
 	html_raw(h, "<div><button type=\"submit\">Save</button></div></form>"
 		    "</section>");
@@ -433,6 +440,17 @@ void h_account_edit_post(struct web_req *r)
 				 "You cannot disable yourself, change your own "
 				 "role, or disable or demote the only admin.");
 		return;
+	}
+	const char *domains = web_field(r, "domains");
+	if (domains != NULL && r->user.role == STORE_ROLE_ADMIN) {
+		char bad[ADDR_DOMAIN_MAX + 1];
+		if (web_managed_domains_save(r->app, a.address, domains, bad,
+					     sizeof bad) != STORE_OK) {
+			snprintf(msg, sizeof msg, "'%s' is not one of this server's "
+				 "domains.", bad);
+			web_redirect_msg(r, back, "error", msg);
+			return;
+		}
 	}
 	int rc = store_account_update(r->app->store, a.address, &ch);
 	if (rc != STORE_OK) {
@@ -509,6 +527,10 @@ void h_account_del(struct web_req *r)
 		return;
 	}
 	session_destroy_address(&r->app->sessions, a.address, NULL);
+	if (a.role == STORE_ROLE_DOMAIN_ADMIN) {
+		char bad[ADDR_DOMAIN_MAX + 1];
+		(void)web_managed_domains_save(r->app, a.address, "", bad, sizeof bad);
+	}
 	web_audit(r, "account-del", "%s", a.address);
 	snprintf(msg, sizeof msg, "Account %s deleted.", a.address);
 	web_redirect_msg(r, "/accounts", "ok", msg);
@@ -542,7 +564,7 @@ static int alias_row(void *ctx, const struct store_alias *al)
 void h_aliases(struct web_req *r)
 {
 	struct html *h = &r->out;
-	const char *domain = r->user.role == STORE_ROLE_ADMIN ? NULL : r->user.domain;
+	const char *domain = NULL; /* rows are filtered by web_can_manage_domain */
 	page_begin(r, "Aliases and lists");
 	html_raw(h, "<section><h2>Add</h2><p class=\"hint\">Mail to the alias "
 		    "goes to every target. Targets may be outside your domains. "

@@ -106,15 +106,38 @@ void h_home(struct web_req *r)
 	gmtime_r(&now, &tm);
 	tm.tm_hour = tm.tm_min = tm.tm_sec = 0;
 	int64_t midnight = (int64_t)timegm(&tm);
-	int rc = dashboard_stats(r->app, admin ? NULL : r->user.domain, midnight,
-				 r->now, &s);
+	int rc = STORE_OK;
+	if (admin) {
+		rc = dashboard_stats(r->app, NULL, midnight, r->now, &s);
+	} else { /* a domain admin: the sum over their domains */
+		memset(&s, 0, sizeof s);
+		for (size_t i = 0; rc == STORE_OK && i < r->user.n_domains; i++) {
+			struct store_stats d;
+			rc = store_stats_get(r->app->store, r->user.domains[i],
+					     midnight, &d);
+			s.domains += d.domains;
+			s.accounts += d.accounts;
+			s.disabled_accounts += d.disabled_accounts;
+			s.aliases += d.aliases;
+			s.used_bytes += d.used_bytes;
+			s.messages += d.messages;
+			s.messages_today += d.messages_today;
+			s.near_quota += d.near_quota;
+		}
+	}
 	if (rc != STORE_OK) {
 		web_error_page(r, 500, web_store_error(r->app, rc));
 		return;
 	}
 	struct html *h = &r->out;
 	char v[64];
-	page_begin(r, admin ? "Dashboard" : r->user.domain);
+	page_begin(r, "Dashboard");
+	if (!admin) {
+		html_raw(h, "<p class=\"hint\">Your domains:");
+		for (size_t i = 0; i < r->user.n_domains; i++)
+			html_fmt(h, "%R %s", i ? "," : "", r->user.domains[i]);
+		html_raw(h, "</p>");
+	}
 	html_raw(h, "<div class=\"stats\">");
 	snprintf(v, sizeof v, "%lld", (long long)s.accounts);
 	stat_card(h, v, "accounts");

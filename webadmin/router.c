@@ -8,8 +8,9 @@
  * (web_can_manage_domain), because it depends on which object is named.
  *
  * Roles: admin may do everything; a domain admin manages the accounts and
- * aliases of the domain of their own address (there is no separate
- * "domains given to them" table yet); a user only reaches their own page.
+ * aliases of the domain of their own address plus the domains an admin
+ * gave them (kept as the setting "domain-admin:<address>"); a user only
+ * reaches their own page.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -17,6 +18,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "../common/addr.h"
 #include "../common/log.h"
 #include "web.h"
 
@@ -114,8 +116,78 @@ bool web_can_manage_domain(const struct web_user *u, const char *domain)
 		return false;
 	if (u->role == STORE_ROLE_ADMIN)
 		return true;
-	return u->role == STORE_ROLE_DOMAIN_ADMIN && domain != NULL &&
-	       strcmp(u->domain, domain) == 0;
+	if (u->role != STORE_ROLE_DOMAIN_ADMIN || domain == NULL)
+		return false;
+	for (size_t i = 0; i < u->n_domains; i++)
+		if (strcmp(u->domains[i], domain) == 0)
+			return true;
+	return false;
+}
+
+void web_managed_domains_get(struct web_app *app, const char *address,
+			     char *dst, size_t dstlen)
+{
+	char key[ADDR_MAX + 32];
+	snprintf(key, sizeof key, "%s%s", WEB_MANAGED_DOMAINS_KEY, address);
+	if (store_setting_get(app->store, key, dst, dstlen) != STORE_OK)
+		dst[0] = '\0';
+}
+
+void web_managed_domains_load(struct web_app *app, struct web_user *u)
+{
+	char list[WEB_MANAGED_DOMAINS_MAX * (ADDR_DOMAIN_MAX + 2)];
+	u->n_domains = 0;
+	snprintf(u->domains[u->n_domains++], ADDR_DOMAIN_MAX + 1, "%s", u->domain);
+	if (u->role != STORE_ROLE_DOMAIN_ADMIN)
+		return;
+	web_managed_domains_get(app, u->address, list, sizeof list);
+	const char *p = list;
+	while (*p && u->n_domains < WEB_MANAGED_DOMAINS_MAX) {
+		size_t n = strcspn(p, ",");
+		if (n > 0 && n <= ADDR_DOMAIN_MAX) {
+			memcpy(u->domains[u->n_domains], p, n);
+			u->domains[u->n_domains][n] = '\0';
+			if (strcmp(u->domains[u->n_domains], u->domain) != 0)
+				u->n_domains++;
+		}
+		p += n;
+		if (*p == ',')
+			p++;
+	}
+}
+
+int web_managed_domains_save(struct web_app *app, const char *address,
+			     const char *list, char *bad, size_t badlen)
+{
+	char out[WEB_MANAGED_DOMAINS_MAX * (ADDR_DOMAIN_MAX + 2)] = "";
+	char key[ADDR_MAX + 32];
+	size_t o = 0, count = 0;
+	const char *p = list ? list : "";
+	bad[0] = '\0';
+	while (*p) {
+		while (*p == ',' || *p == ' ' || *p == ';')
+			p++;
+		size_t n = strcspn(p, ", ;");
+		if (n == 0)
+			break;
+		char d[ADDR_DOMAIN_MAX + 1];
+		const char *why;
+		if (addr_domain_normalise(p, n, d, &why) != 0 ||
+		    store_domain_exists(app->store, d) != 1 ||
+		    count + 1 == WEB_MANAGED_DOMAINS_MAX) {
+			snprintf(bad, badlen, "%.*s",
+				 (int)(n > ADDR_DOMAIN_MAX ? ADDR_DOMAIN_MAX : n), p);
+			return STORE_INVALID;
+		}
+		int w = snprintf(out + o, sizeof out - o, "%s%s", o ? "," : "", d);
+		if (w < 0 || (size_t)w >= sizeof out - o)
+			return STORE_INVALID;
+		o += (size_t)w;
+		count++;
+		p += n;
+	}
+	snprintf(key, sizeof key, "%s%s", WEB_MANAGED_DOMAINS_KEY, address);
+	return store_setting_set(app->store, key, out);
 }
 
 bool web_is_last_admin(struct web_app *app, const struct store_account *a)
@@ -193,6 +265,7 @@ static void load_session(struct web_req *r)
 	memcpy(u->sid, sid, sizeof u->sid);
 	session_token(&r->app->sessions, "csrf", sid, u->csrf);
 	snprintf(u->actor, sizeof u->actor, "%s", a.address);
+	web_managed_domains_load(r->app, u);
 	r->session = s;
 }
 

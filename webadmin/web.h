@@ -24,6 +24,10 @@
 
 struct MHD_Connection;
 
+#define WEB_MANAGED_DOMAINS_MAX 16
+/* Setting key prefix for the extra domains of a domain admin. */
+#define WEB_MANAGED_DOMAINS_KEY "domain-admin:"
+
 struct web_app {
 	const struct config *cfg;
 	struct store *store;
@@ -53,7 +57,11 @@ struct web_app {
 struct web_user {
 	bool logged_in;
 	char address[ADDR_MAX + 1];
-	char domain[ADDR_DOMAIN_MAX + 1];
+	char domain[ADDR_DOMAIN_MAX + 1]; /* of their own address */
+	/* Domain admins: the domains they manage (their own first, then the
+	 * ones an admin gave them; see web_managed_domains_*). */
+	char domains[WEB_MANAGED_DOMAINS_MAX][ADDR_DOMAIN_MAX + 1];
+	size_t n_domains;
 	enum store_role role;
 	char display_name[DISPLAY_NAME_MAX + 1];
 	char sid[SESSION_ID_HEX + 1]; /* "" for API tokens */
@@ -118,6 +126,18 @@ bool web_needs_setup(struct web_app *app);
 /* May user manage accounts/aliases of domain? admin: all; domain-admin:
  * their own address's domain; user: none. */
 bool web_can_manage_domain(const struct web_user *u, const char *domain);
+
+/* Load the domains a domain admin manages into u (their own domain always
+ * first). Read from the store setting "domain-admin:<address>", a comma
+ * list an admin edits on the account page. */
+void web_managed_domains_load(struct web_app *app, struct web_user *u);
+/* Save the extra domains (comma list, each must exist) for address.
+ * STORE_OK or an error; bad gets the refused domain's text. */
+int web_managed_domains_save(struct web_app *app, const char *address,
+			     const char *list, char *bad, size_t badlen);
+/* The saved extra domains of address as a comma list into dst. */
+void web_managed_domains_get(struct web_app *app, const char *address,
+			     char *dst, size_t dstlen);
 
 /* True when a is the box's only admin: deleting, disabling or demoting it
  * would lock everyone out and reopen first-run setup, so callers refuse. */

@@ -177,6 +177,38 @@ def test_domain_admin_sees_only_their_domain(web):
     assert "new@example.test" in m.ctl("user", "list").stdout
 
 
+def test_admin_gives_a_domain_admin_more_domains(web):
+    m, w = web
+    for d in ("other.test", "third.test"):
+        m.ctl("domain", "add", d)
+    m.add_user("boss@example.test", "boss-pw-12", role="domain-admin")
+    m.add_user("olaf@other.test", "olaf-pw-12")
+    m.add_user("tina@third.test", "tina-pw-12")
+    assert w.login(ADMIN, ADMIN_PW).status == 303
+    edit = "/accounts/edit?address=boss@example.test"
+    r = w.submit(edit, "/accounts/edit", {"address": "boss@example.test", "name": "Boss",
+                                          "quota": "0", "enabled": "1",
+                                          "role": "domain-admin", "domains": "nope.test"})
+    assert "not one of this server" in w.get(edit).text
+    r = w.submit(edit, "/accounts/edit", {"address": "boss@example.test", "name": "Boss",
+                                          "quota": "0", "enabled": "1",
+                                          "role": "domain-admin", "domains": "Other.test"})
+    assert 'name="domains" value="other.test"' in w.get(edit).text
+    b = Web(w.port)
+    assert b.login("boss@example.test", "boss-pw-12").status == 303
+    page = b.get("/accounts").text
+    assert "olaf@other.test" in page and "tina@third.test" not in page
+    assert b.get("/accounts/edit?address=olaf@other.test").status == 200
+    assert b.get("/accounts/edit?address=tina@third.test").status == 403
+    assert "other.test" in b.get("/").text
+    r = b.submit("/aliases", "/aliases/add", {"address": "team@other.test",
+                                              "targets": "olaf@other.test"})
+    assert r.status == 303
+    r = b.submit("/aliases", "/aliases/add", {"address": "team@third.test",
+                                              "targets": "olaf@other.test"})
+    assert r.status == 403
+
+
 def test_admin_creates_account_and_it_can_log_in(web):
     m, w = web
     assert w.login(ADMIN, ADMIN_PW).status == 303
