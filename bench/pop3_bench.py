@@ -12,7 +12,8 @@ What it measures (issue 4):
   - LIST + UIDL on a 10,000-message mailbox (after login);
   - logins/s: 4 client processes, connect + USER + PASS + QUIT in a loop,
     each on its own account, same yescrypt hash cost on both servers;
-  - memory per idle logged-in session at N (1,000) connections: PSS summed
+  - memory per idle logged-in session at N (1,000) connections (empty
+    mailboxes, measured first while both servers are fresh): PSS summed
     over every process of the server (Dovecot: master, auth, login and one
     pop3 process per session), after minus before, divided by N.
 
@@ -419,6 +420,11 @@ def main():
     servers = {"mailroom": (mr_port, mr.pid), "dovecot": (dc_port, dc.pid)}
     res = {k: {} for k in servers}
     try:
+        # First, while both processes are fresh: a heap that earlier tests
+        # grew would hide the sessions' memory in already-mapped pages.
+        for name, (port, pid) in servers.items():
+            users = [f"idle{i:04d}@{DOMAIN}" for i in range(1, n_idle + 1)]
+            res[name]["idle"] = idle_memory(port, pid, users)
         for rep in range(args.reps):
             for name, (port, _) in servers.items():
                 for tag, user, n in (("retr10k", "r10k", n10k), ("retr1m", "r1m", n1m)):
@@ -432,9 +438,6 @@ def main():
         for name, (port, _) in servers.items():
             users = [f"idle{i:04d}@{DOMAIN}" for i in range(1, 5)]
             res[name]["logins"] = logins_per_second(port, users, seconds)
-        for name, (port, pid) in servers.items():
-            users = [f"idle{i:04d}@{DOMAIN}" for i in range(1, n_idle + 1)]
-            res[name]["idle"] = idle_memory(port, pid, users)
     finally:
         mr.send_signal(signal.SIGTERM)
         dc.send_signal(signal.SIGTERM)
