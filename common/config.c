@@ -293,6 +293,8 @@ static const struct key_def keys[] = {
 	 1, 100},
 	{"queue", "max_messages_per_connection", K_INT,
 	 F(queue_max_messages_per_connection), 1, 1000},
+	{"queue", "delay_warning", K_INT, F(queue_delay_warning), 0,
+	 30LL * 24 * 3600},
 	{"queue", "smarthost_ca", K_PATH, F(smarthost_ca), 0, 0},
 	{"dkim", "selector", K_HOSTNAME, F(dkim_selector), 0, 0},
 };
@@ -564,6 +566,7 @@ void config_defaults(struct config *cfg)
 	cfg->queue_max_connections = 20;
 	cfg->queue_max_per_destination = 4;
 	cfg->queue_max_messages_per_connection = 100;
+	cfg->queue_delay_warning = 4 * 3600;
 	snprintf(cfg->dkim_selector, sizeof(cfg->dkim_selector), "mailroom");
 }
 

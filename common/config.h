@@ -24,7 +24,7 @@
  *   [pop3]   listen, pop3s_listen, allow_plaintext_auth
  *   [admin]  listen, http_listen
  *   [queue]  lifetime, max_connections, max_per_destination,
- *            max_messages_per_connection, smarthost_ca
+ *            max_messages_per_connection, delay_warning, smarthost_ca
  *   [dkim]   selector
  */
 #ifndef MAILROOM_CONFIG_H
@@ -76,6 +76,7 @@ struct config {
 	int queue_max_connections;      /* outbound connections at once */
 	int queue_max_per_destination;  /* ... to one domain or the smarthost */
 	int queue_max_messages_per_connection;
+	int queue_delay_warning;        /* seconds; 0 = no delay warnings */
 	char smarthost_ca[CONFIG_PATH_MAX]; /* extra CA file for the smarthost */
 
 	/* [dkim] keys are <data_dir>/dkim/<domain>.pem */

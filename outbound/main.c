@@ -95,7 +95,7 @@ static int run(const struct config *cfg)
 		.base = base,
 		.store = st,
 		.lifetime = cfg->queue_lifetime,
-		.delay_warning = 0,
+		.delay_warning = cfg->queue_delay_warning,
 		.max_sessions = cfg->queue_max_connections,
 		.max_per_dest = cfg->queue_max_per_destination,
 		.max_msgs_per_conn = cfg->queue_max_messages_per_connection,

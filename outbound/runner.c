@@ -262,6 +262,75 @@ static int inject_dsn(struct ob_runner *r, const char *sender,
 	return rc;
 }
 
+/* Build and store one DSN to m's sender about rcpts. */
+static int send_dsn(struct ob_runner *r, const struct ob_msg *m,
+		    const struct ob_dsn_rcpt *rcpts, size_t n, int64_t now,
+		    uint64_t job_id)
+{
+	struct buf headers, dsn;
+	if (buf_init(&headers, OB_DSN_HEADERS_MAX + 16) < 0)
+		return STORE_ERROR;
+	if (buf_init(&dsn, OB_DSN_MAX) < 0) {
+		buf_free(&headers);
+		return STORE_ERROR;
+	}
+	(void)read_headers(r, m->body_id, &headers);
+	char seed[64];
+	snprintf(seed, sizeof seed, "%lld.%lld.%llu",
+		 (long long)m->rcpts[0].queue_id, (long long)now,
+		 (unsigned long long)job_id);
+	struct ob_dsn_info info = {
+		.reporting_host = r->p.cfg->hostname,
+		.sender = m->sender,
+		.arrival = m->created,
+		.now = now,
+		.boundary_seed = seed,
+		.orig_headers = {headers.data, headers.len},
+	};
+	int ret = ob_dsn_build(&dsn, &info, rcpts, n) < 0
+			  ? STORE_ERROR
+			  : inject_dsn(r, m->sender, &dsn);
+	buf_free(&headers);
+	buf_free(&dsn);
+	return ret;
+}
+
+/*
+ * RFC 3464 "delayed": once per row, when a message has waited
+ * delay_warning seconds and is still being retried, tell the sender.
+ */
+static void warn_delayed(struct ob_runner *r, struct ob_job *j,
+			 struct ob_msg *m, int64_t now)
+{
+	if (r->p.delay_warning <= 0 || m->sender[0] == '\0' ||
+	    now - m->created < r->p.delay_warning)
+		return;
+	struct ob_dsn_rcpt *late = calloc(m->n_rcpts, sizeof *late);
+	size_t n = 0;
+	for (size_t i = 0; late && i < m->n_rcpts; i++) {
+		struct ob_rcpt *rc = &m->rcpts[i];
+		if (rc->state != OB_RCPT_DEFER ||
+		    store_queue_mark_warned(r->p.store, rc->queue_id) != 1)
+			continue;
+		late[n].recipient = rc->addr;
+		late[n].status = rc->status;
+		late[n].remote_mta = rc->mta[0] ? rc->mta : NULL;
+		late[n].diagnostic = rc->reply;
+		late[n].action = OB_DSN_DELAYED;
+		n++;
+	}
+	if (n > 0) {
+		if (send_dsn(r, m, late, n, now, j->id) == STORE_OK)
+			log_info("job=%llu event=delay-warning from=<%s> recipients=%zu",
+				 (unsigned long long)j->id, m->sender, n);
+		else
+			log_error("job=%llu event=delay-warning-failed from=<%s> reason=\"%s\"",
+				  (unsigned long long)j->id, m->sender,
+				  store_errmsg(r->p.store));
+	}
+	free(late);
+}
+
 static void apply_msg(struct ob_runner *r, struct ob_job *j, struct ob_msg *m,
 		      int64_t now, struct outcomes *o)
 {
@@ -316,6 +385,7 @@ static void apply_msg(struct ob_runner *r, struct ob_job *j, struct ob_msg *m,
 				  (unsigned long long)j->id, (long long)rc->queue_id,
 				  store_errmsg(st));
 	}
+	warn_delayed(r, j, m, now);
 	if (n_fail == 0) {
 		free(fails);
 		return;
@@ -326,35 +396,7 @@ static void apply_msg(struct ob_runner *r, struct ob_job *j, struct ob_msg *m,
 		log_info("job=%llu event=bounce-suppressed reason=null-sender recipients=%zu",
 			 (unsigned long long)j->id, n_fail);
 	} else {
-		struct buf headers, dsn;
-		bool ok = buf_init(&headers, OB_DSN_HEADERS_MAX + 16) == 0;
-		if (ok && buf_init(&dsn, OB_DSN_MAX) < 0) {
-			buf_free(&headers);
-			ok = false;
-		}
-		if (ok) {
-			(void)read_headers(r, m->body_id, &headers);
-			char seed[64];
-			snprintf(seed, sizeof seed, "%lld.%lld.%llu",
-				 (long long)m->rcpts[0].queue_id, (long long)now,
-				 (unsigned long long)j->id);
-			struct ob_dsn_info info = {
-				.reporting_host = r->p.cfg->hostname,
-				.sender = m->sender,
-				.arrival = m->created,
-				.now = now,
-				.boundary_seed = seed,
-				.orig_headers = {headers.data, headers.len},
-			};
-			if (ob_dsn_build(&dsn, &info, fails, n_fail) < 0)
-				ret = STORE_ERROR;
-			else
-				ret = inject_dsn(r, m->sender, &dsn);
-			buf_free(&headers);
-			buf_free(&dsn);
-		} else {
-			ret = STORE_ERROR;
-		}
+		ret = send_dsn(r, m, fails, n_fail, now, j->id);
 		if (ret == STORE_OK)
 			log_info("job=%llu event=bounced from=<%s> recipients=%zu",
 				 (unsigned long long)j->id, m->sender, n_fail);

@@ -138,8 +138,15 @@ static const char STEP4[] =
 	"ALTER TABLE bodies DROP COLUMN data;"
 	"PRAGMA user_version = 4;";
 
+/* v5 (outbound): a queue row remembers that its sender was told of the
+ * delay (RFC 3464 "delayed" DSN), so the warning goes once. */
+static const char STEP5[] =
+	"ALTER TABLE queue ADD COLUMN warned INTEGER NOT NULL DEFAULT 0"
+	"  CHECK (warned IN (0, 1));"
+	"PRAGMA user_version = 5;";
+
 /* steps[i] takes version i to i + 1. */
-static const char *const steps[] = {STEP1, STEP2, STEP3, STEP4};
+static const char *const steps[] = {STEP1, STEP2, STEP3, STEP4, STEP5};
 
 _Static_assert(sizeof steps / sizeof steps[0] == STORE_SCHEMA_VERSION,
 	       "one migration step per schema version");

@@ -2,7 +2,8 @@
  * queue_outbound.c - batch updates of the outbound queue for
  * mailroom-queued: many delivered rows deleted, or many rows deferred, in
  * ONE transaction, so a busy queue runner pays one fsync per batch instead
- * of one per recipient (the same group-commit idea as store_deliver).
+ * of one per recipient (the same group-commit idea as store_deliver);
+ * and the once-only mark of a delay warning (schema v5, queue.warned).
  */
 #include <string.h>
 
@@ -75,4 +76,19 @@ int store_queue_defer_many(struct store *st,
 		return ret;
 	}
 	return store_tx_commit(st);
+}
+
+static const char SQL_WARN[] =
+	"UPDATE queue SET warned = 1 WHERE id = ? AND warned = 0";
+
+int store_queue_mark_warned(struct store *st, int64_t id)
+{
+	sqlite3_stmt *s = store_prepare(st, SQL_WARN);
+	if (s == NULL)
+		return STORE_ERROR;
+	sqlite3_bind_int64(s, 1, id);
+	int ret = store_step_done(st, s, "queue warned");
+	if (ret != STORE_OK)
+		return ret;
+	return sqlite3_changes(st->db) > 0 ? 1 : 0;
 }

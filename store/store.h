@@ -25,7 +25,7 @@
 
 #include "../common/limits.h"
 
-#define STORE_SCHEMA_VERSION 4
+#define STORE_SCHEMA_VERSION 5
 #define STORE_DB_NAME "mailroom.db"
 
 enum store_result {
@@ -436,6 +436,11 @@ struct store_queue_deferral {
 /* store_queue_defer for many rows in ONE transaction (attempts + 1 each). */
 int store_queue_defer_many(struct store *st,
 			   const struct store_queue_deferral *d, size_t n)
+	__attribute__((warn_unused_result));
+/* Mark a row's sender as warned of the delay (schema v5). 1 when this call
+ * set the mark (send the warning now), 0 when it was set already or the
+ * row is gone, <0 on error. */
+int store_queue_mark_warned(struct store *st, int64_t id)
 	__attribute__((warn_unused_result));
 
 #endif

@@ -246,6 +246,31 @@ def test_lifetime_reached_bounces(out):
     assert b"gave up after" in raw and b"mx1.remote.test" in raw
 
 
+def test_delay_warning_once(out):
+    out.extra = {"queue": {"delay_warning": "60"}}
+    out.write_config()
+    out.start("pop3d")
+    out.start_dns(*MX2[:1], MX2[2])  # mx1 down: connection refused
+    out.start("queued")
+    submit(out, ["friend@remote.test"], subject="slow one")
+    assert wait_for(lambda: queue_rows(out) and queue_rows(out)[0][2] == 1, 15)
+    assert pop3_messages(out, ALICE) == []  # not late yet: no warning
+    # It has now waited two minutes (past delay_warning) and is due again.
+    subprocess.run(["sqlite3", str(out.db_path),
+                    "UPDATE queue SET created = created - 120, next_attempt = 0"], check=True)
+    assert wait_for(lambda: len(pop3_messages(out, ALICE)) == 1, 15), out.log("queued")
+    raw = pop3_messages(out, ALICE)[0]
+    msg = email.message_from_bytes(raw, policy=email.policy.default)
+    assert msg["Subject"] == "Delayed Mail (still being retried)"
+    report = list(msg.iter_parts())[1].as_string()
+    assert "Action: delayed" in report and "Final-Recipient: rfc822; friend@remote.test" in report
+    assert b"Subject: slow one" in raw
+    assert wait_for(lambda: queue_rows(out)[0][2] == 2, 15)  # still queued, retried
+    subprocess.run(["sqlite3", str(out.db_path), "UPDATE queue SET next_attempt = 0"], check=True)
+    assert wait_for(lambda: queue_rows(out)[0][2] == 3, 15)
+    assert len(pop3_messages(out, ALICE)) == 1  # warned once only
+
+
 def test_null_sender_is_never_bounced(out):
     # bob forwards to a remote address; a bounce (null sender) to bob then
     # goes out with the null sender and is rejected there: no new bounce.

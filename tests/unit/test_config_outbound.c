@@ -17,6 +17,7 @@ static void test_queue_defaults(void)
 	CHECK_INT(c.queue_max_connections, 20);
 	CHECK_INT(c.queue_max_per_destination, 4);
 	CHECK_INT(c.queue_max_messages_per_connection, 100);
+	CHECK_INT(c.queue_delay_warning, 4 * 3600);
 	CHECK_STR(c.smarthost_ca, "");
 	CHECK_STR(c.dkim_selector, "mailroom");
 	CHECK(config_load_string(&c, "t.conf", "[dkim]\nselector = s2026\n", err,
@@ -35,12 +36,14 @@ static void test_queue_keys(void)
 				 "[queue]\nlifetime = 3600\nmax_connections = 5\n"
 				 "max_per_destination = 2\n"
 				 "max_messages_per_connection = 10\n"
+				 "delay_warning = 0\n"
 				 "smarthost_ca = /etc/ssl/isp.pem\n",
 				 err, sizeof err) == 0);
 	CHECK_INT(c.queue_lifetime, 3600);
 	CHECK_INT(c.queue_max_connections, 5);
 	CHECK_INT(c.queue_max_per_destination, 2);
 	CHECK_INT(c.queue_max_messages_per_connection, 10);
+	CHECK_INT(c.queue_delay_warning, 0);
 	CHECK_STR(c.smarthost_ca, "/etc/ssl/isp.pem");
 	static const struct {
 		const char *text, *why;

@@ -9,7 +9,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "../../store/store.h"
+#include "../../store/store_int.h" /* store_open_version: build a v4 file */
 #include "test.h"
 
 struct ids {
@@ -75,4 +75,42 @@ static void test_batch_updates(void)
 	free(dir);
 }
 
-TEST_SUITE(outbound_store, {"batch defer and delete", test_batch_updates});
+/* Schema v5 (queue.warned): a queue row made by a v4 Mailroom migrates
+ * unwarned, and the mark is taken exactly once. */
+static void test_v5_warned_mark(void)
+{
+	char *dir = test_tmpdir(), path[512], err[256];
+	snprintf(path, sizeof path, "%s/mailroom.db", dir);
+	struct store *st = NULL;
+	CHECK(store_open_version(path, 4, &st, err, sizeof err) == STORE_OK);
+	CHECK_INT(store_schema_version(st), 4);
+	static const char body[] = "Subject: old\r\n\r\nqueued by v4\r\n";
+	int fd = memfd_create("msg", 0);
+	CHECK(write(fd, body, sizeof body - 1) == (ssize_t)(sizeof body - 1));
+	const char *remote[] = {"a@remote.test"};
+	struct store_message m = {.fd = fd, .size = sizeof body - 1,
+				  .sender = "alice@example.test",
+				  .remote = remote, .n_remote = 1};
+	CHECK(store_deliver(st, &m, 1) == STORE_OK);
+	close(fd);
+	store_close(&st);
+	CHECK(store_open(path, &st, err, sizeof err) == STORE_OK);
+	CHECK_INT(store_schema_version(st), STORE_SCHEMA_VERSION);
+	CHECK(STORE_SCHEMA_VERSION >= 5);
+	struct ids ids = {.n = 0};
+	CHECK(store_queue_list(st, collect, &ids) == STORE_OK);
+	CHECK_INT(ids.n, 1);
+	struct store_queue_item q;
+	CHECK(store_queue_get(st, ids.v[0], &q) == STORE_OK);
+	CHECK_STR(q.recipient, "a@remote.test");
+	CHECK_INT(store_queue_mark_warned(st, ids.v[0]), 1);
+	CHECK_INT(store_queue_mark_warned(st, ids.v[0]), 0);
+	CHECK_INT(store_queue_mark_warned(st, 424242), 0);
+	CHECK_INT(store_integrity_check(st), STORE_OK);
+	store_close(&st);
+	test_rmtree(dir);
+	free(dir);
+}
+
+TEST_SUITE(outbound_store, {"batch defer and delete", test_batch_updates},
+	   {"schema v5: warned mark", test_v5_warned_mark});
