@@ -24,8 +24,11 @@ def ensure_playwright():
     if shutil.which("node") is None or not os.path.exists("/usr/bin/chromium"):
         pytest.skip("node or /usr/bin/chromium missing (make deps installs them)")
     if not (BROWSER_DIR / "node_modules" / "playwright-core").is_dir():
-        subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=BROWSER_DIR,
-                       check=True, capture_output=True, timeout=300)
+        r = subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=BROWSER_DIR,
+                           capture_output=True, text=True, timeout=300)
+        if r.returncode != 0:
+            pytest.fail("npm ci (playwright-core, pinned in tests/browser/package-lock.json) "
+                        f"failed:\n{r.stdout}{r.stderr}")
 
 
 def test_new_admin_in_chromium(mailroom):
