@@ -98,3 +98,22 @@ def test_helo_only_server(out):
         assert "SIZE=" not in out.log("queued")  # no ESMTP parameters to a HELO server
     finally:
         ctl.stop()
+
+
+def test_big_message_with_leading_dots_arrives_intact(out):
+    out.start_dns(*MX2[:1], MX2[2])
+    h = Scripted()
+    ctl = Controller(h, hostname="127.0.0.2", port=out.ports["relay"], data_size_limit=50_000_000)
+    ctl.start()
+    try:
+        out.start("queued")
+        line = "0123456789" * 7 + "\r\n"
+        body = ("." + line + line + ".\r\n" + ".." + line) * 12000  # ~2.6 MB, dot lines
+        submit(out, ["good@remote.test"], subject="big", body=body)
+        assert wait_for(lambda: len(h.messages) == 1, 30), out.log("queued")
+        content = h.messages[0][2]
+        assert content.endswith(body.encode())  # dot-stuffing undone exactly
+        assert b"\r\nReturn-Path:" not in content and not content.startswith(b"Return-Path:")
+        assert wait_for(lambda: queue_rows(out) == [], 10)
+    finally:
+        ctl.stop()
