@@ -36,7 +36,7 @@ struct frame {
 };
 
 enum phase { PH_NONE, PH_RECORD, PH_A, PH_MX, PH_MX_ADDR, PH_PTR,
-	     PH_PTR_ADDR, PH_EXISTS, PH_EXP };
+	     PH_PTR_ADDR, PH_EXISTS, PH_EXP, PH_P_PTR, PH_P_ADDR };
 
 struct trust_spf {
 	struct trust_ctx *ctx;
@@ -60,6 +60,13 @@ struct trust_spf {
 	size_t n_names, name_idx;
 	char target[TRUST_DOMAIN_MAX + 2]; /* ptr: the domain to match */
 	bool exp_pending;
+	/* %{p}: resolved once, on first use (7.3) */
+	bool p_done, p_for_exp;
+	char p_name[TRUST_DOMAIN_MAX + 1];
+	char p_names[SPF_MX_PTR_MAX][TRUST_DOMAIN_MAX + 1];
+	bool p_valid[SPF_MX_PTR_MAX];
+	size_t n_p, p_idx;
+	char exp_text[TDNS_TXT_MAX + 1];
 	struct trust_spf_outcome out;
 };
 
@@ -104,6 +111,7 @@ static void env_of(const struct trust_spf *s, struct spf_macro_env *e)
 	e->domain = s->depth ? s->frames[s->depth - 1]->domain : s->sender_domain;
 	e->helo = s->helo;
 	e->receiver = "unknown";
+	e->p = s->p_done && s->p_name[0] ? s->p_name : "unknown";
 	e->ip = s->ip;
 	e->family = s->family;
 	e->now = trust_now(s->ctx);
@@ -272,18 +280,60 @@ static void on_ptr_addr(struct trust_spf *s, const struct tdns_answer *a)
 			s->matched = true;
 }
 
+static bool needs_p(struct slice t)
+{
+	for (size_t i = 0; i + 2 < t.len; i++)
+		if (t.ptr[i] == '%' && t.ptr[i + 1] == '{' &&
+		    (t.ptr[i + 2] == 'p' || t.ptr[i + 2] == 'P'))
+			return true;
+	return false;
+}
+
+static void expand_exp(struct trust_spf *s)
+{
+	struct spf_macro_env e;
+	env_of(s, &e);
+	struct slice t = {s->exp_text, strlen(s->exp_text)};
+	char buf[TRUST_REASON_MAX + 1];
+	if (spf_macro_expand(&e, t, true, buf, sizeof buf) == 0)
+		snprintf(s->out.explanation, sizeof s->out.explanation, "%s", buf);
+}
+
+static void start_p(struct trust_spf *s, bool for_exp);
+
 static void on_exp(struct trust_spf *s, const struct tdns_answer *a)
 {
 	if (a->status != TDNS_OK || a->n != 1)
 		return;
-	struct spf_macro_env e;
-	env_of(s, &e);
 	struct slice t = {a->text[0], a->text_len[0]};
-	if (!trust_spf_macro_valid(t, true))
+	if (!trust_spf_macro_valid(t, true) || t.len >= sizeof s->exp_text)
 		return;
-	char buf[TRUST_REASON_MAX + 1];
-	if (spf_macro_expand(&e, t, true, buf, sizeof buf) == 0)
-		snprintf(s->out.explanation, sizeof s->out.explanation, "%s", buf);
+	memcpy(s->exp_text, t.ptr, t.len);
+	s->exp_text[t.len] = '\0';
+	if (needs_p(t) && !s->p_done) {
+		start_p(s, true); /* expanded once %{p} is known */
+		return;
+	}
+	expand_exp(s);
+}
+
+static void on_p_ptr(struct trust_spf *s, const struct tdns_answer *a)
+{
+	s->n_p = 0;
+	for (size_t i = 0; i < a->n && s->n_p < SPF_MX_PTR_MAX; i++) {
+		snprintf(s->p_names[s->n_p], sizeof s->p_names[0], "%s", a->text[i]);
+		s->p_valid[s->n_p++] = false;
+	}
+	s->p_idx = 0;
+}
+
+static void on_p_addr(struct trust_spf *s, const struct tdns_answer *a)
+{
+	for (size_t i = 0; i < a->n; i++)
+		if (addr_match(s, &a->addr[i], a->family[i],
+			       s->family == AF_INET ? 32 : 128))
+			s->p_valid[s->p_idx] = true;
+	s->p_idx++;
 }
 
 static void on_answer(void *arg, const struct tdns_answer *a)
@@ -336,6 +386,12 @@ static void on_answer(void *arg, const struct tdns_answer *a)
 	case PH_EXP:
 		on_exp(s, a);
 		s->exp_pending = false;
+		break;
+	case PH_P_PTR:
+		on_p_ptr(s, a);
+		break;
+	case PH_P_ADDR:
+		on_p_addr(s, a);
 		break;
 	case PH_NONE:
 		break;
@@ -472,6 +528,39 @@ static void reverse_name(const struct trust_spf *s, char *out, size_t cap)
 	snprintf(out + n, cap - n, "ip6.arpa");
 }
 
+static void start_p(struct trust_spf *s, bool for_exp)
+{
+	char rev[80];
+	s->p_for_exp = for_exp;
+	s->n_p = s->p_idx = 0;
+	reverse_name(s, rev, sizeof rev);
+	ask(s, PH_P_PTR, rev, TDNS_PTR);
+}
+
+/* After a %{p} answer: ask the next name's address, or pick the name (a
+ * validated subdomain of the current domain first, 7.3) and return false. */
+static bool p_step(struct trust_spf *s)
+{
+	if (s->p_idx < s->n_p) {
+		ask(s, PH_P_ADDR, s->p_names[s->p_idx],
+		    s->family == AF_INET ? TDNS_A : TDNS_AAAA);
+		return true;
+	}
+	const char *dom = s->depth ? s->frames[s->depth - 1]->domain : "";
+	s->p_name[0] = '\0';
+	for (size_t i = 0; i < s->n_p && !s->p_name[0]; i++)
+		if (s->p_valid[i] && domain_under(s->p_names[i], dom))
+			snprintf(s->p_name, sizeof s->p_name, "%s", s->p_names[i]);
+	for (size_t i = 0; i < s->n_p && !s->p_name[0]; i++)
+		if (s->p_valid[i])
+			snprintf(s->p_name, sizeof s->p_name, "%s", s->p_names[i]);
+	s->p_done = true;
+	s->phase = PH_NONE;
+	if (s->p_for_exp)
+		expand_exp(s);
+	return false;
+}
+
 /* Start the term at idx. Returns false when the frame's result is decided
  * (s->have_pending) or a question is in flight. */
 static void start_term(struct trust_spf *s)
@@ -505,6 +594,10 @@ static void start_term(struct trust_spf *s)
 		return;
 	default:
 		break;
+	}
+	if (!s->p_done && needs_p(t->domain)) {
+		start_p(s, false); /* then this term starts again */
+		return;
 	}
 	if (!count_lookup(s) || !target_of(s, t->domain, dom, sizeof dom)) {
 		s->pending_result = TRUST_SPF_PERMERROR;
@@ -583,6 +676,13 @@ static bool run(struct trust_spf *s)
 		if (s->waiting) {
 			s->in_run = false;
 			return true;
+		}
+		if (s->phase == PH_P_PTR || s->phase == PH_P_ADDR) {
+			if (p_step(s))
+				continue;
+			if (s->depth > 0 && !s->have_pending) {
+				continue; /* the term that needed %{p} starts again */
+			}
 		}
 		if (s->depth == 0) {
 			deliver(s);

@@ -13,6 +13,7 @@
 
 struct spf_macro_env {
 	const char *local, *sender_domain, *domain, *helo, *receiver;
+	const char *p; /* validated name of the client, or "unknown" */
 	struct in6_addr ip;
 	int family;
 	int64_t now;

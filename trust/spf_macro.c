@@ -68,7 +68,7 @@ static int expand_one(const struct spf_macro_env *e, const char *p, size_t len,
 	case 'h': snprintf(val, sizeof val, "%s", e->helo); break;
 	case 'i': ip_dotted(e, val, sizeof val, false); break;
 	case 'c': if (!exp) return -1; ip_dotted(e, val, sizeof val, true); break;
-	case 'p': snprintf(val, sizeof val, "unknown"); break;
+	case 'p': snprintf(val, sizeof val, "%s", e->p ? e->p : "unknown"); break;
 	case 'v': snprintf(val, sizeof val, "%s", e->family == AF_INET ? "in-addr" : "ip6"); break;
 	case 'r': if (!exp) return -1; snprintf(val, sizeof val, "%s", e->receiver); break;
 	case 't': if (!exp) return -1; snprintf(val, sizeof val, "%lld", (long long)e->now); break;
@@ -148,8 +148,8 @@ static int expand_one(const struct spf_macro_env *e, const char *p, size_t len,
 	return 0;
 }
 
-int spf_macro_expand(const struct spf_macro_env *e, struct slice s, bool exp,
-		     char *out, size_t cap)
+static int expand(const struct spf_macro_env *e, struct slice s, bool exp,
+		  char *out, size_t cap)
 {
 	size_t n = 0;
 	out[0] = '\0';
@@ -193,5 +193,16 @@ int spf_macro_expand(const struct spf_macro_env *e, struct slice s, bool exp,
 		if (off)
 			memmove(out, out + off, n - off + 1);
 	}
+	return 0;
+}
+
+int spf_macro_expand(const struct spf_macro_env *e, struct slice s, bool exp,
+		     char *out, size_t cap)
+{
+	/* a domain may be longer than 253 before its left side is cut */
+	char big[2048];
+	if (expand(e, s, exp, big, sizeof big) < 0 || strlen(big) >= cap)
+		return -1;
+	memcpy(out, big, strlen(big) + 1);
 	return 0;
 }

@@ -91,42 +91,53 @@ static int cidr_num(const char *p, size_t len, int max)
 	return v <= max ? v : -1;
 }
 
-/* "/n", "//n", "/n//m" at the end of s: cut it off into t. 0 or -1. */
+static size_t digits_before(const struct slice *s, size_t end)
+{
+	size_t j = end;
+	while (j > 0 && s->ptr[j - 1] >= '0' && s->ptr[j - 1] <= '9')
+		j--;
+	return j;
+}
+
+/* dual-cidr-length at the END of s ("/n", "//m", "/n//m"): a '/' may also
+ * appear inside a domain-spec (macro-literal), so only a trailing run of
+ * digits after '/' counts. Cuts it off into t. 0 or -1. */
 static int dual_cidr(struct slice *s, struct trust_spf_term *t, bool v4, bool v6)
 {
-	const char *p = memchr(s->ptr, '/', s->len);
-	if (p == NULL)
-		return 0;
-	size_t off = (size_t)(p - s->ptr), rest = s->len - off;
-	const char *c = p;
-	s->len = off;
-	if (rest >= 2 && c[1] == '/') {
+	size_t end = s->len, j = digits_before(s, end);
+	if (j < end && j >= 2 && s->ptr[j - 1] == '/' && s->ptr[j - 2] == '/') {
 		if (!v6)
 			return -1;
-		t->cidr6 = cidr_num(c + 2, rest - 2, 128);
-		return t->cidr6 < 0 ? -1 : 0;
-	}
-	const char *dbl = NULL;
-	for (size_t i = 1; i + 1 < rest; i++)
-		if (c[i] == '/' && c[i + 1] == '/') {
-			dbl = c + i;
-			break;
-		}
-	size_t n4 = dbl ? (size_t)(dbl - c) - 1 : rest - 1;
-	if (!v4)
-		return -1;
-	t->cidr4 = cidr_num(c + 1, n4, 32);
-	if (t->cidr4 < 0)
-		return -1;
-	if (dbl) {
-		if (!v6)
-			return -1;
-		size_t n6 = rest - (size_t)(dbl - c) - 2;
-		t->cidr6 = cidr_num(dbl + 2, n6, 128);
+		t->cidr6 = cidr_num(s->ptr + j, end - j, 128);
 		if (t->cidr6 < 0)
 			return -1;
+		end = j - 2;
+		j = digits_before(s, end);
 	}
+	if (j < end && j >= 1 && s->ptr[j - 1] == '/') {
+		if (!v4)
+			return -1;
+		t->cidr4 = cidr_num(s->ptr + j, end - j, 32);
+		if (t->cidr4 < 0)
+			return -1;
+		end = j - 1;
+	}
+	s->len = end;
 	return 0;
+}
+
+/* ip4 / ip6: one "/n" (never "//"): ip6-cidr-length = "/" 1*DIGIT. */
+static int ip_cidr(struct slice *s, int *cidr, int max)
+{
+	const char *p = memrchr(s->ptr, '/', s->len);
+	if (p == NULL)
+		return 0;
+	size_t off = (size_t)(p - s->ptr);
+	if (off > 0 && s->ptr[off - 1] == '/')
+		return -1;
+	*cidr = cidr_num(p + 1, s->len - off - 1, max);
+	s->len = off;
+	return *cidr < 0 ? -1 : 0;
 }
 
 static const struct {
@@ -198,7 +209,8 @@ static int parse_directive(const char *p, size_t len, struct trust_spf_term *t,
 	case SPF_T_IP4:
 	case SPF_T_IP6: {
 		bool v4 = t->kind == SPF_T_IP4;
-		if (!has_colon || dual_cidr(&arg, t, v4, !v4) < 0)
+		if (!has_colon ||
+		    ip_cidr(&arg, v4 ? &t->cidr4 : &t->cidr6, v4 ? 32 : 128) < 0)
 			goto bad;
 		if (t->cidr4 < 0)
 			t->cidr4 = 32;
