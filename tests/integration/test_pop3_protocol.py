@@ -250,7 +250,8 @@ def test_wrong_password_is_delayed_growing_and_logged_for_fail2ban(pop):
         r.cmd(f"USER {USER}")
         t = time.monotonic()
         r.cmd("PASS nope")
-        assert time.monotonic() - t < 0.9
+        # a first failure again (0.5 s), not a fourth (4 s); slack for load
+        assert time.monotonic() - t < 2.0
 
 
 def test_three_failed_logins_close_the_session_unknown_user_same_answer(pop):
