@@ -315,10 +315,16 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
 		return;
 	}
 	/* EOF or error: the peer is gone, nothing to flush, delete nothing. */
-	if (what & BEV_EVENT_ERROR)
-		log_debug("session=%s event=connection-error error=\"%s\"",
-			  c->id, evutil_socket_error_to_string(
-					 EVUTIL_SOCKET_ERROR()));
+	if (what & BEV_EVENT_ERROR) {
+		unsigned long e = c->tls ? bufferevent_get_openssl_error(c->bev) : 0;
+		const char *why = e != 0 ? ERR_reason_error_string(e) : NULL;
+		log_debug("session=%s event=connection-error error=\"%s\"", c->id,
+			  why != NULL ? why
+				      : evutil_socket_error_to_string(
+						EVUTIL_SOCKET_ERROR()));
+		while (c->tls && bufferevent_get_openssl_error(c->bev) != 0)
+			;
+	}
 	pop3_session_abort(c->s, NULL);
 	conn_free(c);
 }

@@ -126,3 +126,17 @@ def test_sighup_reloads_the_certificate(pop, tmp_path):
     pop.procs["pop3d"].send_signal(signal.SIGHUP)
     assert wait_for(lambda: "event=tls-reload-failed" in pop.log("pop3d"))
     assert peer_cert(pop.ports["pop3s"]) == after
+
+
+def test_garbage_instead_of_a_handshake_after_stls_is_dropped(pop):
+    with Raw(pop.ports["pop3"]) as r:
+        r.line()
+        assert r.cmd("STLS") == "+OK Begin TLS negotiation"
+        r.send(f"USER {USER}\r\nPASS {PASSWORD}\r\n")  # plaintext where TLS must be
+        assert r.closed()
+    with Raw(pop.ports["pop3s"]) as r:  # not a TLS client on the POP3S port
+        r.send("CAPA\r\n")
+        assert r.closed()
+    assert "event=login" not in pop.log("pop3d")  # the plaintext PASS never counted
+    with login(pop.ports["pop3"]) as r:  # the daemon is fine
+        assert r.cmd("STAT").startswith("+OK 2 ")
