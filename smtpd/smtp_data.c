@@ -10,6 +10,8 @@
  */
 #include "smtp_data.h"
 
+#include <string.h>
+
 #include "../common/limits.h"
 
 enum { ST_BOL, ST_DOT, ST_DOT_CR, ST_TEXT, ST_CR };
@@ -160,9 +162,12 @@ size_t smtp_data_feed(struct smtp_data *d, const char *p, size_t n,
 			break;
 		case ST_TEXT: {
 			/* Fast path: ordinary text up to the next CR, LF or NUL. */
-			size_t j = i;
-			while (j < n && p[j] != '\r' && p[j] != '\n' && p[j] != '\0')
-				j++;
+			const char *stop = memchr(p + i, '\r', n - i);
+			size_t j = stop ? (size_t)(stop - p) : n;
+			if ((stop = memchr(p + i, '\n', j - i)) != NULL)
+				j = (size_t)(stop - p);
+			if ((stop = memchr(p + i, '\0', j - i)) != NULL)
+				j = (size_t)(stop - p);
 			run_limits(d, j - i);
 			if (j == n) {
 				i = n - 1;
