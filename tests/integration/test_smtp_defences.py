@@ -277,3 +277,59 @@ def test_client_gone_while_committing(smtpd):
     d.send(b"Subject: after\r\n\r\nstill here\r\n.\r\n")
     d.expect(None, 250)
     assert len(mailbox(smtpd, "alice@example.test")) == 21
+
+
+def test_stalled_tls_handshakes_do_not_block_others(mailroom, monkeypatch):
+    m = start_smtpd(mailroom, monkeypatch, tls_timeout_ms=2000)
+    stalled = []
+    for _ in range(300):
+        s = socket.create_connection(("127.0.0.1", m.ports["smtps"]))
+        s.sendall(b"\x16\x03\x01\x00")  # the first bytes of a ClientHello, then nothing
+        stalled.append(s)
+    d = Dialog(m.ports["smtps"], tls=True)  # a real client is served at once
+    d.expect("EHLO ok", 250)
+    d.expect("QUIT", 221)
+    # the stalled ones are dropped after the handshake timeout
+    stalled[0].settimeout(10)
+    assert stalled[0].recv(100) == b""
+    for s in stalled:
+        s.close()
+
+
+def test_hundred_thousand_rcpts_pipelined(smtpd):
+    """100,000 pipelined RCPTs: the cap answers 452 4.5.3 past 100, memory
+    stays bounded (the server stops reading while replies pile up) and the
+    session still works afterwards."""
+    d = Dialog(smtpd.ports["smtp"])
+    d.expect("EHLO c", 250)
+    d.expect("MAIL FROM:<a@remote.test>", 250)
+    pid = smtpd.pid("smtpd")
+    before = vm_kb(pid, "VmHWM")
+    n = 100000
+    payload = b"RCPT TO:<alice@example.test>\r\n" * n
+    sender = threading.Thread(target=d.send, args=(payload,))
+    sender.start()
+    codes = {}
+    for _ in range(n):
+        code, _ = d.reply()
+        codes[code] = codes.get(code, 0) + 1
+    sender.join()
+    assert codes == {250: 100, 452: n - 100}
+    assert vm_kb(pid, "VmHWM") - before < 8 * 1024
+    d.expect("DATA", 354)
+    d.send(b"Subject: many\r\n\r\nx\r\n.\r\n")
+    d.expect(None, 250)
+    assert len(mailbox(smtpd, "alice@example.test")) == 1
+
+
+@pytest.mark.parametrize("param", [
+    "SIZE=-1", "SIZE=99999999999999999999999", "SIZE=1 SIZE=2", "BODY=8BITMIME BODY=7BIT",
+    "SMTPUTF8=yes", "X" * 400, "SIZE=\x00", "A=B C=D E=F G=H I=J K=L M=N O=P Q=R",
+])
+def test_hostile_mail_parameters(smtpd, param):
+    d = Dialog(smtpd.ports["smtp"])
+    d.expect("EHLO c", 250)
+    code, text = d.cmd("MAIL FROM:<a@remote.test> " + param)
+    assert 500 <= code < 600, (param, code, text)
+    d.expect("MAIL FROM:<a@remote.test>", 250)  # still serving
+    d.expect("QUIT", 221)
