@@ -7,7 +7,8 @@
  *               [--if FIELD OP VALUE]... [--if-not FIELD OP VALUE]...
  *               ACTION... | --json SPEC
  *       ACTION: --keep --discard --stop --forward A[,B] --redirect A[,B]
- *               --reject TEXT --tag TEXT --vacation TEXT [--subject S]
+ *               --reject TEXT --tag TEXT --header NAME VALUE
+ *               --vacation TEXT [--subject S]
  *               [--days N] [--start YYYY-MM-DD] [--end YYYY-MM-DD]
  *               [--addresses A[,B]]
  *       FIELD: from to_cc subject header:NAME size envelope_from
@@ -245,6 +246,14 @@ static json_t *rule_from_options(int argc, char **argv, int *position_r)
 			json_object_set_new(a, "action", json_string(o + 2));
 			json_object_set_new(a, "text", json_string(argv[++i]));
 			json_array_append_new(acts, a);
+		} else if (!strcmp(o, "--header")) {
+			NEED(2);
+			json_t *a = json_object();
+			json_object_set_new(a, "action", json_string("header"));
+			json_object_set_new(a, "name", json_string(argv[i + 1]));
+			json_object_set_new(a, "text", json_string(argv[i + 2]));
+			json_array_append_new(acts, a);
+			i += 2;
 		} else if (!strcmp(o, "--vacation")) {
 			NEED(1);
 			if (vac) {

@@ -263,6 +263,32 @@ static const char *forward_sender(struct rules_env *env, struct rules_outcome *o
 	return kept ? kept : sender;
 }
 
+/* The stored copy's header block: tag, then each header set, in order. */
+static int rewrite_header(const char *hdr, size_t hl,
+			  const struct rules_decision *d, struct buf *out)
+{
+	struct buf tmp;
+	if (buf_init(&tmp, 2 * RULES_HEADER_BLOCK_MAX) != 0)
+		return -1;
+	int bad = buf_append(out, hdr, hl);
+	if (!bad && d->subject_tag) {
+		bad = rules_subject_tag_apply(out->data, out->len, d->subject_tag,
+					      &tmp);
+		buf_reset(out);
+		bad |= bad ? 0 : buf_append(out, tmp.data, tmp.len);
+	}
+	for (size_t i = 0; !bad && i < d->n_set_headers; i++) {
+		buf_reset(&tmp);
+		bad = rules_header_set_apply(out->data, out->len,
+					     d->set_headers[i]->header,
+					     d->set_headers[i]->text, &tmp);
+		buf_reset(out);
+		bad |= bad ? 0 : buf_append(out, tmp.data, tmp.len);
+	}
+	buf_free(&tmp);
+	return bad ? -1 : 0;
+}
+
 static int account_actions(struct rules_env *env, const struct store_message *in,
 			   struct rules_outcome *o, const char *account,
 			   const struct rules_decision *d, size_t hl,
@@ -271,13 +297,14 @@ static int account_actions(struct rules_env *env, const struct store_message *in
 	struct rules_message *msg = env->msg;
 	struct buf b;
 	int rc = STORE_OK;
-	*keeps_original = d->keep && d->subject_tag == NULL;
-	if (buf_init(&b, RULES_HEADER_BLOCK_MAX + 4096) != 0)
+	bool rewrite = d->subject_tag != NULL || d->n_set_headers > 0;
+	*keeps_original = d->keep && !rewrite;
+	if (buf_init(&b, 2 * RULES_HEADER_BLOCK_MAX) != 0)
 		return STORE_ERROR;
-	if (d->keep && d->subject_tag) {
+	if (d->keep && rewrite) {
 		int64_t size = 0;
 		int fd = -1;
-		if (rules_subject_tag_apply(env->hdr, hl, d->subject_tag, &b) == 0)
+		if (rewrite_header(env->hdr, hl, d, &b) == 0)
 			fd = copy_fd(b.data, b.len, in->fd, (int64_t)hl, in->size, &size);
 		struct store_message *m = fd >= 0 ? add_msg(o, fd, size, in->sender) : NULL;
 		int64_t *id = m ? ids_alloc(o, 1) : NULL;

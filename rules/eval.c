@@ -459,6 +459,10 @@ int rules_evaluate(const struct rules_set *set, const struct rules_message *msg,
 			case RULES_ACTION_STOP:
 				out->stopped = true;
 				break;
+			case RULES_ACTION_HEADER:
+				if (out->n_set_headers < RULES_SET_HEADERS_MAX)
+					out->set_headers[out->n_set_headers++] = a;
+				break;
 			}
 		}
 	}
@@ -466,6 +470,7 @@ int rules_evaluate(const struct rules_set *set, const struct rules_message *msg,
 		out->keep = false;
 		out->n_forward = 0;
 		out->subject_tag = NULL;
+		out->n_set_headers = 0;
 		if (out->vacation) {
 			out->vacation = NULL;
 			out->vacation_rule = NULL;
@@ -570,6 +575,9 @@ int rules_decision_format(const struct rules_decision *d, struct buf *out)
 	bad |= buf_printf(out, "keep: %s\n", d->keep ? "yes" : "no");
 	if (d->subject_tag)
 		bad |= buf_printf(out, "tag: %s\n", d->subject_tag);
+	for (size_t i = 0; i < d->n_set_headers; i++)
+		bad |= buf_printf(out, "header: %s: %s\n", d->set_headers[i]->header,
+				  d->set_headers[i]->text);
 	for (size_t i = 0; i < d->n_forward; i++)
 		bad |= buf_printf(out, "forward: %s\n", d->forward[i]);
 	if (d->loop)

@@ -144,3 +144,88 @@ int rules_subject_tag_apply(const char *header, size_t len, const char *tag,
 		bad |= buf_append(out, header + body_at, len - body_at);
 	return bad ? -1 : 0;
 }
+
+/* The value as header text: as is when printable ASCII, else RFC 2047 B
+ * words of whole UTF-8 characters. */
+static int put_value(struct buf *out, const char *v)
+{
+	size_t n = strlen(v);
+	if (plain(v, n))
+		return buf_append(out, v, n);
+	static const char tab[] =
+		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	int bad = 0;
+	const unsigned char *p = (const unsigned char *)v;
+	while (n > 0) {
+		size_t chunk = 0;
+		while (chunk < n && chunk < 45) {
+			size_t k = p[chunk] >= 0xf0 ? 4 : p[chunk] >= 0xe0 ? 3
+				 : p[chunk] >= 0xc0 ? 2 : 1;
+			if (chunk + k > 45 || chunk + k > n)
+				break;
+			chunk += k;
+		}
+		if (chunk == 0)
+			chunk = 1;
+		bad |= buf_append_str(out, p == (const unsigned char *)v ? "=?UTF-8?B?"
+									: "\r\n =?UTF-8?B?");
+		for (size_t i = 0; i < chunk; i += 3) {
+			unsigned x = (unsigned)p[i] << 16;
+			if (i + 1 < chunk)
+				x |= (unsigned)p[i + 1] << 8;
+			if (i + 2 < chunk)
+				x |= p[i + 2];
+			char q[4] = {tab[(x >> 18) & 63], tab[(x >> 12) & 63],
+				     i + 1 < chunk ? tab[(x >> 6) & 63] : '=',
+				     i + 2 < chunk ? tab[x & 63] : '='};
+			bad |= buf_append(out, q, 4);
+		}
+		bad |= buf_append_str(out, "?=");
+		p += chunk;
+		n -= chunk;
+	}
+	return bad ? -1 : 0;
+}
+
+int rules_header_set_apply(const char *header, size_t len, const char *name,
+			   const char *value, struct buf *out)
+{
+	size_t nlen = strlen(name);
+	size_t i = 0, body_at = len;
+	bool skipping = false;
+	int bad = 0;
+	for (const char *p = name; *p; p++)
+		if ((unsigned char)*p <= 32 || (unsigned char)*p >= 127 || *p == ':')
+			return -1;
+	while (i < len) {
+		const char *line = header + i;
+		const char *nl = memchr(line, '\n', len - i);
+		size_t linelen = nl ? (size_t)(nl - line) + 1 : len - i;
+		if (linelen <= 2 && (line[0] == '\n' || line[0] == '\r')) {
+			body_at = i;
+			break;
+		}
+		bool cont = line[0] == ' ' || line[0] == '\t';
+		if (!cont) {
+			size_t k = 0;
+			while (k < linelen && line[k] != ':')
+				k++;
+			size_t e = k;
+			while (e > 0 && (line[e - 1] == ' ' || line[e - 1] == '\t'))
+				e--;
+			skipping = k < linelen && e == nlen &&
+				   strncasecmp(line, name, nlen) == 0;
+		}
+		if (!skipping)
+			bad |= buf_append(out, line, linelen);
+		i += linelen;
+	}
+	if (out->len > 0 && out->data[out->len - 1] != '\n')
+		bad |= buf_append_str(out, "\r\n"); /* a block without its LF */
+	bad |= buf_printf(out, "%s: ", name);
+	bad |= put_value(out, value);
+	bad |= buf_append_str(out, "\r\n");
+	if (body_at < len)
+		bad |= buf_append(out, header + body_at, len - body_at);
+	return bad ? -1 : 0;
+}

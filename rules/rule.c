@@ -43,6 +43,7 @@ static const char *const action_names[] = {
 	[RULES_ACTION_TAG] = "tag",
 	[RULES_ACTION_VACATION] = "vacation",
 	[RULES_ACTION_STOP] = "stop",
+	[RULES_ACTION_HEADER] = "header",
 };
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
@@ -173,6 +174,7 @@ void rules_rule_free(struct rules_rule **rulep)
 		struct rules_action *a = &r->actions[i];
 		free_addrs(a->addrs, a->n_addrs);
 		free(a->text);
+		free(a->header);
 		free(a->vacation.subject);
 		free(a->vacation.text);
 		free_addrs(a->vacation.addrs, a->vacation.n_addrs);
@@ -404,6 +406,24 @@ static int validate_action(const struct rules_action *a, char *err,
 				    "control characters",
 				    rules_action_name(a->type), RULES_SHORT_TEXT_MAX);
 		return 0;
+	case RULES_ACTION_HEADER: {
+		/* fields that carry trace, routing or MIME structure stay ours */
+		static const char *const fixed[] = {"received", "delivered-to",
+						    "return-path", "mime-version",
+						    "content-type",
+						    "content-transfer-encoding",
+						    NULL};
+		if (a->header == NULL || !header_name_ok(a->header, strlen(a->header)))
+			return FAIL("header action needs a valid header name");
+		for (size_t i = 0; fixed[i]; i++)
+			if (strcasecmp(a->header, fixed[i]) == 0)
+				return FAIL("the %s header cannot be set by a rule",
+					    a->header);
+		if (a->text == NULL || !text_ok(a->text, RULES_SHORT_TEXT_MAX, false))
+			return FAIL("header value missing, longer than %d octets or "
+				    "with control characters", RULES_SHORT_TEXT_MAX);
+		return 0;
+	}
 	case RULES_ACTION_VACATION: {
 		const struct rules_vacation *v = &a->vacation;
 		if (v->text == NULL || v->text[0] == '\0')

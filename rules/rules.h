@@ -59,6 +59,7 @@ struct store;
 #define RULES_SPEC_MAX 32768      /* JSON of one rule */
 #define RULES_FORWARD_MAX 32      /* distinct forward targets per message */
 #define RULES_MATCHED_MAX 64      /* matched rules recorded per message */
+#define RULES_SET_HEADERS_MAX 8   /* header fields set per message */
 #define RULES_VACATION_DAYS_MAX 365
 #define RULES_VACATION_DAYS_DEFAULT 7
 #define RULES_SIEVE_MAX (256 * 1024) /* a script to import */
@@ -118,6 +119,7 @@ enum rules_action_type {
 	RULES_ACTION_TAG,      /* put text in front of the Subject */
 	RULES_ACTION_VACATION, /* out-of-office reply */
 	RULES_ACTION_STOP,     /* no further rules */
+	RULES_ACTION_HEADER,   /* set a header field (replace or add) */
 };
 
 struct rules_vacation {
@@ -134,7 +136,8 @@ struct rules_action {
 	enum rules_action_type type;
 	char **addrs; /* forward / redirect */
 	size_t n_addrs;
-	char *text; /* reject text, tag prefix */
+	char *text; /* reject text, tag prefix, header value */
+	char *header; /* RULES_ACTION_HEADER: the field name */
 	struct rules_vacation vacation;
 };
 
@@ -191,6 +194,7 @@ bool rules_date_valid(const char *s);
  *        {"field":"size","op":"over","value":1048576}],
  *  "then":[{"action":"forward","to":["a@b.example"]},{"action":"stop"},
  *          {"action":"reject","text":"..."},{"action":"tag","text":"[x] "},
+ *          {"action":"header","name":"X-Team","text":"sales"},
  *          {"action":"vacation","start":"2026-12-20","end":"2027-01-02",
  *           "days":7,"subject":"Away","text":"...","addresses":[...]}]}
  */
@@ -281,6 +285,9 @@ struct rules_decision {
 	bool keep;                 /* deliver to the account's mailbox */
 	const char *reject_text;   /* non-NULL: refuse (nothing else happens) */
 	const char *subject_tag;   /* non-NULL: tag the stored copy's Subject */
+	/* header fields to set on the stored copy, in order */
+	const struct rules_action *set_headers[RULES_SET_HEADERS_MAX];
+	size_t n_set_headers;
 	const char *forward[RULES_FORWARD_MAX]; /* copies to send */
 	size_t n_forward;
 	bool forward_cut;          /* more targets than RULES_FORWARD_MAX */
@@ -431,6 +438,15 @@ int rules_forward_prefix(const char *address, struct buf *out)
  */
 int rules_subject_tag_apply(const char *header, size_t len, const char *tag,
 			    struct buf *out) __attribute__((warn_unused_result));
+
+/*
+ * The header block with every field called name removed and
+ * "name: value" added at its end (value RFC 2047 encoded when it is not
+ * ASCII). Same contract as rules_subject_tag_apply.
+ */
+int rules_header_set_apply(const char *header, size_t len, const char *name,
+			   const char *value, struct buf *out)
+	__attribute__((warn_unused_result));
 
 /* ---- Sieve (RFC 5228 + vacation RFC 5230) -------------------------------- */
 

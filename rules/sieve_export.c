@@ -28,6 +28,7 @@ enum {
 	NEED_DATE = 1 << 4, /* date + relational */
 	NEED_EDIT = 1 << 5, /* editheader + variables */
 	NEED_REGEX = 1 << 6,
+	NEED_EDITHEADER = 1 << 7, /* editheader alone (set a header) */
 };
 
 static int put_string(struct buf *out, const char *s)
@@ -62,6 +63,8 @@ static unsigned needs(const struct rules_set *set)
 				need |= NEED_REJECT;
 			if (a->type == RULES_ACTION_TAG)
 				need |= NEED_EDIT;
+			if (a->type == RULES_ACTION_HEADER)
+				need |= NEED_EDITHEADER;
 			if (a->type == RULES_ACTION_VACATION) {
 				need |= NEED_VACATION;
 				if (a->vacation.start[0] || a->vacation.end[0])
@@ -200,6 +203,15 @@ static int put_action(struct buf *out, const struct rules_action *a)
 		bad |= buf_append_str(out, ";\n");
 		return bad ? -1 : 0;
 	}
+	case RULES_ACTION_HEADER:
+		bad |= buf_append_str(out, "    deleteheader ");
+		bad |= put_string(out, a->header);
+		bad |= buf_append_str(out, ";\n    addheader ");
+		bad |= put_string(out, a->header);
+		bad |= buf_append_str(out, " ");
+		bad |= put_string(out, a->text);
+		bad |= buf_append_str(out, ";\n");
+		return bad ? -1 : 0;
 	case RULES_ACTION_VACATION: {
 		const struct rules_vacation *v = &a->vacation;
 		if (!v->start[0] && !v->end[0])
@@ -234,7 +246,7 @@ int rules_sieve_export(const struct rules_set *set, struct buf *out)
 	} caps[] = {
 		{NEED_COPY, "\"copy\""},
 		{NEED_DATE, "\"date\""},
-		{NEED_EDIT, "\"editheader\""},
+		{NEED_EDIT | NEED_EDITHEADER, "\"editheader\""},
 		{NEED_ENVELOPE, "\"envelope\""},
 		{NEED_REGEX, "\"regex\""},
 		{NEED_REJECT, "\"reject\""},

@@ -429,7 +429,8 @@ static bool is_subject_capture(const struct sieve_node *c)
 }
 
 struct tag_state {
-	bool captured, deleted;
+	bool captured; /* the subject capture idiom was seen */
+	char deleted[RULES_HEADER_NAME_MAX + 1]; /* deleteheader waiting */
 };
 
 static int action(struct imp *im, const struct sieve_node *c,
@@ -497,12 +498,14 @@ static int action(struct imp *im, const struct sieve_node *c,
 	if (!strcmp(nm, "vacation"))
 		return vacation(im, c, r, NULL, NULL);
 	if (!strcmp(nm, "deleteheader")) {
+		/* half of "set a header" (deleteheader N; addheader N V) or of
+		 * the subject tag (capture; deleteheader; addheader) */
 		const char *h = NULL;
 		if (c->nargs != 1 || one_string(im, c, &c->args[0], &h) != 0 ||
-		    strcasecmp(h, "subject") != 0 || !ts->captured)
-			return bad(im, c->line, "deleteheader is supported only in "
-				   "the subject tag form");
-		ts->deleted = true;
+		    ts->deleted[0] != '\0' || strlen(h) > RULES_HEADER_NAME_MAX)
+			return bad(im, c->line, "deleteheader is supported only as "
+				   "deleteheader NAME; addheader NAME VALUE");
+		memcpy(ts->deleted, h, strlen(h) + 1);
 		return 0;
 	}
 	if (!strcmp(nm, "addheader")) {
@@ -510,20 +513,27 @@ static int action(struct imp *im, const struct sieve_node *c,
 		static const char var[] = " ${subject}";
 		if (c->nargs != 2 || one_string(im, c, &c->args[0], &h) != 0 ||
 		    one_string(im, c, &c->args[1], &v) != 0 ||
-		    strcasecmp(h, "subject") != 0 || !ts->deleted)
-			return bad(im, c->line, "addheader is supported only in the "
-				   "subject tag form");
+		    strcasecmp(h, ts->deleted) != 0)
+			return bad(im, c->line, "addheader is supported only right "
+				   "after deleteheader of the same name");
 		size_t n = strlen(v);
-		if (n <= sizeof var - 1 ||
-		    strcmp(v + n - (sizeof var - 1), var) != 0)
+		bool tag = ts->captured && strcasecmp(h, "subject") == 0;
+		if (tag && (n <= sizeof var - 1 ||
+			    strcmp(v + n - (sizeof var - 1), var) != 0))
 			return bad(im, c->line, "the subject tag must be "
 				   "\"TAG ${subject}\"");
-		struct rules_action *a = new_action(im, r, c->line, RULES_ACTION_TAG);
+		struct rules_action *a = new_action(im, r, c->line,
+						    tag ? RULES_ACTION_TAG
+							: RULES_ACTION_HEADER);
 		if (a == NULL)
 			return -1;
-		a->text = strndup(v, n - (sizeof var - 1));
-		ts->captured = ts->deleted = false;
-		return a->text ? 0 : bad(im, c->line, "out of memory");
+		a->text = tag ? strndup(v, n - (sizeof var - 1)) : strdup(v);
+		if (!tag)
+			a->header = strdup(h);
+		ts->captured = false;
+		ts->deleted[0] = '\0';
+		return a->text && (tag || a->header) ? 0
+						    : bad(im, c->line, "out of memory");
 	}
 	return bad(im, c->line, "command \"%.40s\" is not supported", nm);
 }
@@ -531,7 +541,7 @@ static int action(struct imp *im, const struct sieve_node *c,
 static int rule_actions(struct imp *im, struct sieve_node *const *cmds,
 			size_t n, struct rules_rule *r)
 {
-	struct tag_state ts = {false, false};
+	struct tag_state ts = {false, ""};
 	r->actions = calloc(RULES_ACTIONS_MAX, sizeof *r->actions);
 	if (r->actions == NULL)
 		return bad(im, n ? cmds[0]->line : 0, "out of memory");
@@ -543,10 +553,10 @@ static int rule_actions(struct imp *im, struct sieve_node *const *cmds,
 		if (r->n_actions && rules_rule_validate(r, why, sizeof why) != 0)
 			return bad(im, cmds[i]->line, "%s", why);
 	}
-	if (ts.captured || ts.deleted)
+	if (ts.captured || ts.deleted[0])
 		return bad(im, n ? cmds[n - 1]->line : 0,
-			   "incomplete subject tag (capture, deleteheader, "
-			   "addheader)");
+			   "incomplete subject tag or header change (deleteheader "
+			   "needs its addheader)");
 	return 0;
 }
 

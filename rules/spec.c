@@ -155,6 +155,7 @@ static int parse_action(json_t *o, struct rules_action *a, char *err,
 	static const char *const bare[] = {"action", NULL};
 	static const char *const addr_keys[] = {"action", "to", NULL};
 	static const char *const text_keys[] = {"action", "text", NULL};
+	static const char *const header_keys[] = {"action", "name", "text", NULL};
 	static const char *const vac_keys[] = {"action", "start", "end", "days",
 					       "subject", "text", "addresses",
 					       NULL};
@@ -164,10 +165,10 @@ static int parse_action(json_t *o, struct rules_action *a, char *err,
 	if (name == NULL)
 		return FAIL("action: 'action' is missing");
 	enum rules_action_type t;
-	for (t = RULES_ACTION_KEEP; t <= RULES_ACTION_STOP; t++)
+	for (t = RULES_ACTION_KEEP; t <= RULES_ACTION_HEADER; t++)
 		if (strcmp(name, rules_action_name(t)) == 0)
 			break;
-	if (t > RULES_ACTION_STOP)
+	if (t > RULES_ACTION_HEADER)
 		return FAIL("unknown action '%.60s'", name);
 	a->type = t;
 	switch (t) {
@@ -183,6 +184,13 @@ static int parse_action(json_t *o, struct rules_action *a, char *err,
 	case RULES_ACTION_REJECT:
 	case RULES_ACTION_TAG:
 		if (only_keys(o, text_keys, name, err, errlen) != 0)
+			return -1;
+		return get_str(o, "text", true, RULES_SHORT_TEXT_MAX, &a->text, name,
+			       err, errlen);
+	case RULES_ACTION_HEADER:
+		if (only_keys(o, header_keys, name, err, errlen) != 0 ||
+		    get_str(o, "name", true, RULES_HEADER_NAME_MAX, &a->header, name,
+			    err, errlen) != 0)
 			return -1;
 		return get_str(o, "text", true, RULES_SHORT_TEXT_MAX, &a->text, name,
 			       err, errlen);
@@ -417,6 +425,10 @@ static json_t *spec_to_json(const struct rules_rule *r)
 		case RULES_ACTION_TAG:
 			bad |= json_object_set_new(o, "text", json_string(a->text));
 			break;
+		case RULES_ACTION_HEADER:
+			bad |= json_object_set_new(o, "name", json_string(a->header));
+			bad |= json_object_set_new(o, "text", json_string(a->text));
+			break;
 		case RULES_ACTION_VACATION: {
 			const struct rules_vacation *v = &a->vacation;
 			if (v->start[0])
@@ -527,6 +539,8 @@ int rules_rule_describe(const struct rules_rule *r, struct buf *out)
 			bad |= buf_printf(out, "%s%s", j ? "," : " ", a->addrs[j]);
 		if (a->type == RULES_ACTION_REJECT || a->type == RULES_ACTION_TAG)
 			bad |= buf_printf(out, " \"%s\"", a->text);
+		if (a->type == RULES_ACTION_HEADER)
+			bad |= buf_printf(out, " %s: \"%s\"", a->header, a->text);
 		if (a->type == RULES_ACTION_VACATION) {
 			const struct rules_vacation *v = &a->vacation;
 			bad |= buf_printf(out, " %s..%s every %d days",

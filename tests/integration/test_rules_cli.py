@@ -74,6 +74,23 @@ def test_server_wide_rules_run_first(m):
                    "forward: x@remote.test\n")
 
 
+def test_set_header_and_regex(m):
+    m.ctl("rule", "add", ALICE, "Team", "--if", "subject", "regex", "^r.+union +urgent$",
+          "--header", "X-Team", "Planning")
+    assert rows(m)[0][4] == 'if subject regex "^r.+union +urgent$" then header X-Team: "Planning"'
+    msg = m.dir / "msg.eml"
+    msg.write_bytes(MESSAGE.encode())
+    out = m.ctl("rule", "test", ALICE, msg).stdout
+    assert out == "matched: Team\nkeep: yes\nheader: X-Team: Planning\n"
+    one_line_error(m.ctl("rule", "add", ALICE, "x", "--header", "Received", "forged",
+                         check=False), "Received header cannot be set")
+    one_line_error(m.ctl("rule", "add", ALICE, "x", "--if", "subject", "regex", "(a)\\1",
+                         "--keep", check=False), "back-references")
+    script = m.ctl("rule", "export", ALICE).stdout
+    assert 'require ["editheader", "regex"];' in script
+    assert 'deleteheader "X-Team";\n    addheader "X-Team" "Planning";' in script
+
+
 def test_test_decodes_headers_and_shows_vacation(m):
     m.ctl("rule", "add", ALICE, "Reunion", "--if", "subject", "contains", "Réunion",
           "--if", "from", "contains", "Renée", "--redirect", "boss-mail@remote.test")

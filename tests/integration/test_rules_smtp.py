@@ -99,6 +99,14 @@ def test_non_ascii_subject_tagged_and_kept(r):
     assert got[0].get_content().strip() == "Body line."
 
 
+def test_set_header_on_the_stored_copy_only(r):
+    rule(r, ALICE, "Team", "--if", "to_cc", "is", BOB, "--header", "X-Team", "Sales")
+    send(r, [ALICE, BOB], subject="for the team", headers=["X-Team: forged"])
+    a, b = pop(r, ALICE), pop(r, BOB)
+    assert [g.get_all("X-Team") for g in a] == [["Sales"]]
+    assert [g.get_all("X-Team") for g in b] == [["forged"]]  # bob's rules did nothing
+
+
 def test_discard_and_header_condition(r):
     rule(r, ALICE, "Spam", "--if", "header:X-Spam-Flag", "is", "yes", "--discard")
     send(r, [ALICE], subject="junk", headers=["X-Spam-Flag: YES"])

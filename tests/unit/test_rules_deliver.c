@@ -97,6 +97,7 @@ static void test_forward_tag_vacation(void)
 	add_rule(t.st, alice,
 		 "{\"if\":[{\"field\":\"subject\",\"op\":\"contains\",\"value\":\"quarterly\"}],"
 		 "\"then\":[{\"action\":\"tag\",\"text\":\"[Q]\"},"
+		 "{\"action\":\"header\",\"name\":\"X-Folder\",\"text\":\"Finance\"},"
 		 "{\"action\":\"forward\",\"to\":[\"x@remote.test\",\"bob@example.test\"]},"
 		 "{\"action\":\"vacation\",\"text\":\"Away\",\"days\":7}]}");
 	struct rules_env *env = rules_env_new(t.st, "mail.example.test");
@@ -111,6 +112,7 @@ static void test_forward_tag_vacation(void)
 
 	const char *a = mailbox(t.st, alice);
 	CHECK(strstr(a, "Subject: [Q] Quarterly numbers\r\n") != NULL);
+	CHECK(strstr(a, "\r\nX-Folder: Finance\r\n\r\nThe body") != NULL);
 	CHECK(strstr(a, "\r\n\r\nThe body stays the same.\r\n") != NULL);
 	CHECK(strstr(a, "\n--\n") == a + strlen(a) - 4); /* one message */
 	const char *b = mailbox(t.st, bob);

@@ -170,6 +170,7 @@ static void test_actions(void)
 		{"discard then keep", {"{\"then\":[{\"action\":\"discard\"},{\"action\":\"keep\"}]}"}, true, 0, NULL, NULL, false},
 		{"reject wins", {"{\"then\":[{\"action\":\"forward\",\"to\":[\"x@remote.test\"]},{\"action\":\"reject\",\"text\":\"go away\"}]}"}, false, 0, "go away", NULL, false},
 		{"tag", {"{\"then\":[{\"action\":\"tag\",\"text\":\"[B]\"}]}"}, true, 0, NULL, "[B]", false},
+		{"set header", {"{\"then\":[{\"action\":\"header\",\"name\":\"X-Team\",\"text\":\"sales\"}]}"}, true, 0, NULL, NULL, false},
 		{"stop ends", {"{\"then\":[{\"action\":\"stop\"}]}", "{\"then\":[{\"action\":\"discard\"}]}"}, true, 0, NULL, NULL, true},
 		{"disabled skipped", {"{\"enabled\":false,\"then\":[{\"action\":\"discard\"}]}"}, true, 0, NULL, NULL, false},
 		{"forward dedup and not to self", {"{\"then\":[{\"action\":\"forward\",\"to\":[\"X@remote.test\",\"alice@example.test\"]},{\"action\":\"forward\",\"to\":[\"x@remote.test\"]}]}"}, true, 1, NULL, NULL, false},
@@ -337,6 +338,8 @@ static const struct {
 	{"vacation order", "{\"then\":[{\"action\":\"vacation\",\"text\":\"x\",\"start\":\"2026-02-03\",\"end\":\"2026-02-01\"}]}", "before it starts"},
 	{"control chars", "{\"if\":[{\"field\":\"subject\",\"op\":\"is\",\"value\":\"a\\nb\"}],\"then\":[{\"action\":\"keep\"}]}", "control characters"},
 	{"unknown action", "{\"then\":[{\"action\":\"fileinto\"}]}", "unknown action"},
+	{"header received", "{\"then\":[{\"action\":\"header\",\"name\":\"Received\",\"text\":\"x\"}]}", "cannot be set"},
+	{"header bad name", "{\"then\":[{\"action\":\"header\",\"name\":\"X Y\",\"text\":\"x\"}]}", "valid header name"},
 	{"bad regex", "{\"if\":[{\"field\":\"subject\",\"op\":\"regex\",\"value\":\"a(\"}],\"then\":[{\"action\":\"keep\"}]}", "regex 'a(':"},
 	{"regex backref", "{\"if\":[{\"field\":\"subject\",\"op\":\"regex\",\"value\":\"(a)\\\\1\"}],\"then\":[{\"action\":\"keep\"}]}", "back-references"},
 	{"regex blowup", "{\"if\":[{\"field\":\"subject\",\"op\":\"regex\",\"value\":\"((a{1,50}){1,100})\"}],\"then\":[{\"action\":\"keep\"}]}", "too much repetition"},
@@ -400,7 +403,8 @@ static void test_decision_format(void)
 {
 	struct rules_message *m = message(MSG);
 	const char *rs[] = {
-		"{\"name\":\"boss\",\"then\":[{\"action\":\"forward\",\"to\":[\"x@remote.test\"]},{\"action\":\"tag\",\"text\":\"[B]\"}]}",
+		"{\"name\":\"boss\",\"then\":[{\"action\":\"forward\",\"to\":[\"x@remote.test\"]},{\"action\":\"tag\",\"text\":\"[B]\"},"
+		"{\"action\":\"header\",\"name\":\"X-Boss\",\"text\":\"yes\"}]}",
 		VAC, NULL};
 	struct rules_set *set = set_of(rs);
 	struct rules_decision d;
@@ -409,7 +413,7 @@ static void test_decision_format(void)
 	CHECK_INT(buf_init(&b, 4096), 0);
 	CHECK_INT(rules_decision_format(&d, &b), 0);
 	CHECK_STR(b.data, "matched: boss, (unnamed)\nkeep: yes\ntag: [B]\n"
-			  "forward: x@remote.test\nvacation: reply\n");
+			  "header: X-Boss: yes\nforward: x@remote.test\nvacation: reply\n");
 	buf_free(&b);
 	rules_set_free(&set);
 	free(m);

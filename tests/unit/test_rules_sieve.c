@@ -35,7 +35,8 @@ static const char *const ALL_RULES[] = {
 	"{\"field\":\"envelope_from\",\"op\":\"matches\",\"value\":\"*@spam.test\"},"
 	"{\"field\":\"envelope_to\",\"op\":\"is\",\"value\":\"alice@example.test\"},"
 	"{\"field\":\"size\",\"op\":\"under\",\"value\":100}],"
-	"\"then\":[{\"action\":\"discard\"},{\"action\":\"keep\"}]}",
+	"\"then\":[{\"action\":\"discard\"},{\"action\":\"keep\"},"
+	"{\"action\":\"header\",\"name\":\"X-Flag\",\"text\":\"spam \\\"yes\\\" \xc3\xa9\"}]}",
 
 	"{\"name\":\"Away\",\"then\":[{\"action\":\"vacation\",\"start\":\"2026-12-20\","
 	"\"end\":\"2027-01-02\",\"days\":5,\"subject\":\"Out of office\","
@@ -193,6 +194,8 @@ static const struct {
 	{"deep", "if not not not not not not not not not not true { keep; }", "nested deeper"},
 	{"require late", "keep;\nrequire \"copy\";", "line 2: require must come first"},
 	{"tag half", "if header :matches \"subject\" \"*\" { set \"subject\" \"${1}\"; }\n", "incomplete subject tag"},
+	{"addheader alone", "require \"editheader\";\naddheader \"X-A\" \"b\";", "line 2: addheader is supported only right after deleteheader"},
+	{"deleteheader alone", "require \"editheader\";\ndeleteheader \"X-A\";", "deleteheader needs its addheader"},
 	{"empty", "", NULL},
 	{"comment only", "# nothing\n/* at all */", NULL},
 };

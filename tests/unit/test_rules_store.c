@@ -279,6 +279,24 @@ static void test_tag_and_prefix(void)
 						  cases[i].tag, &b), 0);
 		CHECK_STR(b.data, cases[i].want);
 	}
+	static const struct {
+		const char *label, *in, *name, *value, *want;
+	} sets[] = {
+		{"add", "From: a\r\n\r\n", "X-Team", "sales",
+		 "From: a\r\nX-Team: sales\r\n\r\n"},
+		{"replace all, folded too", "X-Team: a\r\n b\r\nFrom: a\r\nx-team : c\r\n\r\n",
+		 "X-Team", "sales", "From: a\r\nX-Team: sales\r\n\r\n"},
+		{"non-ascii", "From: a\r\n\r\n", "X-Note", "\xc3\xa9t\xc3\xa9",
+		 "From: a\r\nX-Note: =?UTF-8?B?w6l0w6k=?=\r\n\r\n"},
+		{"no final LF", "From: a", "X-A", "b", "From: a\r\nX-A: b\r\n"},
+	};
+	for (size_t i = 0; i < sizeof sets / sizeof sets[0]; i++) {
+		test_state.label = sets[i].label;
+		buf_reset(&b);
+		CHECK_INT(rules_header_set_apply(sets[i].in, strlen(sets[i].in),
+						 sets[i].name, sets[i].value, &b), 0);
+		CHECK_STR(b.data, sets[i].want);
+	}
 	test_state.label = "prefix";
 	buf_reset(&b);
 	CHECK_INT(rules_forward_prefix("alice@example.test", &b), 0);
