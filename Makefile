@@ -30,7 +30,8 @@ DEB_PACKAGES := build-essential pkg-config clang libclang-rt-14-dev \
     openssl sqlite3 python3 python3-pytest python3-aiosmtpd python3-dkim \
     python3-dnslib whois swaks curl fetchmail dnsmasq-base postfix \
     nodejs chromium procps iproute2 dovecot-pop3d wrk \
-    debhelper lintian devscripts pebble uacme
+    debhelper lintian devscripts pebble uacme \
+    nmap testssl.sh sqlmap valgrind
 
 COMMON_SRC  := $(sort $(wildcard common/*.c))
 STORE_SRC   := $(sort $(wildcard store/*.c))
@@ -61,6 +62,7 @@ PROGRAMS  := $(BUILD)/mailroom-smtpd $(BUILD)/mailroom-pop3d \
              $(BUILD)/mailroom-queued
 
 .PHONY: all deps run test test-unit test-integration test-fuzz asan fuzz \
+        test-prove test-asan prove-long check-valgrind \
         clean check-src format bench
 all: $(PROGRAMS) $(BUILD)/test-unit
 
@@ -120,6 +122,8 @@ test: deps
 	$(MAKE) test-fuzz
 	$(MAKE) check-src
 	$(MAKE) test-integration
+	$(MAKE) test-prove
+	$(MAKE) test-asan
 	$(MAKE) deb-test
 
 test-unit: $(BUILD)/test-unit
@@ -134,6 +138,22 @@ deb-test: deb
 
 test-integration: all
 	MAILROOM_BUILD=$(abspath $(BUILD)) $(PYTEST) -q tests/integration
+
+# The prove campaign (tests/prove/README.md): hostile dialogues, relay, SIGKILLs,
+# faults, TLS, web; test-asan runs integration + prove against build/asan.
+test-prove: all
+	MAILROOM_BUILD=$(abspath $(BUILD)) $(PYTEST) -q -c tests/prove/pytest.ini -m 'not long' tests/prove
+
+test-asan: asan
+	MAILROOM_BUILD=$(abspath build/asan) $(PYTEST) -q tests/integration
+	MAILROOM_BUILD=$(abspath build/asan) $(PYTEST) -q -c tests/prove/pytest.ini -m 'not long and not noasan' tests/prove
+
+prove-long: all
+	MAILROOM_BUILD=$(abspath $(BUILD)) $(PYTEST) -q -s -c tests/prove/pytest.ini -m long tests/prove
+	$(MAKE) fuzz FUZZ_SECONDS=$(or $(PROVE_FUZZ_SECONDS),600)
+
+check-valgrind: all
+	sh tests/valgrind/run.sh $(BUILD)
 
 asan:
 	$(MAKE) BUILD=build/asan OPT=-O1 HARDEN= \
