@@ -29,18 +29,37 @@ static const struct nav_item nav[] = {
 	{"/me", "My account", STORE_ROLE_USER},
 };
 
+#define BRANDING_RECHECK_SECONDS 30
+
+/* The product name and support line a reseller preseeded, else Mailroom. */
+static void branding(struct web_app *app, int64_t now)
+{
+	if (app->branding_checked != 0 &&
+	    now - app->branding_checked < BRANDING_RECHECK_SECONDS)
+		return;
+	app->branding_checked = now;
+	if (store_setting_get(app->store, "branding.product_name", app->product_name,
+			      sizeof app->product_name) != STORE_OK ||
+	    app->product_name[0] == '\0')
+		snprintf(app->product_name, sizeof app->product_name, "Mailroom");
+	if (store_setting_get(app->store, "branding.support", app->support,
+			      sizeof app->support) != STORE_OK)
+		app->support[0] = '\0';
+}
+
 void page_begin(struct web_req *r, const char *title)
 {
 	struct html *h = &r->out;
+	branding(r->app, r->now);
 	r->content_type = "text/html; charset=utf-8";
 	html_fmt(h,
 		 "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
 		 "<meta name=\"viewport\" content=\"width=device-width, "
 		 "initial-scale=1\">"
-		 "<title>%s - Mailroom</title>"
+		 "<title>%s - %s</title>"
 		 "<link rel=\"stylesheet\" href=\"/style.css\"></head><body>"
-		 "<header><a class=\"brand\" href=\"/\">Mailroom</a>",
-		 title);
+		 "<header><a class=\"brand\" href=\"/\">%s</a>",
+		 title, r->app->product_name, r->app->product_name);
 	if (r->user.logged_in) {
 		html_raw(h, "<nav aria-label=\"Main\">");
 		for (size_t i = 0; i < sizeof nav / sizeof nav[0]; i++) {
@@ -64,7 +83,10 @@ void page_begin(struct web_req *r, const char *title)
 
 void page_end(struct web_req *r)
 {
-	html_raw(&r->out, "</main><footer>Mailroom</footer></body></html>\n");
+	html_fmt(&r->out, "</main><footer>%s", r->app->product_name);
+	if (r->app->support[0])
+		html_fmt(&r->out, " &middot; Help: %s", r->app->support);
+	html_raw(&r->out, "</footer></body></html>\n");
 }
 
 void page_csrf(struct web_req *r)

@@ -41,6 +41,11 @@ struct web_app {
 	int64_t cert_checked;     /* when cert_not_after was read (0: never) */
 	int64_t cert_not_after;   /* unix time; 0 = unreadable */
 	bool cert_self_signed;
+	/* Reseller branding (settings branding.product_name / .support, set
+	 * by mailroomctl preseed), re-read every BRANDING_RECHECK_SECONDS. */
+	int64_t branding_checked;
+	char product_name[128];
+	char support[256];
 	/* Dashboard counts, reused within one second unless a change made
 	 * through this panel cleared them (web_audit). Changes by the other
 	 * daemons show up within a second. */

@@ -101,3 +101,16 @@ def test_accounts_from_csv(mailroom):
     assert Web(w.port).login("ben@example.test", ben_pw).status == 303
     listing = w.get("/accounts").text
     assert "Ortiz, Ben" in listing and "200.0 MB" in listing
+
+
+def test_reseller_branding_is_shown_escaped(mailroom):
+    m = mailroom
+    db = sqlite3.connect(m.db_path)
+    db.execute("INSERT INTO settings (key, value) VALUES ('branding.product_name', "
+               "'Acme <Mail>'), ('branding.support', 'call 555-0100')")
+    db.commit()
+    db.close()
+    w = admin(m)
+    page = w.get("/").text
+    assert '<a class="brand" href="/">Acme &lt;Mail&gt;</a>' in page
+    assert "Help: call 555-0100" in page and "<Mail>" not in page
