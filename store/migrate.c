@@ -145,8 +145,22 @@ static const char STEP5[] =
 	"  CHECK (warned IN (0, 1));"
 	"PRAGMA user_version = 5;";
 
+/* v6 (trust): greylisting triples, (client network, sender, recipient),
+ * with when they were first and last seen and whether a retry passed. */
+static const char STEP6[] =
+	"CREATE TABLE greylist ("
+	"  net TEXT NOT NULL,"
+	"  sender TEXT NOT NULL,"
+	"  rcpt TEXT NOT NULL,"
+	"  first_seen INTEGER NOT NULL,"
+	"  last_seen INTEGER NOT NULL,"
+	"  passed INTEGER NOT NULL DEFAULT 0 CHECK (passed IN (0, 1)),"
+	"  PRIMARY KEY (net, sender, rcpt)) WITHOUT ROWID;"
+	"CREATE INDEX greylist_last_seen ON greylist(last_seen);"
+	"PRAGMA user_version = 6;";
+
 /* steps[i] takes version i to i + 1. */
-static const char *const steps[] = {STEP1, STEP2, STEP3, STEP4, STEP5};
+static const char *const steps[] = {STEP1, STEP2, STEP3, STEP4, STEP5, STEP6};
 
 _Static_assert(sizeof steps / sizeof steps[0] == STORE_SCHEMA_VERSION,
 	       "one migration step per schema version");

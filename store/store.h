@@ -25,7 +25,7 @@
 
 #include "../common/limits.h"
 
-#define STORE_SCHEMA_VERSION 5
+#define STORE_SCHEMA_VERSION 6
 #define STORE_DB_NAME "mailroom.db"
 
 enum store_result {
@@ -442,5 +442,27 @@ int store_queue_defer_many(struct store *st,
  * row is gone, <0 on error. */
 int store_queue_mark_warned(struct store *st, int64_t id)
 	__attribute__((warn_unused_result));
+
+/* ---- trust: greylisting ---- */
+
+/*
+ * Greylisting (table greylist, schema v6). A triple (client network,
+ * sender, recipient) seen for the first time is deferred; a retry at least
+ * delay seconds after the first sight passes, and so does every later
+ * message with that triple. A network that passed any triple within
+ * STORE_GREYLIST_KEEP_SECONDS is a known retrying MTA: its new triples pass
+ * at once. A deferred triple not retried within
+ * STORE_GREYLIST_RETRY_SECONDS starts over.
+ * Returns 1 (pass), 0 (defer: *retry_after_r = seconds left), or a STORE_*
+ * error (callers should then let the message through: 4xx on a broken
+ * store would hold all mail).
+ */
+#define STORE_GREYLIST_KEEP_SECONDS (36LL * 86400)
+#define STORE_GREYLIST_RETRY_SECONDS (2LL * 86400)
+int store_greylist_check(struct store *st, const char *net, const char *sender,
+			 const char *rcpt, int64_t now, int64_t delay,
+			 int64_t *retry_after_r);
+/* Delete expired triples; the number deleted or a STORE_* error. */
+int64_t store_greylist_prune(struct store *st, int64_t now);
 
 #endif

@@ -22,11 +22,12 @@ struct test_state test_state;
 #include "suites_rules.h"
 #include "suites_smtpd.h"
 #include "suites_store.h"
+#include "suites_trust.h"
 #include "suites_webadmin.h"
 
 #define SUITES(X)                                                             \
 	COMMON_SUITES(X) STORE_SUITES(X) SMTPD_SUITES(X) POP3D_SUITES(X)      \
-	WEBADMIN_SUITES(X) OUTBOUND_SUITES(X) RULES_SUITES(X)
+	WEBADMIN_SUITES(X) OUTBOUND_SUITES(X) RULES_SUITES(X) TRUST_SUITES(X)
 
 #define DECLARE(n) extern const struct test_suite n##_suite;
 SUITES(DECLARE)

@@ -1,0 +1,257 @@
+/*
+ * test_trust_misc.c - DKIM body and header canonicalization (whole and
+ * one byte at a time must agree), Authentication-Results text and the
+ * forged-header test, the spam score, DNSBL names, greylist keys, and the
+ * greylist store through a real SQLite store with injected time.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../trust/dkim_int.h"
+#include "../../trust/trust.h"
+#include "test.h"
+#include "test_store_util.h"
+
+struct sink {
+	char out[4096];
+	size_t n;
+};
+
+static void emit(void *ctx, const char *p, size_t n)
+{
+	struct sink *s = ctx;
+	if (s->n + n < sizeof s->out) {
+		memcpy(s->out + s->n, p, n);
+		s->n += n;
+	}
+	s->out[s->n] = '\0';
+}
+
+static void canon(bool relaxed, const char *in, bool bytewise, struct sink *s)
+{
+	struct dkim_canon c;
+	memset(s, 0, sizeof *s);
+	dkim_canon_init(&c, relaxed, emit, s);
+	size_t n = strlen(in);
+	if (bytewise)
+		for (size_t i = 0; i < n; i++)
+			dkim_canon_feed(&c, in + i, 1);
+	else
+		dkim_canon_feed(&c, in, n);
+	dkim_canon_end(&c);
+}
+
+static void test_body_canon(void)
+{
+	/* RFC 6376 3.4.5's example, and the edge cases around it */
+	static const struct {
+		const char *label, *in, *simple, *relaxed;
+	} cases[] = {
+		{"rfc-example", " C \r\nD \t E\r\n\r\n\r\n", " C \r\nD \t E\r\n", " C\r\nD E\r\n"},
+		{"empty", "", "\r\n", ""},
+		{"only-empty-lines", "\r\n\r\n", "\r\n", ""},
+		{"no-final-crlf", "abc", "abc\r\n", "abc\r\n"},
+		{"inner-empty-kept", "a\r\n\r\nb\r\n", "a\r\n\r\nb\r\n", "a\r\n\r\nb\r\n"},
+		{"ws-only-line", "a\r\n  \r\nb\r\n", "a\r\n  \r\nb\r\n", "a\r\n\r\nb\r\n"},
+		{"trailing-ws-lines", "a\r\n \r\n\t\r\n", "a\r\n \r\n\t\r\n", "a\r\n"},
+		{"lone-cr", "a\rb\r\n", "a\rb\r\n", "a\rb\r\n"},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		test_state.label = cases[i].label;
+		for (int bytewise = 0; bytewise < 2; bytewise++) {
+			struct sink s;
+			canon(false, cases[i].in, bytewise, &s);
+			CHECK_STR(s.out, cases[i].simple);
+			canon(true, cases[i].in, bytewise, &s);
+			CHECK_STR(s.out, cases[i].relaxed);
+		}
+	}
+	/* a million empty lines cost a counter, not memory */
+	test_state.label = "many-empty-lines";
+	struct dkim_canon c;
+	struct sink s;
+	memset(&s, 0, sizeof s);
+	dkim_canon_init(&c, true, emit, &s);
+	for (int k = 0; k < 1000000; k++)
+		dkim_canon_feed(&c, "\r\n", 2);
+	dkim_canon_feed(&c, "x", 1);
+	dkim_canon_end(&c);
+	CHECK_INT(c.emitted, 2000000 + 3);
+}
+
+static void test_header_canon(void)
+{
+	static const struct {
+		const char *in, *relaxed;
+	} cases[] = {
+		{"A: X\r\n", "a:X\r\n"},
+		{"B : Y\t\r\n\tZ  \r\n", "b:Y Z\r\n"},
+		{"Subject:  two  spaces \r\n", "subject:two spaces\r\n"},
+		{"X:\r\n", "x:\r\n"},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		test_state.label = cases[i].in;
+		struct buf b;
+		CHECK(buf_init(&b, 1024) == 0);
+		CHECK(dkim_canon_header(cases[i].in, strlen(cases[i].in), true, true, &b) == 0);
+		CHECK_STR(b.data, cases[i].relaxed);
+		buf_reset(&b);
+		CHECK(dkim_canon_header(cases[i].in, strlen(cases[i].in), false, true, &b) == 0);
+		CHECK_STR(b.data, cases[i].in); /* simple: unchanged */
+		buf_free(&b);
+	}
+}
+
+static void test_auth_results(void)
+{
+	struct trust_spf_outcome spf;
+	memset(&spf, 0, sizeof spf);
+	spf.result = TRUST_SPF_FAIL;
+	snprintf(spf.identity, sizeof spf.identity, "alice@example.test");
+	snprintf(spf.domain, sizeof spf.domain, "example.test");
+	struct trust_dkim_outcome dk;
+	memset(&dk, 0, sizeof dk);
+	dk.n_sigs = 1;
+	dk.sigs[0].result = TRUST_AUTH_PASS;
+	/* a hostile d= must not inject a method of its own */
+	snprintf(dk.sigs[0].domain, sizeof dk.sigs[0].domain, "evil.test; dmarc=pass");
+	snprintf(dk.sigs[0].selector, sizeof dk.sigs[0].selector, "s1");
+	snprintf(dk.sigs[0].b_prefix, sizeof dk.sigs[0].b_prefix, "AbCdEfGh");
+	struct trust_dmarc_outcome dm;
+	memset(&dm, 0, sizeof dm);
+	dm.result = TRUST_AUTH_FAIL;
+	dm.policy = dm.disposition = TRUST_DMARC_P_REJECT;
+	snprintf(dm.domain, sizeof dm.domain, "example.test");
+	struct trust_results r = {&spf, &dk, &dm};
+	struct buf b;
+	CHECK(buf_init(&b, 4096) == 0);
+	CHECK(trust_auth_results_header("mail.example.test", &r, &b) == 0);
+	CHECK_STR(b.data, "Authentication-Results: mail.example.test;\r\n"
+			  "\tspf=fail smtp.mailfrom=alice@example.test;\r\n"
+			  "\tdkim=pass header.d=evil.testdmarc=pass header.s=s1 header.b=\"AbCdEfGh\";\r\n"
+			  "\tdmarc=fail (p=reject dis=reject) header.from=example.test\r\n");
+	buf_free(&b);
+
+	static const struct {
+		const char *field;
+		bool ours;
+	} fields[] = {
+		{"Authentication-Results: mail.example.test; spf=pass", true},
+		{"authentication-results:MAIL.EXAMPLE.TEST;dkim=pass", true},
+		{"Authentication-Results: (comment) mail.example.test 1; none", true},
+		{"Authentication-Results:\r\n mail.example.test;\r\n\tdmarc=pass", true},
+		{"Authentication-Results: mx.google.com; spf=pass", false},
+		{"Authentication-Results: mail.example.test.evil; spf=pass", false},
+		{"Authentication-Results-X: mail.example.test", false},
+		{"Subject: Authentication-Results: mail.example.test", false},
+	};
+	for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
+		test_state.label = fields[i].field;
+		CHECK(trust_auth_results_is_ours(fields[i].field, strlen(fields[i].field),
+						 "mail.example.test") == fields[i].ours);
+	}
+}
+
+static void test_spam_score(void)
+{
+	struct trust_spf_outcome spf;
+	memset(&spf, 0, sizeof spf);
+	struct trust_dkim_outcome dk;
+	memset(&dk, 0, sizeof dk);
+	struct trust_dmarc_outcome dm;
+	memset(&dm, 0, sizeof dm);
+	struct trust_results r = {&spf, &dk, &dm};
+	struct trust_spam s;
+	struct buf b;
+	CHECK(buf_init(&b, 4096) == 0);
+
+	test_state.label = "clean";
+	spf.result = TRUST_SPF_PASS;
+	dk.n_sigs = 1;
+	dk.sigs[0].result = TRUST_AUTH_PASS;
+	dm.result = TRUST_AUTH_PASS;
+	trust_spam_score(&r, false, 50, &s);
+	CHECK(!s.is_spam);
+	CHECK(trust_spam_headers(&s, &b) == 0);
+	CHECK_STR(b.data, "X-Spam-Score: -0.2\r\nX-Spam-Status: No, score=-0.2 "
+			  "required=5.0 tests=SPF_PASS,DKIM_VALID\r\n");
+
+	test_state.label = "forged";
+	buf_reset(&b);
+	spf.result = TRUST_SPF_FAIL;
+	dk.sigs[0].result = TRUST_AUTH_FAIL;
+	dm.result = TRUST_AUTH_FAIL;
+	trust_spam_score(&r, true, 50, &s);
+	CHECK(s.is_spam);
+	CHECK_INT(s.score_tenths, 35 + 20 + 20 + 50);
+	CHECK(trust_spam_headers(&s, &b) == 0);
+	CHECK(strncmp(b.data, "X-Spam-Flag: YES\r\nX-Spam-Score: 12.5\r\n", 38) == 0);
+	buf_free(&b);
+}
+
+static void test_names(void)
+{
+	char out[300];
+	test_state.label = "dnsbl-v4";
+	CHECK(trust_dnsbl_name("192.0.2.99", "zen.example", out, sizeof out) == 0);
+	CHECK_STR(out, "99.2.0.192.zen.example");
+	test_state.label = "dnsbl-v6";
+	CHECK(trust_dnsbl_name("2001:db8::1", "bl.test", out, sizeof out) == 0);
+	CHECK_STR(out, "1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.bl.test");
+	test_state.label = "dnsbl-mapped";
+	CHECK(trust_dnsbl_name("::ffff:192.0.2.1", "bl.test", out, sizeof out) == 0);
+	CHECK_STR(out, "1.2.0.192.bl.test");
+	test_state.label = "dnsbl-bad";
+	CHECK(trust_dnsbl_name("nonsense", "bl.test", out, sizeof out) < 0);
+	CHECK(trust_dnsbl_name("192.0.2.1", "bl.test", out, 8) < 0);
+
+	test_state.label = "greylist-net";
+	CHECK(trust_greylist_net("192.0.2.77", out, sizeof out) == 0);
+	CHECK_STR(out, "192.0.2.0/24");
+	CHECK(trust_greylist_net("2001:db8:1:2:3:4:5:6", out, sizeof out) == 0);
+	CHECK_STR(out, "2001:db8:1:2::/64");
+	test_state.label = "domain-list";
+	CHECK(trust_domain_in_list("a.test, Example.TEST b.test", "example.test"));
+	CHECK(!trust_domain_in_list("a.test,b.test", "example.test"));
+	CHECK(!trust_domain_in_list("xexample.test", "example.test"));
+	CHECK(trust_domain_in_list("*", "anything.test"));
+	CHECK(!trust_domain_in_list("", "example.test"));
+}
+
+static void test_greylist_store(void)
+{
+	struct tstore t;
+	tstore_open(&t);
+	int64_t now = 1800000000, retry = -1;
+	const char *net = "192.0.2.0/24";
+	test_state.label = "first-sight-defers";
+	CHECK_INT(store_greylist_check(t.st, net, "a@x.test", "bob@example.test", now, 2, &retry), 0);
+	CHECK_INT(retry, 2);
+	test_state.label = "too-early";
+	CHECK_INT(store_greylist_check(t.st, net, "a@x.test", "bob@example.test", now + 1, 2, &retry), 0);
+	CHECK_INT(retry, 1);
+	test_state.label = "after-delay-passes";
+	CHECK_INT(store_greylist_check(t.st, net, "a@x.test", "bob@example.test", now + 2, 2, &retry), 1);
+	test_state.label = "stays-passed";
+	CHECK_INT(store_greylist_check(t.st, net, "a@x.test", "bob@example.test", now + 100, 2, &retry), 1);
+	test_state.label = "known-network-passes-new-triple";
+	CHECK_INT(store_greylist_check(t.st, net, "c@y.test", "carol@example.test", now + 101, 2, &retry), 1);
+	test_state.label = "other-network-defers";
+	CHECK_INT(store_greylist_check(t.st, "198.51.100.0/24", "a@x.test", "bob@example.test", now + 101, 2, &retry), 0);
+	test_state.label = "not-retried-starts-over";
+	int64_t later = now + 101 + STORE_GREYLIST_RETRY_SECONDS + 10;
+	CHECK_INT(store_greylist_check(t.st, "198.51.100.0/24", "a@x.test", "bob@example.test", later, 2, &retry), 0);
+	CHECK_INT(retry, 2);
+	test_state.label = "prune";
+	int64_t far = now + STORE_GREYLIST_KEEP_SECONDS + STORE_GREYLIST_RETRY_SECONDS + 1000;
+	CHECK(store_greylist_prune(t.st, far) >= 3);
+	CHECK_INT(store_greylist_check(t.st, net, "a@x.test", "bob@example.test", far, 2, &retry), 0);
+	test_state.label = "empty";
+	CHECK(store_greylist_check(t.st, "", "a", "b", now, 2, &retry) < 0);
+	tstore_done(&t);
+}
+
+TEST_SUITE(trust_dkim_canon, {"body", test_body_canon}, {"headers", test_header_canon});
+TEST_SUITE(trust_misc, {"auth_results", test_auth_results}, {"spam_score", test_spam_score},
+	   {"names", test_names});
+TEST_SUITE(trust_greylist, {"store", test_greylist_store});
