@@ -124,6 +124,7 @@ test: deps
 	$(MAKE) test-integration
 	$(MAKE) test-prove
 	$(MAKE) test-asan
+	$(MAKE) check-valgrind
 	$(MAKE) deb-test
 
 test-unit: $(BUILD)/test-unit
