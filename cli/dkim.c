@@ -2,11 +2,13 @@
  * dkim.c - `mailroomctl dkim generate|show DOMAIN`: the per-domain DKIM
  * key mailroom-queued signs outgoing mail with (outbound/dkim.c).
  *
- * generate makes a 2048-bit RSA key at <data_dir>/dkim/<domain>.pem (mode
- * 0600, written to a temp file and renamed, so a half-written key is never
- * used; an existing key is kept unless --force) and prints the DNS TXT
- * record to publish: <selector>._domainkey.<domain> with "v=DKIM1; k=rsa;
- * p=...". show prints that record again. The domain must be local.
+ * generate makes a 2048-bit RSA key at <data_dir>/dkim/<domain>.pem and an
+ * Ed25519 key at <domain>.ed25519.pem (mode 0600, written to a temp file
+ * and renamed, so a half-written key is never used; existing keys are kept
+ * unless --force) and prints the DNS TXT records to publish:
+ * <selector>._domainkey.<domain> "v=DKIM1; k=rsa; p=..." and
+ * <selector>-ed25519._domainkey.<domain> "v=DKIM1; k=ed25519; p=..." (RFC
+ * 8463). show prints the records again. The domain must be local.
  * (`keygen` is accepted as another name for generate.)
  */
 #include <errno.h>
@@ -23,51 +25,64 @@
 
 int cli_dkim_main(struct cli *cli, int argc, char **argv);
 
-static int key_path(const struct cli *cli, const char *domain, char *dst,
-		    size_t len, bool dir_only)
+/* The two keys a domain may have: RSA (every verifier) and Ed25519
+ * (RFC 8463, a second signature for verifiers that know it). */
+struct key_kind {
+	const char *suffix;   /* file name after the domain */
+	const char *sel_tail; /* appended to [dkim] selector */
+	const char *k;        /* k= in the TXT record */
+};
+static const struct key_kind kinds[] = {
+	{".pem", "", "rsa"},
+	{".ed25519.pem", "-ed25519", "ed25519"},
+};
+
+static int key_path(const struct cli *cli, const char *domain,
+		    const struct key_kind *kind, char *dst, size_t len)
 {
-	int n = dir_only ? snprintf(dst, len, "%s/dkim", cli->cfg.data_dir)
-			 : snprintf(dst, len, "%s/dkim/%s.pem", cli->cfg.data_dir,
-				    domain);
+	int n = kind ? snprintf(dst, len, "%s/dkim/%s%s", cli->cfg.data_dir,
+				domain, kind->suffix)
+		     : snprintf(dst, len, "%s/dkim", cli->cfg.data_dir);
 	return n < 0 || (size_t)n >= len ? -1 : 0;
 }
 
+/* RSA: p= is the DER SubjectPublicKeyInfo; Ed25519: the raw 32 bytes. */
 static int print_record(const struct cli *cli, const char *domain,
-			EVP_PKEY *key)
+			const struct key_kind *kind, EVP_PKEY *key)
 {
-	unsigned char *der = NULL;
-	int n = i2d_PUBKEY(key, &der);
-	if (n <= 0)
-		return cli_fail("cannot encode the public key");
-	char *b64 = malloc((size_t)(n + 2) / 3 * 4 + 1);
+	unsigned char raw[64], *der = NULL;
+	size_t n = sizeof raw;
+	const unsigned char *pub;
+	if (strcmp(kind->k, "ed25519") == 0) {
+		if (EVP_PKEY_get_raw_public_key(key, raw, &n) != 1)
+			return cli_fail("cannot encode the public key");
+		pub = raw;
+	} else {
+		int dl = i2d_PUBKEY(key, &der);
+		if (dl <= 0)
+			return cli_fail("cannot encode the public key");
+		pub = der;
+		n = (size_t)dl;
+	}
+	char *b64 = malloc((n + 2) / 3 * 4 + 1);
 	if (b64 == NULL) {
 		OPENSSL_free(der);
 		return cli_fail("out of memory");
 	}
-	EVP_EncodeBlock((unsigned char *)b64, der, n);
-	printf("%s._domainkey.%s. IN TXT \"v=DKIM1; k=rsa; p=%s\"\n",
-	       cli->cfg.dkim_selector, domain, b64);
+	EVP_EncodeBlock((unsigned char *)b64, pub, (int)n);
+	printf("%s%s._domainkey.%s. IN TXT \"v=DKIM1; k=%s; p=%s\"\n",
+	       cli->cfg.dkim_selector, kind->sel_tail, domain, kind->k, b64);
 	free(b64);
 	OPENSSL_free(der);
 	return 0;
 }
 
-static int generate(struct cli *cli, const char *domain, bool force)
+static int write_key(const char *path, EVP_PKEY *key)
 {
-	char dir[CONFIG_PATH_MAX], path[CONFIG_PATH_MAX + ADDR_DOMAIN_MAX + 16],
-		tmp[sizeof path + 8];
-	if (key_path(cli, domain, dir, sizeof dir, true) < 0 ||
-	    key_path(cli, domain, path, sizeof path, false) < 0)
-		return cli_fail("data_dir is too long");
-	if (!force && access(path, F_OK) == 0)
-		return cli_fail("%s already has a DKIM key (%s); use --force to replace it",
-				domain, path);
-	if (mkdir(dir, 0700) != 0 && errno != EEXIST)
-		return cli_fail("cannot create %s: %s", dir, strerror(errno));
-	EVP_PKEY *key = EVP_RSA_gen(2048);
-	if (key == NULL)
-		return cli_fail("cannot generate an RSA key");
-	snprintf(tmp, sizeof tmp, "%s.tmp", path);
+	char tmp[CONFIG_PATH_MAX + ADDR_DOMAIN_MAX + 40];
+	int tl = snprintf(tmp, sizeof tmp, "%s.tmp", path);
+	if (tl < 0 || (size_t)tl >= sizeof tmp)
+		return cli_fail("%s: path too long", path);
 	mode_t old = umask(077);
 	FILE *f = fopen(tmp, "w");
 	umask(old);
@@ -78,33 +93,66 @@ static int generate(struct cli *cli, const char *domain, bool force)
 		ok = 0;
 	if (!ok || rename(tmp, path) != 0) {
 		unlink(tmp);
-		EVP_PKEY_free(key);
 		return cli_fail("cannot write %s: %s", path, strerror(errno));
 	}
-	cli_audit(cli, "dkim-generate", domain);
-	printf("DKIM key for %s written to %s\nPublish this DNS record:\n", domain,
-	       path);
-	int rc = print_record(cli, domain, key);
-	EVP_PKEY_free(key);
+	return 0;
+}
+
+static int generate(struct cli *cli, const char *domain, bool force)
+{
+	char dir[CONFIG_PATH_MAX], path[2][CONFIG_PATH_MAX + ADDR_DOMAIN_MAX + 32];
+	if (key_path(cli, domain, NULL, dir, sizeof dir) < 0 ||
+	    key_path(cli, domain, &kinds[0], path[0], sizeof path[0]) < 0 ||
+	    key_path(cli, domain, &kinds[1], path[1], sizeof path[1]) < 0)
+		return cli_fail("data_dir is too long");
+	for (int i = 0; i < 2; i++)
+		if (!force && access(path[i], F_OK) == 0)
+			return cli_fail("%s already has a DKIM key (%s); use --force to replace it",
+					domain, path[i]);
+	if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+		return cli_fail("cannot create %s: %s", dir, strerror(errno));
+	EVP_PKEY *keys[2] = {EVP_RSA_gen(2048), EVP_PKEY_Q_keygen(NULL, NULL, "ED25519")};
+	int rc = 0;
+	if (keys[0] == NULL || keys[1] == NULL)
+		rc = cli_fail("cannot generate the keys");
+	for (int i = 0; rc == 0 && i < 2; i++)
+		rc = write_key(path[i], keys[i]);
+	if (rc == 0) {
+		cli_audit(cli, "dkim-generate", domain);
+		printf("DKIM keys for %s written to %s and %s\n"
+		       "Publish these DNS records:\n", domain, path[0], path[1]);
+		for (int i = 0; rc == 0 && i < 2; i++)
+			rc = print_record(cli, domain, &kinds[i], keys[i]);
+	}
+	EVP_PKEY_free(keys[0]);
+	EVP_PKEY_free(keys[1]);
 	return rc;
 }
 
 static int show(struct cli *cli, const char *domain)
 {
-	char path[CONFIG_PATH_MAX + ADDR_DOMAIN_MAX + 16];
-	if (key_path(cli, domain, path, sizeof path, false) < 0)
-		return cli_fail("data_dir is too long");
-	FILE *f = fopen(path, "r");
-	if (f == NULL)
+	int shown = 0;
+	for (int i = 0; i < 2; i++) {
+		char path[CONFIG_PATH_MAX + ADDR_DOMAIN_MAX + 32];
+		if (key_path(cli, domain, &kinds[i], path, sizeof path) < 0)
+			return cli_fail("data_dir is too long");
+		FILE *f = fopen(path, "r");
+		if (f == NULL)
+			continue;
+		EVP_PKEY *key = PEM_read_PrivateKey(f, NULL, NULL, NULL);
+		fclose(f);
+		if (key == NULL)
+			return cli_fail("%s is not a PEM private key", path);
+		int rc = print_record(cli, domain, &kinds[i], key);
+		EVP_PKEY_free(key);
+		if (rc != 0)
+			return rc;
+		shown++;
+	}
+	if (shown == 0)
 		return cli_fail("%s has no DKIM key (mailroomctl dkim generate %s)",
 				domain, domain);
-	EVP_PKEY *key = PEM_read_PrivateKey(f, NULL, NULL, NULL);
-	fclose(f);
-	if (key == NULL)
-		return cli_fail("%s is not a PEM private key", path);
-	int rc = print_record(cli, domain, key);
-	EVP_PKEY_free(key);
-	return rc;
+	return 0;
 }
 
 int cli_dkim_main(struct cli *cli, int argc, char **argv)

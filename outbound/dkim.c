@@ -1,15 +1,18 @@
 /*
  * dkim.c - DKIM signing (RFC 6376) of outgoing mail: rsa-sha256 with
  * relaxed/relaxed canonicalization, so a receiver (Gmail, Microsoft) can
- * tell the mail really comes from the sender's domain.
+ * tell the mail really comes from the sender's domain; plus, when the
+ * domain has an Ed25519 key too, a second ed25519-sha256 signature
+ * (RFC 8463) over the same canonical data.
  *
  * The signer is fed the stored message once, in pieces (the same pass
  * that scans for 8-bit data): the header section is kept (at most
  * OB_DKIM_HEADERS_MAX; a larger one is simply not signed) and the body is
  * canonicalized as it streams into SHA-256, so memory stays bounded for
  * any message size. The signature field is then prepended when the
- * message is sent. Keys are PEM files, one per domain
- * (<data_dir>/dkim/<domain>.pem), made by `mailroomctl dkim generate`.
+ * message is sent. Keys are PEM files per domain: <data_dir>/dkim/
+ * <domain>.pem (RSA, selector [dkim] selector) and <domain>.ed25519.pem
+ * (selector "<selector>-ed25519"), made by `mailroomctl dkim generate`.
  */
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -36,6 +39,9 @@ struct ob_dkim {
 	size_t nl_run; /* trailing bytes of "\r\n\r\n" seen in the header */
 	struct ob_dkim_body body;
 	EVP_MD_CTX *sha;
+	bool body_done; /* bh computed: more signatures may follow */
+	unsigned char bh[EVP_MAX_MD_SIZE];
+	unsigned int bhlen;
 };
 
 /* ---- relaxed body canonicalization (RFC 6376 3.4.4) ---------------------- */
@@ -273,13 +279,15 @@ int ob_dkim_sign(struct ob_dkim *d, EVP_PKEY *key, const char *domain,
 {
 	if (d->failed)
 		return -1;
-	if (!d->in_body)
-		d->in_body = true; /* no body at all */
-	ob_dkim_body_end(&d->body);
-	unsigned char bh[EVP_MAX_MD_SIZE];
-	unsigned int bhlen = 0;
-	if (EVP_DigestFinal_ex(d->sha, bh, &bhlen) != 1)
-		return -1;
+	if (!d->body_done) {
+		d->in_body = true; /* a message with no body at all */
+		ob_dkim_body_end(&d->body);
+		if (EVP_DigestFinal_ex(d->sha, d->bh, &d->bhlen) != 1)
+			return -1;
+		d->body_done = true;
+	}
+	/* RFC 8463: Ed25519 signs the SHA-256 of the header data. */
+	bool ed = EVP_PKEY_get_id(key) == EVP_PKEY_ED25519;
 
 	struct buf data, hnames;
 	if (buf_init(&data, OB_DKIM_HEADERS_MAX + 4096) < 0)
@@ -300,25 +308,32 @@ int ob_dkim_sign(struct ob_dkim *d, EVP_PKEY *key, const char *domain,
 	}
 	size_t field_start = out->len;
 	rc |= buf_printf(out,
-			 "DKIM-Signature: v=1; a=rsa-sha256; c=relaxed/relaxed;"
+			 "DKIM-Signature: v=1; a=%s; c=relaxed/relaxed;"
 			 " d=%s; s=%s;\r\n\tt=%lld; h=%s;\r\n\tbh=",
-			 domain, selector, (long long)now, hnames.data);
-	rc |= b64_into(out, bh, bhlen);
+			 ed ? "ed25519-sha256" : "rsa-sha256", domain, selector,
+			 (long long)now, hnames.data);
+	rc |= b64_into(out, d->bh, d->bhlen);
 	rc |= buf_append_str(out, ";\r\n\tb=");
 	/* The field as signed: canonical, with an empty b= and no CRLF. */
 	if (rc == 0)
 		rc = ob_dkim_canon_header(out->data + field_start,
 					  out->len - field_start, &data);
-	unsigned char *sig = NULL;
+	unsigned char *sig = NULL, hash[32];
 	size_t siglen = 0;
+	const unsigned char *tbs = (const unsigned char *)data.data;
+	size_t tbslen = data.len;
+	if (ed && rc == 0) {
+		if (EVP_Digest(data.data, data.len, hash, NULL, EVP_sha256(), NULL) != 1)
+			rc = -1;
+		tbs = hash;
+		tbslen = sizeof hash;
+	}
 	EVP_MD_CTX *mc = rc == 0 ? EVP_MD_CTX_new() : NULL;
 	if (mc == NULL ||
-	    EVP_DigestSignInit(mc, NULL, EVP_sha256(), NULL, key) != 1 ||
-	    EVP_DigestSign(mc, NULL, &siglen, (const unsigned char *)data.data,
-			   data.len) != 1 ||
+	    EVP_DigestSignInit(mc, NULL, ed ? NULL : EVP_sha256(), NULL, key) != 1 ||
+	    EVP_DigestSign(mc, NULL, &siglen, tbs, tbslen) != 1 ||
 	    (sig = malloc(siglen)) == NULL ||
-	    EVP_DigestSign(mc, sig, &siglen, (const unsigned char *)data.data,
-			   data.len) != 1)
+	    EVP_DigestSign(mc, sig, &siglen, tbs, tbslen) != 1)
 		rc = -1;
 	if (rc == 0)
 		rc = b64_into(out, sig, siglen) | buf_append_str(out, "\r\n");

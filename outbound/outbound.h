@@ -222,9 +222,10 @@ void ob_dkim_free(struct ob_dkim **dp);
 void ob_dkim_feed(struct ob_dkim *d, const char *p, size_t n);
 /*
  * Append a complete "DKIM-Signature: ..." field (folded, ending in CRLF)
- * for the message fed so far, signed (rsa-sha256, relaxed/relaxed) by key
- * for d=domain, s=selector, t=now. -1 when the header section was too big
- * or signing failed.
+ * for the message fed so far, signed by key (RSA: rsa-sha256; Ed25519:
+ * ed25519-sha256, RFC 8463), relaxed/relaxed, for d=domain, s=selector,
+ * t=now. May be called again with another key (the body hash is kept).
+ * -1 when the header section was too big or signing failed.
  */
 int ob_dkim_sign(struct ob_dkim *d, EVP_PKEY *key, const char *domain,
 		 const char *selector, int64_t now, struct buf *out)

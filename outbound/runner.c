@@ -565,15 +565,17 @@ static bool has_8bit(const char *s)
 	return false;
 }
 
-/* The DKIM key of the sender's domain, when it has one. */
+/* A DKIM key of the sender's domain (suffix ".pem" or ".ed25519.pem"),
+ * when it has one. */
 static EVP_PKEY *dkim_key(struct ob_runner *r, const char *sender,
-			  const char **domain_r)
+			  const char *suffix, const char **domain_r)
 {
 	const char *at = strrchr(sender, '@');
 	if (at == NULL || at[1] == '\0' || strchr(at + 1, '/') || at[1] == '.')
 		return NULL;
-	char path[CONFIG_PATH_MAX + ADDR_DOMAIN_MAX + 16];
-	snprintf(path, sizeof path, "%s/dkim/%s.pem", r->p.cfg->data_dir, at + 1);
+	char path[CONFIG_PATH_MAX + ADDR_DOMAIN_MAX + 32];
+	snprintf(path, sizeof path, "%s/dkim/%s%s", r->p.cfg->data_dir, at + 1,
+		 suffix);
 	*domain_r = at + 1;
 	return ob_dkim_load_key(path);
 }
@@ -586,8 +588,10 @@ static void scan_body(struct ob_runner *r, struct ob_msg *m)
 {
 	ob_scan_init(&m->scan);
 	const char *domain = NULL;
-	EVP_PKEY *key = m->sender[0] ? dkim_key(r, m->sender, &domain) : NULL;
-	struct ob_dkim *dk = key ? ob_dkim_new() : NULL;
+	EVP_PKEY *key = m->sender[0] ? dkim_key(r, m->sender, ".pem", &domain) : NULL;
+	EVP_PKEY *ed = m->sender[0] ? dkim_key(r, m->sender, ".ed25519.pem", &domain)
+				    : NULL;
+	struct ob_dkim *dk = key || ed ? ob_dkim_new() : NULL;
 	struct store_body_reader *rd = NULL;
 	if (store_body_open_by_id(r->p.store, m->body_id, &rd) == STORE_OK) {
 		char chunk[16384];
@@ -601,9 +605,18 @@ static void scan_body(struct ob_runner *r, struct ob_msg *m)
 		}
 		store_body_close(&rd);
 		struct buf sig;
+		char ed_selector[sizeof r->p.cfg->dkim_selector + 16];
+		snprintf(ed_selector, sizeof ed_selector, "%s-ed25519",
+			 r->p.cfg->dkim_selector);
+		int64_t now = (int64_t)time(NULL);
 		if (dk && buf_init(&sig, 8192) == 0) {
-			if (ob_dkim_sign(dk, key, domain, r->p.cfg->dkim_selector,
-					 (int64_t)time(NULL), &sig) == 0) {
+			int rc = 0;
+			if (key)
+				rc |= ob_dkim_sign(dk, key, domain,
+						   r->p.cfg->dkim_selector, now, &sig);
+			if (ed && rc == 0)
+				rc |= ob_dkim_sign(dk, ed, domain, ed_selector, now, &sig);
+			if (rc == 0) {
 				m->dkim = sig.data; /* the message owns it now */
 				m->dkim_len = sig.len;
 			} else {
@@ -614,6 +627,7 @@ static void scan_body(struct ob_runner *r, struct ob_msg *m)
 	}
 	ob_dkim_free(&dk);
 	EVP_PKEY_free(key);
+	EVP_PKEY_free(ed);
 }
 
 static struct ob_msg *job_msg(struct ob_runner *r, struct ob_job *j,

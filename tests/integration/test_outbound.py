@@ -325,6 +325,35 @@ def test_dkim_signature_verifies(out):
     assert not dkim.verify(msg.replace(b"Tabs", b"Tabz"), dnsfunc=dns)
 
 
+def test_dkim_ed25519_second_signature(out):
+    import base64
+    import dkim
+    rsa_txt = dkim_key(out)
+    key = out.data_dir / "dkim" / "example.test.ed25519.pem"
+    subprocess.run(["openssl", "genpkey", "-algorithm", "ED25519", "-out", str(key)],
+                   check=True, capture_output=True)
+    der = subprocess.run(["openssl", "pkey", "-in", str(key), "-pubout", "-outform", "DER"],
+                         check=True, capture_output=True).stdout
+    ed_txt = b"v=DKIM1; k=ed25519; p=" + base64.b64encode(der[-32:])  # RFC 8463: the raw key
+    records = {b"mailroom._domainkey.example.test.": rsa_txt,
+               b"mailroom-ed25519._domainkey.example.test.": ed_txt}
+    out.start_dns(*MX2[:1], MX2[2])
+    sink = out.sink("127.0.0.2")
+    out.start("queued")
+    submit(out, ["friend@remote.test"], subject="two signatures")
+    assert wait_for(lambda: len(sink.messages()) == 1, 15), out.log("queued")
+    assert wait_for(lambda: queue_rows(out) == [], 10)
+    raw = sink.messages()[0]
+    msg = raw[raw.index(b"DKIM-Signature:"):]
+    assert msg.count(b"DKIM-Signature:") == 2 and b"a=ed25519-sha256;" in msg
+    d = dkim.DKIM(msg)
+    dns = lambda name, timeout=5: records.get(name)  # noqa: E731
+    assert d.verify(idx=0, dnsfunc=dns) and d.verify(idx=1, dnsfunc=dns)
+    bad = dkim.DKIM(msg.replace(b"Hello from", b"Hallo from"))
+    with pytest.raises(dkim.ValidationError, match="body hash mismatch"):
+        bad.verify(idx=1, dnsfunc=dns)
+
+
 def test_no_dkim_key_no_signature(out):
     out.start_dns(*MX2[:1], MX2[2])
     sink = out.sink("127.0.0.2")
@@ -342,13 +371,15 @@ def test_dkim_key_from_mailroomctl(out):
     if r.returncode != 0 and "unknown" in r.stderr:
         pytest.skip("mailroomctl has no dkim verb yet (cli/main.c table)")
     assert r.returncode == 0, r.stderr
-    rec = re.search(r'^mailroom\._domainkey\.example\.test\. IN TXT "(v=DKIM1; k=rsa; p=[A-Za-z0-9+/=]+)"$',
-                    r.stdout, re.M)
-    assert rec, r.stdout
-    assert (out.data_dir / "dkim" / "example.test.pem").stat().st_mode & 0o077 == 0
+    recs = dict(re.findall(r'^(mailroom(?:-ed25519)?\._domainkey\.example\.test\.) IN TXT '
+                           r'"(v=DKIM1; k=(?:rsa|ed25519); p=[A-Za-z0-9+/=]+)"$', r.stdout, re.M))
+    assert len(recs) == 2, r.stdout
+    for f in ("example.test.pem", "example.test.ed25519.pem"):
+        assert (out.data_dir / "dkim" / f).stat().st_mode & 0o077 == 0
     again = out.ctl("dkim", "generate", "example.test", check=False)
     assert again.returncode == 1 and "--force" in again.stderr  # a key is never replaced silently
-    assert out.ctl("dkim", "show", "example.test").stdout.strip().endswith(rec.group(1) + '"')
+    shown = out.ctl("dkim", "show", "example.test").stdout
+    assert all(v in shown for v in recs.values())
     out.start_dns(*MX2[:1], MX2[2])
     sink = out.sink("127.0.0.2")
     out.start("queued")
@@ -357,4 +388,6 @@ def test_dkim_key_from_mailroomctl(out):
     assert wait_for(lambda: queue_rows(out) == [], 10)  # the file is whole
     raw = sink.messages()[0]
     msg = raw[raw.index(b"DKIM-Signature:"):]
-    assert dkim.verify(msg, dnsfunc=lambda name, timeout=5: rec.group(1).encode())
+    dns = lambda name, timeout=5: recs.get(name.decode(), "").encode() or None  # noqa: E731
+    d = dkim.DKIM(msg)
+    assert d.verify(idx=0, dnsfunc=dns) and d.verify(idx=1, dnsfunc=dns)
