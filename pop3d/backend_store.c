@@ -1,15 +1,10 @@
 /*
  * backend_store.c - the session's backend over libstore.
  *
- * Why bodies are read the way they are: an open sqlite3_blob keeps a read
- * transaction open on its connection, and every statement on that
- * connection then sees that old snapshot. If a slow client's RETR kept a
- * blob open on the daemon's one connection, other sessions would log in to
- * stale mailboxes and could not open bodies delivered since. So a body up
- * to POP3_BODY_INLINE_MAX is read whole when RETR starts and the blob
- * closed in the same call; a bigger one streams through a private
- * connection opened for that RETR alone (its open cost is small next to
- * the transfer), so its snapshot harms nobody.
+ * Bodies stream straight through libstore's reader: it loads one chunk
+ * at a time and holds no read transaction between calls, so a slow
+ * client's RETR pins no snapshot on the daemon's one connection (other
+ * sessions keep seeing new mail, and QUIT can delete meanwhile).
  */
 #include "pop3_backend.h"
 
@@ -17,14 +12,6 @@
 #include <string.h>
 
 #include "../store/store.h"
-
-struct body {
-	struct pop3_store_backend *b;
-	struct store *own; /* private connection (large bodies) */
-	struct store_body_reader *r;
-	char *mem; /* small bodies, read whole */
-	size_t len, off;
-};
 
 static int be_authenticate(void *ctx, const char *user, const char *password,
 			   struct pop3_account *acct_r)
@@ -61,95 +48,26 @@ static int be_snapshot(void *ctx, int64_t account_id,
 	return store_mailbox_snapshot(b->st, account_id, entries_r, n_r);
 }
 
-static int read_whole(struct store_body_reader *r, struct body *body)
-{
-	int64_t size = store_body_size(r);
-	body->mem = malloc(size > 0 ? (size_t)size : 1);
-	if (body->mem == NULL)
-		return STORE_ERROR;
-	while (body->len < (size_t)size) {
-		ssize_t n = store_body_read(r, body->mem + body->len,
-					    (size_t)size - body->len);
-		if (n < 0)
-			return STORE_ERROR;
-		if (n == 0)
-			break;
-		body->len += (size_t)n;
-	}
-	return STORE_OK;
-}
-
-static void body_free(struct body *body)
-{
-	if (body == NULL)
-		return;
-	store_body_close(&body->r);
-	/* With its blob closed the connection holds no snapshot: keep it. */
-	if (body->own != NULL && body->b->n_spare < POP3_SPARE_STORES)
-		body->b->spare[body->b->n_spare++] = body->own;
-	else
-		store_close(&body->own);
-	free(body->mem);
-	free(body);
-}
-
 static int be_body_open(void *ctx, int64_t account_id, int64_t entry_id,
 			void **reader_r)
 {
 	struct pop3_store_backend *b = ctx;
 	struct store_body_reader *r = NULL;
-	struct body *body = calloc(1, sizeof(*body));
-	if (body == NULL)
-		return STORE_ERROR;
-	body->b = b;
 	int rc = store_body_open(b->st, account_id, entry_id, &r);
-	if (rc != STORE_OK) {
-		free(body);
-		return rc;
-	}
-	if (store_body_size(r) <= POP3_BODY_INLINE_MAX) {
-		rc = read_whole(r, body);
-		store_body_close(&r);
-		if (rc != STORE_OK) {
-			body_free(body);
-			return rc;
-		}
-		*reader_r = body;
-		return STORE_OK;
-	}
-	store_body_close(&r);
-	char err[256];
-	rc = STORE_OK;
-	if (b->n_spare > 0)
-		body->own = b->spare[--b->n_spare];
-	else
-		rc = store_open(b->db_path, &body->own, err, sizeof(err));
 	if (rc == STORE_OK)
-		rc = store_body_open(body->own, account_id, entry_id, &body->r);
-	if (rc != STORE_OK) {
-		body_free(body);
-		return rc;
-	}
-	*reader_r = body;
-	return STORE_OK;
+		*reader_r = r;
+	return rc;
 }
 
 static ssize_t be_body_read(void *reader, void *dst, size_t len)
 {
-	struct body *body = reader;
-	if (body->r != NULL)
-		return store_body_read(body->r, dst, len);
-	size_t n = body->len - body->off;
-	if (n > len)
-		n = len;
-	memcpy(dst, body->mem + body->off, n);
-	body->off += n;
-	return (ssize_t)n;
+	return store_body_read(reader, dst, len);
 }
 
 static void be_body_close(void *reader)
 {
-	body_free(reader);
+	struct store_body_reader *r = reader;
+	store_body_close(&r);
 }
 
 static int be_remove(void *ctx, int64_t account_id, const int64_t *ids,
@@ -157,12 +75,6 @@ static int be_remove(void *ctx, int64_t account_id, const int64_t *ids,
 {
 	struct pop3_store_backend *b = ctx;
 	return store_mailbox_delete(b->st, account_id, ids, n);
-}
-
-void pop3_backend_store_close(struct pop3_store_backend *ctx)
-{
-	while (ctx->n_spare > 0)
-		store_close(&ctx->spare[--ctx->n_spare]);
 }
 
 void pop3_backend_store(struct pop3_backend *be, struct pop3_store_backend *ctx)

@@ -13,23 +13,10 @@
 
 #include "pop3_session.h"
 
-/* Bodies up to this size are read whole at RETR and the blob closed at
- * once; bigger ones stream through a private store connection. */
-#define POP3_BODY_INLINE_MAX (128 * 1024)
-
-/* Private connections kept open between large RETRs (opening one costs
- * about as much as sending 100 KB). */
-#define POP3_SPARE_STORES 4
-
 struct pop3_store_backend {
-	struct store *st;        /* the daemon's connection (not owned) */
-	const char *db_path;     /* for private connections (not owned) */
-	pid_t pid;               /* lock owner */
-	struct store *spare[POP3_SPARE_STORES]; /* owned; idle, no blob open */
-	size_t n_spare;
+	struct store *st; /* the daemon's connection (not owned) */
+	pid_t pid;        /* lock owner */
 };
-/* Close the spare connections (at shutdown). */
-void pop3_backend_store_close(struct pop3_store_backend *ctx);
 /* Fill be to call into ctx (which must outlive every session). */
 void pop3_backend_store(struct pop3_backend *be, struct pop3_store_backend *ctx);
 

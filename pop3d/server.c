@@ -590,7 +590,6 @@ static void server_free(struct server *srv)
 	if (srv->tls)
 		SSL_CTX_free(srv->tls);
 	auth_pool_free(&srv->auth);
-	pop3_backend_store_close(&srv->store_ctx);
 	store_close(&srv->st);
 	free(srv->penalty);
 	if (srv->base)
@@ -650,7 +649,6 @@ int pop3_server_run(const struct config *cfg)
 		goto out;
 	}
 	srv.store_ctx.st = srv.st;
-	srv.store_ctx.db_path = srv.db_path;
 	srv.store_ctx.pid = getpid();
 	pop3_backend_store(&srv.backend, &srv.store_ctx);
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
