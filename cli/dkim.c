@@ -8,13 +8,16 @@
  * unless --force) and prints the DNS TXT records to publish:
  * <selector>._domainkey.<domain> "v=DKIM1; k=rsa; p=..." and
  * <selector>-ed25519._domainkey.<domain> "v=DKIM1; k=ed25519; p=..." (RFC
- * 8463). show prints the records again. The domain must be local.
+ * 8463). show prints the records again. The domain must be local. When
+ * [server] user is set, the key files belong to that user (the daemons
+ * drop to it and must read them).
  * (`keygen` is accepted as another name for generate.)
  */
 #include <errno.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -77,7 +80,18 @@ static int print_record(const struct cli *cli, const char *domain,
 	return 0;
 }
 
-static int write_key(const char *path, EVP_PKEY *key)
+/* Daemons drop to [server] user: the key must be theirs to read. */
+static int give_to_daemon_user(const struct cli *cli, FILE *f)
+{
+	if (cli->cfg.user[0] == '\0' || geteuid() != 0)
+		return 0;
+	const struct passwd *pw = getpwnam(cli->cfg.user);
+	if (pw == NULL)
+		return -1;
+	return fchown(fileno(f), pw->pw_uid, pw->pw_gid);
+}
+
+static int write_key(const struct cli *cli, const char *path, EVP_PKEY *key)
 {
 	char tmp[CONFIG_PATH_MAX + ADDR_DOMAIN_MAX + 40];
 	int tl = snprintf(tmp, sizeof tmp, "%s.tmp", path);
@@ -86,7 +100,8 @@ static int write_key(const char *path, EVP_PKEY *key)
 	mode_t old = umask(077);
 	FILE *f = fopen(tmp, "w");
 	umask(old);
-	int ok = f != NULL && PEM_write_PrivateKey(f, key, NULL, NULL, 0, NULL, NULL) == 1;
+	int ok = f != NULL && give_to_daemon_user(cli, f) == 0 &&
+		 PEM_write_PrivateKey(f, key, NULL, NULL, 0, NULL, NULL) == 1;
 	if (f != NULL && (fflush(f) != 0 || fsync(fileno(f)) != 0))
 		ok = 0;
 	if (f != NULL && fclose(f) != 0)
@@ -116,7 +131,7 @@ static int generate(struct cli *cli, const char *domain, bool force)
 	if (keys[0] == NULL || keys[1] == NULL)
 		rc = cli_fail("cannot generate the keys");
 	for (int i = 0; rc == 0 && i < 2; i++)
-		rc = write_key(path[i], keys[i]);
+		rc = write_key(cli, path[i], keys[i]);
 	if (rc == 0) {
 		cli_audit(cli, "dkim-generate", domain);
 		printf("DKIM keys for %s written to %s and %s\n"

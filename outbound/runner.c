@@ -20,6 +20,7 @@
  * sender's mailbox when the sender is local, else queued back out with
  * the null sender.
  */
+#include <errno.h>
 #include <event2/event.h>
 #include <openssl/evp.h>
 #include <stdio.h>
@@ -577,7 +578,12 @@ static EVP_PKEY *dkim_key(struct ob_runner *r, const char *sender,
 	snprintf(path, sizeof path, "%s/dkim/%s%s", r->p.cfg->data_dir, at + 1,
 		 suffix);
 	*domain_r = at + 1;
-	return ob_dkim_load_key(path);
+	EVP_PKEY *k = ob_dkim_load_key(path);
+	if (k == NULL && access(path, F_OK) == 0)
+		log_warn("event=dkim-key-unusable path=%s reason=\"%s\" (mail goes unsigned)",
+			 path, access(path, R_OK) == 0 ? "not a PEM private key"
+						       : strerror(errno));
+	return k;
 }
 
 /*
