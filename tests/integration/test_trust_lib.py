@@ -22,10 +22,11 @@ TOOL_SRC = REPO / "tests" / "tools" / "trust_check.c"
 def trust_check_binary():
     """Build build/trust-check against the same libtrust as smtpd."""
     out = BUILD / "trust-check"
-    libs = [BUILD / "libtrust.a", BUILD / "libcommon.a"]
+    libs = [BUILD / "libtrust.a", BUILD / "libstore.a", BUILD / "libcommon.a"]
     if out.exists() and out.stat().st_mtime >= max(p.stat().st_mtime for p in [TOOL_SRC, *libs]):
         return out
-    flags = subprocess.run(["pkg-config", "--libs", "libevent", "libcares", "openssl"],
+    flags = subprocess.run(["pkg-config", "--libs", "libevent", "libcares", "openssl",
+                            "sqlite3", "libcrypt"],
                            capture_output=True, text=True, check=True).stdout.split()
     san = ["-fsanitize=address,undefined"] if "asan" in str(BUILD) else []
     subprocess.run(["cc", "-std=c11", "-O1", "-g", "-D_GNU_SOURCE", *san, "-o", str(out),

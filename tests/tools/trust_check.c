@@ -9,6 +9,8 @@
  *   msg   FILE IP HELO MAILFROM SAMPLE AUTHSERV   (SPF + DKIM + DMARC,
  *         Authentication-Results and X-Spam headers for a message file)
  *   name  IP ZONE                                  (DNSBL query name)
+ *   grey  DB IP SENDER RCPT DELAY                  (greylisting verdict,
+ *         with the real clock, in the store at path DB)
  *
  * Options: -s ADDR:PORT (dns_servers), -t MS (per-try timeout), -n NOW.
  * Test tool only: it exits on bad usage and trusts its arguments.
@@ -17,9 +19,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../../common/buf.h"
+#include "../../store/store.h"
 #include "../../trust/trust.h"
 
 struct run {
@@ -210,6 +214,27 @@ static void cmd_msg(struct run *r, char **f, int n)
 	trust_dkim_free(&d);
 }
 
+static void cmd_grey(char **f, int n)
+{
+	if (n < 6)
+		exit(2);
+	struct store *st = NULL;
+	char err[256], net[64];
+	if (store_open(f[1], &st, err, sizeof err) != 0) {
+		fprintf(stderr, "store: %s\n", err);
+		exit(1);
+	}
+	if (trust_greylist_net(f[2], net, sizeof net) < 0)
+		exit(2);
+	int64_t retry = 0;
+	int rc = store_greylist_check(st, net, f[3], f[4], (int64_t)time(NULL),
+				      strtoll(f[5], NULL, 10), &retry);
+	printf("{\"verdict\": \"%s\", \"net\": ", rc == 1 ? "pass" : rc == 0 ? "defer" : "error");
+	json_str(net);
+	printf(", \"retry_after\": %lld}\n", (long long)retry);
+	store_close(&st);
+}
+
 int main(int argc, char **argv)
 {
 	const char *servers = NULL;
@@ -260,6 +285,8 @@ int main(int argc, char **argv)
 			cmd_name(f, n);
 		else if (strcmp(f[0], "msg") == 0)
 			cmd_msg(&r, f, n);
+		else if (strcmp(f[0], "grey") == 0)
+			cmd_grey(f, n);
 		else
 			return 2;
 		fflush(stdout);
