@@ -197,8 +197,11 @@ static int route(struct rules_env *env, struct rules_outcome *o,
 		memset(&ex, 0, sizeof ex);
 		int rc = store_expand(env->st, targets[i], 0, &ex);
 		if (rc == STORE_INVALID) { /* not a local domain */
-			if (n_remote < n * 4)
-				remote[n_remote++] = targets[i];
+			/* a copy: targets point into a cached rule set that a
+			 * later lookup in this batch may evict */
+			const char *t = str_keep(o, targets[i]);
+			if (t && n_remote < n * 4)
+				remote[n_remote++] = t;
 			continue;
 		}
 		if (rc == STORE_NOTFOUND) {
