@@ -34,6 +34,7 @@ struct rules_env {
 	size_t srs_keylen;
 	time_t now;
 	char *hdr; /* RULES_HEADER_BLOCK_MAX */
+	bool header_complete; /* hdr holds the whole header block */
 };
 
 struct rules_env *rules_env_new(struct store *st, const char *hostname)
@@ -300,7 +301,10 @@ static int account_actions(struct rules_env *env, const struct store_message *in
 	struct rules_message *msg = env->msg;
 	struct buf b;
 	int rc = STORE_OK;
-	bool rewrite = d->subject_tag != NULL || d->n_set_headers > 0;
+	/* a header block longer than we read cannot be rewritten safely: its
+	 * last line would be cut in two; that account keeps the original */
+	bool rewrite = (d->subject_tag != NULL || d->n_set_headers > 0) &&
+		       env->header_complete;
 	*keeps_original = d->keep && !rewrite;
 	if (buf_init(&b, 2 * RULES_HEADER_BLOCK_MAX) != 0)
 		return STORE_ERROR;
@@ -383,6 +387,7 @@ int rules_deliver_prepare(struct rules_env *env, const struct store_message *in,
 	if (got < 0)
 		return STORE_ERROR;
 	size_t hl = rules_header_block_len(env->hdr, (size_t)got);
+	env->header_complete = hl < (size_t)got || (int64_t)got == in->size;
 	struct rules_message *msg = env->msg;
 	rules_message_parse(msg, env->hdr, hl);
 	msg->envelope_from = in->sender ? in->sender : "";
