@@ -221,7 +221,14 @@ void ob_route_conn_done(struct ob_job *j, bool ok, bool tls_failed,
 		return;
 	}
 	snprintf(j->last_error, sizeof j->last_error, "%s", why ? why : "");
-	if (tls_failed && !j->smarthost && !j->plain_retry) {
+	if (j->msgs_this_conn > 0 && !tls_failed) {
+		/* The host took mail on this connection, then closed it (some
+		 * take one message per connection): go on with the same one.
+		 * Each reconnection delivers or ends, so this ends. */
+		j->addr_idx--;
+		log_debug("job=%llu event=reconnect host=%s",
+			  (unsigned long long)j->id, j->host);
+	} else if (tls_failed && !j->smarthost && !j->plain_retry) {
 		j->plain_retry = true;
 		j->addr_idx--;
 		log_info("job=%llu event=tls-fallback host=%s",

@@ -117,3 +117,32 @@ def test_big_message_with_leading_dots_arrives_intact(out):
         assert wait_for(lambda: queue_rows(out) == [], 10)
     finally:
         ctl.stop()
+
+
+class OneMessagePerConnection(SMTP):
+    """Closes the connection after each message it accepts."""
+
+    async def smtp_DATA(self, arg):
+        await super().smtp_DATA(arg)
+        self.transport.close()
+
+
+def test_server_that_takes_one_message_per_connection(out):
+    out.start_dns(*MX2[:1], MX2[2])
+    h = Scripted()
+
+    class C(Controller):
+        def factory(self):
+            return OneMessagePerConnection(self.handler)
+    ctl = C(h, hostname="127.0.0.2", port=out.ports["relay"])
+    ctl.start()
+    try:
+        for i in range(3):  # queued first, so one job carries all three
+            submit(out, ["good@remote.test"], subject=f"one of three {i}")
+        out.start("queued")
+        assert wait_for(lambda: len(h.messages) == 3, 15), out.log("queued")
+        assert wait_for(lambda: queue_rows(out) == [], 10)
+        assert out.log("queued").count("event=connect ") == 3
+        assert "event=deferred" not in out.log("queued")
+    finally:
+        ctl.stop()
