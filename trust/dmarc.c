@@ -243,7 +243,14 @@ static void on_record(void *arg, const struct tdns_answer *a)
 		ask(m, m->org);
 		return;
 	}
+	/* no policy: alignment is still worked out (relaxed), because smtpd
+	 * refuses unauthenticated mail claiming one of its own domains */
+	struct trust_dmarc_record none;
+	memset(&none, 0, sizeof none);
+	none.pct = 100;
+	apply(m, &none);
 	m->out.result = TRUST_AUTH_NONE;
+	m->out.policy = m->out.disposition = TRUST_DMARC_P_NONE;
 	snprintf(m->out.reason, sizeof m->out.reason, "no DMARC record");
 	deliver(m);
 }

@@ -283,4 +283,103 @@ int trust_greylist_net(const char *client_ip, char *out, size_t outlen);
  * "*" matches every domain. */
 bool trust_domain_in_list(const char *list, const char *domain);
 
+/* ---- settings (settings.c): the store's settings table ------------------ */
+
+/*
+ * Keys (set from the web panel or `mailroomctl`; unset = default):
+ *   trust.spf, trust.dkim, trust.dmarc     yes|no (yes)
+ *   trust.dnsbl_zones                      "zen.spamhaus.org, ..." ("")
+ *   trust.greylist_domains                 "example.com, ..." or "*" ("")
+ *   trust.greylist_delay                   seconds (300)
+ *   trust.spam_threshold                   points, e.g. 5 or 5.5 (5.0)
+ *   trust.spam_subject_tag                 e.g. "[SPAM]" ("" = off)
+ *   trust.reject_forged_own_domain         yes|no (yes)
+ */
+struct store;
+struct trust_settings {
+	bool spf, dkim, dmarc;
+	char dnsbl_zones[512];
+	char greylist_domains[1024];
+	int greylist_delay;
+	int spam_threshold_tenths;
+	char spam_subject_tag[64];
+	bool reject_forged_own_domain;
+};
+void trust_settings_defaults(struct trust_settings *s);
+/* Defaults, then every key the store has. 0, or -1 with *error_r naming
+ * the bad key (the defaults stay for it). */
+int trust_settings_load(struct store *st, struct trust_settings *s,
+			const char **error_r);
+
+/* ---- one message at end of DATA (message.c): DKIM, DMARC, verdict -------- */
+
+enum trust_action { TRUST_ACCEPT = 0, TRUST_REJECT };
+struct trust_verdict {
+	enum trust_action action;
+	char reply[256];          /* "550 5.7.1 ..." when action is REJECT */
+	bool quarantine;          /* DMARC p=quarantine applied */
+	bool is_spam;
+	const char *subject_tag;  /* settings' tag when spam, else NULL */
+	struct buf headers;       /* Authentication-Results + X-Spam-*, CRLF */
+	const struct trust_dkim_outcome *dkim;
+	const struct trust_dmarc_outcome *dmarc;
+	struct trust_spam spam;
+	char log[512];            /* key=value summary for the log line */
+};
+typedef void (*trust_verdict_cb)(void *arg, const struct trust_verdict *v);
+/* Is domain one of ours (the store's domains)? */
+typedef bool (*trust_is_local_fn)(void *arg, const char *domain);
+
+struct trust_message_params {
+	const char *authserv_id;             /* [server] hostname */
+	const struct trust_settings *settings;
+	const struct trust_spf_outcome *spf; /* copied; NULL: not checked */
+	bool authenticated;                  /* AUTH session: never refused here */
+	trust_is_local_fn is_local;          /* may be NULL */
+	void *is_local_arg;
+	unsigned sample;                     /* 0..99 for pct=; arc4random */
+};
+struct trust_message;
+struct trust_message *trust_message_new(struct trust_ctx *ctx,
+					const struct trust_message_params *p);
+/* The message as the client sent it (dot-unstuffed), in pieces. */
+void trust_message_feed(struct trust_message *m, const char *p, size_t n);
+/* DKIM keys, DMARC policy, verdict: cb once from the loop (or before this
+ * returns). The verdict lives until trust_message_free. */
+void trust_message_finish(struct trust_message *m, trust_verdict_cb cb, void *arg);
+/* Free; cancels a pending finish (cb never runs). */
+void trust_message_free(struct trust_message **mp);
+
+/* ---- arriving Authentication-Results removed (arfilter.c) ----------------- */
+
+/*
+ * A stream filter for DATA: passes the message through, except header
+ * fields "Authentication-Results:" whose authserv-id is ours (forged by
+ * the sender, RFC 8601 5), which it drops. Only such a field is held back
+ * while it is read (at most TRUST_ARFILTER_FIELD_MAX; a longer one is
+ * dropped too); the body passes straight through.
+ */
+#define TRUST_ARFILTER_FIELD_MAX (16 * 1024)
+typedef int (*trust_sink_fn)(void *ctx, const char *p, size_t n);
+struct trust_arfilter {
+	char authserv_id[TRUST_DOMAIN_MAX + 1];
+	trust_sink_fn sink;
+	void *ctx;
+	bool in_body;
+	bool holding;       /* field holds an Authentication-Results field */
+	bool field_too_long;
+	bool line_pass;     /* rest of an over-long line goes straight out */
+	bool line_drop;     /* rest of an over-long line is dropped */
+	struct buf line;    /* the current header line */
+	struct buf field;   /* the held field */
+	size_t dropped;     /* fields dropped */
+};
+int trust_arfilter_init(struct trust_arfilter *f, const char *authserv_id,
+			trust_sink_fn sink, void *ctx)
+	__attribute__((warn_unused_result));
+/* The sink's -1 is passed back. */
+int trust_arfilter_feed(struct trust_arfilter *f, const char *p, size_t n);
+int trust_arfilter_end(struct trust_arfilter *f);
+void trust_arfilter_free(struct trust_arfilter *f);
+
 #endif

@@ -11,6 +11,11 @@
  *   name  IP ZONE                                  (DNSBL query name)
  *   grey  DB IP SENDER RCPT DELAY                  (greylisting verdict,
  *         with the real clock, in the store at path DB)
+ *   verdict FILE IP HELO MAILFROM SAMPLE AUTHSERV AUTHED LOCALDOMAINS
+ *         (what smtpd does at end of DATA: trust_message + the forged
+ *         Authentication-Results filter; the message as it would be
+ *         stored, prepended fields first, goes to FILE.out. Settings come
+ *         from the store given with -d DB, else the defaults.)
  *
  * Options: -s ADDR:PORT (dns_servers), -t MS (per-try timeout), -n NOW.
  * Test tool only: it exits on bad usage and trusts its arguments.
@@ -34,6 +39,8 @@ struct run {
 	struct trust_dkim_outcome dkim;
 	struct trust_dmarc_outcome dmarc;
 	struct trust_dnsbl_outcome dnsbl;
+	const char *db;
+	struct buf *out_headers;
 };
 
 static void json_str(const char *s)
@@ -214,6 +221,112 @@ static void cmd_msg(struct run *r, char **f, int n)
 	trust_dkim_free(&d);
 }
 
+static const char *local_list;
+
+static bool is_local(void *arg, const char *domain)
+{
+	(void)arg;
+	return trust_domain_in_list(local_list, domain);
+}
+
+static void verdict_done(void *arg, const struct trust_verdict *v)
+{
+	struct run *r = arg;
+	r->waiting--;
+	printf("{\"action\": \"%s\", \"reply\": ",
+	       v->action == TRUST_REJECT ? "reject" : "accept");
+	json_str(v->reply);
+	printf(", \"quarantine\": %s, \"is_spam\": %s, \"subject_tag\": ",
+	       v->quarantine ? "true" : "false", v->is_spam ? "true" : "false");
+	json_str(v->subject_tag ? v->subject_tag : "");
+	printf(", \"headers\": ");
+	json_str(v->headers.data ? v->headers.data : "");
+	printf(", \"log\": ");
+	json_str(v->log);
+	/* keep the prepended fields for the stored copy */
+	struct buf *out = r->out_headers;
+	buf_reset(out);
+	if (buf_append(out, v->headers.data, v->headers.len) < 0)
+		exit(3);
+}
+
+static int file_sink(void *ctx, const char *p, size_t n)
+{
+	return fwrite(p, 1, n, ctx) == n ? 0 : -1;
+}
+
+static void cmd_verdict(struct run *r, char **f, int n)
+{
+	if (n < 9)
+		exit(2);
+	struct trust_settings set;
+	trust_settings_defaults(&set);
+	if (r->db) {
+		struct store *st = NULL;
+		char err[256];
+		const char *bad = NULL;
+		if (store_open(r->db, &st, err, sizeof err) != 0)
+			exit(1);
+		if (trust_settings_load(st, &set, &bad) < 0)
+			fprintf(stderr, "bad setting %s\n", bad);
+		store_close(&st);
+	}
+	r->waiting = 1;
+	(void)trust_spf_check(r->ctx, f[2], f[3], f[4], spf_done, r);
+	wait_all(r);
+	local_list = f[8];
+	struct trust_message_params mp = {
+		.authserv_id = f[6],
+		.settings = &set,
+		.spf = set.spf ? &r->spf : NULL,
+		.authenticated = strcmp(f[7], "yes") == 0,
+		.is_local = is_local,
+		.sample = (unsigned)strtoul(f[5], NULL, 10),
+	};
+	struct trust_message *m = trust_message_new(r->ctx, &mp);
+	char body_path[4200];
+	snprintf(body_path, sizeof body_path, "%s.body", f[1]);
+	FILE *in = fopen(f[1], "rb"), *body = fopen(body_path, "wb");
+	if (m == NULL || in == NULL || body == NULL)
+		exit(2);
+	struct trust_arfilter af;
+	if (trust_arfilter_init(&af, f[6], file_sink, body) < 0)
+		exit(3);
+	char chunk[501];
+	size_t k;
+	while ((k = fread(chunk, 1, sizeof chunk, in)) > 0) {
+		trust_message_feed(m, chunk, k);
+		if (trust_arfilter_feed(&af, chunk, k) < 0)
+			exit(3);
+	}
+	if (trust_arfilter_end(&af) < 0)
+		exit(3);
+	fclose(in);
+	fclose(body);
+	struct buf hdr;
+	if (buf_init(&hdr, 64 * 1024) < 0)
+		exit(3);
+	r->out_headers = &hdr;
+	r->waiting = 1;
+	trust_message_finish(m, verdict_done, r);
+	wait_all(r);
+	printf(", \"ar_dropped\": %zu}\n", af.dropped);
+	trust_arfilter_free(&af);
+	trust_message_free(&m);
+	/* FILE.out = prepended fields + the filtered message */
+	char out_path[4200];
+	snprintf(out_path, sizeof out_path, "%s.out", f[1]);
+	FILE *out = fopen(out_path, "wb"), *b2 = fopen(body_path, "rb");
+	if (out == NULL || b2 == NULL)
+		exit(2);
+	fwrite(hdr.data, 1, hdr.len, out);
+	while ((k = fread(chunk, 1, sizeof chunk, b2)) > 0)
+		fwrite(chunk, 1, k, out);
+	fclose(out);
+	fclose(b2);
+	buf_free(&hdr);
+}
+
 static void cmd_grey(char **f, int n)
 {
 	if (n < 6)
@@ -240,18 +353,22 @@ int main(int argc, char **argv)
 	const char *servers = NULL;
 	int timeout = 0, opt;
 	long long now = 0;
-	while ((opt = getopt(argc, argv, "s:t:n:")) != -1) {
+	const char *db = NULL;
+	while ((opt = getopt(argc, argv, "s:t:n:d:")) != -1) {
 		if (opt == 's')
 			servers = optarg;
 		else if (opt == 't')
 			timeout = (int)strtol(optarg, NULL, 10);
 		else if (opt == 'n')
 			now = strtoll(optarg, NULL, 10);
+		else if (opt == 'd')
+			db = optarg;
 		else
 			return 2;
 	}
 	struct run r;
 	memset(&r, 0, sizeof r);
+	r.db = db;
 	char err[256];
 	r.base = event_base_new();
 	r.ctx = trust_new(r.base, servers, err, sizeof err);
@@ -266,10 +383,10 @@ int main(int argc, char **argv)
 	char line[8192];
 	while (fgets(line, sizeof line, stdin)) {
 		line[strcspn(line, "\r\n")] = '\0';
-		char *f[8];
+		char *f[10];
 		int n = 0;
 		char *p = line;
-		while (n < 8) {
+		while (n < 10) {
 			f[n++] = p;
 			char *tab = strchr(p, '\t');
 			if (tab == NULL)
@@ -287,6 +404,8 @@ int main(int argc, char **argv)
 			cmd_msg(&r, f, n);
 		else if (strcmp(f[0], "grey") == 0)
 			cmd_grey(f, n);
+		else if (strcmp(f[0], "verdict") == 0)
+			cmd_verdict(&r, f, n);
 		else
 			return 2;
 		fflush(stdout);

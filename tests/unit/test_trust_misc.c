@@ -251,7 +251,127 @@ static void test_greylist_store(void)
 	tstore_done(&t);
 }
 
+struct outbuf {
+	char d[70000];
+	size_t n;
+};
+
+static int out_sink(void *ctx, const char *p, size_t n)
+{
+	struct outbuf *o = ctx;
+	if (o->n + n >= sizeof o->d)
+		return -1;
+	memcpy(o->d + o->n, p, n);
+	o->n += n;
+	o->d[o->n] = '\0';
+	return 0;
+}
+
+static void filter(const char *in, size_t len, size_t piece, struct outbuf *o,
+		   size_t *dropped)
+{
+	struct trust_arfilter f;
+	o->n = 0;
+	o->d[0] = '\0';
+	CHECK(trust_arfilter_init(&f, "mail.example.test", out_sink, o) == 0);
+	for (size_t i = 0; i < len; i += piece)
+		CHECK(trust_arfilter_feed(&f, in + i, len - i < piece ? len - i : piece) == 0);
+	CHECK(trust_arfilter_end(&f) == 0);
+	*dropped = f.dropped;
+	trust_arfilter_free(&f);
+}
+
+static void test_arfilter(void)
+{
+	static const struct {
+		const char *label, *in, *want;
+		size_t dropped;
+	} cases[] = {
+		{"ours-dropped",
+		 "Authentication-Results: mail.example.test; spf=pass\r\nSubject: x\r\n\r\nbody\r\n",
+		 "Subject: x\r\n\r\nbody\r\n", 1},
+		{"folded-ours-dropped",
+		 "From: a\r\nAuthentication-Results:\r\n\tmail.example.test;\r\n dkim=pass\r\nTo: b\r\n\r\n",
+		 "From: a\r\nTo: b\r\n\r\n", 1},
+		{"theirs-kept",
+		 "Authentication-Results: mx.other.test; spf=pass\r\n\r\nx",
+		 "Authentication-Results: mx.other.test; spf=pass\r\n\r\nx", 0},
+		{"last-header-field",
+		 "Authentication-Results: mail.example.test; none\r\n",
+		 "", 1},
+		{"body-untouched",
+		 "A: 1\r\n\r\nAuthentication-Results: mail.example.test; none\r\n",
+		 "A: 1\r\n\r\nAuthentication-Results: mail.example.test; none\r\n", 0},
+		{"no-final-newline", "A: 1", "A: 1", 0},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		test_state.label = cases[i].label;
+		size_t len = strlen(cases[i].in);
+		for (size_t piece = 1; piece <= len + 1; piece += (piece < 4 ? 1 : 7)) {
+			static struct outbuf o;
+			size_t dropped = 0;
+			filter(cases[i].in, len, piece, &o, &dropped);
+			CHECK_STR(o.d, cases[i].want);
+			CHECK_INT(dropped, cases[i].dropped);
+		}
+	}
+	/* an over-long ordinary line passes whole; an over-long forged field goes */
+	test_state.label = "over-long";
+	size_t big = TRUST_ARFILTER_FIELD_MAX + 100;
+	char *in = malloc(2 * big + 200);
+	size_t n = 0;
+	n += (size_t)snprintf(in + n, 100, "X-Long: ");
+	memset(in + n, 'a', big);
+	n += big;
+	n += (size_t)snprintf(in + n, 100, "\r\nAuthentication-Results: mail.example.test; ");
+	memset(in + n, 'b', big);
+	n += big;
+	n += (size_t)snprintf(in + n, 100, "\r\n more\r\nTo: x\r\n\r\n");
+	static struct outbuf o;
+	size_t dropped = 0;
+	filter(in, n, 4096, &o, &dropped);
+	CHECK_INT(dropped, 1);
+	CHECK_INT(o.n, strlen("X-Long: ") + big + 2 + strlen("To: x\r\n\r\n"));
+	CHECK(strstr(o.d, "Authentication") == NULL);
+	free(in);
+}
+
+static void test_settings(void)
+{
+	struct tstore t;
+	tstore_open(&t);
+	struct trust_settings s;
+	const char *bad = NULL;
+	test_state.label = "defaults";
+	CHECK_INT(trust_settings_load(t.st, &s, &bad), 0);
+	CHECK(s.spf && s.dkim && s.dmarc && s.reject_forged_own_domain);
+	CHECK_INT(s.greylist_delay, 300);
+	CHECK_INT(s.spam_threshold_tenths, 50);
+	test_state.label = "set";
+	CHECK(store_setting_set(t.st, "trust.dkim", "off") == 0);
+	CHECK(store_setting_set(t.st, "trust.dnsbl_zones", "zen.example, bl.example") == 0);
+	CHECK(store_setting_set(t.st, "trust.greylist_domains", "example.test") == 0);
+	CHECK(store_setting_set(t.st, "trust.greylist_delay", "2") == 0);
+	CHECK(store_setting_set(t.st, "trust.spam_threshold", "6.5") == 0);
+	CHECK(store_setting_set(t.st, "trust.spam_subject_tag", "[SPAM]") == 0);
+	CHECK_INT(trust_settings_load(t.st, &s, &bad), 0);
+	CHECK(!s.dkim && s.spf);
+	CHECK_STR(s.dnsbl_zones, "zen.example, bl.example");
+	CHECK(trust_domain_in_list(s.greylist_domains, "example.test"));
+	CHECK_INT(s.greylist_delay, 2);
+	CHECK_INT(s.spam_threshold_tenths, 65);
+	CHECK_STR(s.spam_subject_tag, "[SPAM]");
+	test_state.label = "bad-value-keeps-default";
+	CHECK(store_setting_set(t.st, "trust.greylist_delay", "soon") == 0);
+	CHECK(store_setting_set(t.st, "trust.spf", "maybe") == 0);
+	CHECK_INT(trust_settings_load(t.st, &s, &bad), -1);
+	CHECK(bad != NULL);
+	CHECK_INT(s.greylist_delay, 300);
+	CHECK(s.spf);
+	tstore_done(&t);
+}
+
 TEST_SUITE(trust_dkim_canon, {"body", test_body_canon}, {"headers", test_header_canon});
 TEST_SUITE(trust_misc, {"auth_results", test_auth_results}, {"spam_score", test_spam_score},
-	   {"names", test_names});
+	   {"names", test_names}, {"ar_filter", test_arfilter}, {"settings", test_settings});
 TEST_SUITE(trust_greylist, {"store", test_greylist_store});

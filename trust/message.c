@@ -1,0 +1,217 @@
+/*
+ * message.c - the end-of-DATA decision in one object, so smtpd makes three
+ * calls (new, feed while DATA streams, finish) and gets back what to
+ * answer and which header fields to prepend:
+ *
+ *   DMARC disposition reject            -> 550 5.7.1 (the domain's policy)
+ *   From is one of our domains, the
+ *   session is not authenticated and
+ *   neither SPF nor DKIM aligns         -> 550 5.7.1 (forged own domain)
+ *   DMARC quarantine                    -> accepted, tagged as spam
+ *   otherwise                           -> accepted with a score
+ *
+ * Authenticated sessions (our own users) are never refused here; their
+ * messages still get Authentication-Results. Checks the settings turn off
+ * are simply left out of the header.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "trust.h"
+
+struct trust_message {
+	struct trust_ctx *ctx;
+	struct trust_message_params p;
+	struct trust_settings settings;
+	struct trust_spf_outcome spf;
+	bool have_spf;
+	char authserv_id[TRUST_DOMAIN_MAX + 1];
+	struct trust_dkim *dkim;
+	struct trust_dkim_outcome dkim_out;
+	struct trust_dmarc *dmarc;
+	struct trust_dmarc_outcome dmarc_out;
+	bool have_dkim, have_dmarc;
+	struct trust_verdict v;
+	trust_verdict_cb cb;
+	void *arg;
+	int in_call;       /* inside trust_dmarc_evaluate: free later */
+	bool free_pending;
+};
+
+struct trust_message *trust_message_new(struct trust_ctx *ctx,
+					const struct trust_message_params *p)
+{
+	struct trust_message *m = calloc(1, sizeof *m);
+	if (m == NULL)
+		return NULL;
+	m->ctx = ctx;
+	m->p = *p;
+	if (p->settings)
+		m->settings = *p->settings;
+	else
+		trust_settings_defaults(&m->settings);
+	m->p.settings = &m->settings;
+	snprintf(m->authserv_id, sizeof m->authserv_id, "%s",
+		 p->authserv_id ? p->authserv_id : "localhost");
+	if (p->spf) {
+		m->spf = *p->spf;
+		m->have_spf = true;
+	}
+	m->p.spf = NULL;
+	if (buf_init(&m->v.headers, 16 * 1024) < 0) {
+		free(m);
+		return NULL;
+	}
+	if (m->settings.dkim || m->settings.dmarc) {
+		m->dkim = trust_dkim_new(ctx);
+		if (m->dkim == NULL) {
+			buf_free(&m->v.headers);
+			free(m);
+			return NULL;
+		}
+	}
+	return m;
+}
+
+void trust_message_feed(struct trust_message *m, const char *p, size_t n)
+{
+	if (m && m->dkim)
+		trust_dkim_feed(m->dkim, p, n);
+}
+
+static bool from_is_local(const struct trust_message *m)
+{
+	return m->p.is_local && m->dkim_out.from_domain[0] &&
+	       m->p.is_local(m->p.is_local_arg, m->dkim_out.from_domain);
+}
+
+static void decide(struct trust_message *m)
+{
+	struct trust_verdict *v = &m->v;
+	const struct trust_settings *s = &m->settings;
+	struct trust_results r = {
+		m->have_spf ? &m->spf : NULL,
+		m->have_dkim && s->dkim ? &m->dkim_out : NULL,
+		m->have_dmarc ? &m->dmarc_out : NULL,
+	};
+	v->dkim = m->have_dkim ? &m->dkim_out : NULL;
+	v->dmarc = m->have_dmarc ? &m->dmarc_out : NULL;
+	const struct trust_dmarc_outcome *d = v->dmarc;
+	if (!m->p.authenticated && d) {
+		if (d->disposition == TRUST_DMARC_P_REJECT) {
+			v->action = TRUST_REJECT;
+			snprintf(v->reply, sizeof v->reply,
+				 "550 5.7.1 Message refused: the DMARC policy of %.100s "
+				 "rejects mail that fails authentication",
+				 d->domain);
+		} else if (s->reject_forged_own_domain && from_is_local(m) &&
+			   !d->spf_aligned && !d->dkim_aligned &&
+			   d->result != TRUST_AUTH_TEMPERROR) {
+			v->action = TRUST_REJECT;
+			snprintf(v->reply, sizeof v->reply,
+				 "550 5.7.1 Message refused: it claims to come from "
+				 "%.100s but was not sent by it",
+				 d->domain);
+		} else if (d->disposition == TRUST_DMARC_P_QUARANTINE) {
+			v->quarantine = true;
+		}
+	}
+	trust_spam_score(&r, v->quarantine, s->spam_threshold_tenths, &v->spam);
+	v->is_spam = v->spam.is_spam && !m->p.authenticated;
+	v->subject_tag = v->is_spam && s->spam_subject_tag[0] ? s->spam_subject_tag
+							       : NULL;
+	buf_reset(&v->headers);
+	if (trust_auth_results_header(m->authserv_id, &r, &v->headers) < 0 ||
+	    (!m->p.authenticated && trust_spam_headers(&v->spam, &v->headers) < 0))
+		buf_reset(&v->headers); /* cannot happen with the cap above */
+	char dk[32] = "off";
+	if (r.dkim) {
+		size_t pass = 0;
+		for (size_t i = 0; i < r.dkim->n_sigs; i++)
+			pass += r.dkim->sigs[i].result == TRUST_AUTH_PASS;
+		snprintf(dk, sizeof dk, "%zu/%zu", pass, r.dkim->n_sigs);
+	}
+	snprintf(v->log, sizeof v->log,
+		 "spf=%s dkim_pass=%s dmarc=%s dmarc_dis=%s from_domain=%.100s "
+		 "spam_score=%d.%d action=%s",
+		 r.spf ? trust_spf_result_name(r.spf->result) : "off", dk,
+		 d ? trust_auth_result_name(d->result) : "off",
+		 d ? (const char *[]){"none", "quarantine", "reject"}[d->disposition] : "none",
+		 m->dkim_out.from_domain, v->spam.score_tenths / 10,
+		 (v->spam.score_tenths < 0 ? -v->spam.score_tenths : v->spam.score_tenths) % 10,
+		 v->action == TRUST_REJECT ? "reject" : v->quarantine ? "quarantine" : "accept");
+}
+
+static void done(struct trust_message *m)
+{
+	decide(m);
+	trust_verdict_cb cb = m->cb;
+	m->cb = NULL;
+	if (cb)
+		cb(m->arg, &m->v);
+}
+
+static void on_dmarc(void *arg, const struct trust_dmarc_outcome *o)
+{
+	struct trust_message *m = arg;
+	m->dmarc = NULL; /* done: the handle is gone */
+	m->dmarc_out = *o;
+	m->have_dmarc = true;
+	done(m);
+}
+
+static void on_dkim(void *arg, const struct trust_dkim_outcome *o)
+{
+	struct trust_message *m = arg;
+	m->dkim_out = *o;
+	m->have_dkim = true;
+	if (!m->settings.dmarc) {
+		done(m);
+		return;
+	}
+	struct trust_dmarc_input in = {
+		.from_domain = m->dkim_out.from_domain,
+		.from_count = m->dkim_out.from_count,
+		.spf = m->have_spf ? m->spf.result : TRUST_SPF_NONE,
+		.spf_domain = m->have_spf ? m->spf.domain : "",
+		.dkim = m->settings.dkim ? &m->dkim_out : NULL,
+		.sample = m->p.sample,
+	};
+	/* the verdict callback may run inside (and free m) */
+	m->in_call++;
+	struct trust_dmarc *h = trust_dmarc_evaluate(m->ctx, &in, on_dmarc, m);
+	m->in_call--;
+	if (m->free_pending) {
+		trust_message_free(&m);
+		return;
+	}
+	m->dmarc = h;
+}
+
+void trust_message_finish(struct trust_message *m, trust_verdict_cb cb, void *arg)
+{
+	m->cb = cb;
+	m->arg = arg;
+	if (m->dkim == NULL) {
+		done(m);
+		return;
+	}
+	trust_dkim_finish(m->dkim, on_dkim, m);
+}
+
+void trust_message_free(struct trust_message **mp)
+{
+	struct trust_message *m = *mp;
+	*mp = NULL;
+	if (m == NULL)
+		return;
+	if (m->in_call) {
+		m->free_pending = true;
+		return;
+	}
+	trust_dmarc_cancel(&m->dmarc);
+	trust_dkim_free(&m->dkim);
+	buf_free(&m->v.headers);
+	free(m);
+}
