@@ -111,6 +111,7 @@ static void cmd_ehlo(struct smtp_session *s, struct slice args)
 	smtp_reply(s, "250-SIZE %lld", (long long)s->cfg.size_limit);
 	smtp_reply(s, "250-8BITMIME");
 	smtp_reply(s, "250-SMTPUTF8");
+	smtp_reply(s, "250-CHUNKING");
 	if (s->cfg.tls_available && !s->tls)
 		smtp_reply(s, "250-STARTTLS");
 	if (s->cfg.kind != SMTP_PORT_MX && s->tls && !s->authed)
@@ -352,10 +353,48 @@ static void cmd_data(struct smtp_session *s, struct slice args)
 		smtp_reply_error(s, "554 5.5.1 No valid recipients");
 		return;
 	}
-	if (smtp_data_start(s) < 0)
+	if (smtp_data_start(s, false) < 0)
 		return;
 	smtp_set_state(s, SMTP_S_DATA);
 	smtp_reply(s, "354 End data with <CR><LF>.<CR><LF>");
+}
+
+/*
+ * BDAT size [LAST] (RFC 3030). The size was parsed and the chunk set up to
+ * be discarded before the gate ran (smtp_cmd_dispatch); accepting the
+ * chunk is this handler's job.
+ */
+static void cmd_bdat(struct smtp_session *s, struct slice args)
+{
+	(void)args;
+	if (s->state == SMTP_S_MAIL) {
+		smtp_reply_error(s, "554 5.5.1 No valid recipients");
+		return;
+	}
+	if (s->state == SMTP_S_RCPT) {
+		if (smtp_data_start(s, true) < 0)
+			return;
+		smtp_set_state(s, SMTP_S_BDAT);
+	}
+	s->chunk_discard = false;
+	if (s->chunk_remaining == 0)
+		smtp_chunk_finished(s);
+}
+
+/* "size" or "size LAST"; -1 when it cannot be read (then nothing can be
+ * known about where the chunk ends). */
+static int bdat_args(struct slice args, int64_t *size_r, bool *last_r)
+{
+	const char *sp = memchr(args.ptr, ' ', args.len);
+	struct slice num = {args.ptr, sp ? (size_t)(sp - args.ptr) : args.len};
+	*last_r = false;
+	if (sp != NULL) {
+		struct slice rest = {sp + 1, args.len - num.len - 1};
+		if (!slice_eq_nocase(rest, "LAST"))
+			return -1;
+		*last_r = true;
+	}
+	return smtp_parse_decimal(num, size_r);
 }
 
 static void cmd_rset(struct smtp_session *s, struct slice args)
@@ -396,7 +435,7 @@ static void cmd_expn(struct smtp_session *s, struct slice args)
 static void cmd_help(struct smtp_session *s, struct slice args)
 {
 	(void)args;
-	smtp_reply(s, "214-2.0.0 Commands: EHLO HELO MAIL RCPT DATA RSET NOOP QUIT");
+	smtp_reply(s, "214-2.0.0 Commands: EHLO HELO MAIL RCPT DATA BDAT RSET NOOP QUIT");
 	smtp_reply(s, "214 2.0.0 VRFY HELP STARTTLS AUTH; see RFC 5321");
 }
 
@@ -568,6 +607,8 @@ static const struct smtp_cmd smtp_commands[] = {
 	 .states = BIT(SMTP_S_MAIL) | BIT(SMTP_S_RCPT)},
 	{.name = "DATA", .run = cmd_data,
 	 .states = BIT(SMTP_S_MAIL) | BIT(SMTP_S_RCPT), .flags = CMD_ENDS_GROUP},
+	{.name = "BDAT", .run = cmd_bdat,
+	 .states = BIT(SMTP_S_MAIL) | BIT(SMTP_S_RCPT) | BIT(SMTP_S_BDAT)},
 	{.name = "RSET", .run = cmd_rset, .states = LINE,
 	 .flags = CMD_BEFORE_TLS | CMD_BEFORE_AUTH | CMD_JUNK},
 	{.name = "NOOP", .run = cmd_noop, .states = LINE,
@@ -604,6 +645,11 @@ void smtp_cmd_dispatch(struct smtp_session *s, struct slice line, bool more)
 	case SMTP_CMDLINE_OK:
 		break;
 	case SMTP_CMDLINE_CONTROL:
+		if (line.len >= 4 && slice_eq_nocase((struct slice){line.ptr, 4}, "BDAT")) {
+			/* cannot tell where its chunk ends: do not guess */
+			smtp_close(s, "421 4.5.0 Malformed BDAT command, closing connection");
+			return;
+		}
 		smtp_reply_error(s, "500 5.5.2 Syntax error: control character in command");
 		return;
 	case SMTP_CMDLINE_EMPTY:
@@ -618,8 +664,25 @@ void smtp_cmd_dispatch(struct smtp_session *s, struct slice line, bool more)
 		return;
 	}
 	if (line.len + 2 > SMTP_COMMAND_LINE_MAX && !(c->flags & CMD_LONG_LINE)) {
+		if (c->run == cmd_bdat) {
+			smtp_close(s, "421 4.5.0 BDAT command too long, closing connection");
+			return;
+		}
 		smtp_reply_error(s, "500 5.5.6 Line too long");
 		return;
+	}
+	if (c->run == cmd_bdat) {
+		/* The chunk follows whatever we answer: read it in any case. */
+		int64_t size;
+		bool last;
+		if (bdat_args(cl.args, &size, &last) < 0) {
+			smtp_close(s, "501 5.5.4 Syntax: BDAT size [LAST]; closing connection");
+			return;
+		}
+		s->chunk_remaining = size;
+		s->chunk_size = size;
+		s->chunk_last = last;
+		s->chunk_discard = true;
 	}
 	if ((c->flags & CMD_NO_MX) && s->cfg.kind == SMTP_PORT_MX) {
 		smtp_reply_error(s, "502 5.5.1 %s is not available on this port", c->name);
@@ -636,6 +699,8 @@ void smtp_cmd_dispatch(struct smtp_session *s, struct slice line, bool more)
 	if (!(c->states & SMTP_STATE_BIT(s->state))) {
 		if (s->state == SMTP_S_HELO)
 			smtp_reply_error(s, "503 5.5.1 Send EHLO or HELO first");
+		else if (s->state == SMTP_S_BDAT)
+			smtp_reply_error(s, "503 5.5.1 Bad sequence of commands (BDAT in progress)");
 		else if (c->run == cmd_mail)
 			smtp_reply_error(s, "503 5.5.1 Nested MAIL command");
 		else if (c->run == cmd_rcpt || c->run == cmd_data)

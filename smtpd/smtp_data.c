@@ -20,11 +20,18 @@ enum { ST_BOL, ST_DOT, ST_DOT_CR, ST_TEXT, ST_CR };
 
 void smtp_data_init(struct smtp_data *d, int64_t max_size)
 {
+	d->raw = false;
 	d->state = ST_BOL;
 	d->line_len = 0;
 	d->size = 0;
 	d->max_size = max_size;
 	d->error = SMTP_DATA_OK;
+}
+
+void smtp_data_init_raw(struct smtp_data *d, int64_t max_size)
+{
+	smtp_data_init(d, max_size);
+	d->raw = true;
 }
 
 const char *smtp_data_error_text(enum smtp_data_error e)
@@ -134,7 +141,7 @@ size_t smtp_data_feed(struct smtp_data *d, const char *p, size_t n,
 		switch (d->state) {
 		case ST_BOL:
 			d->line_len = 0;
-			if (c == '.') {
+			if (c == '.' && !d->raw) {
 				emit(d, p, run, i, sink, ctx);
 				run = i + 1; /* drop the dot */
 				d->state = ST_DOT;
@@ -192,4 +199,15 @@ size_t smtp_data_feed(struct smtp_data *d, const char *p, size_t n,
 		run = n; /* the held CR is not emitted yet */
 	emit(d, p, run, n, sink, ctx);
 	return n;
+}
+
+void smtp_data_finish_raw(struct smtp_data *d, smtp_data_sink sink, void *ctx)
+{
+	if (d->state == ST_CR) {
+		fail(d, SMTP_DATA_BARE_CR);
+	} else if (d->state == ST_TEXT) {
+		count(d, 2);
+		emit(d, "\r\n", 0, 2, sink, ctx);
+	}
+	d->state = ST_BOL;
 }

@@ -31,6 +31,7 @@ enum smtp_data_error {
 
 struct smtp_data {
 	int state;
+	bool raw;         /* BDAT: no dot-stuffing and no end marker */
 	size_t line_len;  /* octets in the current line (unstuffed) */
 	int64_t size;     /* octets emitted */
 	int64_t max_size; /* cap on emitted octets */
@@ -41,6 +42,16 @@ struct smtp_data {
 typedef int (*smtp_data_sink)(void *ctx, const char *p, size_t n);
 
 void smtp_data_init(struct smtp_data *d, int64_t max_size);
+/*
+ * BDAT (RFC 3030) chunks: the same line rules (CRLF only, no NUL, 998
+ * octets) and size cap, but the octets are taken as they are - a '.' at
+ * the start of a line is text and nothing ends the message; the chunk
+ * length does. smtp_data_feed() never sets *done_r in this mode.
+ */
+void smtp_data_init_raw(struct smtp_data *d, int64_t max_size);
+/* After the LAST chunk: a message that stops inside a line gets its CRLF
+ * (emitted to sink); one that stops after a bare CR is refused. */
+void smtp_data_finish_raw(struct smtp_data *d, smtp_data_sink sink, void *ctx);
 /*
  * Decode p[0..n). Returns the bytes consumed: all of them, or fewer when
  * the end of data was found, in which case *done_r is true and the bytes

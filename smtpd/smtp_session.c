@@ -49,7 +49,7 @@ const char *smtp_state_name(enum smtp_state st)
 {
 	static const char *const names[] = {
 		"greeting", "helo", "ready", "mail", "rcpt", "data",
-		"deliver", "auth", "auth-wait", "tls", "closed"};
+		"deliver", "auth", "auth-wait", "tls", "closed", "bdat"};
 	return (unsigned)st < sizeof(names) / sizeof(names[0]) ? names[st]
 							       : "?";
 }
@@ -246,7 +246,7 @@ static const char *with_protocol(const struct smtp_session *s)
 	return s->txn.smtputf8 ? utf8[i] : esmtp[i];
 }
 
-int smtp_data_start(struct smtp_session *s)
+int smtp_data_start(struct smtp_session *s, bool raw)
 {
 	struct smtp_txn *t = &s->txn;
 	if (s->host->spool_open(s->ctx) < 0) {
@@ -283,7 +283,10 @@ int smtp_data_start(struct smtp_session *s)
 		return -1;
 	}
 	t->env.size = n;
-	smtp_data_init(&t->data, s->cfg.size_limit);
+	if (raw)
+		smtp_data_init_raw(&t->data, s->cfg.size_limit);
+	else
+		smtp_data_init(&t->data, s->cfg.size_limit);
 	return 0;
 }
 
@@ -319,6 +322,19 @@ static void data_finished(struct smtp_session *s)
 	t->spooled = false; /* the host owns the spool now */
 	smtp_set_state(s, SMTP_S_DELIVER);
 	s->host->deliver(s->ctx, &t->env);
+}
+
+void smtp_chunk_finished(struct smtp_session *s)
+{
+	struct smtp_txn *t = &s->txn;
+	if (t->data.error == SMTP_DATA_OK && !s->chunk_last) {
+		smtp_reply(s, "250 2.0.0 %lld octets received",
+			   (long long)s->chunk_size);
+		return;
+	}
+	if (t->data.error == SMTP_DATA_OK)
+		smtp_data_finish_raw(&t->data, spool_sink, s);
+	data_finished(s); /* refuses (and resets) or delivers */
 }
 
 void smtp_session_deliver_result(struct smtp_session *s, int result)
@@ -438,7 +454,7 @@ bool smtp_session_closing(const struct smtp_session *s)
 
 bool smtp_session_in_data(const struct smtp_session *s)
 {
-	return s->state == SMTP_S_DATA;
+	return s->state == SMTP_S_DATA || s->chunk_remaining > 0;
 }
 
 bool smtp_session_in_transaction(const struct smtp_session *s)
@@ -463,6 +479,21 @@ size_t smtp_session_feed(struct smtp_session *s, const char *p, size_t n)
 {
 	size_t off = 0;
 	while (off < n) {
+		if (s->chunk_remaining > 0 && s->state != SMTP_S_CLOSED &&
+		    s->state != SMTP_S_TLS) {
+			size_t take = n - off;
+			if ((int64_t)take > s->chunk_remaining)
+				take = (size_t)s->chunk_remaining;
+			bool done;
+			if (!s->chunk_discard)
+				smtp_data_feed(&s->txn.data, p + off, take,
+					       spool_sink, s, &done);
+			off += take;
+			s->chunk_remaining -= (int64_t)take;
+			if (s->chunk_remaining == 0 && !s->chunk_discard)
+				smtp_chunk_finished(s);
+			continue;
+		}
 		switch (s->state) {
 		case SMTP_S_GREETING:
 			log_warn("session=%s ip=%s event=early-talker", s->id, s->ip);
@@ -470,6 +501,7 @@ size_t smtp_session_feed(struct smtp_session *s, const char *p, size_t n)
 			return n;
 		case SMTP_S_TLS:
 		case SMTP_S_CLOSED:
+			s->chunk_remaining = 0;
 			return n; /* discarded on purpose */
 		case SMTP_S_DELIVER:
 		case SMTP_S_AUTH_WAIT:

@@ -24,11 +24,13 @@ enum smtp_state {
 	SMTP_S_AUTH_WAIT,    /* credentials handed to the host, waiting */
 	SMTP_S_TLS,          /* STARTTLS accepted, handshake pending */
 	SMTP_S_CLOSED,       /* reply 221/421 sent; input is ignored */
+	SMTP_S_BDAT,         /* BDAT chunks received, more to come */
 };
 #define SMTP_STATE_BIT(st) (1u << (st))
 #define SMTP_LINE_STATES                                                     \
 	(SMTP_STATE_BIT(SMTP_S_HELO) | SMTP_STATE_BIT(SMTP_S_READY) |        \
-	 SMTP_STATE_BIT(SMTP_S_MAIL) | SMTP_STATE_BIT(SMTP_S_RCPT))
+	 SMTP_STATE_BIT(SMTP_S_MAIL) | SMTP_STATE_BIT(SMTP_S_RCPT) |         \
+	 SMTP_STATE_BIT(SMTP_S_BDAT))
 
 /* Addresses one transaction may expand to, all recipients together. */
 #define SMTP_EXPANDED_MAX 10000
@@ -74,6 +76,13 @@ struct smtp_session {
 	int auth_failures;
 	unsigned msg_seq;
 	bool shutdown_pending;
+	/* BDAT (RFC 3030): octets of the current chunk still to read. They are
+	 * read whatever the answer to the BDAT command was - discarded when it
+	 * was refused - so chunk data is never taken for commands. */
+	int64_t chunk_remaining;
+	int64_t chunk_size;
+	bool chunk_discard;
+	bool chunk_last;
 	struct linereader lr;
 	struct smtp_txn txn;
 };
@@ -91,8 +100,11 @@ void smtp_txn_reset(struct smtp_session *s);
 int smtp_txn_add(struct smtp_session *s, const struct store_expansion *e,
 		 const char *remote_addr);
 const char *smtp_state_name(enum smtp_state st);
-/* Start DATA: trace headers to the spool; 0 or -1 (reply already sent). */
-int smtp_data_start(struct smtp_session *s);
+/* Start DATA (raw: BDAT): trace headers to the spool; 0 or -1 (reply
+ * already sent). */
+int smtp_data_start(struct smtp_session *s, bool raw);
+/* The current BDAT chunk has been read: answer it (or deliver on LAST). */
+void smtp_chunk_finished(struct smtp_session *s);
 
 /* smtp_cmd.c */
 /* more: bytes the client sent after this line are already here (RFC 2920:

@@ -1,7 +1,7 @@
 /*
  * fuzz_smtp_data.c - libFuzzer harness for the DATA decoder
  * (smtpd/smtp_data.h). The first byte seeds how the rest is split into
- * feeds. Properties: the same output, error and end offset whole and
+ * feeds, and its top bit selects BDAT (raw) mode. Properties: the same output, error and end offset whole and
  * split; without an error the output has no bare CR, bare LF or NUL and
  * no line over 998 octets; the end is always right after "\r\n.\r\n" (or
  * ".\r\n" at the very start); the count stops one past max_size.
@@ -27,10 +27,14 @@ struct result {
 	enum smtp_data_error err;
 };
 
-static void run(const char *p, size_t n, unsigned seed, int64_t max, struct result *r)
+static void run(const char *p, size_t n, unsigned seed, int64_t max, bool raw,
+		struct result *r)
 {
 	struct smtp_data d;
-	smtp_data_init(&d, max);
+	if (raw)
+		smtp_data_init_raw(&d, max);
+	else
+		smtp_data_init(&d, max);
 	if (buf_init(&r->out, 1 << 20) < 0)
 		abort();
 	size_t off = 0;
@@ -44,6 +48,11 @@ static void run(const char *p, size_t n, unsigned seed, int64_t max, struct resu
 			abort();
 		off += used;
 	}
+	if (raw) {
+		if (r->done)
+			abort(); /* BDAT data has no end marker */
+		smtp_data_finish_raw(&d, sink, &r->out);
+	}
 	r->end = off;
 	r->err = d.error;
 	if (d.size > max + 1)
@@ -55,12 +64,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size < 1)
 		return 0;
 	unsigned seed = data[0] | 1u;
-	int64_t max = 64 + data[0] * 16;
+	bool raw = (data[0] & 0x80) != 0; /* BDAT mode */
+	int64_t max = 64 + (data[0] & 0x7f) * 16;
 	const char *p = (const char *)data + 1;
 	size_t n = size - 1;
 	struct result a, b;
-	run(p, n, 0, max, &a);
-	run(p, n, seed, max, &b);
+	run(p, n, 0, max, raw, &a);
+	run(p, n, seed, max, raw, &b);
 	if (a.done != b.done || a.end != b.end || a.err != b.err)
 		abort();
 	if (a.err == SMTP_DATA_OK &&
@@ -85,7 +95,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			if (line > 999) /* 998 + the CR */
 				abort();
 		}
-		if (a.done && a.out.len > 0 &&
+		if ((a.done || raw) && a.out.len > 0 &&
 		    (a.out.len < 2 || memcmp(a.out.data + a.out.len - 2, "\r\n", 2) != 0))
 			abort();
 	}

@@ -142,6 +142,47 @@ static void test_smtp_data_sink_failure(void)
 	CHECK_INT(d.error, SMTP_DATA_SINK);
 }
 
+/* BDAT: octets as they are, the same line rules, no end marker. */
+static void test_smtp_data_raw(void)
+{
+	static const struct {
+		const char *label, *in, *want;
+		enum smtp_data_error err;
+	} cases[] = {
+		{"dots kept", "..a\r\n.\r\n", "..a\r\n.\r\n", SMTP_DATA_OK},
+		{"missing final CRLF added", "abc", "abc\r\n", SMTP_DATA_OK},
+		{"empty", "", "", SMTP_DATA_OK},
+		{"bare LF", "a\nb\r\n", NULL, SMTP_DATA_BARE_LF},
+		{"bare CR at the end", "a\r", NULL, SMTP_DATA_BARE_CR},
+		{"bare CR inside", "a\rb\r\n", NULL, SMTP_DATA_BARE_CR},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		test_state.label = cases[i].label;
+		for (size_t chunk = 0; chunk < 3; chunk++) {
+			struct smtp_data d;
+			struct buf out;
+			CHECK(buf_init(&out, 4096) == 0);
+			smtp_data_init_raw(&d, 1000);
+			size_t n = strlen(cases[i].in);
+			for (size_t off = 0; off < n;) {
+				size_t take = chunk && chunk < n - off ? chunk : n - off;
+				bool done = false;
+				CHECK_INT(smtp_data_feed(&d, cases[i].in + off, take, sink, &out, &done), take);
+				CHECK(!done);
+				off += take;
+			}
+			smtp_data_finish_raw(&d, sink, &out);
+			CHECK_INT(d.error, cases[i].err);
+			if (cases[i].want != NULL) {
+				CHECK_INT(out.len, strlen(cases[i].want));
+				CHECK(memcmp(out.data, cases[i].want, out.len) == 0);
+			}
+			buf_free(&out);
+		}
+	}
+}
+
 TEST_SUITE(smtp_data, {"table", test_smtp_data_table},
 	   {"line length", test_smtp_data_line_length},
-	   {"sink failure", test_smtp_data_sink_failure});
+	   {"sink failure", test_smtp_data_sink_failure},
+	   {"raw (BDAT)", test_smtp_data_raw});

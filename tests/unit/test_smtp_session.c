@@ -130,6 +130,28 @@ static const struct dialogue dialogues[] = {
 	{"auth cancel and garbage", SMTP_PORT_SMTPS,
 	 EHLO "AUTH PLAIN\r\n*\r\nAUTH PLAIN\r\n%%%\r\nAUTH X\r\nAUTH PLAIN =\r\n", NULL,
 	 "220 250 334 501 334 501 504 501", false, 0},
+	{"bdat chunks", SMTP_PORT_MX,
+	 EHLO "MAIL FROM:<a@r.example>\r\nRCPT TO:<alice@example.test>\r\n"
+	 "BDAT 5\r\nab\r\ncBDAT 5 LAST\r\n\r\n.\r\nQUIT\r\n", NULL,
+	 "220 250 250 250 250 250 221", true, 1},
+	{"bdat refused, chunk not read as commands", SMTP_PORT_MX,
+	 "BDAT 18\r\nNOOP\r\nNOOP\r\nNOOP\r\nQUIT\r\n", NULL, "220 503 221", true, 0},
+	{"bdat without recipients", SMTP_PORT_MX,
+	 EHLO "MAIL FROM:<a@r.example>\r\nBDAT 6 LAST\r\nNOOP\r\nNOOP\r\n", NULL,
+	 "220 250 250 554 250", false, 0},
+	{"bdat bad size closes", SMTP_PORT_MX, EHLO "BDAT x\r\nNOOP\r\n", NULL,
+	 "220 250 501", true, 0},
+	{"bdat control char closes", SMTP_PORT_MX, EHLO "BDAT 4\x01\r\nNOOP\r\n", NULL,
+	 "220 250 421", true, 0},
+	{"bdat bare lf", SMTP_PORT_MX,
+	 EHLO "MAIL FROM:<a@r.example>\r\nRCPT TO:<alice@example.test>\r\nBDAT 4 LAST\r\na\nb\nNOOP\r\n",
+	 NULL, "220 250 250 250 554 250", false, 0},
+	{"data after bdat", SMTP_PORT_MX,
+	 EHLO "MAIL FROM:<a@r.example>\r\nRCPT TO:<alice@example.test>\r\nBDAT 4\r\nab\r\n"
+	 "DATA\r\nRCPT TO:<bob@example.test>\r\nBDAT 0 LAST\r\n", NULL,
+	 "220 250 250 250 250 503 503 250", false, 1},
+	{"bdat before tls on submission", SMTP_PORT_SUBMISSION,
+	 EHLO "BDAT 6\r\nNOOP\r\nNOOP\r\n", NULL, "220 250 503 250", false, 0},
 	{"quit discards rest", SMTP_PORT_MX, EHLO "QUIT\r\nNOOP\r\n", NULL, "220 250 221", true, 0},
 };
 
@@ -158,6 +180,25 @@ static void test_smtp_session_dialogues(void)
 	test_state.label = bad.label;
 	run_dialogue(&bad, false, true);
 	run_dialogue(&bad, true, true);
+}
+
+static void test_smtp_session_bdat_content(void)
+{
+	test_state.label = "bdat content kept as sent";
+	struct smtp_memhost h;
+	CHECK(smtp_memhost_init(&h, NULL) == 0);
+	smtp_session_greet(h.sess);
+	const char *in = EHLO "MAIL FROM:<a@r.example>\r\nRCPT TO:<alice@example.test>\r\n"
+			 "BDAT 8\r\n..x\r\n.\r\nBDAT 3 LAST\r\nend";
+	for (size_t i = 0; in[i]; i++)
+		smtp_memhost_feed(&h, in + i, 1);
+	CHECK_INT(h.n_delivered, 1);
+	const char *body = strstr(h.delivered.data, "\r\n\r\n");
+	(void)body;
+	size_t len = h.delivered.len;
+	CHECK(len > 13 && memcmp(h.delivered.data + len - 13, "..x\r\n.\r\nend\r\n", 13) == 0);
+	CHECK(strstr(h.delivered.data, "with ESMTP") != NULL);
+	smtp_memhost_free(&h);
 }
 
 static void test_smtp_session_early_talker(void)
@@ -225,6 +266,7 @@ static void test_smtp_session_shutdown(void)
 }
 
 TEST_SUITE(smtp_session, {"dialogues", test_smtp_session_dialogues},
+	   {"bdat content", test_smtp_session_bdat_content},
 	   {"early talker", test_smtp_session_early_talker},
 	   {"too many errors", test_smtp_session_too_many_errors},
 	   {"async delivery", test_smtp_session_async_delivery},
