@@ -41,7 +41,7 @@ static void comment_text(const char *s, char *out, size_t cap)
 int trust_auth_results_header(const char *authserv_id,
 			      const struct trust_results *r, struct buf *out)
 {
-	char id[TRUST_DOMAIN_MAX + 1], a[TRUST_DOMAIN_MAX + 80],
+	char id[TRUST_DOMAIN_MAX + 1], a[128 + TRUST_DOMAIN_MAX + 2],
 		b[TRUST_DOMAIN_MAX + 1], why[TRUST_REASON_MAX + 1];
 	token(authserv_id, id, sizeof id);
 	if (buf_printf(out, "Authentication-Results: %s", id) < 0)

@@ -70,7 +70,7 @@ const char *trust_spf_result_name(enum trust_spf_result r);
 struct trust_spf_outcome {
 	enum trust_spf_result result;
 	char domain[TRUST_DOMAIN_MAX + 1];   /* the identity's domain */
-	char identity[TRUST_DOMAIN_MAX + 70]; /* "mailfrom" address or helo */
+	char identity[128 + 1 + TRUST_DOMAIN_MAX + 1]; /* local@domain checked */
 	bool helo_identity;                  /* mailfrom was null: HELO checked */
 	char explanation[TRUST_REASON_MAX + 1]; /* exp= text on fail, else "" */
 	char reason[TRUST_REASON_MAX + 1];      /* why, for logs and A-R */
