@@ -165,12 +165,12 @@ static void test_smtp_session_dialogues(void)
 	}
 	/* 512 octets with CRLF are fine, 513 are not; the session goes on */
 	static char longer[2][600];
+	static char xs[600];
+	memset(xs, 'x', sizeof(xs) - 1);
 	for (int k = 0; k < 2; k++) {
-		memcpy(longer[k], EHLO "NOOP ", strlen(EHLO "NOOP "));
-		size_t o = strlen(EHLO "NOOP ");
-		size_t fill = 512 - 2 - 5 + (size_t)k;
-		memset(longer[k] + o, 'x', fill);
-		memcpy(longer[k] + o + fill, "\r\nNOOP\r\n", 9); /* with the NUL */
+		int fill = 512 - 2 - 5 + k; /* "NOOP " + fill + CRLF = 512 + k */
+		snprintf(longer[k], sizeof(longer[k]), "%sNOOP %.*s\r\nNOOP\r\n",
+			 EHLO, fill, xs);
 	}
 	struct dialogue ok = {"512 octets", SMTP_PORT_MX, longer[0], NULL, "220 250 250 250", false, 0};
 	struct dialogue bad = {"513 octets", SMTP_PORT_MX, longer[1], NULL, "220 250 500 250", false, 0};
