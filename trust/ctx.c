@@ -34,7 +34,8 @@ struct trust_ctx {
 	struct watch watch[WATCH_MAX];
 	size_t n_watch;
 	char servers[512];
-	int64_t now; /* 0: time(NULL) */
+	int64_t now;  /* 0: time(NULL) */
+	bool closing; /* in ares_destroy: new questions fail at once */
 };
 
 static void rearm(struct trust_ctx *c)
@@ -156,6 +157,9 @@ void trust_free(struct trust_ctx **cp)
 	struct trust_ctx *c = *cp;
 	if (c == NULL)
 		return;
+	/* callbacks run inside ares_destroy (ARES_EDESTRUCTION) and may ask
+	 * their next question: it must not reach the dying channel */
+	c->closing = true;
 	if (c->channel)
 		ares_destroy(c->channel);
 	for (size_t i = 0; i < c->n_watch; i++)
@@ -170,12 +174,15 @@ void trust_set_dns_timeout(struct trust_ctx *c, int timeout_ms, int tries)
 	/* Only before the first question: a new channel, same servers. */
 	char err[128];
 	ares_channel old = c->channel;
+	c->closing = true;
 	if (channel_open(c, timeout_ms, tries, err, sizeof err) < 0) {
 		c->channel = old;
+		c->closing = false;
 		return;
 	}
 	if (old)
 		ares_destroy(old);
+	c->closing = false;
 }
 
 void trust_set_now(struct trust_ctx *c, int64_t now) { c->now = now; }
@@ -370,10 +377,10 @@ static void on_answer(void *arg, int status, int timeouts, unsigned char *buf,
 void tdns_query(struct trust_ctx *c, const char *name, enum tdns_type type,
 		tdns_cb cb, void *arg)
 {
-	if (!tdns_name_ok(name)) {
+	if (!tdns_name_ok(name) || c->closing) {
 		struct tdns_answer a;
 		memset(&a, 0, sizeof a);
-		a.status = TDNS_NXDOMAIN;
+		a.status = c->closing ? TDNS_TEMP : TDNS_NXDOMAIN;
 		cb(arg, &a);
 		return;
 	}

@@ -4,6 +4,7 @@
  * forged-header test, the spam score, DNSBL names, greylist keys, and the
  * greylist store through a real SQLite store with injected time.
  */
+#include <event2/event.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -371,7 +372,84 @@ static void test_settings(void)
 	tstore_done(&t);
 }
 
+static int spf_calls, dnsbl_calls, dmarc_calls;
+static enum trust_spf_result spf_seen;
+
+static void spf_cb(void *arg, const struct trust_spf_outcome *o)
+{
+	(void)arg;
+	spf_calls++;
+	spf_seen = o->result;
+}
+
+static void dnsbl_cb(void *arg, const struct trust_dnsbl_outcome *o)
+{
+	(void)arg;
+	(void)o;
+	dnsbl_calls++;
+}
+
+static int dkim_calls;
+
+static void dkim_cb(void *arg, const struct trust_dkim_outcome *o)
+{
+	(void)arg;
+	(void)o;
+	dkim_calls++;
+}
+
+static void dmarc_cb(void *arg, const struct trust_dmarc_outcome *o)
+{
+	(void)arg;
+	(void)o;
+	dmarc_calls++;
+}
+
+/* Pending questions when the context goes: live checks are answered with
+ * temperror once, cancelled ones never, and nothing leaks (ASan build). The
+ * server is a loopback port nobody answers on, and the loop never runs. */
+static void test_cancel_and_destroy(void)
+{
+	struct event_base *base = event_base_new();
+	char err[128];
+	struct trust_ctx *ctx = trust_new(base, "127.0.0.1:9", err, sizeof err);
+	CHECK(ctx != NULL);
+	if (ctx == NULL)
+		return;
+	spf_calls = dnsbl_calls = dmarc_calls = dkim_calls = 0;
+	struct trust_spf *live = trust_spf_check(ctx, "192.0.2.1", "h.test", "a@x.test", spf_cb, NULL);
+	struct trust_spf *gone = trust_spf_check(ctx, "192.0.2.1", "h.test", "b@y.test", spf_cb, NULL);
+	CHECK(live != NULL && gone != NULL);
+	trust_spf_cancel(&gone);
+	CHECK(gone == NULL);
+	struct trust_dnsbl *bl = trust_dnsbl_check(ctx, "192.0.2.1", "a.test b.test", dnsbl_cb, NULL);
+	trust_dnsbl_cancel(&bl);
+	struct trust_dmarc_input in = {.from_domain = "x.test", .from_count = 1};
+	struct trust_dmarc *dm = trust_dmarc_evaluate(ctx, &in, dmarc_cb, NULL);
+	CHECK(dm != NULL);
+	trust_dmarc_cancel(&dm);
+	/* a message whose signature needs a key: freed while the key is asked */
+	struct trust_dkim *d = trust_dkim_new(ctx);
+	static const char msg[] =
+		"DKIM-Signature: v=1; a=rsa-sha256; d=x.test; s=s; h=from; "
+		"bh=frcCV1k9oG9oKj3dpUqdJg1PxRT2RSN/XKdLCPjaYaY=; b=AAAA\r\n"
+		"From: a@x.test\r\n\r\n";
+	trust_dkim_feed(d, msg, sizeof msg - 1);
+	trust_dkim_finish(d, dkim_cb, NULL);
+	trust_dkim_free(&d);
+	/* the two-hour-later case: no answers, the daemon stops */
+	trust_free(&ctx);
+	CHECK(ctx == NULL);
+	CHECK_INT(spf_calls, 1);
+	CHECK_INT(spf_seen, TRUST_SPF_TEMPERROR);
+	CHECK_INT(dnsbl_calls, 0);
+	CHECK_INT(dmarc_calls, 0);
+	CHECK_INT(dkim_calls, 0); /* freed while its key was asked for */
+	event_base_free(base);
+}
+
 TEST_SUITE(trust_dkim_canon, {"body", test_body_canon}, {"headers", test_header_canon});
 TEST_SUITE(trust_misc, {"auth_results", test_auth_results}, {"spam_score", test_spam_score},
-	   {"names", test_names}, {"ar_filter", test_arfilter}, {"settings", test_settings});
+	   {"names", test_names}, {"ar_filter", test_arfilter}, {"settings", test_settings},
+	   {"cancel_and_destroy", test_cancel_and_destroy});
 TEST_SUITE(trust_greylist, {"store", test_greylist_store});
