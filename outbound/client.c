@@ -253,10 +253,13 @@ static void start_txn(struct ob_job *j)
 {
 	struct ob_msg *m = &j->msgs[j->cur_msg];
 	char why[400];
-	if (j->ext_size > 0 && m->size > j->ext_size) {
+	/* What goes out: the stored message plus our DKIM fields (the
+	 * Return-Path cut makes it a slight overestimate, as SIZE allows). */
+	int64_t size = m->size + (int64_t)m->dkim_len;
+	if (j->ext_size > 0 && size > j->ext_size) {
 		snprintf(why, sizeof why,
 			 "message of %lld bytes is larger than %s accepts (%lld)",
-			 (long long)m->size, j->host, (long long)j->ext_size);
+			 (long long)size, j->host, (long long)j->ext_size);
 		fail_msg(j, m, "5.3.4", why, true);
 		j->cur_msg++;
 		next_txn(j);
@@ -298,7 +301,7 @@ static void start_txn(struct ob_job *j)
 	/* RFC 1870: SIZE= only to a server that advertised SIZE. */
 	if (j->esmtp && j->ext_size_kw)
 		pl += (size_t)snprintf(params + pl, sizeof params - pl,
-				       " SIZE=%lld", (long long)m->size);
+				       " SIZE=%lld", (long long)size);
 	if (j->esmtp && m->scan.body_8bit && j->ext_8bitmime && pl < sizeof params)
 		pl += (size_t)snprintf(params + pl, sizeof params - pl,
 				       " BODY=8BITMIME");
