@@ -80,6 +80,15 @@ void trust_message_feed(struct trust_message *m, const char *p, size_t n)
 		trust_dkim_feed(m->dkim, p, n);
 }
 
+void trust_message_set_spf(struct trust_message *m,
+			   const struct trust_spf_outcome *spf)
+{
+	if (m && spf) {
+		m->spf = *spf;
+		m->have_spf = true;
+	}
+}
+
 static bool from_is_local(const struct trust_message *m)
 {
 	return m->p.is_local && m->dkim_out.from_domain[0] &&

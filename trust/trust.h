@@ -8,8 +8,11 @@
  * one trust_ctx owns a c-ares channel driven by that loop (dns_servers as
  * in [smtp] dns_servers, so tests use a loopback dnsmasq). A check returns
  * a handle and later calls its callback exactly once, from the loop, unless
- * the caller cancels it first (then never). Callbacks may free the handle
- * they belong to (it is done) but must not free the trust_ctx.
+ * the caller cancels it first (then never). SPF, DMARC and DNSBL handles
+ * free themselves once their callback has run (forget the pointer in the
+ * callback; never cancel after it); DKIM verifiers and trust_message
+ * objects belong to the caller, who frees them, also from inside their
+ * callback. No callback may free the trust_ctx.
  *
  * Memory is bounded: SPF follows the RFC's 10-lookup / 2-void-lookup
  * limits, the DKIM verifier keeps at most TRUST_DKIM_HEADERS_MAX of header
@@ -344,6 +347,9 @@ struct trust_message *trust_message_new(struct trust_ctx *ctx,
 					const struct trust_message_params *p);
 /* The message as the client sent it (dot-unstuffed), in pieces. */
 void trust_message_feed(struct trust_message *m, const char *p, size_t n);
+/* The SPF outcome, when it arrives after trust_message_new (copied). */
+void trust_message_set_spf(struct trust_message *m,
+			   const struct trust_spf_outcome *spf);
 /* DKIM keys, DMARC policy, verdict: cb once from the loop (or before this
  * returns). The verdict lives until trust_message_free. */
 void trust_message_finish(struct trust_message *m, trust_verdict_cb cb, void *arg);

@@ -278,12 +278,14 @@ static void cmd_verdict(struct run *r, char **f, int n)
 	struct trust_message_params mp = {
 		.authserv_id = f[6],
 		.settings = &set,
-		.spf = set.spf ? &r->spf : NULL,
+		.spf = NULL, /* set below, as smtpd does when MAIL's check ends */
 		.authenticated = strcmp(f[7], "yes") == 0,
 		.is_local = is_local,
 		.sample = (unsigned)strtoul(f[5], NULL, 10),
 	};
 	struct trust_message *m = trust_message_new(r->ctx, &mp);
+	if (m && set.spf)
+		trust_message_set_spf(m, &r->spf);
 	char body_path[4200];
 	snprintf(body_path, sizeof body_path, "%s.body", f[1]);
 	FILE *in = fopen(f[1], "rb"), *body = fopen(body_path, "wb");
