@@ -19,10 +19,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "spf_int.h"
 
 #define FRAMES_MAX (SPF_LOOKUP_MAX + 2)
+/* 4.6.4: an overall limit on check_host(), "at least 20 seconds"; each
+ * question is bounded by the resolver's timeout and tries on top. */
+#define SPF_TIME_LIMIT_SEC 20
 
 struct frame {
 	char domain[TRUST_DOMAIN_MAX + 1];
@@ -67,6 +71,7 @@ struct trust_spf {
 	bool p_valid[SPF_MX_PTR_MAX];
 	size_t n_p, p_idx;
 	char exp_text[TDNS_TXT_MAX + 1];
+	struct timespec started; /* CLOCK_MONOTONIC */
 	struct trust_spf_outcome out;
 };
 
@@ -400,9 +405,23 @@ static void on_answer(void *arg, const struct tdns_answer *a)
 		(void)run(s);
 }
 
+static bool over_time(const struct trust_spf *s)
+{
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return now.tv_sec - s->started.tv_sec > SPF_TIME_LIMIT_SEC;
+}
+
 static void ask(struct trust_spf *s, enum phase ph, const char *name,
 		enum tdns_type type)
 {
+	if (over_time(s)) {
+		s->phase = PH_NONE;
+		/* the result stands without its explanation */
+		if (ph != PH_EXP && !((ph == PH_P_PTR || ph == PH_P_ADDR) && s->p_for_exp))
+			temp(s, "SPF evaluation took too long");
+		return;
+	}
 	s->phase = ph;
 	s->waiting = true;
 	tdns_query(s->ctx, name, type, on_answer, s);
@@ -784,6 +803,7 @@ struct trust_spf *trust_spf_check(struct trust_ctx *ctx, const char *client_ip,
 	s->ctx = ctx;
 	s->cb = cb;
 	s->arg = arg;
+	clock_gettime(CLOCK_MONOTONIC, &s->started);
 	snprintf(s->helo, sizeof s->helo, "%s", helo ? helo : "");
 	const char *at = mail_from ? strrchr(mail_from, '@') : NULL;
 	if (mail_from == NULL || mail_from[0] == '\0') {
