@@ -89,6 +89,11 @@ class Dialog:
             pass
 
 
+def under_asan(pid):
+    """AddressSanitizer's quarantine makes VmHWM checks meaningless."""
+    return "libasan" in open(f"/proc/{pid}/maps").read()
+
+
 def db(m):
     return sqlite3.connect(f"file:{m.db_path}?mode=ro", uri=True, timeout=10)
 
