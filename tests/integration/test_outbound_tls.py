@@ -227,3 +227,19 @@ def test_sigkill_during_delivery_loses_nothing(out):
     assert wait_for(lambda: len(set(message_ids(sink))) == n, 40), out.log("queued")
     assert wait_for(lambda: queue_rows(out) == [], 10)
     assert "event=bounced" not in out.log("queued")
+
+
+def test_sigterm_during_delivery_exits_cleanly(out):
+    n = 4
+    out.start_dns(*MX2[:1], MX2[2])
+    sink = out.sink("127.0.0.2", "-w", "1")
+    for i in range(n):
+        submit(out, ["friend@remote.test"], subject=f"term {i}")
+    out.start("queued")
+    assert wait_for(lambda: "event=connect" in out.log("queued"), 15)
+    time.sleep(0.5)  # mid-transaction: the sink holds each DATA reply 1 s
+    assert out.stop("queued", signal.SIGTERM, timeout=5) == 0
+    assert "event=shutdown" in out.log("queued")
+    out.start("queued")
+    assert wait_for(lambda: len(set(message_ids(sink))) == n, 30), out.log("queued")
+    assert wait_for(lambda: queue_rows(out) == [], 10)
