@@ -12,6 +12,7 @@
 #include <arpa/inet.h>
 #include <arpa/nameser.h>
 #include <event2/event.h>
+#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,10 +22,19 @@
 #include "trust_int.h"
 
 #define WATCH_MAX 32
+#define KEY_CACHE_MAX 32
+#define KEY_CACHE_TTL 3600 /* seconds: a rotated key is seen within the hour */
 
 struct watch {
 	ares_socket_t fd;
 	struct event *ev;
+};
+
+struct cached_key {
+	unsigned char id[32]; /* SHA-256 of alg and the p= text */
+	EVP_PKEY *key;
+	int64_t added;
+	uint64_t used;
 };
 
 struct trust_ctx {
@@ -36,6 +46,8 @@ struct trust_ctx {
 	char servers[512];
 	int64_t now;  /* 0: time(NULL) */
 	bool closing; /* in ares_destroy: new questions fail at once */
+	struct cached_key keys[KEY_CACHE_MAX];
+	uint64_t key_clock;
 };
 
 static void rearm(struct trust_ctx *c)
@@ -164,9 +176,66 @@ void trust_free(struct trust_ctx **cp)
 		ares_destroy(c->channel);
 	for (size_t i = 0; i < c->n_watch; i++)
 		event_free(c->watch[i].ev);
+	for (size_t i = 0; i < KEY_CACHE_MAX; i++)
+		EVP_PKEY_free(c->keys[i].key);
 	event_free(c->timer);
 	free(c);
 	*cp = NULL;
+}
+
+static void key_id(int alg, const char *p, size_t len, unsigned char *id)
+{
+	EVP_MD_CTX *m = EVP_MD_CTX_new();
+	unsigned int n = 0;
+	unsigned char a = (unsigned char)alg;
+	memset(id, 0, 32);
+	if (m && EVP_DigestInit_ex(m, EVP_sha256(), NULL) == 1 &&
+	    EVP_DigestUpdate(m, &a, 1) == 1 && EVP_DigestUpdate(m, p, len) == 1)
+		EVP_DigestFinal_ex(m, id, &n);
+	EVP_MD_CTX_free(m);
+}
+
+EVP_PKEY *trust_key_cache_get(struct trust_ctx *c, int alg, const char *p,
+			      size_t len)
+{
+	unsigned char id[32];
+	key_id(alg, p, len, id);
+	int64_t now = trust_now(c);
+	for (size_t i = 0; i < KEY_CACHE_MAX; i++) {
+		struct cached_key *k = &c->keys[i];
+		if (k->key == NULL || memcmp(k->id, id, sizeof id) != 0)
+			continue;
+		if (now - k->added > KEY_CACHE_TTL || now < k->added)
+			return NULL; /* stale: decoded again and replaced */
+		k->used = ++c->key_clock;
+		return EVP_PKEY_up_ref(k->key) == 1 ? k->key : NULL;
+	}
+	return NULL;
+}
+
+void trust_key_cache_put(struct trust_ctx *c, int alg, const char *p,
+			 size_t len, EVP_PKEY *key)
+{
+	unsigned char id[32];
+	key_id(alg, p, len, id);
+	size_t slot = 0;
+	for (size_t i = 0; i < KEY_CACHE_MAX; i++) {
+		if (c->keys[i].key && memcmp(c->keys[i].id, id, sizeof id) == 0) {
+			slot = i; /* replace the stale copy */
+			break;
+		}
+		if (c->keys[i].used < c->keys[slot].used || c->keys[i].key == NULL)
+			slot = i;
+		if (c->keys[slot].key == NULL)
+			break;
+	}
+	if (EVP_PKEY_up_ref(key) != 1)
+		return;
+	EVP_PKEY_free(c->keys[slot].key);
+	memcpy(c->keys[slot].id, id, sizeof id);
+	c->keys[slot].key = key;
+	c->keys[slot].added = trust_now(c);
+	c->keys[slot].used = ++c->key_clock;
 }
 
 void trust_set_dns_timeout(struct trust_ctx *c, int timeout_ms, int tries)

@@ -649,11 +649,14 @@ static void check_key(struct trust_dkim *d, struct sig *s, const struct tdns_ans
 	}
 	unsigned char raw[B64_MAX];
 	size_t raw_len;
-	EVP_PKEY *key = NULL;
-	if (b64_decode(*p, raw, sizeof raw, &raw_len) < 0 ||
-	    (key = key_from(s->alg, raw, raw_len)) == NULL) {
-		set_result(d, i, TRUST_AUTH_PERMERROR, "unusable public key");
-		return;
+	EVP_PKEY *key = trust_key_cache_get(d->ctx, s->alg, p->ptr, p->len);
+	if (key == NULL) {
+		if (b64_decode(*p, raw, sizeof raw, &raw_len) < 0 ||
+		    (key = key_from(s->alg, raw, raw_len)) == NULL) {
+			set_result(d, i, TRUST_AUTH_PERMERROR, "unusable public key");
+			return;
+		}
+		trust_key_cache_put(d->ctx, s->alg, p->ptr, p->len, key);
 	}
 	if (!want_ed && EVP_PKEY_get_bits(key) < 1024) {
 		EVP_PKEY_free(key);

@@ -40,7 +40,8 @@ void dkim_canon_init(struct dkim_canon *c, bool relaxed, dkim_emit_fn emit,
 	c->ctx = ctx;
 }
 
-static void content(struct dkim_canon *c, char ch)
+/* Content bytes (no CR, LF, and for relaxed no WSP) in one run. */
+static void content_run(struct dkim_canon *c, const char *p, size_t n)
 {
 	if (!c->line_content) {
 		for (; c->empty_lines > 0; c->empty_lines--)
@@ -51,7 +52,12 @@ static void content(struct dkim_canon *c, char ch)
 		put(c, " ", 1);
 		c->pending_ws = false;
 	}
-	put(c, &ch, 1);
+	put(c, p, n);
+}
+
+static void content(struct dkim_canon *c, char ch)
+{
+	content_run(c, &ch, 1);
 }
 
 static void line_end(struct dkim_canon *c)
@@ -64,10 +70,25 @@ static void line_end(struct dkim_canon *c)
 	c->line_content = false;
 }
 
+static bool plain(const struct dkim_canon *c, char ch)
+{
+	return ch != '\r' && ch != '\n' &&
+	       !(c->relaxed && (ch == ' ' || ch == '\t'));
+}
+
 void dkim_canon_feed(struct dkim_canon *c, const char *p, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		char ch = p[i];
+		if (!c->prev_cr && plain(c, ch)) {
+			/* the common case: a run of ordinary bytes at once */
+			size_t e = i + 1;
+			while (e < n && plain(c, p[e]))
+				e++;
+			content_run(c, p + i, e - i);
+			i = e - 1;
+			continue;
+		}
 		if (c->prev_cr) {
 			c->prev_cr = false;
 			if (ch == '\n') {

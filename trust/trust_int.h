@@ -45,6 +45,16 @@ void tdns_query(struct trust_ctx *ctx, const char *name, enum tdns_type type,
 /* True when name can be sent as a DNS question. */
 bool tdns_name_ok(const char *name);
 
+/* DKIM public keys decoded recently, by their p= text: OpenSSL 3's
+ * d2i_PUBKEY costs ~1M instructions, and most mail comes from few
+ * signers. Returns a new reference (EVP_PKEY_free it) or NULL. */
+typedef struct evp_pkey_st EVP_PKEY;
+EVP_PKEY *trust_key_cache_get(struct trust_ctx *ctx, int alg, const char *p,
+			      size_t len);
+/* Remember key (takes its own reference). */
+void trust_key_cache_put(struct trust_ctx *ctx, int alg, const char *p,
+			 size_t len, EVP_PKEY *key);
+
 /* Parse "1.2.3.4" or "::1" into a v6 address (v4 as v4-mapped). */
 int tdns_parse_ip(const char *s, struct in6_addr *out, int *family_r);
 
