@@ -126,7 +126,14 @@ static bool idset_has(const struct idset *s, int64_t id)
 static int idset_add(struct idset *s, int64_t id)
 {
 	if ((s->used + 1) * 2 > s->cap) {
-		size_t ncap = s->cap ? s->cap * 2 : 1024;
+		/* Rebuild without the deleted slots, sized for the live ids:
+		 * a long-running daemon must not grow with every id it saw. */
+		size_t live = 0;
+		for (size_t i = 0; i < s->cap; i++)
+			live += s->v[i] > 0;
+		size_t ncap = 1024;
+		while (ncap < (live + 1) * 4)
+			ncap *= 2;
 		int64_t *nv = calloc(ncap, sizeof *nv);
 		if (nv == NULL)
 			return -1;
