@@ -146,3 +146,67 @@ def test_server_that_takes_one_message_per_connection(out):
         assert "event=deferred" not in out.log("queued")
     finally:
         ctl.stop()
+
+
+def test_bounce_to_a_remote_sender_goes_out_with_the_null_sender(out, tmp_path):
+    # outsider@far.test writes to fwd@example.test, which forwards to
+    # friend@remote.test; remote.test refuses it. The DSN is for the
+    # outsider: queued out (null sender) to far.test's MX.
+    from test_outbound import Sink
+    out.ctl("alias", "add", "fwd@example.test", "friend@remote.test")
+    out.start_dns(*MX2[:1], MX2[2], "--mx-host=far.test,mx.far.test,10",
+                  "--host-record=mx.far.test,127.0.0.3")
+    h = Scripted()
+    ctl = Controller(h, hostname="127.0.0.3", port=out.ports["relay"])
+    ctl.start()
+    refuser = Sink("127.0.0.2", out.ports["relay"], "-f", "RCPT")
+    try:
+        out.start("queued")
+        import smtplib
+        with smtplib.SMTP("127.0.0.1", out.ports["smtp"], timeout=10) as s:
+            s.sendmail("outsider@far.test", ["fwd@example.test"],
+                       b"From: <outsider@far.test>\r\nSubject: hello fwd\r\n\r\nhi\r\n")
+        assert wait_for(lambda: len(h.messages) == 1, 20), out.log("queued")
+        mail_from, rcpts, content = h.messages[0]
+        assert mail_from in ("", "<>") and rcpts == ["outsider@far.test"]  # the null sender
+        dsn = email.message_from_bytes(content, policy=email.policy.default)
+        assert dsn.get_content_type() == "multipart/report"
+        report = list(dsn.iter_parts())[1].as_string()
+        assert "Final-Recipient: rfc822; friend@remote.test" in report
+        assert "Error: command failed" in report
+        assert b"Subject: hello fwd" in content
+        assert wait_for(lambda: queue_rows(out) == [], 10)
+    finally:
+        refuser.remove()
+        ctl.stop()
+
+
+def test_8bit_body_goes_with_body_8bitmime(out):
+    out.start_dns(*MX2[:1], MX2[2])
+    seen = []
+
+    class H(Scripted):
+        async def handle_MAIL(self, server, session, envelope, address, mail_options):
+            seen.append(list(mail_options))
+            envelope.mail_from = address
+            return "250 2.1.0 ok"
+    h = H()
+    ctl = Controller(h, hostname="127.0.0.2", port=out.ports["relay"], decode_data=False)
+    ctl.start()
+    try:
+        out.start("queued")
+        submit(out, ["good@remote.test"], subject="plain")
+        assert wait_for(lambda: len(h.messages) == 1, 15), out.log("queued")
+        import smtplib
+        from smtp_util import USERS, tls_client_ctx
+        msg = "From: <alice@example.test>\r\nSubject: caf\u00e9\r\n\r\nd\u00e9j\u00e0 vu\r\n".encode()
+        with smtplib.SMTP("127.0.0.1", out.ports["submission"], timeout=10) as s:
+            s.starttls(context=tls_client_ctx())
+            s.login(ALICE, USERS[ALICE])
+            s.sendmail(ALICE, ["good@remote.test"], msg, mail_options=["BODY=8BITMIME"])
+        assert wait_for(lambda: len(h.messages) == 2, 15), out.log("queued")
+        assert not any(o.upper().startswith("BODY=") for o in seen[0])
+        assert "BODY=8BITMIME" in [o.upper() for o in seen[1]]
+        assert h.messages[1][2].endswith("d\u00e9j\u00e0 vu\r\n".encode())
+    finally:
+        ctl.stop()

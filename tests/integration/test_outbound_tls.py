@@ -117,7 +117,7 @@ def test_starttls_injection_is_ignored(out, tmp_path):
 class Smarthost:
     """aiosmtpd requiring STARTTLS and AUTH (PLAIN/LOGIN) before mail."""
 
-    def __init__(self, ip, port, cert, key, user, password):
+    def __init__(self, ip, port, cert, key, user, password, exclude=()):
         self.messages, self.logins = [], []
 
         outer = self
@@ -139,7 +139,8 @@ class Smarthost:
         ctx.load_cert_chain(cert, key)
         self.ctl = Controller(Handler(), hostname=ip, port=port, tls_context=ctx,
                               require_starttls=True, authenticator=authenticator,
-                              auth_require_tls=True, auth_required=True)
+                              auth_require_tls=True, auth_required=True,
+                              auth_exclude_mechanism=list(exclude))
         self.ctl.start()
 
     def stop(self):
@@ -156,7 +157,7 @@ def smarthost(out, tmp_path):
                  "queue": {"smarthost_ca": str(cert)}}
     out.write_config()
     out.start_dns("--host-record=smarthost.test,127.0.0.4", *MX2)
-    out.cert = cert
+    out.cert, out.key = cert, key
     sh = Smarthost("127.0.0.4", port, cert, key, "office@isp.test", "isp secret")
     yield out, sh
     sh.stop()
@@ -177,6 +178,22 @@ def test_smarthost_with_tls_and_auth(smarthost):
     assert "event=tls host=smarthost.test verified=yes" in log
     assert "event=smarthost-auth" in log
     assert "isp secret" not in log and "aXNwIHNlY3JldA" not in log  # never the password
+
+
+def test_smarthost_with_auth_login_only(smarthost):
+    m, sh = smarthost
+    sh.stop()
+    login_only = Smarthost("127.0.0.4", m.ports["relay"], m.cert, m.key,
+                           "office@isp.test", "isp secret", exclude=["PLAIN"])
+    try:
+        m.start("queued")
+        submit(m, ["friend@remote.test"], subject="login mechanism")
+        assert wait_for(lambda: len(login_only.messages) == 1, 15), m.log("queued")
+        assert login_only.logins == [("LOGIN", b"office@isp.test", True)]
+        assert login_only.messages[0][0]  # authenticated
+    finally:
+        login_only.stop()
+        sh.stop = lambda: None  # the fixture's smarthost is already stopped
 
 
 def test_smarthost_wrong_password_defers(smarthost):
