@@ -90,7 +90,7 @@ struct conn {
 };
 
 struct smtp_server {
-	const struct config *cfg;
+	struct config *cfg;
 	struct event_base *base;
 	struct smtp_tuning tun;
 	SSL_CTX *tls;
@@ -741,12 +741,47 @@ static void reload_tls(struct smtp_server *srv)
 	log_info("event=tls-reloaded cert=%s", srv->cfg->tls_cert);
 }
 
+/* SIGHUP: the keys that can change without new sockets or threads. */
+static void reload_config(struct smtp_server *srv)
+{
+	struct config *fresh = malloc(sizeof(*fresh));
+	char err[CONFIG_ERROR_MAX];
+	if (fresh == NULL)
+		return;
+	config_defaults(fresh);
+	if (config_load(fresh, srv->cfg->path, err, sizeof(err)) < 0) {
+		log_error("event=reload-failed error=\"%s\" (old config kept)", err);
+		free(fresh);
+		return;
+	}
+	struct config *cur = srv->cfg;
+	if (strcmp(fresh->smtp_listen, cur->smtp_listen) != 0 ||
+	    strcmp(fresh->submission_listen, cur->submission_listen) != 0 ||
+	    strcmp(fresh->smtps_listen, cur->smtps_listen) != 0 ||
+	    strcmp(fresh->data_dir, cur->data_dir) != 0)
+		log_warn("event=reload listen addresses and data_dir change only on restart");
+	memcpy(cur->hostname, fresh->hostname, sizeof(cur->hostname));
+	memcpy(cur->tls_cert, fresh->tls_cert, sizeof(cur->tls_cert));
+	memcpy(cur->tls_key, fresh->tls_key, sizeof(cur->tls_key));
+	cur->message_size_limit = fresh->message_size_limit;
+	cur->max_recipients = fresh->max_recipients;
+	for (int k = 0; k < 3; k++) {
+		srv->scfg[k].size_limit = cur->message_size_limit;
+		srv->scfg[k].max_recipients = cur->max_recipients;
+	}
+	free(fresh);
+	log_info("event=config-reloaded hostname=%s size_limit=%lld max_recipients=%d",
+		 cur->hostname, (long long)cur->message_size_limit, cur->max_recipients);
+}
+
 static void signal_cb(evutil_socket_t sig, short what, void *arg)
 {
 	(void)what;
 	struct smtp_server *srv = arg;
-	if (sig == SIGHUP)
+	if (sig == SIGHUP) {
+		reload_config(srv);
 		reload_tls(srv);
+	}
 	else
 		begin_shutdown(srv);
 }
@@ -843,7 +878,7 @@ static void server_free(struct smtp_server *srv)
 		event_base_free(srv->base);
 }
 
-int smtp_server_run(const struct config *cfg, char *err, size_t errlen)
+int smtp_server_run(struct config *cfg, char *err, size_t errlen)
 {
 	static struct smtp_server srv_storage; /* big (peer table): not on the stack */
 	struct smtp_server *srv = &srv_storage;

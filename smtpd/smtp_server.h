@@ -12,10 +12,13 @@
 
 /*
  * Bind every configured listener, open the store, start the workers and
- * serve until SIGTERM/SIGINT (then finish in-flight transactions). Returns
- * the process exit status: 0 after a clean stop, 1 with one line in err
- * when startup failed (a port taken, the store missing).
+ * serve until SIGTERM/SIGINT (then finish in-flight transactions). SIGHUP
+ * re-reads cfg->path: hostname, message_size_limit, max_recipients and the
+ * certificate apply to new sessions (listen addresses need a restart), so
+ * cfg is updated in place. Returns the process exit status: 0 after a
+ * clean stop, 1 with one line in err when startup failed (a port taken,
+ * the store missing).
  */
-int smtp_server_run(const struct config *cfg, char *err, size_t errlen);
+int smtp_server_run(struct config *cfg, char *err, size_t errlen);
 
 #endif

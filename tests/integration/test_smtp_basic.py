@@ -220,3 +220,27 @@ def test_empty_message(smtpd):
     d.expect(None, 250)
     got = mailbox(smtpd, "alice@example.test")[0]
     assert got.startswith(b"Return-Path:") and got.endswith(b"\r\n")
+
+
+def test_sighup_rereads_config(smtpd):
+    import signal
+    from smtp_util import wait_for
+    d = Dialog(smtpd.ports["smtp"])
+    assert "SIZE 26214400" in d.cmd("EHLO c")[1]
+    smtpd.extra["smtp"] = {"message_size_limit": "5000", "max_recipients": "2"}
+    smtpd.write_config()
+    smtpd.procs["smtpd"].send_signal(signal.SIGHUP)
+    assert wait_for(lambda: "event=config-reloaded" in smtpd.log("smtpd"))
+    assert "SIZE 26214400" in d.cmd("EHLO c")[1]  # a session keeps its limits
+    e = Dialog(smtpd.ports["smtp"])
+    assert "SIZE 5000" in e.cmd("EHLO c")[1]
+    e.expect("MAIL FROM:<a@remote.test>", 250)
+    e.expect("RCPT TO:<alice@example.test>", 250)
+    e.expect("RCPT TO:<bob@example.test>", 250)
+    e.expect("RCPT TO:<alice@example.test>", 452, "4.5.3")
+    # a broken config is refused and the old one kept
+    smtpd.cfg_path.write_text(smtpd.cfg_path.read_text() + "\nbogus = 1\n")
+    smtpd.procs["smtpd"].send_signal(signal.SIGHUP)
+    assert wait_for(lambda: "event=reload-failed" in smtpd.log("smtpd"))
+    f = Dialog(smtpd.ports["smtp"])
+    assert "SIZE 5000" in f.cmd("EHLO c")[1]
