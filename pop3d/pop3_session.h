@@ -139,6 +139,8 @@ size_t pop3_session_feed(struct pop3_session *s, const char *data,
 			 size_t len);
 /* The session does not take input now (streaming, delayed, closing). */
 bool pop3_session_busy(const struct pop3_session *s);
+/* A long answer is in progress: pop3_session_pump() continues it. */
+bool pop3_session_streaming(const struct pop3_session *s);
 /* Output drained below the mark: continue a streaming answer. */
 void pop3_session_pump(struct pop3_session *s);
 /* The result of io->auth_start(): a STORE_* code and, on STORE_OK, the

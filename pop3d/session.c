@@ -163,6 +163,11 @@ bool pop3_session_busy(const struct pop3_session *s)
 	       s->state == POP3_STATE_CLOSED;
 }
 
+bool pop3_session_streaming(const struct pop3_session *s)
+{
+	return !s->closing && s->stream.kind != POP3_STREAM_NONE;
+}
+
 size_t pop3_session_feed(struct pop3_session *s, const char *data, size_t len)
 {
 	size_t used = 0;
