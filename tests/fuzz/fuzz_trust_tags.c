@@ -8,13 +8,16 @@
  * Invariants beyond "no crash": tag names and values lie inside the input,
  * names are unique and non-empty, values have no leading or trailing
  * whitespace; the verifier's outcome has at most TRUST_DKIM_SIGS_MAX
- * signatures with NUL-terminated strings.
+ * signatures with NUL-terminated strings; both body canonicalizations
+ * emit the same bytes whether fed whole or split at the chosen point, and
+ * relaxed output never ends in whitespace before CRLF.
  */
 #include <event2/event.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "../../trust/dkim_int.h"
 #include "../../trust/trust.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -35,6 +38,44 @@ static void done(void *arg, const struct trust_dkim_outcome *o)
 }
 
 static bool ws(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
+
+struct digest {
+	uint64_t h, n;
+	char last[3]; /* the last bytes seen, for the relaxed check */
+	bool bad;
+};
+
+static void emit(void *ctx, const char *p, size_t n)
+{
+	struct digest *d = ctx;
+	for (size_t i = 0; i < n; i++) {
+		d->h = (d->h ^ (unsigned char)p[i]) * 1099511628211ULL;
+		d->last[0] = d->last[1];
+		d->last[1] = d->last[2];
+		d->last[2] = p[i];
+		/* relaxed: no SP or HTAB right before a line's CRLF */
+		if (d->last[2] == '\n' && d->last[1] == '\r' &&
+		    (d->last[0] == ' ' || d->last[0] == '\t'))
+			d->bad = true;
+	}
+	d->n += n;
+}
+
+static void canon_both(const char *in, size_t size, size_t cut, bool relaxed)
+{
+	struct digest a = {14695981039346656037ULL, 0, "", false}, b = a;
+	struct dkim_canon c1, c2;
+	dkim_canon_init(&c1, relaxed, emit, &a);
+	dkim_canon_feed(&c1, in, size);
+	dkim_canon_end(&c1);
+	dkim_canon_init(&c2, relaxed, emit, &b);
+	dkim_canon_feed(&c2, in, cut);
+	for (size_t i = cut; i < size; i += 3)
+		dkim_canon_feed(&c2, in + i, size - i < 3 ? size - i : 3);
+	dkim_canon_end(&c2);
+	if (a.h != b.h || a.n != b.n || (relaxed && a.bad))
+		abort();
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -63,6 +104,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	} else if (err == NULL) {
 		abort();
 	}
+
+	size_t split = size ? data[0] % (size + 1) : 0;
+	canon_both(in, size, split, false);
+	canon_both(in, size, split, true);
 
 	/* the verifier on the same bytes as a message */
 	if (base == NULL)
