@@ -291,18 +291,12 @@ static void parse_sig(struct trust_dkim *d, size_t i, const char *val, size_t le
 		d->need_simple = true;
 }
 
+static bool raw_named(const char *p, size_t len, const char *name, size_t nlen);
+
 static bool field_named(const struct trust_dkim *d, size_t f, const char *name,
 			size_t nlen)
 {
-	const char *p = d->headers.data + d->fstart[f];
-	size_t len = d->flen[f];
-	const char *colon = memchr(p, ':', len);
-	if (colon == NULL)
-		return false;
-	size_t k = (size_t)(colon - p);
-	while (k > 0 && (p[k - 1] == ' ' || p[k - 1] == '\t'))
-		k--;
-	return k == nlen && strncasecmp(p, name, nlen) == 0;
+	return raw_named(d->headers.data + d->fstart[f], d->flen[f], name, nlen);
 }
 
 /* The domain of the first address in a From value (lowercased). */
@@ -344,11 +338,27 @@ static void body_emit_relaxed(void *ctx, const char *p, size_t n);
 
 /* The header section is complete: split it into fields, find the
  * signatures and the From field. */
+/* Is the field at p (len octets) named name (case-insensitive)? */
+static bool raw_named(const char *p, size_t len, const char *name, size_t nlen)
+{
+	const char *colon = memchr(p, ':', len);
+	if (colon == NULL)
+		return false;
+	size_t k = (size_t)(colon - p);
+	while (k > 0 && (p[k - 1] == ' ' || p[k - 1] == '\t'))
+		k--;
+	return k == nlen && strncasecmp(p, name, nlen) == 0;
+}
+
+/* The header section is complete: split it into fields, find the
+ * signatures and the From fields. Fields past FIELDS_MAX are not kept for
+ * h= (their signatures are ignored), but every From field counts, so a
+ * forged From cannot hide behind a thousand junk fields. */
 static void headers_done(struct trust_dkim *d)
 {
 	const char *h = d->headers.data;
 	size_t len = d->headers.len;
-	for (size_t i = 0; i < len && d->n_fields < FIELDS_MAX;) {
+	for (size_t i = 0; i < len;) {
 		size_t st = i;
 		/* a field runs until a line that does not start with WSP */
 		for (;;) {
@@ -357,28 +367,30 @@ static void headers_done(struct trust_dkim *d)
 			if (i >= len || (h[i] != ' ' && h[i] != '\t'))
 				break;
 		}
-		d->fstart[d->n_fields] = st;
-		d->flen[d->n_fields] = i - st;
-		d->n_fields++;
-	}
-	for (size_t f = 0; f < d->n_fields; f++) {
-		const char *p = h + d->fstart[f];
-		const char *colon = memchr(p, ':', d->flen[f]);
+		const char *p = h + st;
+		size_t flen = i - st;
+		bool kept = d->n_fields < FIELDS_MAX;
+		if (kept) {
+			d->fstart[d->n_fields] = st;
+			d->flen[d->n_fields] = flen;
+			d->n_fields++;
+		}
+		const char *colon = memchr(p, ':', flen);
 		if (colon == NULL)
 			continue;
-		size_t vlen = d->flen[f] - (size_t)(colon + 1 - p);
-		if (field_named(d, f, "from", 4)) {
+		size_t vlen = flen - (size_t)(colon + 1 - p);
+		if (raw_named(p, flen, "from", 4)) {
 			if (d->out.from_count++ == 0)
 				from_domain(colon + 1, vlen, d->out.from_domain,
 					    sizeof d->out.from_domain);
-		} else if (field_named(d, f, "dkim-signature", 14)) {
-			if (d->out.n_sigs >= TRUST_DKIM_SIGS_MAX) {
+		} else if (raw_named(p, flen, "dkim-signature", 14)) {
+			if (!kept || d->out.n_sigs >= TRUST_DKIM_SIGS_MAX) {
 				d->out.n_ignored++;
 				continue;
 			}
-			size_t i = d->out.n_sigs++;
-			d->sigs[i].field = f;
-			parse_sig(d, i, colon + 1, vlen);
+			size_t k = d->out.n_sigs++;
+			d->sigs[k].field = d->n_fields - 1;
+			parse_sig(d, k, colon + 1, vlen);
 		}
 	}
 	dkim_canon_init(&d->simple, false, body_emit_simple, d);

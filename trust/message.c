@@ -3,6 +3,8 @@
  * calls (new, feed while DATA streams, finish) and gets back what to
  * answer and which header fields to prepend:
  *
+ *   header section over 256 KiB         -> 552 5.3.4
+ *   more than one From field            -> 550 5.7.1
  *   DMARC disposition reject            -> 550 5.7.1 (the domain's policy)
  *   From is one of our domains, the
  *   session is not authenticated and
@@ -107,7 +109,18 @@ static void decide(struct trust_message *m)
 	v->dkim = m->have_dkim ? &m->dkim_out : NULL;
 	v->dmarc = m->have_dmarc ? &m->dmarc_out : NULL;
 	const struct trust_dmarc_outcome *d = v->dmarc;
-	if (!m->p.authenticated && d) {
+	if (!m->p.authenticated && m->have_dkim && m->dkim_out.headers_too_big) {
+		/* who sent it cannot be told: no one needs 256 KiB of header */
+		v->action = TRUST_REJECT;
+		snprintf(v->reply, sizeof v->reply,
+			 "552 5.3.4 Message header section too big");
+	} else if (!m->p.authenticated && m->have_dkim && m->dkim_out.from_count > 1) {
+		/* RFC 5322 3.6: one From field; with two, a mail client may
+		 * show the one nobody checked (RFC 7489 6.6.1) */
+		v->action = TRUST_REJECT;
+		snprintf(v->reply, sizeof v->reply,
+			 "550 5.7.1 Message refused: more than one From field");
+	} else if (!m->p.authenticated && d) {
 		if (d->disposition == TRUST_DMARC_P_REJECT) {
 			v->action = TRUST_REJECT;
 			snprintf(v->reply, sizeof v->reply,

@@ -119,3 +119,20 @@ def test_settings_from_the_store(zone, keys, tmp_path):  # noqa: F811
     assert r["action"] == "accept"
     assert "dmarc=" not in r["headers"] and "spf=fail" in r["headers"]
     assert r["is_spam"] and r["subject_tag"] == "[SPAM]"
+
+
+def test_from_hidden_behind_junk_fields_and_huge_headers(zone, keys, tmp_path):  # noqa: F811
+    """A forged From after 1,200 junk fields is still found (and refused);
+    a 300 KB header section is refused with 552 5.3.4; a message with two
+    From fields (one of them ours) is refused: a client may show either."""
+    junk = b"".join(b"X-Junk-%04d: filler\r\n" % i for i in range(1200))
+    hidden = junk + message(frm="Boss <boss@office.test>")
+    huge = b"X-Big: " + b"a" * 1000 + b"\r\n"
+    huge = huge * 300 + message(frm="Boss <boss@office.test>")
+    two = message(frm="a@elsewhere.test", extra=b"From: Boss <boss@office.test>\r\n")
+    r = verdicts(zone, tmp_path, [(hidden, BAD, "x@elsewhere.test", False),
+                                  (huge, BAD, "x@elsewhere.test", False),
+                                  (two, BAD, "x@elsewhere.test", False)])
+    assert r[0]["action"] == "reject" and "office.test" in r[0]["reply"], r[0]
+    assert r[1]["action"] == "reject" and r[1]["reply"].startswith("552 5.3.4"), r[1]
+    assert r[2]["action"] == "reject" and "more than one From" in r[2]["reply"], r[2]
