@@ -146,6 +146,14 @@ static size_t output_pending(const struct conn *c)
 	return n;
 }
 
+/* Replies not yet taken by the socket (or by the TLS layer): the
+ * backpressure signal. The TLS layer's own buffer is left out on purpose:
+ * write_cb only fires for the top buffer draining. */
+static size_t output_backlog(const struct conn *c)
+{
+	return c->bev ? evbuffer_get_length(bufferevent_get_output(c->bev)) : 0;
+}
+
 /* ---- host callbacks for the core ------------------------------------------ */
 
 static void host_write(void *ctx, const char *p, size_t n)
@@ -373,7 +381,7 @@ static void conn_run(struct conn *c)
 	struct evbuffer *in = bufferevent_get_input(c->bev);
 	while (!c->closing && !c->tls_pending && !c->handshaking &&
 	       !smtp_session_paused(c->sess) &&
-	       output_pending(c) < SMTP_OUTPUT_HIGH_WATER) {
+	       output_backlog(c) < SMTP_OUTPUT_HIGH_WATER) {
 		struct evbuffer_iovec v;
 		if (evbuffer_peek(in, -1, NULL, &v, 1) < 1 || v.iov_len == 0)
 			break;
@@ -414,7 +422,7 @@ static void conn_after(struct conn *c)
 		return;
 	}
 	bool want_read = !smtp_session_paused(c->sess) &&
-			 output_pending(c) < SMTP_OUTPUT_HIGH_WATER;
+			 output_backlog(c) < SMTP_OUTPUT_HIGH_WATER;
 	if (want_read)
 		bufferevent_enable(c->bev, EV_READ);
 	else

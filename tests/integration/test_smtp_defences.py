@@ -335,3 +335,43 @@ def test_hostile_mail_parameters(smtpd, param):
     assert 500 <= code < 600, (param, code, text)
     d.expect("MAIL FROM:<a@remote.test>", 250)  # still serving
     d.expect("QUIT", 221)
+
+
+def _send_quietly(d, payload):
+    try:
+        d.send(payload)
+    except OSError:
+        pass  # the server hung up after its 421: expected
+
+
+def test_pipelined_flood_over_tls(smtpd):
+    """The reply backlog stops reading and resumes when the client reads,
+    also through the TLS layer (STARTTLS on the MX port)."""
+    d = Dialog(smtpd.ports["smtp"])
+    d.expect("EHLO c", 250)
+    d.starttls()
+    d.expect("EHLO c", 250)
+    d.expect("MAIL FROM:<a@remote.test>", 250)
+    n = 30000
+    payload = b"RCPT TO:<alice@example.test>\r\n" * n
+    sender = threading.Thread(target=_send_quietly, args=(d, payload))
+    sender.start()
+    time.sleep(1.0)  # the server fills its backlog and stops reading
+    codes = [d.reply()[0] for _ in range(n)]
+    sender.join(30)
+    assert codes.count(250) == 100 and codes.count(452) == n - 100
+    d.expect("NOOP", 250)
+
+
+def test_pipelined_rcpt_flood_plain_backpressure(smtpd):
+    d = Dialog(smtpd.ports["smtp"])
+    d.expect("EHLO c", 250)
+    d.expect("MAIL FROM:<a@remote.test>", 250)
+    n = 30000
+    payload = b"RCPT TO:<alice@example.test>\r\n" * n
+    sender = threading.Thread(target=d.send, args=(payload,))
+    sender.start()
+    time.sleep(1.0)  # let the server fill its reply backlog and stop reading
+    codes = [d.reply()[0] for _ in range(n)]
+    sender.join(30)
+    assert codes.count(452) == n - 100
