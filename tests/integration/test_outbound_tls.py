@@ -34,8 +34,9 @@ class InjectingMX(threading.Thread):
     """An MX that answers STARTTLS with its 220 *and* a plaintext 550 in the
     same packet (what a man in the middle injects), then speaks TLS."""
 
-    def __init__(self, ip, port, cert, key):
+    def __init__(self, ip, port, cert, key, broken_tls=False):
         super().__init__(daemon=True)
+        self.broken_tls = broken_tls
         self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         self.ctx.load_cert_chain(cert, key)
         self.srv = socket.socket()
@@ -70,6 +71,11 @@ class InjectingMX(threading.Thread):
             if cmd.startswith(b"EHLO"):
                 ext = b"250-mx1.remote.test\r\n250-PIPELINING\r\n"
                 sock.sendall(ext + (b"250 8BITMIME\r\n" if tls else b"250 STARTTLS\r\n"))
+            elif cmd == b"STARTTLS" and self.broken_tls:
+                sock.sendall(b"220 2.0.0 go ahead\r\n")
+                sock.recv(4096)  # the ClientHello...
+                sock.sendall(b"this is not TLS at all\r\n" * 4)  # ...answered with junk
+                return
             elif cmd == b"STARTTLS":
                 sock.sendall(b"220 2.0.0 go ahead\r\n550 5.7.1 injected rejection\r\n")
                 sock = self.ctx.wrap_socket(sock, server_side=True)
@@ -111,6 +117,22 @@ def test_starttls_injection_is_ignored(out, tmp_path):
     assert "event=tls host=mx1.remote.test verified=no" in log  # self-signed: logged, not required
     assert "tls=unverified" in log
     assert wait_for(lambda: queue_rows(out) == [], 5)
+    mx.close()
+
+
+def test_broken_tls_mx_gets_mail_in_plain_text(out, tmp_path):
+    # Opportunistic TLS must not make mail undeliverable: when the MX's
+    # handshake fails, the same host is tried once more without STARTTLS.
+    cert, key = make_cert(tmp_path, "mx1.remote.test")
+    out.start_dns(*MX2[:1], MX2[2])
+    mx = InjectingMX("127.0.0.2", out.ports["relay"], cert, key, broken_tls=True)
+    out.start("queued")
+    submit(out, ["friend@remote.test"], subject="plain after all")
+    assert wait_for(lambda: len(mx.messages) == 1, 15), out.log("queued") + str(mx.transcript)
+    tls, data = mx.messages[0]
+    assert not tls and b"Subject: plain after all" in data
+    assert "event=tls-fallback host=mx1.remote.test" in out.log("queued")
+    assert mx.transcript.count(b"STARTTLS\r\n") == 1  # the retry did not ask again
     mx.close()
 
 
