@@ -299,38 +299,89 @@ static bool field_named(const struct trust_dkim *d, size_t f, const char *name,
 	return raw_named(d->headers.data + d->fstart[f], d->flen[f], name, nlen);
 }
 
-/* The domain of the first address in a From value (lowercased). */
-static void from_domain(const char *v, size_t len, char *out, size_t cap)
+/*
+ * The domain of the first mailbox in a From value (lowercased) and how
+ * many mailboxes the value lists. RFC 5322 syntax is followed far enough
+ * that quoted strings and comments cannot hide or fake an address:
+ * "From: boss@ours.test (<x@evil.test>)" is ours.test, and
+ * "From: \"a@ours.test\" <x@evil.test>" is evil.test.
+ */
+static int from_domain(const char *v, size_t len, char *out, size_t cap)
 {
-	const char *lt = memchr(v, '<', len);
-	const char *p = v, *end = v + len;
-	if (lt) {
-		p = lt + 1;
-		const char *gt = memchr(p, '>', (size_t)(end - p));
-		if (gt)
-			end = gt;
-	} else {
-		const char *comma = memchr(v, ',', len);
-		if (comma)
-			end = comma;
-	}
-	const char *at = NULL;
-	for (const char *q = p; q < end; q++)
-		if (*q == '@')
-			at = q;
+	/* the first mailbox's text outside quotes and comments: its
+	 * angle-addr if it has one, else everything */
+	char *spec = malloc(len + 1), *angle = malloc(len + 1);
+	size_t n = 0, angle_n = 0;
+	bool in_quote = false, in_angle = false, have_angle = false;
+	int depth = 0, mailboxes = 1;
 	out[0] = '\0';
-	if (at == NULL)
-		return;
-	size_t n = 0;
-	for (const char *q = at + 1; q < end && n + 1 < cap; q++) {
-		unsigned char c = (unsigned char)*q;
-		if (isspace(c) || c == '(' || c == ')' || c == ';')
-			break;
-		out[n++] = (char)tolower(c);
+	if (spec == NULL || angle == NULL) {
+		free(spec);
+		free(angle);
+		return 1;
 	}
-	out[n] = '\0';
-	if (n > 0 && out[n - 1] == '.')
-		out[n - 1] = '\0';
+	for (size_t i = 0; i < len; i++) {
+		char c = v[i];
+		if (in_quote) {
+			if (c == '\\' && i + 1 < len)
+				i++;
+			else if (c == '"')
+				in_quote = false;
+			continue;
+		}
+		if (depth > 0) {
+			if (c == '\\' && i + 1 < len)
+				i++;
+			else if (c == '(')
+				depth++;
+			else if (c == ')')
+				depth--;
+			continue;
+		}
+		if (c == '"') {
+			in_quote = true;
+		} else if (c == '(') {
+			depth = 1;
+		} else if (c == '<' && !in_angle) {
+			in_angle = true;
+			if (mailboxes == 1 && !have_angle)
+				angle_n = 0;
+		} else if (c == '>' && in_angle) {
+			in_angle = false;
+			if (mailboxes == 1)
+				have_angle = true;
+		} else if (c == ',' && !in_angle) {
+			mailboxes++;
+		} else if (mailboxes == 1) {
+			if (in_angle && !have_angle)
+				angle[angle_n++] = c;
+			else if (!in_angle)
+				spec[n++] = c;
+		}
+	}
+	const char *a = have_angle ? angle : spec;
+	size_t al = have_angle ? angle_n : n;
+	const char *at = NULL;
+	for (size_t i = 0; i < al; i++)
+		if (a[i] == '@')
+			at = a + i;
+	size_t k = 0;
+	for (const char *q = at ? at + 1 : a + al; q < a + al; q++) {
+		unsigned char c = (unsigned char)*q;
+		if (isspace(c) || c == ';' || c == ':')
+			continue;
+		if (k + 1 >= cap) {
+			k = 0; /* longer than a domain: no usable domain */
+			break;
+		}
+		out[k++] = (char)tolower(c);
+	}
+	out[k] = '\0';
+	if (k > 0 && out[k - 1] == '.')
+		out[k - 1] = '\0';
+	free(spec);
+	free(angle);
+	return mailboxes;
 }
 
 static void body_emit_simple(void *ctx, const char *p, size_t n);
@@ -380,9 +431,13 @@ static void headers_done(struct trust_dkim *d)
 			continue;
 		size_t vlen = flen - (size_t)(colon + 1 - p);
 		if (raw_named(p, flen, "from", 4)) {
-			if (d->out.from_count++ == 0)
-				from_domain(colon + 1, vlen, d->out.from_domain,
-					    sizeof d->out.from_domain);
+			/* a From listing several mailboxes counts as several
+			 * (RFC 7489 6.6.1: which one would the reader trust?) */
+			char dom[TRUST_DOMAIN_MAX + 1];
+			int boxes = from_domain(colon + 1, vlen, dom, sizeof dom);
+			if (d->out.from_count == 0)
+				memcpy(d->out.from_domain, dom, sizeof dom);
+			d->out.from_count += boxes;
 		} else if (raw_named(p, flen, "dkim-signature", 14)) {
 			if (!kept || d->out.n_sigs >= TRUST_DKIM_SIGS_MAX) {
 				d->out.n_ignored++;

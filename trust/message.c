@@ -4,7 +4,7 @@
  * answer and which header fields to prepend:
  *
  *   header section over 256 KiB         -> 552 5.3.4
- *   more than one From field            -> 550 5.7.1
+ *   more than one From address          -> 550 5.7.1
  *   DMARC disposition reject            -> 550 5.7.1 (the domain's policy)
  *   From is one of our domains, the
  *   session is not authenticated and
@@ -119,7 +119,7 @@ static void decide(struct trust_message *m)
 		 * show the one nobody checked (RFC 7489 6.6.1) */
 		v->action = TRUST_REJECT;
 		snprintf(v->reply, sizeof v->reply,
-			 "550 5.7.1 Message refused: more than one From field");
+			 "550 5.7.1 Message refused: more than one From address");
 	} else if (!m->p.authenticated && d) {
 		if (d->disposition == TRUST_DMARC_P_REJECT) {
 			v->action = TRUST_REJECT;

@@ -165,7 +165,7 @@ struct trust_dkim_outcome {
 	size_t n_sigs;               /* 0: no signature (dkim=none) */
 	size_t n_ignored;            /* signatures past TRUST_DKIM_SIGS_MAX */
 	char from_domain[TRUST_DOMAIN_MAX + 1]; /* RFC5322.From domain, or "" */
-	int from_count;              /* From: fields seen (DMARC wants 1) */
+	int from_count;              /* From addresses seen (DMARC wants 1) */
 	bool headers_too_big;        /* header section over the cap */
 };
 typedef void (*trust_dkim_cb)(void *arg, const struct trust_dkim_outcome *o);

@@ -136,3 +136,20 @@ def test_from_hidden_behind_junk_fields_and_huge_headers(zone, keys, tmp_path): 
     assert r[0]["action"] == "reject" and "office.test" in r[0]["reply"], r[0]
     assert r[1]["action"] == "reject" and r[1]["reply"].startswith("552 5.3.4"), r[1]
     assert r[2]["action"] == "reject" and "more than one From" in r[2]["reply"], r[2]
+
+
+def test_from_syntax_cannot_hide_the_author(zone, keys, tmp_path):  # noqa: F811
+    """Comments and quoted strings neither hide nor fake the address a mail
+    client shows; a From with two mailboxes is refused."""
+    cases = [
+        ("Boss <boss@office.test>", "reject"),
+        ("boss@office.test (<x@elsewhere.test>)", "reject"),
+        ("\"boss@office.test\" <x@elsewhere.test>", "accept"),
+        ("\"Boss, CEO\" <boss@office.test>", "reject"),
+        ("(x@elsewhere.test) boss@office.test", "reject"),
+        ("x@elsewhere.test, boss@office.test", "reject"),
+    ]
+    r = verdicts(zone, tmp_path, [(message(frm=f), BAD, "x@elsewhere.test", False)
+                                  for f, _ in cases])
+    for (frm, want), got in zip(cases, r):
+        assert got["action"] == want, (frm, got["reply"], got["log"])
