@@ -354,9 +354,11 @@ static void apply_msg(struct ob_runner *r, struct ob_job *j, struct ob_msg *m,
 		if (rc->state == OB_RCPT_DEFER &&
 		    ob_backoff_expired(m->created, now, r->p.lifetime)) {
 			char why[sizeof rc->reply];
+			bool hours = r->p.lifetime >= 3600;
 			snprintf(why, sizeof why,
-				 "gave up after %lld hours in the queue; last error: %.900s",
-				 (long long)(r->p.lifetime / 3600), rc->reply);
+				 "gave up after %lld %s in the queue; last error: %.900s",
+				 (long long)(hours ? r->p.lifetime / 3600 : r->p.lifetime),
+				 hours ? "hours" : "seconds", rc->reply);
 			ob_rcpt_set(rc, OB_RCPT_FAIL, "4.4.7", why, rc->mta);
 		}
 		switch (rc->state) {
@@ -376,7 +378,10 @@ static void apply_msg(struct ob_runner *r, struct ob_job *j, struct ob_msg *m,
 			break;
 		}
 		case OB_RCPT_FAIL:
-			if (fails) {
+			if (fails == NULL) /* no memory for the report: later */
+				(void)add_defer(o, rc->queue_id,
+						now + STORE_RETRY_DELAY, rc->reply);
+			else {
 				fails[n_fail].recipient = rc->addr;
 				fails[n_fail].status = rc->status;
 				fails[n_fail].remote_mta = rc->mta[0] ? rc->mta : NULL;
