@@ -21,6 +21,7 @@
 int cli_rule_main(struct cli *cli, int argc, char **argv); /* rule.c */
 int cli_preseed_main(struct cli *cli, int argc, char **argv); /* preseed.c */
 int cli_factory_reset_main(struct cli *cli, int argc, char **argv); /* factory_reset.c */
+int cli_dkim_main(struct cli *cli, int argc, char **argv); /* dkim.c */
 
 struct cli_verb {
 	const char *name;
@@ -44,6 +45,7 @@ static const struct cli_verb verbs[] = {
 	 "ADDRESS|--server ... (see cli/rule.c)"},
 	{"preseed", cli_preseed_main, "preseed apply|show [FILE]"},
 	{"factory-reset", cli_factory_reset_main, "factory-reset --yes"},
+	{"dkim", cli_dkim_main, "dkim generate|show DOMAIN [--force]"},
 };
 
 static void usage(FILE *out)
