@@ -16,6 +16,7 @@ import time
 
 import pytest
 
+from mailroom_harness import BUILD
 from smtp_util import (USERS, Dialog, counts, mailbox, queue, smtpd,  # noqa: F401
                        start_smtpd, tls_client_ctx, wait_for)
 
@@ -161,7 +162,8 @@ def test_overlong_command_without_crlf(smtpd, size):
         dropped = True  # dropping a flood is allowed too
     assert_serves(smtpd, f"during overlong {size}")
     grown = rss_kb(pid) - rss0
-    assert grown < 8 * 1024, f"smtpd grew by {grown} kB while a {size} B line was pending"
+    if "asan" not in str(BUILD):  # ASan's quarantine and shadow memory move RSS on their own
+        assert grown < 8 * 1024, f"smtpd grew by {grown} kB while a {size} B line was pending"
     if not dropped:
         try:
             d.send(b"\r\n")

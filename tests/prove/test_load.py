@@ -73,7 +73,8 @@ def smtp_source_run(mailroom, monkeypatch, messages):
     assert c["mailbox"] == messages and c["bodies"] == messages and distinct_bodies == messages
     assert len(ids) in (0, messages), len(ids)  # 0: an older schema without body_chunks
     assert errors == 0
-    assert peak[0] - rss0 < 100 * 1024, "smtpd grew by more than 100 MB for 200 sessions"
+    if "asan" not in str(m.procs["smtpd"].args[0]):
+        assert peak[0] - rss0 < 100 * 1024, "smtpd grew by more than 100 MB for 200 sessions"
 
 
 @pytest.mark.noasan
