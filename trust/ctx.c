@@ -48,6 +48,7 @@ struct trust_ctx {
 	bool closing; /* in ares_destroy: new questions fail at once */
 	struct cached_key keys[KEY_CACHE_MAX];
 	uint64_t key_clock;
+	struct tdns_cache *cache; /* NULL: caching off (out of memory) */
 };
 
 static void rearm(struct trust_ctx *c)
@@ -161,6 +162,7 @@ struct trust_ctx *trust_new(struct event_base *base, const char *servers,
 		free(c);
 		return NULL;
 	}
+	c->cache = tdns_cache_new();
 	return c;
 }
 
@@ -178,6 +180,7 @@ void trust_free(struct trust_ctx **cp)
 		event_free(c->watch[i].ev);
 	for (size_t i = 0; i < KEY_CACHE_MAX; i++)
 		EVP_PKEY_free(c->keys[i].key);
+	tdns_cache_free(&c->cache);
 	event_free(c->timer);
 	free(c);
 	*cp = NULL;
@@ -305,13 +308,10 @@ struct query {
 	tdns_cb cb;
 	void *arg;
 	enum tdns_type type;
+	struct trust_ctx *ctx;
+	char name[TRUST_DOMAIN_MAX + 1];
 };
 
-static void answer_free(struct tdns_answer *a)
-{
-	for (size_t i = 0; i < a->n; i++)
-		free(a->text[i]);
-}
 
 static void add_text(struct tdns_answer *a, const char *s, size_t len)
 {
@@ -437,8 +437,11 @@ static void on_answer(void *arg, int status, int timeouts, unsigned char *buf,
 		if (a->n_total == 0)
 			a->status = TDNS_NODATA;
 	}
+	if (a->status != TDNS_TEMP && !q->ctx->closing)
+		tdns_cache_put(q->ctx->cache, (int)q->type, q->name, a,
+			       tdns_reply_ttl(buf, len, a->status != TDNS_OK));
 	q->cb(q->arg, a);
-	answer_free(a);
+	tdns_answer_release(a);
 	free(a);
 	free(q);
 }
@@ -453,6 +456,16 @@ void tdns_query(struct trust_ctx *c, const char *name, enum tdns_type type,
 		cb(arg, &a);
 		return;
 	}
+	struct tdns_answer *hit = malloc(sizeof *hit);
+	if (hit && tdns_cache_get(c->cache, (int)type, name, hit)) {
+		/* answered from the cache, before this returns: every caller
+		 * copes with that (names DNS cannot carry do the same) */
+		cb(arg, hit);
+		tdns_answer_release(hit);
+		free(hit);
+		return;
+	}
+	free(hit);
 	struct query *q = malloc(sizeof *q);
 	if (q == NULL) {
 		struct tdns_answer a;
@@ -464,6 +477,8 @@ void tdns_query(struct trust_ctx *c, const char *name, enum tdns_type type,
 	q->cb = cb;
 	q->arg = arg;
 	q->type = type;
+	q->ctx = c;
+	snprintf(q->name, sizeof q->name, "%s", name);
 	ares_query(c->channel, name, ns_c_in, (int)type, on_answer, q);
 	rearm(c);
 }

@@ -163,6 +163,8 @@ struct trust_dmarc {
 	trust_dmarc_cb cb;
 	void *arg;
 	bool cancelled, waiting, at_org;
+	bool in_eval;  /* inside trust_dmarc_evaluate: answers may come now */
+	bool finished; /* outcome ready, delivered when evaluate returns */
 	char org[TRUST_DOMAIN_MAX + 1];
 	struct trust_dmarc_input in;
 	struct trust_dkim_outcome dkim; /* copy: the caller's may go */
@@ -172,6 +174,10 @@ struct trust_dmarc {
 
 static void deliver(struct trust_dmarc *m)
 {
+	if (m->in_eval) {
+		m->finished = true; /* the answer came from the cache */
+		return;
+	}
 	if (!m->cancelled)
 		m->cb(m->arg, &m->out);
 	free(m);
@@ -298,7 +304,13 @@ struct trust_dmarc *trust_dmarc_evaluate(struct trust_ctx *ctx,
 		return NULL;
 	}
 	trust_org_domain(m->out.domain, m->org, sizeof m->org);
-	ask(m, m->out.domain); /* a valid name: always answered later */
+	m->in_eval = true;
+	ask(m, m->out.domain);
+	m->in_eval = false;
+	if (m->finished) {
+		deliver(m); /* answered from the cache: m is gone */
+		return NULL;
+	}
 	return m;
 }
 

@@ -55,6 +55,22 @@ EVP_PKEY *trust_key_cache_get(struct trust_ctx *ctx, int alg, const char *p,
 void trust_key_cache_put(struct trust_ctx *ctx, int alg, const char *p,
 			 size_t len, EVP_PKEY *key);
 
+/* The answer cache (dnscache.c); one per context, loop thread only. */
+struct tdns_cache;
+struct tdns_cache *tdns_cache_new(void);
+void tdns_cache_free(struct tdns_cache **cp);
+/* A hit fills *out with its own copy: tdns_answer_release(out) after use. */
+bool tdns_cache_get(struct tdns_cache *c, int type, const char *name,
+		    struct tdns_answer *out);
+void tdns_cache_put(struct tdns_cache *c, int type, const char *name,
+		    const struct tdns_answer *a, uint32_t ttl);
+void tdns_cache_stats(const struct tdns_cache *c, uint64_t *hits_r,
+		      uint64_t *misses_r);
+void tdns_answer_release(struct tdns_answer *a);
+/* The smallest TTL of a reply's answers (negative: of its authority SOA);
+ * 0 when there is none or the reply does not parse. */
+uint32_t tdns_reply_ttl(const unsigned char *buf, int len, bool negative);
+
 /* Parse "1.2.3.4" or "::1" into a v6 address (v4 as v4-mapped). */
 int tdns_parse_ip(const char *s, struct in6_addr *out, int *family_r);
 

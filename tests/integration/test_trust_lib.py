@@ -43,9 +43,10 @@ def _quote(s):
 class Zone:
     """dnsmasq on a free loopback port serving `records`; a context manager."""
 
-    def __init__(self, records, tmpdir):
+    def __init__(self, records, tmpdir, ttl=0):
         self.records = records
         self.tmpdir = tmpdir
+        self.ttl = ttl  # dnsmasq answers its own records with TTL 0 unless told
         self.proc = None
         self.blackhole = None
 
@@ -66,6 +67,8 @@ class Zone:
                     out.append(f"server=/{name}/127.0.0.1#{self.blackhole.getsockname()[1]}")
                 else:
                     raise ValueError(typ)
+        if self.ttl:
+            out.append(f"local-ttl={self.ttl}")
         # server=/x/ forwards x and every name under it; a name we define
         # under a timing-out one must still answer (NODATA) by itself
         slow = [n for n, rrs in self.records.items() if any(t == "TIMEOUT" for t, _ in rrs)]
@@ -126,6 +129,32 @@ def run_tool(zone, lines, timeout_ms=400, now=None):
     out = [json.loads(l) for l in r.stdout.decode().splitlines()]
     assert len(out) == len(lines), r.stdout
     return out
+
+
+def test_answers_are_cached_for_their_ttl(tmp_path):
+    """With a TTL, a second identical check needs no DNS server at all (the
+    answers come from the context's cache); a name never asked still needs
+    one (temperror once the server is gone)."""
+    import subprocess as sp
+    zone = Zone({"ok.test": [("TXT", "v=spf1 a:mx.ok.test -all")],
+                 "mx.ok.test": [("A", "192.0.2.9")]}, tmp_path, ttl=300)
+    zone.__enter__()
+    p = sp.Popen([str(trust_check_binary()), "-s", zone.server, "-t", "300"],
+                 stdin=sp.PIPE, stdout=sp.PIPE)
+    try:
+        def ask(line):
+            p.stdin.write(("\t".join(line) + "\n").encode())
+            p.stdin.flush()
+            return json.loads(p.stdout.readline())
+        assert ask(["spf", "192.0.2.9", "h.test", "a@ok.test"])["spf"] == "pass"
+        zone.__exit__(None, None, None)
+        assert ask(["spf", "192.0.2.9", "h.test", "b@ok.test"])["spf"] == "pass"
+        assert ask(["spf", "192.0.2.8", "h.test", "b@ok.test"])["spf"] == "fail"
+        assert ask(["spf", "192.0.2.9", "h.test", "a@other.test"])["spf"] == "temperror"
+    finally:
+        p.stdin.close()
+        p.wait(timeout=30)
+    assert p.returncode == 0
 
 
 def test_trust_check_builds_and_answers(tmp_path):

@@ -14,8 +14,8 @@ from test_trust_lib import Zone, run_tool
 AUTHSERV = "mail.office.test"
 
 
-@pytest.fixture(scope="module")
-def zone(keys, tmp_path_factory):  # noqa: F811
+@pytest.fixture(scope="module", params=[0, 300], ids=["uncached", "cached"])
+def zone(keys, tmp_path_factory, request):  # noqa: F811
     rsa = "v=DKIM1; k=rsa; p=" + keys["rsa_pub"]
     records = {
         "sel._domainkey.example.test": [("TXT", [rsa[i:i + 250] for i in range(0, len(rsa), 250)])],
@@ -26,7 +26,7 @@ def zone(keys, tmp_path_factory):  # noqa: F811
         # the office: an SPF record, no DMARC record
         "office.test": [("TXT", "v=spf1 ip4:192.0.2.10 -all")],
     }
-    with Zone(records, tmp_path_factory.mktemp("dns")) as z:
+    with Zone(records, tmp_path_factory.mktemp("dns"), ttl=request.param) as z:
         yield z
 
 
