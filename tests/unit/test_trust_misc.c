@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "../../trust/dkim_int.h"
+#include "../../trust/trust_int.h"
 #include "../../trust/trust.h"
 #include "test.h"
 #include "test_store_util.h"
@@ -448,8 +449,41 @@ static void test_cancel_and_destroy(void)
 	event_base_free(base);
 }
 
+/* TTLs read from raw replies for the answer cache. */
+static void test_reply_ttl(void)
+{
+	static const unsigned char pos[] = {
+		0x12, 0x34, 0x81, 0x80, 0, 1, 0, 2, 0, 0, 0, 0,
+		1, 'a', 4, 't', 'e', 's', 't', 0, 0, 16, 0, 1,
+		/* a.test TXT "x", TTL 300, then TTL 120 */
+		0xc0, 12, 0, 16, 0, 1, 0, 0, 0x01, 0x2c, 0, 2, 1, 'x',
+		0xc0, 12, 0, 16, 0, 1, 0, 0, 0, 120, 0, 2, 1, 'y',
+	};
+	static const unsigned char neg[] = {
+		0x12, 0x34, 0x81, 0x83, 0, 1, 0, 0, 0, 1, 0, 0,
+		1, 'a', 4, 't', 'e', 's', 't', 0, 0, 16, 0, 1,
+		/* authority: test SOA, TTL 60 (rdata left short: 0 octets) */
+		0xc0, 14, 0, 6, 0, 1, 0, 0, 0, 60, 0, 0,
+	};
+	test_state.label = "positive-min";
+	CHECK_INT(tdns_reply_ttl(pos, sizeof pos, false), 120);
+	test_state.label = "negative-soa";
+	CHECK_INT(tdns_reply_ttl(neg, sizeof neg, true), 60);
+	test_state.label = "truncated";
+	CHECK_INT(tdns_reply_ttl(pos, sizeof pos - 3, false), 0);
+	CHECK_INT(tdns_reply_ttl(pos, 11, false), 0);
+	test_state.label = "no-answers";
+	CHECK_INT(tdns_reply_ttl(neg, sizeof neg, false), 0);
+	test_state.label = "pointer-loop-safe";
+	unsigned char bad[sizeof pos];
+	memcpy(bad, pos, sizeof pos);
+	bad[12] = 0xc0; /* question name is a pointer: skipped as 2 octets */
+	bad[13] = 12;
+	(void)tdns_reply_ttl(bad, sizeof bad, false); /* no crash, no loop */
+}
+
 TEST_SUITE(trust_dkim_canon, {"body", test_body_canon}, {"headers", test_header_canon});
 TEST_SUITE(trust_misc, {"auth_results", test_auth_results}, {"spam_score", test_spam_score},
 	   {"names", test_names}, {"ar_filter", test_arfilter}, {"settings", test_settings},
-	   {"cancel_and_destroy", test_cancel_and_destroy});
+	   {"cancel_and_destroy", test_cancel_and_destroy}, {"reply_ttl", test_reply_ttl});
 TEST_SUITE(trust_greylist, {"store", test_greylist_store});
