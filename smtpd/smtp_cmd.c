@@ -302,6 +302,16 @@ static void cmd_rcpt(struct smtp_session *s, struct slice args)
 			smtp_reply(s, "452 4.2.2 Mailbox full");
 			return;
 		}
+		if (s->host->rules_rcpt != NULL) {
+			const char *no = s->host->rules_rcpt(s->ctx, t->sender, rcpt, &e);
+			if (no != NULL) {
+				store_expansion_free(&e);
+				log_info("session=%s ip=%s event=rcpt-rejected-by-rules "
+					 "to=<%s>", s->id, s->ip, rcpt);
+				smtp_reply_error(s, "550 5.7.1 %s", no);
+				return;
+			}
+		}
 		added = smtp_txn_add(s, &e, NULL);
 		store_expansion_free(&e);
 		break;

@@ -22,6 +22,7 @@
  * job comes back (the job points into the session's transaction).
  */
 #include "smtp_server.h"
+#include "../rules/rules.h"
 
 #include <errno.h>
 #include <event2/buffer.h>
@@ -95,6 +96,9 @@ struct smtp_server {
 	struct smtp_tuning tun;
 	SSL_CTX *tls;
 	struct store *st;
+	struct rules_cache *rules; /* loop thread: RCPT-time rejects */
+	unsigned char srs_key[RULES_SRS_KEY_MAX]; /* bounces to SRS addresses */
+	size_t srs_keylen;
 	struct smtp_worker writer;
 	struct smtp_worker auth;
 	struct smtp_peers peers;
@@ -175,15 +179,71 @@ static void host_starttls(void *ctx)
 	c->tls_pending = true;
 }
 
+/*
+ * A bounce to an SRS address we made for a forwarded copy: the original
+ * sender, as one remote recipient. STORE_NOTFOUND when it is not ours or
+ * its hash or age is wrong.
+ */
+static int srs_expand(struct conn *c, const char *address,
+		      struct store_expansion *out)
+{
+	struct smtp_server *srv = c->srv;
+	char orig[ADDR_MAX + 1];
+	const char *why = NULL;
+	if (srv->srs_keylen == 0 &&
+	    rules_srs_key(srv->st, srv->srs_key, &srv->srs_keylen) != STORE_OK) {
+		srv->srs_keylen = 0;
+		return STORE_NOTFOUND;
+	}
+	if (rules_srs_reverse(srv->srs_key, srv->srs_keylen, address, time(NULL),
+			      orig, sizeof(orig), &why) != 0) {
+		log_info("session=%s event=srs-refused to=<%s> why=\"%s\"", c->id,
+			 address, why);
+		return STORE_NOTFOUND;
+	}
+	memset(out, 0, sizeof(*out));
+	out->remote = calloc(1, sizeof(char *));
+	if (out->remote == NULL || (out->remote[0] = strdup(orig)) == NULL) {
+		free(out->remote);
+		out->remote = NULL;
+		return STORE_ERROR;
+	}
+	out->n_remote = 1;
+	return STORE_OK;
+}
+
 static int host_expand(void *ctx, const char *address, int64_t size,
 		       struct store_expansion *out)
 {
 	struct conn *c = ctx;
 	int r = store_expand(c->srv->st, address, size, out);
+	if (r == STORE_NOTFOUND && rules_srs_is_srs(address))
+		r = srs_expand(c, address, out);
 	if (r != STORE_OK && r != STORE_NOTFOUND && r != STORE_INVALID)
 		log_warn("session=%s event=expand-failed result=%s (%s)", c->id,
 			 store_result_text(r), store_errmsg(c->srv->st));
 	return r;
+}
+
+/* RCPT: a reject the recipients' rules decide on the envelope alone. */
+static const char *host_rules_rcpt(void *ctx, const char *sender,
+				   const char *rcpt,
+				   const struct store_expansion *e)
+{
+	struct conn *c = ctx;
+	struct smtp_server *srv = c->srv;
+	if (srv->rules == NULL && (srv->rules = rules_cache_new(256)) == NULL)
+		return NULL;
+	for (size_t i = 0; i < e->n_local; i++) {
+		const struct rules_set *set = NULL;
+		if (rules_cache_get(srv->rules, srv->st, e->local_ids[i], &set) !=
+		    STORE_OK)
+			return NULL; /* decide at DATA */
+		const char *text = rules_evaluate_rcpt(set, sender, rcpt);
+		if (text != NULL)
+			return text;
+	}
+	return NULL;
 }
 
 static void host_auth(void *ctx, const char *user, const char *password)
@@ -263,6 +323,7 @@ static const struct smtp_host host_ops = {
 	.close = host_close,
 	.starttls = host_starttls,
 	.expand = host_expand,
+	.rules_rcpt = host_rules_rcpt,
 	.auth = host_auth,
 	.spool_open = host_spool_open,
 	.spool_write = host_spool_write,
@@ -283,7 +344,10 @@ static void on_delivered(void *arg, struct smtp_job *job)
 		smtp_job_free(job);
 		conn_free(c);
 	} else {
-		smtp_session_deliver_result(c->sess, job->result);
+		if (job->reject[0] != '\0')
+			smtp_session_deliver_rejected(c->sess, job->reject);
+		else
+			smtp_session_deliver_result(c->sess, job->result);
 		smtp_job_free(job);
 		conn_run(c);
 	}
@@ -879,6 +943,7 @@ static void server_free(struct smtp_server *srv)
 			event_free(evs[i]);
 	smtp_peers_free(&srv->peers);
 	smtp_spool_close_all(&srv->spool);
+	rules_cache_free(&srv->rules);
 	store_close(&srv->st);
 	if (srv->tls)
 		SSL_CTX_free(srv->tls);
@@ -937,9 +1002,10 @@ int smtp_server_run(struct config *cfg, char *err, size_t errlen)
 	if (store_open(srv->db_path, &srv->st, err, errlen) != STORE_OK)
 		goto out;
 	if (smtp_worker_start(&srv->writer, SMTP_JOB_DELIVER, srv->base,
-			      srv->db_path, on_delivered, srv, err, errlen) < 0 ||
+			      srv->db_path, on_delivered, srv, cfg->hostname, err,
+			      errlen) < 0 ||
 	    smtp_worker_start(&srv->auth, SMTP_JOB_AUTH, srv->base, srv->db_path,
-			      on_authed, srv, err, errlen) < 0)
+			      on_authed, srv, cfg->hostname, err, errlen) < 0)
 		goto out;
 	srv->sig_term = evsignal_new(srv->base, SIGTERM, signal_cb, srv);
 	srv->sig_int = evsignal_new(srv->base, SIGINT, signal_cb, srv);

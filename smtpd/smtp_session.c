@@ -365,6 +365,22 @@ void smtp_session_deliver_result(struct smtp_session *s, int result)
 		smtp_close(s, "421 4.3.2 Service shutting down, closing connection");
 }
 
+void smtp_session_deliver_rejected(struct smtp_session *s, const char *text)
+{
+	if (s->state != SMTP_S_DELIVER)
+		return;
+	struct smtp_txn *t = &s->txn;
+	char why[LOG_ESCAPED_MAX];
+	log_escape(why, sizeof(why), text, strlen(text));
+	log_info("session=%s ip=%s event=rejected-by-rules msgid=%s from=<%s> "
+		 "reason=\"%s\"", s->id, s->ip, t->msgid, t->sender, why);
+	smtp_txn_reset(s);
+	smtp_set_state(s, SMTP_S_READY);
+	smtp_reply(s, "550 5.7.1 %s", text);
+	if (s->shutdown_pending)
+		smtp_close(s, "421 4.3.2 Service shutting down, closing connection");
+}
+
 /* ---- the host's other answers -------------------------------------------- */
 
 void smtp_session_tls_started(struct smtp_session *s, const char *desc)

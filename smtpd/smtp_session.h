@@ -71,6 +71,11 @@ struct smtp_host {
 	/* Store the spooled message; answer with smtp_session_deliver_result().
 	 * env and what it points at stay valid until then. */
 	void (*deliver)(void *ctx, const struct smtp_envelope *env);
+	/* Optional: the reject text when the rules of rcpt's accounts refuse
+	 * this envelope at RCPT already (rules_evaluate_rcpt), else NULL. */
+	const char *(*rules_rcpt)(void *ctx, const char *sender,
+				  const char *rcpt,
+				  const struct store_expansion *e);
 };
 
 struct smtp_session;
@@ -97,6 +102,8 @@ bool smtp_session_in_transaction(const struct smtp_session *s);
 /* STORE_OK with the account, else STORE_AUTHFAIL or a temporary error. */
 void smtp_session_auth_result(struct smtp_session *s, int result,
 			      int64_t account_id, const char *user);
+/* The recipients' rules refused the message: 550 with their text. */
+void smtp_session_deliver_rejected(struct smtp_session *s, const char *text);
 void smtp_session_deliver_result(struct smtp_session *s, int result);
 /* Idle too long: 421 4.4.2 and close. */
 void smtp_session_timeout(struct smtp_session *s);

@@ -30,24 +30,72 @@ void smtp_job_free(struct smtp_job *job)
 	free(job);
 }
 
+/*
+ * Rules first (rules_deliver_prepare: one header parse per message, each
+ * local account's rules), then one store_deliver for everything the batch
+ * turned into. A message every local recipient's rules refused is not
+ * stored; its job carries the text for the 550. If the rules cannot run
+ * (a store error), the message is delivered as it came: rules never lose
+ * mail.
+ */
 static void deliver_batch(struct smtp_worker *w, struct smtp_job **jobs,
 			  size_t n, struct store_message *msgs)
 {
+	(void)msgs;
+	struct rules_outcome *outs = calloc(n, sizeof(*outs));
+	size_t *first = calloc(n, sizeof(*first));
+	if (outs == NULL || first == NULL) {
+		log_error("event=out-of-memory");
+		abort();
+	}
+	int rr = rules_env_begin(w->rules, time(NULL));
+	size_t total = 0;
+	for (size_t i = 0; i < n; i++) {
+		struct store_message *m = &jobs[i]->msg;
+		jobs[i]->reject[0] = '\0';
+		int pr = rr == STORE_OK ? rules_deliver_prepare(w->rules, m, &outs[i]) : rr;
+		if (pr != STORE_OK) {
+			log_warn("event=rules-failed result=%s (%s); delivering as is",
+				 store_result_text(pr), store_errmsg(w->st));
+			rules_outcome_free(&outs[i]);
+			outs[i].msgs[0] = *m;
+			outs[i].n = 1;
+		} else if (outs[i].reject_text && outs[i].n_rejected == m->n_local &&
+			   m->n_remote == 0) {
+			snprintf(jobs[i]->reject, sizeof(jobs[i]->reject), "%s",
+				 outs[i].reject_text);
+			outs[i].n = 0;
+		}
+		first[i] = total;
+		total += outs[i].n;
+	}
+	struct store_message *all = calloc(total ? total : 1, sizeof(*all));
+	if (all == NULL) {
+		log_error("event=out-of-memory");
+		abort();
+	}
 	for (size_t i = 0; i < n; i++)
-		msgs[i] = jobs[i]->msg;
-	int r = store_deliver(w->st, msgs, n);
+		memcpy(all + first[i], outs[i].msgs, outs[i].n * sizeof(*all));
+	int r = total ? store_deliver(w->st, all, total) : STORE_OK;
 	if (r != STORE_OK && n > 1 && !store_result_is_temporary(r)) {
 		log_warn("event=batch-failed n=%zu result=%s (%s); retrying one by one",
 			 n, store_result_text(r), store_errmsg(w->st));
 		for (size_t i = 0; i < n; i++)
-			jobs[i]->result = store_deliver(w->st, &msgs[i], 1);
-		return;
+			jobs[i]->result = outs[i].n ? store_deliver(w->st, all + first[i],
+								 outs[i].n)
+						    : STORE_OK;
+	} else {
+		if (r != STORE_OK)
+			log_error("event=commit-failed n=%zu result=%s (%s)", n,
+				  store_result_text(r), store_errmsg(w->st));
+		for (size_t i = 0; i < n; i++)
+			jobs[i]->result = r;
 	}
-	if (r != STORE_OK)
-		log_error("event=commit-failed n=%zu result=%s (%s)", n,
-			  store_result_text(r), store_errmsg(w->st));
 	for (size_t i = 0; i < n; i++)
-		jobs[i]->result = r;
+		rules_outcome_free(&outs[i]);
+	free(all);
+	free(first);
+	free(outs);
 }
 
 static void do_auth(struct smtp_worker *w, struct smtp_job *job)
@@ -136,8 +184,8 @@ static void done_cb(evutil_socket_t fd, short what, void *arg)
 
 int smtp_worker_start(struct smtp_worker *w, enum smtp_job_kind kind,
 		      struct event_base *base, const char *db_path,
-		      smtp_worker_done_fn on_done, void *arg, char *err,
-		      size_t errlen)
+		      smtp_worker_done_fn on_done, void *arg, const char *hostname,
+		      char *err, size_t errlen)
 {
 	memset(w, 0, sizeof(*w));
 	w->kind = kind;
@@ -147,6 +195,12 @@ int smtp_worker_start(struct smtp_worker *w, enum smtp_job_kind kind,
 	w->done_tail = &w->done;
 	if (store_open(db_path, &w->st, err, errlen) != STORE_OK)
 		return -1;
+	if (kind == SMTP_JOB_DELIVER &&
+	    (w->rules = rules_env_new(w->st, hostname)) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		store_close(&w->st);
+		return -1;
+	}
 	w->done_ev = event_new(base, -1, 0, done_cb, w);
 	if (w->done_ev == NULL) {
 		snprintf(err, errlen, "event_new failed");
@@ -187,6 +241,7 @@ void smtp_worker_stop(struct smtp_worker *w)
 	pthread_join(w->thread, NULL);
 	done_cb(-1, 0, w); /* jobs finished during the join */
 	event_free(w->done_ev);
+	rules_env_free(&w->rules);
 	store_close(&w->st);
 	pthread_mutex_destroy(&w->mu);
 	pthread_cond_destroy(&w->cv);

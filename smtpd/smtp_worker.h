@@ -21,6 +21,7 @@
 #include <stdint.h>
 
 #include "../common/limits.h"
+#include "../rules/deliver.h"
 #include "../store/store.h"
 
 struct event_base;
@@ -37,6 +38,9 @@ struct smtp_job {
 	 * smtp_job_free); sender/ids/remote point into the session's
 	 * transaction, which stays alive until on_done. */
 	struct store_message msg;
+	/* DELIVER: set by the writer when the recipients' rules refused the
+	 * message (the session answers 550 with it); "" otherwise. */
+	char reject[RULES_SHORT_TEXT_MAX + 1];
 	/* AUTH */
 	int64_t account_id;
 	char user[ADDR_MAX + 1];
@@ -56,6 +60,7 @@ struct smtp_worker {
 	bool started;
 	enum smtp_job_kind kind;
 	struct store *st;
+	struct rules_env *rules; /* writer only: rules at delivery */
 	struct event *done_ev;
 	smtp_worker_done_fn on_done;
 	void *arg;
@@ -65,8 +70,8 @@ struct smtp_worker {
 
 int smtp_worker_start(struct smtp_worker *w, enum smtp_job_kind kind,
 		      struct event_base *base, const char *db_path,
-		      smtp_worker_done_fn on_done, void *arg, char *err,
-		      size_t errlen) __attribute__((warn_unused_result));
+		      smtp_worker_done_fn on_done, void *arg, const char *hostname,
+		      char *err, size_t errlen) __attribute__((warn_unused_result));
 void smtp_worker_submit(struct smtp_worker *w, struct smtp_job *job);
 /* Finish every submitted job (their on_done runs), then join. */
 void smtp_worker_stop(struct smtp_worker *w);
