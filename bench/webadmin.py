@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Benchmark mailroom-webadmin with wrk (issue 5, item 9).
 
-    /usr/bin/python3 webadmin/bench/bench.py [BUILD_DIR] [--accounts N] [--seconds S]
+    /usr/bin/python3 bench/webadmin.py [BUILD_DIR] [--accounts N] [--seconds S]
 
 Starts a throwaway Mailroom (temp dir, free loopback ports) with N accounts,
 logs in as an admin, then runs `wrk -t2 -c50 --latency` against the dashboard
@@ -17,7 +17,7 @@ import sys
 import tempfile
 import time
 
-REPO = pathlib.Path(__file__).resolve().parents[2]
+REPO = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests" / "integration"))
 import conftest  # noqa: E402
 from test_web_client import Web  # noqa: E402
