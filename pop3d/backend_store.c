@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../common/log.h"
 #include "../store/store.h"
 
 static int be_authenticate(void *ctx, const char *user, const char *password,
@@ -28,9 +29,23 @@ static int be_authenticate(void *ctx, const char *user, const char *password,
 	return STORE_OK;
 }
 
+/* Retry unlocks that failed earlier; keep the ones that fail again. */
+void pop3_backend_store_retry_unlocks(struct pop3_store_backend *b)
+{
+	size_t keep = 0;
+	for (size_t i = 0; i < b->n_pending; i++) {
+		int rc = store_maildrop_unlock(b->st, b->pending[i].account_id,
+					       b->pid, b->pending[i].token);
+		if (rc != STORE_OK && rc != STORE_NOTFOUND)
+			b->pending[keep++] = b->pending[i];
+	}
+	b->n_pending = keep;
+}
+
 static int be_lock(void *ctx, int64_t account_id, int64_t token)
 {
 	struct pop3_store_backend *b = ctx;
+	pop3_backend_store_retry_unlocks(b);
 	return store_maildrop_lock(b->st, account_id, b->pid, token,
 				   POP3_LOCK_MAX_AGE_SECONDS);
 }
@@ -38,7 +53,16 @@ static int be_lock(void *ctx, int64_t account_id, int64_t token)
 static void be_unlock(void *ctx, int64_t account_id, int64_t token)
 {
 	struct pop3_store_backend *b = ctx;
-	(void)store_maildrop_unlock(b->st, account_id, b->pid, token);
+	int rc = store_maildrop_unlock(b->st, account_id, b->pid, token);
+	if (rc == STORE_OK || rc == STORE_NOTFOUND)
+		return;
+	log_warn("event=unlock-failed account=%lld rc=%d (retried at the next "
+		 "login)", (long long)account_id, rc);
+	if (b->n_pending < POP3_PENDING_UNLOCKS) {
+		b->pending[b->n_pending].account_id = account_id;
+		b->pending[b->n_pending].token = token;
+		b->n_pending++;
+	}
 }
 
 static int be_snapshot(void *ctx, int64_t account_id,

@@ -13,12 +13,23 @@
 
 #include "pop3_session.h"
 
+/* Maildrop unlocks that failed (store busy) and are retried later. */
+#define POP3_PENDING_UNLOCKS 64
+
 struct pop3_store_backend {
 	struct store *st; /* the daemon's connection (not owned) */
 	pid_t pid;        /* lock owner */
+	/* A lock row left behind by a failed unlock names this live pid,
+	 * so nobody could take it over until it ages out: retry instead. */
+	struct {
+		int64_t account_id, token;
+	} pending[POP3_PENDING_UNLOCKS];
+	size_t n_pending;
 };
 /* Fill be to call into ctx (which must outlive every session). */
 void pop3_backend_store(struct pop3_backend *be, struct pop3_store_backend *ctx);
+/* Retry failed unlocks now (also done before every lock); at shutdown. */
+void pop3_backend_store_retry_unlocks(struct pop3_store_backend *ctx);
 
 #define POP3_MEM_MSGS 64
 struct pop3_mem_msg {

@@ -637,6 +637,8 @@ static void server_free(struct server *srv)
 	if (srv->tls)
 		SSL_CTX_free(srv->tls);
 	auth_pool_free(&srv->auth);
+	if (srv->st != NULL)
+		pop3_backend_store_retry_unlocks(&srv->store_ctx);
 	store_close(&srv->st);
 	free(srv->penalty);
 	if (srv->base)
