@@ -10,8 +10,10 @@
  *
  * Restore is for a stopped server: the backup must open and pass
  * integrity_check and carry a schema this code knows; then it is copied
- * next to db_path, fsynced, the old -wal/-shm are removed (a stale WAL
- * replayed over another database would corrupt it) and renamed over.
+ * next to db_path, each account's uidnext is raised to the replaced
+ * database's (so POP3 UIDLs never repeat), it is fsynced, the old -wal/-shm
+ * are removed (a stale WAL replayed over another database would corrupt it)
+ * and renamed over.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -219,6 +221,62 @@ static void unlink_sidecar(const char *db_path, const char *suffix)
 		unlink(p);
 }
 
+/*
+ * A restored mailbox must never hand out a UID a client already saw: mail
+ * delivered after the backup was taken used UIDs the backup's uidnext does
+ * not know. So each account in the restored copy (tmp) keeps the larger of
+ * its own uidnext and the one of the same address in the database being
+ * replaced. A missing or unreadable old database carries nothing over.
+ */
+static int carry_uidnext(const char *tmp, const char *db_path, char *err,
+			 size_t errlen)
+{
+	if (access(db_path, R_OK) != 0)
+		return STORE_OK;
+	sqlite3 *db = NULL;
+	sqlite3_stmt *stmt = NULL;
+	int ret = STORE_ERROR;
+	if (sqlite3_open_v2(tmp, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_URI,
+			    NULL) != SQLITE_OK)
+		goto out;
+	sqlite3_busy_timeout(db, STORE_BUSY_TIMEOUT_MS);
+	char uri[CONFIG_PATH_MAX + 32];
+	if (snprintf(uri, sizeof uri, "file:%s?mode=ro", db_path) >=
+	    (int)sizeof uri)
+		goto out;
+	if (sqlite3_prepare_v2(db, "ATTACH DATABASE ? AS old", -1, &stmt,
+			       NULL) != SQLITE_OK)
+		goto out;
+	sqlite3_bind_text(stmt, 1, uri, -1, SQLITE_STATIC);
+	int rc = sqlite3_step(stmt);
+	sqlite3_finalize(stmt);
+	stmt = NULL;
+	if (rc != SQLITE_DONE) {
+		ret = STORE_OK; /* the old file is no database: nothing to keep */
+		goto out;
+	}
+	if (sqlite3_prepare_v2(
+		    db,
+		    "UPDATE main.accounts SET uidnext = ("
+		    " SELECT MAX(main.accounts.uidnext, o.uidnext)"
+		    " FROM old.accounts o WHERE o.address = main.accounts.address)"
+		    " WHERE address IN (SELECT address FROM old.accounts)",
+		    -1, &stmt, NULL) != SQLITE_OK) {
+		/* an old database without an accounts table: nothing to keep */
+		ret = STORE_OK;
+		goto out;
+	}
+	if (sqlite3_step(stmt) == SQLITE_DONE)
+		ret = STORE_OK;
+out:
+	if (ret != STORE_OK)
+		snprintf(err, errlen, "keeping UIDs of %s: %s", db_path,
+			 db ? sqlite3_errmsg(db) : "out of memory");
+	sqlite3_finalize(stmt);
+	sqlite3_close(db);
+	return ret;
+}
+
 int store_restore(const char *backup_path, const char *db_path, char *err,
 		  size_t errlen)
 {
@@ -231,6 +289,12 @@ int store_restore(const char *backup_path, const char *db_path, char *err,
 		return STORE_ERROR;
 	}
 	if ((ret = copy_file(backup_path, tmp, err, errlen)) != STORE_OK) {
+		unlink(tmp);
+		return ret;
+	}
+	if ((ret = carry_uidnext(tmp, db_path, err, errlen)) != STORE_OK ||
+	    (ret = fsync_path(tmp, O_RDWR) == 0 ? STORE_OK : STORE_ERROR) !=
+		    STORE_OK) {
 		unlink(tmp);
 		return ret;
 	}

@@ -370,9 +370,6 @@ def test_uidl_survives_backup_and_restore(pop, tmp_path):
     p.quit()
 
 
-@pytest.mark.xfail(strict=True, reason="store_restore brings back the backup's uidnext, so the "
-                   "next delivery reuses a uid a client already saw; needs store/ to keep "
-                   "uidnext = max(backup, replaced database) per account (reported to the lead)")
 def test_uidl_never_repeats_after_restoring_an_older_backup(pop, tmp_path):
     """A client that saw a message delivered after the backup must never
     see its UIDL again on a different message after the restore (it would

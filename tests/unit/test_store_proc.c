@@ -268,13 +268,15 @@ static void test_backup_under_load(void)
 	struct store_account a;
 	CHECK_INT(store_account_get(t.st, "b@example.test", &a), 0);
 	CHECK_INT(a.uidvalidity, before.uidvalidity);
-	/* UIDLs survive: the next message continues after the backup's */
+	/* UIDLs survive, and never repeat: the next message continues after
+	 * every UID the replaced database handed out (live of them), not
+	 * after the backup's, since clients may have seen those */
 	CHECK_INT(tstore_deliver(t.st, t.dir, 10, &id, 1, NULL, 0, NULL), 0);
 	struct store_mailbox_entry *e = NULL;
 	size_t n = 0;
 	CHECK_INT(store_mailbox_snapshot(t.st, id, &e, &n), 0);
 	if (n > 0)
-		CHECK_INT(e[n - 1].uid, n);
+		CHECK_INT(e[n - 1].uid, live + 1);
 	free(e);
 	tstore_done(&t);
 }
