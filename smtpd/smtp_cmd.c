@@ -230,6 +230,8 @@ static void cmd_mail(struct smtp_session *s, struct slice args)
 	t->smtputf8 = utf8;
 	t->body_8bit = body_seen && t->body_8bit;
 	smtp_set_state(s, SMTP_S_MAIL);
+	if (s->host->mail_from != NULL) /* SPF runs while RCPT/DATA arrive */
+		s->host->mail_from(s->ctx, s->helo, t->sender, s->authed);
 	smtp_reply(s, "250 2.1.0 Ok");
 }
 
@@ -301,6 +303,15 @@ static void cmd_rcpt(struct smtp_session *s, struct slice args)
 			store_expansion_free(&e);
 			smtp_reply(s, "452 4.2.2 Mailbox full");
 			return;
+		}
+		if (s->host->rcpt_check != NULL) {
+			const char *no = s->host->rcpt_check(s->ctx, t->sender,
+							     rcpt, s->authed);
+			if (no != NULL) { /* greylisting: temporary, not an error */
+				store_expansion_free(&e);
+				smtp_reply(s, "%s", no);
+				return;
+			}
 		}
 		if (s->host->rules_rcpt != NULL) {
 			const char *no = s->host->rules_rcpt(s->ctx, t->sender, rcpt, &e);

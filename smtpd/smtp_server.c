@@ -53,6 +53,7 @@
 #include "smtp_peers.h"
 #include "smtp_session.h"
 #include "smtp_spool.h"
+#include "smtp_trust.h"
 #include "smtp_tuning.h"
 #include "smtp_worker.h"
 
@@ -88,6 +89,12 @@ struct conn {
 	bool dead;
 	char id[24];
 	char ip[64];
+	/* inbound trust checks (MX port only) */
+	struct smtp_trust_conn trust;
+	bool dnsbl_wait;  /* the 220 waits for the DNSBL answer */
+	bool greet_due;   /* the greeting delay is over meanwhile */
+	bool in_host_call; /* an answer arriving now must not re-enter conn_run */
+	const struct smtp_envelope *pending_env; /* DATA done, verdict pending */
 };
 
 struct smtp_server {
@@ -102,6 +109,7 @@ struct smtp_server {
 	struct smtp_worker writer;
 	struct smtp_worker auth;
 	struct smtp_peers peers;
+	struct smtp_trust trust;
 	struct listener_ctx listeners[MAX_LISTENERS];
 	size_t n_listeners;
 	struct conn *conns;
@@ -300,15 +308,15 @@ static void host_spool_discard(void *ctx)
 	c->spool_fd = -1;
 }
 
-static void host_deliver(void *ctx, const struct smtp_envelope *env)
+static void submit_deliver(struct conn *c, const struct smtp_envelope *env,
+			   int64_t size)
 {
-	struct conn *c = ctx;
 	struct smtp_job *job = xcalloc(1, sizeof(*job));
 	job->kind = SMTP_JOB_DELIVER;
 	job->owner = c;
 	job->msg.fd = c->spool_fd;
 	c->spool_fd = -1;
-	job->msg.size = env->size;
+	job->msg.size = size;
 	job->msg.sender = env->sender;
 	job->msg.local_ids = env->local_ids;
 	job->msg.n_local = env->n_local;
@@ -316,6 +324,119 @@ static void host_deliver(void *ctx, const struct smtp_envelope *env)
 	job->msg.n_remote = env->n_remote;
 	c->job = job;
 	smtp_worker_submit(&c->srv->writer, job);
+}
+
+/* ---- inbound trust checks (smtp_trust.h), MX port only ----------------------- */
+
+static bool trust_applies(const struct conn *c, bool authenticated)
+{
+	return c->kind == SMTP_PORT_MX && !authenticated;
+}
+
+static void host_mail_from(void *ctx, const char *helo, const char *sender,
+			   bool authenticated)
+{
+	struct conn *c = ctx;
+	if (trust_applies(c, authenticated))
+		smtp_trust_mail(&c->trust, helo, sender);
+}
+
+static const char *host_rcpt_check(void *ctx, const char *sender,
+				   const char *rcpt, bool authenticated)
+{
+	struct conn *c = ctx;
+	return trust_applies(c, authenticated)
+		       ? smtp_trust_rcpt(&c->trust, sender, rcpt)
+		       : NULL;
+}
+
+static int host_spool_write(void *ctx, const char *p, size_t n);
+
+static int host_message_begin(void *ctx, bool authenticated)
+{
+	struct conn *c = ctx;
+	if (!trust_applies(c, authenticated))
+		return -1;
+	return smtp_trust_message_begin(&c->trust, authenticated,
+					host_spool_write, c);
+}
+
+static int host_message_write(void *ctx, const char *p, size_t n)
+{
+	struct conn *c = ctx;
+	return smtp_trust_message_write(&c->trust, p, n);
+}
+
+static void host_txn_reset(void *ctx)
+{
+	struct conn *c = ctx;
+	c->pending_env = NULL;
+	smtp_trust_reset(&c->trust);
+}
+
+/* Refused by the verdict (or the headers could not be added): nothing is
+ * stored, the session answers and reads on. */
+static void trust_refuse(struct conn *c, const char *reply)
+{
+	smtp_spool_give(&c->srv->spool, c->spool_fd, c->spool_used);
+	c->spool_fd = -1;
+	smtp_session_deliver_refused(c->sess, reply);
+	if (!c->in_host_call)
+		conn_run(c);
+}
+
+static void on_trust_verdict(void *arg, const struct trust_verdict *v)
+{
+	struct conn *c = arg;
+	const struct smtp_envelope *env = c->pending_env;
+	smtp_session_set_trust_log(c->sess, v->log);
+	if (v->action == TRUST_REJECT) {
+		trust_refuse(c, v->reply);
+		return;
+	}
+	int64_t size = c->spool_used; /* the A-R filter may have dropped fields */
+	if (v->headers.len > 0) {
+		int fd = smtp_trust_prepend(&c->srv->spool, c->spool_fd, size,
+					    v->headers.data, v->headers.len);
+		if (fd < 0) {
+			log_error("session=%s event=spool-write-failed error=\"%s\"",
+				  c->id, strerror(errno));
+			trust_refuse(c, "451 4.3.0 Temporary local problem, try again later");
+			return;
+		}
+		smtp_spool_give(&c->srv->spool, c->spool_fd, size);
+		c->spool_fd = fd;
+		size += (int64_t)v->headers.len;
+		c->spool_used = size;
+	}
+	submit_deliver(c, env, size); /* the session stays paused until 250 */
+}
+
+static void host_deliver(void *ctx, const struct smtp_envelope *env)
+{
+	struct conn *c = ctx;
+	if (!smtp_trust_message_live(&c->trust)) {
+		submit_deliver(c, env, env->size);
+		return;
+	}
+	c->pending_env = env;
+	c->in_host_call = true;
+	smtp_trust_message_end(&c->trust, on_trust_verdict, c);
+	c->in_host_call = false;
+}
+
+/* The DNSBL answer: 554 and close when listed, else greet (now, or when
+ * the greeting delay ends). */
+static void on_dnsbl_answer(void *arg, const char *reply)
+{
+	struct conn *c = arg;
+	c->dnsbl_wait = false;
+	if (reply != NULL)
+		smtp_session_reject(c->sess, reply);
+	else if (c->greet_due)
+		smtp_session_greet(c->sess);
+	if (!c->in_host_call)
+		conn_run(c);
 }
 
 static const struct smtp_host host_ops = {
@@ -329,6 +450,11 @@ static const struct smtp_host host_ops = {
 	.spool_write = host_spool_write,
 	.spool_discard = host_spool_discard,
 	.deliver = host_deliver,
+	.mail_from = host_mail_from,
+	.rcpt_check = host_rcpt_check,
+	.message_begin = host_message_begin,
+	.message_write = host_message_write,
+	.txn_reset = host_txn_reset,
 };
 
 /* ---- worker answers --------------------------------------------------------- */
@@ -520,6 +646,7 @@ static void conn_free(struct conn *c)
 		if (c->peer != NULL)
 			smtp_peers_release(&srv->peers, c->peer);
 		c->peer = NULL;
+		smtp_trust_conn_free(&c->trust); /* no callback runs after this */
 		if (c->prev)
 			c->prev->next = c->next;
 		else
@@ -556,6 +683,10 @@ static void timer_cb(evutil_socket_t fd, short what, void *arg)
 	}
 	if (c->job != NULL && c->job_held) {
 		auth_answer(c); /* the delayed 535 */
+		return;
+	}
+	if (c->dnsbl_wait) {
+		c->greet_due = true; /* on_dnsbl_answer greets */
 		return;
 	}
 	smtp_session_greet(c->sess);
@@ -722,11 +853,23 @@ static void accept_cb(struct evconnlistener *lev, evutil_socket_t fd,
 	c->sess = smtp_session_new(&srv->scfg[lc->kind], &host_ops, c, c->id, ip);
 	log_info("session=%s ip=%s event=connect port=%s", c->id, ip,
 		 smtp_port_kind_name(lc->kind));
+	smtp_trust_conn_init(&c->trust, &srv->trust, c->id, c->ip);
+	if (lc->kind == SMTP_PORT_MX) {
+		/* The blocklist answer and the greeting delay overlap. */
+		c->dnsbl_wait = true;
+		c->in_host_call = true;
+		if (!smtp_trust_dnsbl_start(&c->trust, on_dnsbl_answer, c))
+			c->dnsbl_wait = false;
+		c->in_host_call = false;
+	}
 	if (lc->kind == SMTP_PORT_MX && srv->tun.greeting_delay_ms > 0) {
 		struct timeval tv = ms_tv(srv->tun.greeting_delay_ms);
 		evtimer_add(c->timer, &tv);
 	} else if (lc->kind != SMTP_PORT_SMTPS) {
-		smtp_session_greet(c->sess);
+		if (c->dnsbl_wait)
+			c->greet_due = true;
+		else
+			smtp_session_greet(c->sess);
 	}
 	conn_after(c);
 }
@@ -933,6 +1076,7 @@ static void server_free(struct smtp_server *srv)
 	}
 	smtp_worker_stop(&srv->writer);
 	smtp_worker_stop(&srv->auth);
+	smtp_trust_free(&srv->trust);
 	for (size_t i = 0; i < srv->n_listeners; i++)
 		if (srv->listeners[i].lev)
 			evconnlistener_free(srv->listeners[i].lev);
@@ -1001,6 +1145,7 @@ int smtp_server_run(struct config *cfg, char *err, size_t errlen)
 		goto out;
 	if (store_open(srv->db_path, &srv->st, err, errlen) != STORE_OK)
 		goto out;
+	smtp_trust_init(&srv->trust, srv->base, srv->st, cfg);
 	if (smtp_worker_start(&srv->writer, SMTP_JOB_DELIVER, srv->base,
 			      srv->db_path, on_delivered, srv, cfg->hostname, err,
 			      errlen) < 0 ||

@@ -154,6 +154,8 @@ void smtp_txn_reset(struct smtp_session *s)
 	struct smtp_txn *t = &s->txn;
 	if (t->spooled)
 		s->host->spool_discard(s->ctx);
+	if (s->host->txn_reset != NULL)
+		s->host->txn_reset(s->ctx);
 	for (size_t i = 0; i < t->n_remote; i++)
 		free(t->remote[i]);
 	free(t->remote);
@@ -216,6 +218,8 @@ int smtp_txn_add(struct smtp_session *s, const struct store_expansion *e,
 static int spool_sink(void *ctx, const char *p, size_t n)
 {
 	struct smtp_session *s = ctx;
+	if (s->txn.trust_feed)
+		return s->host->message_write(s->ctx, p, n);
 	return s->host->spool_write(s->ctx, p, n);
 }
 
@@ -283,6 +287,10 @@ int smtp_data_start(struct smtp_session *s, bool raw)
 		return -1;
 	}
 	t->env.size = n;
+	/* The trust checks see the message itself, not our trace lines. */
+	t->trust_feed = s->host->message_begin != NULL &&
+			s->host->message_write != NULL &&
+			s->host->message_begin(s->ctx, s->authed) == 0;
 	if (raw)
 		smtp_data_init_raw(&t->data, s->cfg.size_limit);
 	else
@@ -346,11 +354,12 @@ void smtp_session_deliver_result(struct smtp_session *s, int result)
 	log_escape(user, sizeof(user), s->user, strlen(s->user));
 	log_escape(from, sizeof(from), t->sender, strlen(t->sender));
 	log_info("session=%s ip=%s event=%s msgid=%s from=<%s> size=%lld "
-		 "rcpts=%zu local=%zu remote=%zu tls=%s user=\"%s\" result=%s",
+		 "rcpts=%zu local=%zu remote=%zu tls=%s user=\"%s\" result=%s%s%s",
 		 s->id, s->ip, result == STORE_OK ? "delivered" : "deliver-failed",
 		 t->msgid, from, (long long)t->env.size, t->n_rcpts,
 		 t->n_local, t->n_remote, s->tls ? "yes" : "no", user,
-		 store_result_text(result));
+		 store_result_text(result), t->trust_log[0] ? " " : "",
+		 t->trust_log);
 	char msgid[sizeof(t->msgid)];
 	memcpy(msgid, t->msgid, sizeof(msgid));
 	smtp_txn_reset(s);
@@ -379,6 +388,28 @@ void smtp_session_deliver_rejected(struct smtp_session *s, const char *text)
 	smtp_reply(s, "550 5.7.1 %s", text);
 	if (s->shutdown_pending)
 		smtp_close(s, "421 4.3.2 Service shutting down, closing connection");
+}
+
+void smtp_session_deliver_refused(struct smtp_session *s, const char *reply)
+{
+	if (s->state != SMTP_S_DELIVER)
+		return;
+	struct smtp_txn *t = &s->txn;
+	char why[LOG_ESCAPED_MAX], from[LOG_ESCAPED_MAX];
+	log_escape(why, sizeof(why), reply, strlen(reply));
+	log_escape(from, sizeof(from), t->sender, strlen(t->sender));
+	log_info("session=%s ip=%s event=rejected-by-trust msgid=%s from=<%s> "
+		 "reply=\"%s\" %s", s->id, s->ip, t->msgid, from, why, t->trust_log);
+	smtp_txn_reset(s);
+	smtp_set_state(s, SMTP_S_READY);
+	smtp_reply(s, "%s", reply);
+	if (s->shutdown_pending)
+		smtp_close(s, "421 4.3.2 Service shutting down, closing connection");
+}
+
+void smtp_session_set_trust_log(struct smtp_session *s, const char *text)
+{
+	snprintf(s->txn.trust_log, sizeof(s->txn.trust_log), "%s", text);
 }
 
 /* ---- the host's other answers -------------------------------------------- */

@@ -76,6 +76,19 @@ struct smtp_host {
 	const char *(*rules_rcpt)(void *ctx, const char *sender,
 				  const char *rcpt,
 				  const struct store_expansion *e);
+	/* Optional inbound trust hooks (smtp_trust.h), all may be NULL.
+	 * mail_from: MAIL accepted (SPF starts). rcpt_check: a local
+	 * recipient, before its 250: NULL or a full reply (greylisting).
+	 * message_begin: DATA/BDAT started, trace headers written; from then
+	 * message bytes go to message_write instead of spool_write.
+	 * txn_reset: the transaction is gone (cancel what was started). */
+	void (*mail_from)(void *ctx, const char *helo, const char *sender,
+			  bool authenticated);
+	const char *(*rcpt_check)(void *ctx, const char *sender,
+				  const char *rcpt, bool authenticated);
+	int (*message_begin)(void *ctx, bool authenticated);
+	int (*message_write)(void *ctx, const char *p, size_t n);
+	void (*txn_reset)(void *ctx);
 };
 
 struct smtp_session;
@@ -105,6 +118,11 @@ void smtp_session_auth_result(struct smtp_session *s, int result,
 /* The recipients' rules refused the message: 550 with their text. */
 void smtp_session_deliver_rejected(struct smtp_session *s, const char *text);
 void smtp_session_deliver_result(struct smtp_session *s, int result);
+/* The trust verdict refused the message: reply is the whole line
+ * ("550 5.7.1 ..."); nothing was stored. */
+void smtp_session_deliver_refused(struct smtp_session *s, const char *reply);
+/* key=value text appended to the delivery log line (trust results). */
+void smtp_session_set_trust_log(struct smtp_session *s, const char *text);
 /* Idle too long: 421 4.4.2 and close. */
 void smtp_session_timeout(struct smtp_session *s);
 /* The daemon is stopping: 421 now if idle, else after the transaction. */

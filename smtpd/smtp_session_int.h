@@ -51,6 +51,8 @@ struct smtp_txn {
 	bool spooled; /* spool_open succeeded, not yet handed off */
 	char msgid[48];
 	struct smtp_envelope env;
+	bool trust_feed;     /* message bytes go to host->message_write */
+	char trust_log[512]; /* for the delivery log line */
 };
 
 enum smtp_auth_step { SMTP_AUTH_PLAIN, SMTP_AUTH_LOGIN_USER, SMTP_AUTH_LOGIN_PASS };

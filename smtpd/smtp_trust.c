@@ -1,0 +1,363 @@
+/*
+ * smtp_trust.c - mailroom-smtpd's use of the trust library: the context and
+ * settings per loop, and per connection the handles of the checks in
+ * flight (see smtp_trust.h for which check runs when).
+ *
+ * SECURITY: the verdict's headers are built by trust/ from bounded copies;
+ * arriving Authentication-Results fields that claim our hostname are
+ * dropped before they reach the spool (RFC 8601 5). A store or DNS failure
+ * never holds mail: greylisting lets the message through, a dead DNSBL
+ * greets normally, SPF/DKIM/DMARC report temperror.
+ */
+/* copy_file_range: _GNU_SOURCE comes from the Makefile */
+#include "smtp_trust.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../common/limits.h"
+#include "../common/log.h"
+#include "../store/store.h"
+#include "smtp_spool.h"
+
+#define TRUST_RELOAD_SECONDS 60
+#define TRUST_PRUNE_TICKS 60 /* greylist prune every hour */
+
+static void load_settings(struct smtp_trust *t, bool log_ok)
+{
+	struct trust_settings fresh;
+	const char *bad = NULL;
+	if (trust_settings_load(t->st, &fresh, &bad) < 0)
+		log_warn("event=trust-settings-bad key=%s (default used)",
+			 bad ? bad : "?");
+	bool changed = memcmp(&fresh, &t->set, sizeof(fresh)) != 0;
+	t->set = fresh;
+	if (changed || log_ok)
+		log_info("event=trust-settings spf=%d dkim=%d dmarc=%d dnsbl=\"%s\" "
+			 "greylist=\"%s\" greylist_delay=%d",
+			 t->set.spf, t->set.dkim, t->set.dmarc, t->set.dnsbl_zones,
+			 t->set.greylist_domains, t->set.greylist_delay);
+}
+
+static void reload_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	struct smtp_trust *t = arg;
+	load_settings(t, false);
+	if (++t->ticks % TRUST_PRUNE_TICKS == 0 && t->set.greylist_domains[0]) {
+		int64_t n = store_greylist_prune(t->st, time(NULL));
+		if (n < 0)
+			log_warn("event=greylist-prune-failed result=%s",
+				 store_result_text((int)n));
+	}
+}
+
+void smtp_trust_init(struct smtp_trust *t, struct event_base *base,
+		     struct store *st, const struct config *cfg)
+{
+	memset(t, 0, sizeof(*t));
+	t->st = st;
+	t->hostname = cfg->hostname;
+	trust_settings_defaults(&t->set);
+	char err[256];
+	t->ctx = trust_new(base, cfg->dns_servers, err, sizeof(err));
+	if (t->ctx == NULL)
+		log_error("event=trust-unavailable error=\"%s\" (SPF, DKIM, DMARC, "
+			  "DNSBL and greylisting are off)", err);
+	load_settings(t, true);
+	t->reload = event_new(base, -1, EV_PERSIST, reload_cb, t);
+	if (t->reload != NULL) {
+		struct timeval tv = {TRUST_RELOAD_SECONDS, 0};
+		event_add(t->reload, &tv);
+	}
+}
+
+void smtp_trust_free(struct smtp_trust *t)
+{
+	if (t->reload != NULL)
+		event_free(t->reload);
+	t->reload = NULL;
+	trust_free(&t->ctx);
+}
+
+void smtp_trust_conn_init(struct smtp_trust_conn *tc, struct smtp_trust *t,
+			  const char *id, const char *ip)
+{
+	memset(tc, 0, sizeof(*tc));
+	tc->t = t;
+	tc->id = id;
+	tc->ip = ip;
+}
+
+void smtp_trust_conn_free(struct smtp_trust_conn *tc)
+{
+	if (tc->t == NULL)
+		return;
+	trust_dnsbl_cancel(&tc->dnsbl);
+	smtp_trust_reset(tc);
+}
+
+/* ---- connect: DNSBL ---------------------------------------------------- */
+
+static void on_dnsbl(void *arg, const struct trust_dnsbl_outcome *o)
+{
+	struct smtp_trust_conn *tc = arg;
+	tc->dnsbl = NULL; /* freed by trust/ once this returns */
+	const char *reply = NULL;
+	if (o->listed) {
+		log_warn("session=%s ip=%s event=dnsbl-reject zone=%s answer=%s",
+			 tc->id, tc->ip, o->zone, o->answer);
+		snprintf(tc->reply, sizeof(tc->reply),
+			 "554 5.7.1 Service unavailable; client [%s] blocked using %s",
+			 tc->ip, o->zone);
+		reply = tc->reply;
+	} else if (o->errors > 0) {
+		log_info("session=%s ip=%s event=dnsbl-errors zones=%d", tc->id,
+			 tc->ip, o->errors);
+	}
+	tc->dnsbl_cb(tc->arg, reply);
+}
+
+bool smtp_trust_dnsbl_start(struct smtp_trust_conn *tc, smtp_trust_dnsbl_fn cb,
+			    void *arg)
+{
+	struct smtp_trust *t = tc->t;
+	if (t == NULL || t->ctx == NULL || t->set.dnsbl_zones[0] == '\0')
+		return false;
+	tc->dnsbl_cb = cb;
+	tc->arg = arg;
+	/* The callback may run before this returns (bad input): then the
+	 * caller's answer has happened already, which is still "started". */
+	tc->dnsbl = trust_dnsbl_check(t->ctx, tc->ip, t->set.dnsbl_zones,
+				      on_dnsbl, tc);
+	return true;
+}
+
+/* ---- MAIL: SPF --------------------------------------------------------- */
+
+static void finish(struct smtp_trust_conn *tc);
+
+static void on_spf(void *arg, const struct trust_spf_outcome *o)
+{
+	struct smtp_trust_conn *tc = arg;
+	tc->spf = NULL;
+	tc->spf_out = *o;
+	tc->spf_done = true;
+	if (tc->finish_waiting) {
+		tc->finish_waiting = false;
+		finish(tc);
+	}
+}
+
+void smtp_trust_mail(struct smtp_trust_conn *tc, const char *helo,
+		     const char *sender)
+{
+	struct smtp_trust *t = tc->t;
+	smtp_trust_reset(tc);
+	if (t == NULL || t->ctx == NULL || !t->set.spf)
+		return;
+	tc->spf_started = true;
+	struct trust_spf *h = trust_spf_check(t->ctx, tc->ip, helo, sender,
+					      on_spf, tc);
+	if (!tc->spf_done)
+		tc->spf = h;
+}
+
+/* ---- RCPT: greylisting ------------------------------------------------- */
+
+const char *smtp_trust_rcpt(struct smtp_trust_conn *tc, const char *sender,
+			    const char *rcpt)
+{
+	struct smtp_trust *t = tc->t;
+	if (t == NULL || t->set.greylist_domains[0] == '\0')
+		return NULL;
+	const char *at = strrchr(rcpt, '@');
+	if (at == NULL || !trust_domain_in_list(t->set.greylist_domains, at + 1))
+		return NULL;
+	char net[64];
+	if (trust_greylist_net(tc->ip, net, sizeof(net)) < 0)
+		return NULL;
+	int64_t retry = 0;
+	int r = store_greylist_check(t->st, net, sender, rcpt, time(NULL),
+				     t->set.greylist_delay, &retry);
+	if (r == 1)
+		return NULL;
+	if (r < 0) {
+		log_warn("session=%s event=greylist-failed result=%s (passed)",
+			 tc->id, store_result_text(r));
+		return NULL;
+	}
+	log_info("session=%s ip=%s event=greylisted net=%s to=<%s> retry=%lld",
+		 tc->id, tc->ip, net, rcpt, (long long)retry);
+	snprintf(tc->reply, sizeof(tc->reply),
+		 "451 4.7.1 Greylisted, please try again in %lld seconds",
+		 (long long)retry);
+	return tc->reply;
+}
+
+/* ---- DATA and its end -------------------------------------------------- */
+
+static bool is_local(void *arg, const char *domain)
+{
+	struct smtp_trust *t = arg;
+	return store_domain_exists(t->st, domain) == 1;
+}
+
+int smtp_trust_message_begin(struct smtp_trust_conn *tc, bool authenticated,
+			     trust_sink_fn sink, void *sink_ctx)
+{
+	struct smtp_trust *t = tc->t;
+	if (t == NULL || t->ctx == NULL)
+		return -1;
+	uint32_t draw = 0;
+	if (getrandom(&draw, sizeof(draw), GRND_NONBLOCK) != sizeof(draw))
+		draw = (uint32_t)time(NULL);
+	struct trust_message_params p = {
+		.authserv_id = t->hostname,
+		.settings = &t->set,
+		.spf = NULL,
+		.authenticated = authenticated,
+		.is_local = is_local,
+		.is_local_arg = t,
+		.sample = draw % 100,
+	};
+	tc->msg = trust_message_new(t->ctx, &p);
+	if (tc->msg == NULL)
+		return -1;
+	if (trust_arfilter_init(&tc->af, t->hostname, sink, sink_ctx) < 0) {
+		trust_message_free(&tc->msg);
+		return -1;
+	}
+	tc->af_live = true;
+	return 0;
+}
+
+bool smtp_trust_message_live(const struct smtp_trust_conn *tc)
+{
+	return tc->msg != NULL;
+}
+
+int smtp_trust_message_write(struct smtp_trust_conn *tc, const char *p, size_t n)
+{
+	trust_message_feed(tc->msg, p, n);
+	return trust_arfilter_feed(&tc->af, p, n);
+}
+
+static void on_verdict(void *arg, const struct trust_verdict *v)
+{
+	struct smtp_trust_conn *tc = arg;
+	tc->verdict_cb(tc->arg, v);
+}
+
+static void finish(struct smtp_trust_conn *tc)
+{
+	if (tc->spf_done)
+		trust_message_set_spf(tc->msg, &tc->spf_out);
+	trust_message_finish(tc->msg, on_verdict, tc);
+}
+
+void smtp_trust_message_end(struct smtp_trust_conn *tc,
+			    smtp_trust_verdict_fn cb, void *arg)
+{
+	tc->verdict_cb = cb;
+	tc->arg = arg;
+	if (tc->af_live && trust_arfilter_end(&tc->af) < 0)
+		log_warn("session=%s event=spool-write-failed (header filter)", tc->id);
+	if (tc->spf_started && !tc->spf_done) {
+		tc->finish_waiting = true; /* on_spf finishes */
+		return;
+	}
+	finish(tc);
+}
+
+void smtp_trust_reset(struct smtp_trust_conn *tc)
+{
+	trust_spf_cancel(&tc->spf);
+	trust_message_free(&tc->msg);
+	if (tc->af_live)
+		trust_arfilter_free(&tc->af);
+	tc->af_live = false;
+	tc->spf_started = false;
+	tc->spf_done = false;
+	tc->finish_waiting = false;
+}
+
+/* ---- the stored message: verdict headers in front ----------------------- */
+
+static int write_all(int fd, const char *p, size_t n)
+{
+	while (n > 0) {
+		ssize_t w = write(fd, p, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return -1;
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+static int copy_spool(int from, int to, int64_t start, int64_t size)
+{
+	loff_t off = start;
+	while (off < size) {
+		ssize_t c = copy_file_range(from, &off, to, NULL,
+					    (size_t)(size - off), 0);
+		if (c > 0)
+			continue;
+		if (c < 0 && errno == EINTR)
+			continue;
+		if (c == 0)
+			return -1; /* the spool is shorter than its size */
+		break; /* not supported here: copy by hand */
+	}
+	char buf[16384];
+	while (off < size) {
+		size_t want = size - off < (int64_t)sizeof(buf) ? (size_t)(size - off)
+								 : sizeof(buf);
+		ssize_t r = pread(from, buf, want, off);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0 || write_all(to, buf, (size_t)r) < 0)
+			return -1;
+		off += r;
+	}
+	return 0;
+}
+
+int smtp_trust_prepend(struct smtp_spool_pool *pool, int old_fd, int64_t size,
+		       const char *headers, size_t hlen)
+{
+	/* Return-Path stays the first line (RFC 5321 4.4); ours go right
+	 * below it, above our Received line (RFC 8601 5: at the top). */
+	char first[ADDR_MAX + 64];
+	ssize_t got = pread(old_fd, first, sizeof(first), 0);
+	int64_t keep = 0;
+	if (got > 13 && memcmp(first, "Return-Path: ", 13) == 0) {
+		char *eol = memmem(first, (size_t)got, "\r\n", 2);
+		if (eol != NULL)
+			keep = eol + 2 - first;
+	}
+	if (keep > size)
+		keep = 0;
+	int fd = smtp_spool_take(pool);
+	if (fd < 0)
+		return -1;
+	if (write_all(fd, first, (size_t)keep) < 0 ||
+	    write_all(fd, headers, hlen) < 0 ||
+	    copy_spool(old_fd, fd, keep, size) < 0) {
+		int e = errno;
+		smtp_spool_give(pool, fd, INT64_MAX);
+		errno = e;
+		return -1;
+	}
+	return fd;
+}

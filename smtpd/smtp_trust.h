@@ -1,0 +1,105 @@
+/*
+ * smtp_trust.h - the inbound trust checks (trust/trust.h) as mailroom-smtpd
+ * uses them: one context per event loop, and per connection the DNSBL check
+ * before the greeting, SPF started at MAIL and running while RCPT and DATA
+ * arrive, greylisting at RCPT, the message streamed through the DKIM/DMARC
+ * verdict and the forged Authentication-Results filter during DATA, and the
+ * verdict at the end of DATA.
+ *
+ * Which port and session a check applies to (MX only, never after AUTH) is
+ * decided by the caller (smtp_server.c); this file only runs the checks and
+ * keeps their handles, so a reset or a disconnect cancels every pending one
+ * (their callbacks then never run). Loop thread only.
+ */
+#ifndef MAILROOM_SMTP_TRUST_H
+#define MAILROOM_SMTP_TRUST_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "../common/config.h"
+#include "../trust/trust.h"
+
+struct event_base;
+struct event;
+struct store;
+struct smtp_spool_pool;
+
+/* One per event loop. */
+struct smtp_trust {
+	struct trust_ctx *ctx; /* NULL: DNS unusable, every check is skipped */
+	struct trust_settings set;
+	struct store *st;      /* the loop thread's handle (settings, greylist) */
+	const char *hostname;  /* authserv-id; points into the live config */
+	struct event *reload;  /* settings once a minute, greylist prune hourly */
+	unsigned ticks;
+};
+
+/* Never fails hard: without DNS the checks are off (logged). */
+void smtp_trust_init(struct smtp_trust *t, struct event_base *base,
+		     struct store *st, const struct config *cfg);
+/* After every connection is gone. */
+void smtp_trust_free(struct smtp_trust *t);
+
+/* Answers of the asynchronous steps to the connection. */
+typedef void (*smtp_trust_dnsbl_fn)(void *arg, const char *reply_or_null);
+typedef void (*smtp_trust_verdict_fn)(void *arg, const struct trust_verdict *v);
+
+/* One per connection (zeroed, then smtp_trust_conn_init). */
+struct smtp_trust_conn {
+	struct smtp_trust *t;
+	const char *id, *ip; /* the connection's, outlive this */
+	struct trust_dnsbl *dnsbl;
+	smtp_trust_dnsbl_fn dnsbl_cb;
+	void *arg;
+	/* the transaction */
+	struct trust_spf *spf;
+	bool spf_started, spf_done;
+	struct trust_spf_outcome spf_out;
+	struct trust_message *msg;
+	struct trust_arfilter af;
+	bool af_live;
+	bool finish_waiting; /* end of DATA came before the SPF answer */
+	smtp_trust_verdict_fn verdict_cb;
+	char reply[384];
+};
+
+void smtp_trust_conn_init(struct smtp_trust_conn *tc, struct smtp_trust *t,
+			  const char *id, const char *ip);
+/* Cancel everything pending (disconnect). */
+void smtp_trust_conn_free(struct smtp_trust_conn *tc);
+
+/* Connect: true when a DNSBL lookup started (cb answers: NULL = greet,
+ * else the 554 line to close with); false when no list is set. */
+bool smtp_trust_dnsbl_start(struct smtp_trust_conn *tc, smtp_trust_dnsbl_fn cb,
+			    void *arg);
+/* MAIL accepted: start SPF for sender ("" for <>). */
+void smtp_trust_mail(struct smtp_trust_conn *tc, const char *helo,
+		     const char *sender);
+/* RCPT for a local recipient: NULL, or the 451 greylisting reply. */
+const char *smtp_trust_rcpt(struct smtp_trust_conn *tc, const char *sender,
+			    const char *rcpt);
+/* DATA starts (after the trace headers): message bytes then go through
+ * smtp_trust_message_write to sink. 0, or -1 (checks skipped). */
+int smtp_trust_message_begin(struct smtp_trust_conn *tc, bool authenticated,
+			     trust_sink_fn sink, void *sink_ctx);
+bool smtp_trust_message_live(const struct smtp_trust_conn *tc);
+int smtp_trust_message_write(struct smtp_trust_conn *tc, const char *p, size_t n);
+/* End of DATA: cb runs once with the verdict (maybe before this returns). */
+void smtp_trust_message_end(struct smtp_trust_conn *tc,
+			    smtp_trust_verdict_fn cb, void *arg);
+/* The transaction is over (RSET, MAIL, delivered, refused). */
+void smtp_trust_reset(struct smtp_trust_conn *tc);
+
+/*
+ * The stored message is the spool's first size octets with headers put
+ * below its Return-Path line (at the top when there is none). Spool
+ * files are read from offset 0, so this takes a fresh pooled file, writes
+ * the headers and copies the spool behind them in the kernel
+ * (copy_file_range; read/write as a fallback), with bounded memory. The
+ * new fd, or -1 (errno) with the old one untouched.
+ */
+int smtp_trust_prepend(struct smtp_spool_pool *pool, int old_fd, int64_t size,
+		       const char *headers, size_t hlen);
+
+#endif
