@@ -27,21 +27,11 @@
 #include <unistd.h>
 
 #include "../common/config.h"
+#include "../common/startup.h"
 #include "../common/log.h"
 #include "../common/privdrop.h"
 #include "../store/store.h"
 #include "outbound.h"
-
-static void usage(FILE *out)
-{
-	fprintf(out,
-		"usage: mailroom-queued [-c FILE] [-h]\n"
-		"  -c FILE  config file (default %s)\n"
-		"  -h       this help\n"
-		"Delivers the outbound queue to remote MX hosts or the "
-		"[smtp] smarthost.\n",
-		CONFIG_DEFAULT_PATH);
-}
 
 static int drop_privileges(const struct config *cfg)
 {
@@ -128,39 +118,22 @@ out:
 
 int main(int argc, char **argv)
 {
-	const char *path = CONFIG_DEFAULT_PATH;
-	int opt;
-	while ((opt = getopt(argc, argv, "c:h")) != -1) {
-		switch (opt) {
-		case 'c':
-			path = optarg;
-			break;
-		case 'h':
-			usage(stdout);
-			return 0;
-		default:
-			usage(stderr);
-			return 1;
-		}
-	}
-	if (optind != argc) {
-		usage(stderr);
-		return 1;
-	}
+	static const struct startup_program prog = {
+		.name = "mailroom-queued",
+		.ident = "mailroom-queued",
+		.summary = "Delivers the outbound queue by MX or through [smtp] "
+			   "smarthost.",
+	};
 	static struct config cfg; /* large: owned by main for the whole run */
-	char err[CONFIG_ERROR_MAX];
-	config_defaults(&cfg);
-	if (config_load(&cfg, path, err, sizeof err) != 0) {
-		fprintf(stderr, "%s\n", err);
-		return 1;
-	}
-	log_open("mailroom-queued", false, cfg.log_level);
+	int status = startup_config(argc, argv, &prog, &cfg);
+	if (status >= 0)
+		return status;
 	signal(SIGPIPE, SIG_IGN);
 	if (ares_library_init(ARES_LIB_INIT_ALL) != ARES_SUCCESS) {
 		fprintf(stderr, "mailroom-queued: c-ares initialisation failed\n");
 		return 1;
 	}
-	int status = run(&cfg);
+	status = run(&cfg);
 	ares_library_cleanup();
 	return status;
 }

@@ -16,19 +16,10 @@
 #include <unistd.h>
 
 #include "../common/config.h"
+#include "../common/startup.h"
 #include "../common/log.h"
 #include "../common/privdrop.h"
 #include "smtp_server.h"
-
-static void usage(FILE *f)
-{
-	fprintf(f, "usage: mailroom-smtpd [-c FILE] [-h]\n"
-		   "  -c FILE  config file (default %s)\n"
-		   "  -h       this help\n"
-		   "Serves SMTP on [smtp] listen (MX), submission_listen "
-		   "(STARTTLS + AUTH) and smtps_listen (TLS + AUTH).\n",
-		   CONFIG_DEFAULT_PATH);
-}
 
 /* One descriptor per session: take the hard limit. */
 static void raise_nofile(void)
@@ -43,29 +34,17 @@ static void raise_nofile(void)
 
 int main(int argc, char **argv)
 {
-	const char *path = CONFIG_DEFAULT_PATH;
-	int opt;
-	while ((opt = getopt(argc, argv, "c:h")) != -1) {
-		switch (opt) {
-		case 'c':
-			path = optarg;
-			break;
-		case 'h':
-			usage(stdout);
-			return 0;
-		default:
-			usage(stderr);
-			return 1;
-		}
-	}
+	static const struct startup_program prog = {
+		.name = "mailroom-smtpd",
+		.ident = "mailroom-smtpd",
+		.summary = "Serves SMTP on [smtp] listen (MX), submission_listen "
+			   "(STARTTLS + AUTH) and smtps_listen (implicit TLS).",
+	};
 	static struct config cfg;
 	char err[CONFIG_ERROR_MAX];
-	config_defaults(&cfg);
-	if (config_load(&cfg, path, err, sizeof(err)) < 0) {
-		fprintf(stderr, "mailroom-smtpd: %s\n", err);
-		return 1;
-	}
-	log_open("mailroom-smtpd", false, cfg.log_level);
+	int status = startup_config(argc, argv, &prog, &cfg);
+	if (status >= 0)
+		return status;
 	raise_nofile();
 	/* Before the store and the listeners: they are opened as [server] user. */
 	if (privdrop_apply(&cfg, err, sizeof(err)) < 0) {

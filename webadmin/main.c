@@ -24,45 +24,25 @@
 #include <ares.h>
 
 #include "../common/config.h"
+#include "../common/startup.h"
 #include "../common/log.h"
 #include "../common/privdrop.h"
 #include "server.h"
 #include "web.h"
 
-static void usage(FILE *out)
-{
-	fprintf(out, "usage: mailroom-webadmin [-c FILE]\n"
-		     "  -c FILE  config file (default %s)\n"
-		     "  -h       this help\n",
-		     CONFIG_DEFAULT_PATH);
-}
-
 int main(int argc, char **argv)
 {
-	const char *path = CONFIG_DEFAULT_PATH;
-	int opt;
-	while ((opt = getopt(argc, argv, "c:h")) != -1) {
-		switch (opt) {
-		case 'c':
-			path = optarg;
-			break;
-		case 'h':
-			usage(stdout);
-			return 0;
-		default:
-			usage(stderr);
-			return 1;
-		}
-	}
-
+	static const struct startup_program prog = {
+		.name = "mailroom-webadmin",
+		.ident = "mailroom-webadmin",
+		.summary = "Serves the admin panel and the JSON API over HTTPS on "
+			   "[admin] listen.",
+	};
 	static struct config cfg;
 	char err[CONFIG_ERROR_MAX];
-	config_defaults(&cfg);
-	if (config_load(&cfg, path, err, sizeof err) != 0) {
-		fprintf(stderr, "%s\n", err);
-		return 1;
-	}
-	log_open("mailroom-webadmin", false, cfg.log_level);
+	int status = startup_config(argc, argv, &prog, &cfg);
+	if (status >= 0)
+		return status;
 	/* Before the store, the listeners and libmicrohttpd's threads. */
 	if (privdrop_apply(&cfg, err, sizeof err) != 0) {
 		fprintf(stderr, "mailroom-webadmin: %s\n", err);
