@@ -360,7 +360,7 @@ static void plain_response(struct pop3_session *s, struct slice b64)
 	unsigned char raw[AUTH_LINE_MAX];
 	int n = -1;
 	if (!(b64.len == 1 && b64.ptr[0] == '='))
-		n = pop3_base64_decode(b64, raw, sizeof(raw));
+		n = base64_decode(b64, raw, sizeof(raw));
 	const unsigned char *nul1 = n > 0 ? memchr(raw, '\0', (size_t)n) : NULL;
 	const unsigned char *nul2 =
 		nul1 ? memchr(nul1 + 1, '\0', (size_t)(raw + n - nul1 - 1))

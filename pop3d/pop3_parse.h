@@ -41,11 +41,7 @@ int pop3_parse_msgnum(struct slice s, uint32_t *n_r)
 int pop3_parse_count(struct slice s, uint32_t *n_r)
 	__attribute__((warn_unused_result));
 
-/*
- * Decode RFC 4648 base64 (with padding, no whitespace) into dst. Returns
- * the decoded length, or -1 for bad input or when dst (dstlen) is too
- * small.
- */
-int pop3_base64_decode(struct slice in, unsigned char *dst, size_t dstlen);
+/* SASL base64 is common/base64.h's strict decoder. */
+#include "../common/base64.h"
 
 #endif

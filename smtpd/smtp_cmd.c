@@ -541,7 +541,7 @@ static long auth_decode(struct smtp_session *s, struct slice line,
 	}
 	if (line.len == 1 && line.ptr[0] == '=')
 		return 0;
-	long n = smtp_base64_decode(line, dst, dstlen);
+	long n = base64_decode(line, dst, dstlen);
 	if (n < 0)
 		auth_fail_syntax(s, "501 5.5.2 Cannot decode response");
 	return n;

@@ -74,11 +74,7 @@ enum smtp_path_result smtp_path_parse(struct slice args, const char *prefix,
 int smtp_parse_decimal(struct slice s, int64_t *v_r)
 	__attribute__((warn_unused_result));
 
-/*
- * Strict base64 (RFC 4648, padding required, no whitespace) into dst.
- * Returns the decoded length, or -1 for bad input or when it does not fit.
- */
-long smtp_base64_decode(struct slice in, unsigned char *dst, size_t dstlen)
-	__attribute__((warn_unused_result));
+/* SASL base64 is common/base64.h's strict decoder. */
+#include "../common/base64.h"
 
 #endif

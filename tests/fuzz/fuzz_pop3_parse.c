@@ -55,7 +55,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		check(err != NULL);
 	}
 	unsigned char out[AUTH_LINE_MAX];
-	int n = pop3_base64_decode(line, out, sizeof(out));
+	long n = base64_decode(line, out, sizeof(out));
 	check(n >= -1);
 	if (n >= 0)
 		check((size_t)n <= size / 4 * 3);

@@ -64,7 +64,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				abort();
 	}
 	unsigned char out[1024];
-	long n = smtp_base64_decode(in, out, sizeof(out));
+	long n = base64_decode(in, out, sizeof(out));
 	if (n > 0 && (size_t)n > (size - 1) / 4 * 3)
 		abort();
 	free(buf);

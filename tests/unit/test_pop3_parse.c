@@ -204,7 +204,7 @@ static void test_base64(void)
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		test_state.label = cases[i].label;
 		unsigned char out[32];
-		int n = pop3_base64_decode(slice_from_str(cases[i].in), out,
+		long n = base64_decode(slice_from_str(cases[i].in), out,
 					   sizeof(out));
 		CHECK_INT(n, cases[i].n);
 		if (n > 0)
@@ -212,7 +212,7 @@ static void test_base64(void)
 	}
 	test_state.label = "too small";
 	unsigned char two[2];
-	CHECK_INT(pop3_base64_decode(slice_from_str("Zm9v"), two, 2), -1);
+	CHECK_INT(base64_decode(slice_from_str("Zm9v"), two, 2), -1);
 }
 
 /* ---- dot-stuffing ------------------------------------------------------ */

@@ -150,14 +150,14 @@ static void test_smtp_base64(void)
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		test_state.label = cases[i].label;
 		unsigned char out[64];
-		long n = smtp_base64_decode(S(cases[i].in), out, sizeof(out));
+		long n = base64_decode(S(cases[i].in), out, sizeof(out));
 		CHECK_INT(n, cases[i].want_len);
 		if (n > 0)
 			CHECK(memcmp(out, cases[i].want, (size_t)n) == 0);
 	}
 	test_state.label = "does not fit";
 	unsigned char small[2];
-	CHECK(smtp_base64_decode(S("YWJj"), small, sizeof(small)) == -1);
+	CHECK(base64_decode(S("YWJj"), small, sizeof(small)) == -1);
 }
 
 TEST_SUITE(smtp_parse, {"cmdline", test_smtp_cmdline}, {"path", test_smtp_path},

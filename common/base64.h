@@ -1,0 +1,19 @@
+/*
+ * base64.h - strict RFC 4648 base64 for SASL (SMTP AUTH, POP3 AUTH).
+ *
+ * Strict on purpose: padding required, no whitespace, nothing after '=',
+ * so one string has one meaning in every daemon that decodes it.
+ */
+#ifndef MAILROOM_BASE64_H
+#define MAILROOM_BASE64_H
+
+#include <stddef.h>
+
+#include "buf.h"
+
+/* Decode into dst[0..dstlen). Returns the decoded length, or -1 for bad
+ * input or a dst too small. */
+long base64_decode(struct slice in, unsigned char *dst, size_t dstlen)
+	__attribute__((warn_unused_result));
+
+#endif
