@@ -127,6 +127,8 @@ def test_full_filesystem_gives_temporary_errors_and_loses_nothing(small_fs, monk
             assert b"[SYS/TEMP]" in e.args[0], e.args
             quit_ok, n = None, None
         assert m.procs["smtpd"].poll() is None and m.procs["pop3d"].poll() is None
+        print(f"\nfull filesystem: SMTP DATA replies {codes}; POP3 "
+              f"{'login refused [SYS/TEMP]' if quit_ok is None else 'QUIT ok' if quit_ok else 'QUIT -ERR [SYS/TEMP]'}")
     finally:
         filler.unlink()
     # Space is back: everything works again, nothing acknowledged was lost.
