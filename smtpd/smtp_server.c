@@ -378,9 +378,12 @@ static void host_txn_reset(void *ctx)
  * stored, the session answers and reads on. */
 static void trust_refuse(struct conn *c, const char *reply)
 {
+	/* reply may live in the verdict, which the transaction reset frees */
+	char line[SMTP_REPLY_MAX];
+	snprintf(line, sizeof(line), "%s", reply);
 	smtp_spool_give(&c->srv->spool, c->spool_fd, c->spool_used);
 	c->spool_fd = -1;
-	smtp_session_deliver_refused(c->sess, reply);
+	smtp_session_deliver_refused(c->sess, line);
 	if (!c->in_host_call)
 		conn_run(c);
 }

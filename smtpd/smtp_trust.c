@@ -21,7 +21,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../common/limits.h"
 #include "../common/log.h"
 #include "../store/store.h"
 #include "smtp_spool.h"
@@ -333,20 +332,40 @@ static int copy_spool(int from, int to, int64_t start, int64_t size)
 	return 0;
 }
 
+/* Octets of the leading "Return-Path:" line and the "Received:" field
+ * after it (with its continuation lines) among the n read. */
+static size_t trace_block_len(const char *p, size_t n)
+{
+	size_t pos = 0;
+	bool in_received = false;
+	while (pos < n) {
+		const char *eol = memmem(p + pos, n - pos, "\r\n", 2);
+		if (eol == NULL)
+			break;
+		size_t len = (size_t)(eol + 2 - (p + pos));
+		const char *l = p + pos;
+		bool take = (pos == 0 && len > 13 && memcmp(l, "Return-Path: ", 13) == 0) ||
+			    (!in_received && len > 10 && memcmp(l, "Received: ", 10) == 0) ||
+			    (in_received && (l[0] == '\t' || l[0] == ' '));
+		if (!take)
+			break;
+		if (l[0] == 'R' && l[2] == 'c')
+			in_received = true;
+		pos += len;
+	}
+	return pos;
+}
+
 int smtp_trust_prepend(struct smtp_spool_pool *pool, int old_fd, int64_t size,
 		       const char *headers, size_t hlen)
 {
-	/* Return-Path stays the first line (RFC 5321 4.4); ours go right
-	 * below it, above our Received line (RFC 8601 5: at the top). */
-	char first[ADDR_MAX + 64];
+	/* Our trace block (Return-Path, then our folded Received field) stays
+	 * on top, the verdict's fields go right below it: where a milter's
+	 * Authentication-Results lands under Postfix too. */
+	char first[4096];
 	ssize_t got = pread(old_fd, first, sizeof(first), 0);
-	int64_t keep = 0;
-	if (got > 13 && memcmp(first, "Return-Path: ", 13) == 0) {
-		char *eol = memmem(first, (size_t)got, "\r\n", 2);
-		if (eol != NULL)
-			keep = eol + 2 - first;
-	}
-	if (keep > size)
+	size_t keep = trace_block_len(first, got > 0 ? (size_t)got : 0);
+	if ((int64_t)keep > size)
 		keep = 0;
 	int fd = smtp_spool_take(pool);
 	if (fd < 0)

@@ -93,7 +93,7 @@ void smtp_trust_reset(struct smtp_trust_conn *tc);
 
 /*
  * The stored message is the spool's first size octets with headers put
- * below its Return-Path line (at the top when there is none). Spool
+ * below its trace block (our Return-Path and Received). Spool
  * files are read from offset 0, so this takes a fresh pooled file, writes
  * the headers and copies the spool behind them in the kernel
  * (copy_file_range; read/write as a fallback), with bounded memory. The

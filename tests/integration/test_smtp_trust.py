@@ -111,9 +111,11 @@ def test_spf_pass_and_fail_in_authentication_results(trusted):
     got = pop_all(trusted)
     assert len(got) == 2
     h1, h2 = head(got[0]), head(got[1])
-    # ours sit right below Return-Path, above our Received line
-    assert h1.startswith("Return-Path: <a@good.test>\r\nAuthentication-Results: " + HOST)
-    assert h1.index("Authentication-Results:") < h1.index("Received: from mx.sender.test")
+    # ours sit right below our Return-Path and Received lines
+    assert h1.startswith("Return-Path: <a@good.test>\r\nReceived: from mx.sender.test")
+    assert "\r\nAuthentication-Results: " + HOST in h1
+    assert h1.index("Authentication-Results:") > h1.index("Received: from mx.sender.test")
+    assert h1.index("Authentication-Results:") < h1.index("From: A <a@good.test>")
     assert "spf=pass" in h1 and "smtp.mailfrom=a@good.test" in h1
     assert "spf=fail" in h2 and "spf=pass" not in h2
     assert "X-Spam-Score:" in h2
