@@ -156,9 +156,11 @@ def test_bdat_large_message_bounded_memory(smtpd):
     txn(d)
     before = vm_kb(pid, "VmHWM")
     chunk = (b"0123456789" * 9 + b"\r\n") * 20000  # 1.84 MB
+    head = b"Subject: big\r\n\r\n"
     for i in range(10):
         last = b" LAST" if i == 9 else b""
-        d.send(b"BDAT %d%s\r\n" % (len(chunk), last) + chunk)
+        data = head + chunk if i == 0 else chunk
+        d.send(b"BDAT %d%s\r\n" % (len(data), last) + data)
         d.sock.settimeout(60)
         d.expect(None, 250)
     assert vm_kb(pid, "VmHWM") - before < 8 * 1024
