@@ -398,9 +398,10 @@ static void on_trust_verdict(void *arg, const struct trust_verdict *v)
 		return;
 	}
 	int64_t size = c->spool_used; /* the A-R filter may have dropped fields */
-	if (v->headers.len > 0) {
+	if (v->headers.len > 0 || v->subject_tag != NULL) {
 		int fd = smtp_trust_prepend(&c->srv->spool, c->spool_fd, size,
-					    v->headers.data, v->headers.len);
+					    v->headers.data, v->headers.len,
+					    v->subject_tag);
 		if (fd < 0) {
 			log_error("session=%s event=spool-write-failed error=\"%s\"",
 				  c->id, strerror(errno));
@@ -409,7 +410,8 @@ static void on_trust_verdict(void *arg, const struct trust_verdict *v)
 		}
 		smtp_spool_give(&c->srv->spool, c->spool_fd, size);
 		c->spool_fd = fd;
-		size += (int64_t)v->headers.len;
+		off_t end = lseek(fd, 0, SEEK_CUR); /* the tag changes the size */
+		size = end > 0 ? (int64_t)end : size + (int64_t)v->headers.len;
 		c->spool_used = size;
 	}
 	submit_deliver(c, env, size); /* the session stays paused until 250 */

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "../common/log.h"
+#include "../rules/rules.h"
 #include "../store/store.h"
 #include "smtp_spool.h"
 
@@ -356,8 +357,39 @@ static size_t trace_block_len(const char *p, size_t n)
 	return pos;
 }
 
+/*
+ * The admin's spam tag in front of the Subject (rules_subject_tag_apply):
+ * the message's header block is read back (at most the verdict's header
+ * cap plus a little; bigger ones were refused) and written tagged; *skip_r
+ * is how many spool octets it replaced. 0, or -1 (errno).
+ */
+static int write_tagged_header(int from, int to, int64_t start, int64_t size,
+			       const char *tag, int64_t *skip_r)
+{
+	*skip_r = 0;
+	size_t cap = TRUST_DKIM_HEADERS_MAX + 8192;
+	if ((int64_t)cap > size - start)
+		cap = (size_t)(size - start);
+	char *hdr = malloc(cap ? cap : 1);
+	if (hdr == NULL)
+		return -1;
+	ssize_t got = pread(from, hdr, cap, start);
+	int rc = 0;
+	size_t hb = got > 0 ? rules_header_block_len(hdr, (size_t)got) : 0;
+	struct buf out;
+	if (hb > 0 && buf_init(&out, 2 * cap + 1024) == 0) {
+		if (rules_subject_tag_apply(hdr, hb, tag, &out) == 0) {
+			rc = write_all(to, out.data, out.len);
+			*skip_r = (int64_t)hb;
+		}
+		buf_free(&out);
+	}
+	free(hdr);
+	return rc;
+}
+
 int smtp_trust_prepend(struct smtp_spool_pool *pool, int old_fd, int64_t size,
-		       const char *headers, size_t hlen)
+		       const char *headers, size_t hlen, const char *subject_tag)
 {
 	/* Our trace block (Return-Path, then our folded Received field) stays
 	 * on top, the verdict's fields go right below it: where a milter's
@@ -370,9 +402,13 @@ int smtp_trust_prepend(struct smtp_spool_pool *pool, int old_fd, int64_t size,
 	int fd = smtp_spool_take(pool);
 	if (fd < 0)
 		return -1;
+	int64_t skip = 0;
 	if (write_all(fd, first, (size_t)keep) < 0 ||
 	    write_all(fd, headers, hlen) < 0 ||
-	    copy_spool(old_fd, fd, keep, size) < 0) {
+	    (subject_tag != NULL && subject_tag[0] != '\0' &&
+	     write_tagged_header(old_fd, fd, (int64_t)keep, size, subject_tag,
+				 &skip) < 0) ||
+	    copy_spool(old_fd, fd, (int64_t)keep + skip, size) < 0) {
 		int e = errno;
 		smtp_spool_give(pool, fd, INT64_MAX);
 		errno = e;

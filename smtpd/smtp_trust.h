@@ -96,10 +96,12 @@ void smtp_trust_reset(struct smtp_trust_conn *tc);
  * below its trace block (our Return-Path and Received). Spool
  * files are read from offset 0, so this takes a fresh pooled file, writes
  * the headers and copies the spool behind them in the kernel
- * (copy_file_range; read/write as a fallback), with bounded memory. The
- * new fd, or -1 (errno) with the old one untouched.
+ * (copy_file_range; read/write as a fallback), with bounded memory. A
+ * subject_tag (spam, trust.spam_subject_tag) goes in front of the Subject.
+ * The new fd (its size: lseek SEEK_CUR), or -1 (errno) with the old one
+ * untouched.
  */
 int smtp_trust_prepend(struct smtp_spool_pool *pool, int old_fd, int64_t size,
-		       const char *headers, size_t hlen);
+		       const char *headers, size_t hlen, const char *subject_tag);
 
 #endif

@@ -245,3 +245,18 @@ def test_greylisting_defers_then_passes(mailroom, monkeypatch, rsa):
         s.sendmail("alice@example.test", ["bob@example.test"],
                    message("alice@example.test", "no grey"))
     assert len(pop_all(mailroom)) == 2
+
+
+def test_spam_subject_tag_and_flag(mailroom, monkeypatch, rsa):
+    mailroom.start_dns(*dns_records(rsa[1]))
+    set_settings(mailroom, spam_threshold="2", spam_subject_tag="[SPAM]")
+    start_smtpd(mailroom, monkeypatch)
+    mailroom.start("pop3d")
+    send(mailroom, "b@bad.test", message("B <b@bad.test>", "cheap pills"))  # SPF fail
+    send(mailroom, "a@good.test", message("A <a@good.test>", "lunch"))
+    spam, ham = pop_all(mailroom)
+    hs, hh = head(spam), head(ham)
+    assert "\r\nSubject: [SPAM] cheap pills\r\n" in hs and "X-Spam-Flag: YES" in hs
+    assert "tests=SPF_FAIL" in hs
+    assert "\r\nSubject: lunch\r\n" in hh and "X-Spam-Flag" not in hh
+    assert spam.endswith(b"\r\n\r\nHello Bob,\r\n\r\nsee you.\r\n")
