@@ -83,6 +83,12 @@ def memory_kb(pids):
     return rss, pss
 
 
+def free_udp_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 class Mailroom:
     name = "Mailroom"
 
@@ -91,6 +97,14 @@ class Mailroom:
         self.dir.mkdir()
         self.build = build
         self.port = free_port()
+        # smtpd's inbound checks (SPF, DNSBL) ask DNS: a loopback dnsmasq
+        # that knows no name answers them, never the machine's resolver.
+        self.dns_port = free_udp_port()
+        self.dnsmasq = subprocess.Popen(
+            ["dnsmasq", "-k", "-C", "/dev/null", "-p", str(self.dns_port),
+             "--listen-address=127.0.0.1", "--bind-interfaces", "-R", "-h",
+             "--pid-file", "--user=root", "--address=/#/"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         cfg = self.dir / "mailroom.conf"
         cfg.write_text(f"""[server]
 hostname = mail.example.test
@@ -101,6 +115,7 @@ listen = 127.0.0.1:{self.port}
 submission_listen =
 smtps_listen =
 message_size_limit = 30000000
+dns_servers = 127.0.0.1:{self.dns_port}
 [pop3]
 listen =
 pop3s_listen =
@@ -129,6 +144,12 @@ listen =
         if self.proc is not None and self.proc.poll() is None:
             self.proc.terminate()
             self.proc.wait(60)
+
+    def close(self):
+        self.stop()
+        if self.dnsmasq.poll() is None:
+            self.dnsmasq.terminate()
+            self.dnsmasq.wait(10)
 
 
 class Postfix:
@@ -300,7 +321,7 @@ def main():
     finally:
         for srv in servers:
             try:
-                srv.stop()
+                srv.close() if hasattr(srv, "close") else srv.stop()
             except Exception:
                 pass
         if not a.keep:
