@@ -1001,6 +1001,7 @@ static void signal_cb(evutil_socket_t sig, short what, void *arg)
 	if (sig == SIGHUP) {
 		reload_config(srv);
 		reload_tls(srv);
+		smtp_trust_reload(&srv->trust);
 	}
 	else
 		begin_shutdown(srv);

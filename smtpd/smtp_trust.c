@@ -79,6 +79,11 @@ void smtp_trust_init(struct smtp_trust *t, struct event_base *base,
 	}
 }
 
+void smtp_trust_reload(struct smtp_trust *t)
+{
+	load_settings(t, true);
+}
+
 void smtp_trust_free(struct smtp_trust *t)
 {
 	if (t->reload != NULL)

@@ -38,6 +38,8 @@ struct smtp_trust {
 /* Never fails hard: without DNS the checks are off (logged). */
 void smtp_trust_init(struct smtp_trust *t, struct event_base *base,
 		     struct store *st, const struct config *cfg);
+/* Read the trust.* settings now (SIGHUP) instead of within a minute. */
+void smtp_trust_reload(struct smtp_trust *t);
 /* After every connection is gone. */
 void smtp_trust_free(struct smtp_trust *t);
 

@@ -190,11 +190,12 @@ def test_forged_authentication_results_removed(trusted):
     assert "Authentication-Results: relay.other.test; spf=none" in h
 
 
-def test_dnsbl_listed_client_refused_at_connect(mailroom, monkeypatch, rsa):
+@pytest.mark.parametrize("delay_ms", [0, 300])  # the lookup and the delay overlap
+def test_dnsbl_listed_client_refused_at_connect(mailroom, monkeypatch, rsa, delay_ms):
     mailroom.start_dns(*dns_records(rsa[1]),
                        "--address=/1.0.0.127.bl.test/127.0.0.2")
     set_settings(mailroom, dnsbl_zones="nobl.test, bl.test")
-    start_smtpd(mailroom, monkeypatch)
+    start_smtpd(mailroom, monkeypatch, greeting_delay_ms=delay_ms)
     d = Dialog(mailroom.ports["smtp"])
     assert d.greeting[0] == 554
     assert "blocked using bl.test" in d.greeting[1][0]
@@ -207,13 +208,32 @@ def test_dnsbl_listed_client_refused_at_connect(mailroom, monkeypatch, rsa):
     assert "event=dnsbl-reject zone=bl.test answer=127.0.0.2" in mailroom.log("smtpd")
 
 
-def test_dnsbl_not_listed_greets(mailroom, monkeypatch, rsa):
+@pytest.mark.parametrize("delay_ms", [0, 300])
+def test_dnsbl_not_listed_greets(mailroom, monkeypatch, rsa, delay_ms):
     mailroom.start_dns(*dns_records(rsa[1]))
     set_settings(mailroom, dnsbl_zones="bl.test")
-    start_smtpd(mailroom, monkeypatch)
+    start_smtpd(mailroom, monkeypatch, greeting_delay_ms=delay_ms)
+    t0 = time.monotonic()
     d = Dialog(mailroom.ports["smtp"])
     assert d.greeting[0] == 220
+    assert time.monotonic() - t0 >= delay_ms / 1000 * 0.9
     d.expect("QUIT", 221)
+
+
+def test_settings_reread_on_sighup(mailroom, monkeypatch, rsa):
+    import signal
+    mailroom.start_dns(*dns_records(rsa[1]),
+                       "--address=/1.0.0.127.bl.test/127.0.0.2")
+    start_smtpd(mailroom, monkeypatch)
+    d = Dialog(mailroom.ports["smtp"])
+    assert d.greeting[0] == 220  # no list set: no lookup
+    d.close()
+    set_settings(mailroom, dnsbl_zones="bl.test")
+    log_before = mailroom.log("smtpd").count("event=trust-settings")
+    mailroom.procs["smtpd"].send_signal(signal.SIGHUP)
+    mailroom.wait_log("smtpd", "event=trust-settings", count=log_before + 1)
+    d = Dialog(mailroom.ports["smtp"])
+    assert d.greeting[0] == 554
 
 
 def test_greylisting_defers_then_passes(mailroom, monkeypatch, rsa):
