@@ -280,3 +280,23 @@ def test_spam_subject_tag_and_flag(mailroom, monkeypatch, rsa):
     assert "tests=SPF_FAIL" in hs
     assert "\r\nSubject: lunch\r\n" in hh and "X-Spam-Flag" not in hh
     assert spam.endswith(b"\r\n\r\nHello Bob,\r\n\r\nsee you.\r\n")
+
+
+def test_bdat_and_pipelined_data_get_the_same_checks(trusted):
+    # BDAT: a DMARC p=reject failure is refused at the LAST chunk
+    msg = message("X <x@strict.test>", "chunked")
+    d = Dialog(trusted.ports["smtp"])
+    d.expect("EHLO mx.sender.test", 250)
+    d.send(b"MAIL FROM:<x@strict.test>\r\nRCPT TO:<bob@example.test>\r\n"
+           b"BDAT %d LAST\r\n" % len(msg) + msg)
+    assert d.reply()[0] == 250 and d.reply()[0] == 250
+    code, text = d.reply()
+    assert code == 550 and text[-1].startswith("5.7.1"), text
+    # pipelined MAIL/RCPT/DATA: SPF runs while the rest arrives
+    d.send(b"MAIL FROM:<a@good.test>\r\nRCPT TO:<bob@example.test>\r\nDATA\r\n")
+    assert [d.reply()[0] for _ in range(3)] == [250, 250, 354]
+    d.send(message("A <a@good.test>", "pipelined") + b".\r\n")
+    assert d.reply()[0] == 250
+    d.expect("QUIT", 221)
+    got = pop_all(trusted)
+    assert len(got) == 1 and "spf=pass" in head(got[0]) and b"pipelined" in got[0]
