@@ -152,7 +152,7 @@ test-asan: asan
 
 prove-long: all
 	MAILROOM_BUILD=$(abspath $(BUILD)) $(PYTEST) -q -s -c tests/prove/pytest.ini -m long tests/prove
-	$(MAKE) fuzz FUZZ_SECONDS=$(or $(PROVE_FUZZ_SECONDS),600)
+	$(MAKE) fuzz FUZZ_SECONDS=$(or $(PROVE_FUZZ_SECONDS),120)
 
 check-valgrind: all
 	sh tests/valgrind/run.sh $(BUILD)

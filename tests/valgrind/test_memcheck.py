@@ -31,6 +31,7 @@ def stop_and_check(m, name):
     assert logs, f"no memcheck log for {name} in {LOGS}"
     text = open(logs[0]).read()
     assert rc != 99, f"{name}: memcheck errors\n{text[-6000:]}"
+    assert "Memcheck, a memory error detector" in text, text[:500]  # really under valgrind
     assert "ERROR SUMMARY: 0 errors" in text, text[-6000:]
     assert "definitely lost: 0 bytes" in text or "definitely lost" not in text, text[-4000:]
 
