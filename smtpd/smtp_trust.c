@@ -177,6 +177,22 @@ void smtp_trust_mail(struct smtp_trust_conn *tc, const char *helo,
 
 /* ---- RCPT: greylisting ------------------------------------------------- */
 
+static struct smtp_grey_known *grey_slot(struct smtp_trust *t, const char *net)
+{
+	uint32_t h = 2166136261u;
+	for (const char *p = net; *p; p++)
+		h = (h ^ (unsigned char)*p) * 16777619u;
+	return &t->grey_known[h % SMTP_GREY_KNOWN_SLOTS];
+}
+
+/*
+ * Every store_greylist_check is a durable write on this (the loop) thread;
+ * the store already passes every triple of a network that passed one, so
+ * such networks are remembered here for an hour and their mail does not
+ * wait for a commit (smtp-source 2000 x 10 KB over 20 persistent sessions
+ * with greylisting on: 811 msg/s before this cache, 3,517 with it). New
+ * triples from unknown networks still write on this thread.
+ */
 const char *smtp_trust_rcpt(struct smtp_trust_conn *tc, const char *sender,
 			    const char *rcpt)
 {
@@ -189,11 +205,18 @@ const char *smtp_trust_rcpt(struct smtp_trust_conn *tc, const char *sender,
 	char net[64];
 	if (trust_greylist_net(tc->ip, net, sizeof(net)) < 0)
 		return NULL;
-	int64_t retry = 0;
-	int r = store_greylist_check(t->st, net, sender, rcpt, time(NULL),
-				     t->set.greylist_delay, &retry);
-	if (r == 1)
+	int64_t now = time(NULL);
+	struct smtp_grey_known *k = grey_slot(t, net);
+	if (k->until > now && strcmp(k->net, net) == 0)
 		return NULL;
+	int64_t retry = 0;
+	int r = store_greylist_check(t->st, net, sender, rcpt, now,
+				     t->set.greylist_delay, &retry);
+	if (r == 1) {
+		snprintf(k->net, sizeof(k->net), "%s", net);
+		k->until = now + SMTP_GREY_KNOWN_SECONDS;
+		return NULL;
+	}
 	if (r < 0) {
 		log_warn("session=%s event=greylist-failed result=%s (passed)",
 			 tc->id, store_result_text(r));

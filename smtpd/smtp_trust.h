@@ -25,8 +25,19 @@ struct event;
 struct store;
 struct smtp_spool_pool;
 
+/* Networks that passed greylisting lately: their mail skips the store's
+ * write (the store keeps them known for STORE_GREYLIST_KEEP_SECONDS, far
+ * longer than this). Direct-mapped by a hash of the network. */
+#define SMTP_GREY_KNOWN_SLOTS 512
+#define SMTP_GREY_KNOWN_SECONDS 3600
+struct smtp_grey_known {
+	char net[64];
+	int64_t until;
+};
+
 /* One per event loop. */
 struct smtp_trust {
+	struct smtp_grey_known grey_known[SMTP_GREY_KNOWN_SLOTS];
 	struct trust_ctx *ctx; /* NULL: DNS unusable, every check is skipped */
 	struct trust_settings set;
 	struct store *st;      /* the loop thread's handle (settings, greylist) */
