@@ -44,6 +44,40 @@ static int drop_privileges(const struct config *cfg)
 	return 0;
 }
 
+/*
+ * A reseller's preseed (mailroomctl preseed apply) stores the ISP's
+ * smarthost in the settings table, since the daemons' config file is not
+ * the panel's to write. [smtp] smarthost in the config file wins; when it
+ * is empty the stored one is used. A stored value that does not fit is
+ * ignored with a warning rather than cut.
+ */
+static void smarthost_from_settings(struct config *cfg, struct store *st)
+{
+	if (cfg->smarthost[0] != '\0')
+		return;
+	char host[sizeof cfg->smarthost];
+	if (store_setting_get(st, "smarthost.host", host, sizeof host) !=
+		    STORE_OK ||
+	    host[0] == '\0')
+		return;
+	char user[sizeof cfg->smarthost_user] = "";
+	char pass[sizeof cfg->smarthost_password] = "";
+	int ru = store_setting_get(st, "smarthost.user", user, sizeof user);
+	int rp = store_setting_get(st, "smarthost.password", pass, sizeof pass);
+	if ((ru != STORE_OK && ru != STORE_NOTFOUND) ||
+	    (rp != STORE_OK && rp != STORE_NOTFOUND)) {
+		log_warn("event=smarthost-settings-ignored reason=\"unreadable "
+			 "or too long\"");
+		explicit_bzero(pass, sizeof pass);
+		return;
+	}
+	memcpy(cfg->smarthost, host, sizeof host);
+	memcpy(cfg->smarthost_user, user, sizeof user);
+	memcpy(cfg->smarthost_password, pass, sizeof pass);
+	explicit_bzero(pass, sizeof pass);
+	log_info("event=smarthost-from-settings smarthost=%s", cfg->smarthost);
+}
+
 static void on_term(evutil_socket_t sig, short what, void *arg)
 {
 	(void)what;
@@ -51,7 +85,7 @@ static void on_term(evutil_socket_t sig, short what, void *arg)
 	event_base_loopbreak(arg);
 }
 
-static int run(const struct config *cfg)
+static int run(struct config *cfg)
 {
 	char path[CONFIG_PATH_MAX], err[512];
 	if (config_db_path(cfg, path, sizeof path) != 0) {
@@ -65,6 +99,7 @@ static int run(const struct config *cfg)
 		log_error("event=startup-failed error=\"store: %s\"", err);
 		return 1;
 	}
+	smarthost_from_settings(cfg, st);
 	int status = 1;
 	struct event_base *base = event_base_new();
 	struct event *sig_term = NULL, *sig_int = NULL;

@@ -282,3 +282,28 @@ def test_sigterm_during_delivery_exits_cleanly(out):
     out.start("queued")
     assert wait_for(lambda: len(set(message_ids(sink))) == n, 30), out.log("queued")
     assert wait_for(lambda: queue_rows(out) == [], 10)
+
+
+def test_smarthost_from_preseeded_settings(smarthost):
+    """A reseller's preseed stores the smarthost in the settings table
+    (mailroomctl preseed apply writes smarthost.host/user/password); with
+    no [smtp] smarthost in the config file, queued uses the stored one."""
+    m, sh = smarthost
+    port = m.ports["relay"]
+    m.extra["smtp"] = {}  # nothing in the config file
+    m.write_config()
+    # Test setup only: the same three rows `mailroomctl preseed apply` writes
+    # (it skips a box that already has accounts, as this one does).
+    import sqlite3
+    with sqlite3.connect(m.db_path, timeout=10) as c:
+        c.executemany("INSERT OR REPLACE INTO settings(key, value) VALUES (?, ?)",
+                      [("smarthost.host", f"smarthost.test:{port}"),
+                       ("smarthost.user", "office@isp.test"),
+                       ("smarthost.password", "isp secret")])
+    m.start("queued")
+    submit(m, ["friend@remote.test"], subject="preseeded isp")
+    assert wait_for(lambda: len(sh.messages) == 1, 15), m.log("queued")
+    assert sh.messages[0][0] and b"Subject: preseeded isp" in sh.messages[0][3]
+    log = m.log("queued")
+    assert f"event=smarthost-from-settings smarthost=smarthost.test:{port}" in log
+    assert "isp secret" not in log
