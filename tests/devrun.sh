@@ -9,7 +9,7 @@
 set -euo pipefail
 build=${1:-build}
 cd "$(dirname "$0")/.."
-var=$PWD/var
+var=${MAILROOM_VAR:-$PWD/var} # MAILROOM_VAR: another data folder (tests)
 conf=$var/mailroom.conf
 ctl() { "$build/mailroomctl" -c "$conf" "$@"; }
 
