@@ -22,6 +22,7 @@ static const struct nav_item nav[] = {
 	{"/domains", "Domains", STORE_ROLE_ADMIN},
 	{"/accounts", "Accounts", STORE_ROLE_DOMAIN_ADMIN},
 	{"/aliases", "Aliases", STORE_ROLE_DOMAIN_ADMIN},
+	{"/rules", "Rules", STORE_ROLE_DOMAIN_ADMIN},
 	{"/queue", "Queue", STORE_ROLE_ADMIN},
 	{"/dns", "DNS records", STORE_ROLE_ADMIN},
 	{"/audit", "Audit log", STORE_ROLE_ADMIN},

@@ -39,7 +39,8 @@ void h_me(struct web_req *r)
 		html_raw(h, " (no limit)");
 	}
 	html_raw(h, "</p><p><a href=\"/me/howto\">How to set up your mail "
-		    "program or phone</a></p></section>");
+		    "program or phone</a></p><p><a href=\"/rules\">My mail rules "
+		    "(filters, Sieve)</a></p></section>");
 
 	rules_section(r, a.id);
 	html_raw(h, "<section><h2>Change my password</h2><form class=\"stack\" "

@@ -208,6 +208,15 @@ void h_me_forward(struct web_req *r);
 /* The out-of-office and forwarding forms for account_id (page_rules.c). */
 void rules_section(struct web_req *r, int64_t account_id);
 void h_account_howto(struct web_req *r);
+/* The Rules page (page_rule_editor.c, page_rule_actions.c). */
+void h_rules(struct web_req *r);
+void h_rule_add(struct web_req *r);
+void h_rule_toggle(struct web_req *r);
+void h_rule_move(struct web_req *r);
+void h_rule_del(struct web_req *r);
+void h_rule_try(struct web_req *r);
+void h_rule_export(struct web_req *r);
+void h_rule_import(struct web_req *r);
 void h_autoconfig(struct web_req *r);
 void h_autodiscover(struct web_req *r);
 
