@@ -46,7 +46,13 @@ class Sink:
         raise RuntimeError("smtp-sink did not start")
 
     def messages(self):
-        return [p.read_bytes() for p in sorted(self.dir.iterdir())]
+        out = []
+        for p in sorted(self.dir.iterdir()):
+            try:
+                out.append(p.read_bytes())
+            except FileNotFoundError:
+                pass  # smtp-sink removes the file of a transaction the client aborted
+        return out
 
     def stop(self):
         if self.proc.poll() is None:
