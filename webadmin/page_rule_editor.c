@@ -87,13 +87,13 @@ static void button(struct list_ctx *c, const char *action, int64_t id,
 		   const char *extra, const char *label)
 {
 	struct html *h = &c->r->out;
-	html_fmt(h, "<form class=\"inline-form\" method=\"post\" action=\"%R\">",
-		 action);
+	html_fmt(h, "<form method=\"post\" action=\"%R\">", action);
 	page_csrf(c->r);
 	html_fmt(h, "<input type=\"hidden\" name=\"account\" value=\"%s\">"
 		    "<input type=\"hidden\" name=\"id\" value=\"%D\">%R"
-		    "<button type=\"submit\">%R</button></form> ",
-		 c->s->account_id ? c->s->address : "server", id, extra, label);
+		    "<button type=\"submit\" class=\"%R\">%R</button></form>",
+		 c->s->account_id ? c->s->address : "server", id, extra,
+		 strcmp(label, "Delete") == 0 ? "danger" : "secondary", label);
 }
 
 static int list_row(void *vctx, const struct store_rule *row)
@@ -118,13 +118,14 @@ static int list_row(void *vctx, const struct store_rule *row)
 	html_fmt(h, "<tr><td>%d</td><td>%s</td><td>%R</td><td><code>%s</code></td><td>",
 		 row->position, row->name, row->enabled ? "on" : "off",
 		 summary.len ? summary.data : "");
+	html_raw(h, "<div class=\"inline\">");
 	button(c, "/rules/toggle", row->id, "", row->enabled ? "Disable" : "Enable");
 	button(c, "/rules/move", row->id,
 	       "<input type=\"hidden\" name=\"dir\" value=\"up\">", "Up");
 	button(c, "/rules/move", row->id,
 	       "<input type=\"hidden\" name=\"dir\" value=\"down\">", "Down");
 	button(c, "/rules/delete", row->id, "", "Delete");
-	html_raw(h, "</td></tr>");
+	html_raw(h, "</div></td></tr>");
 	buf_free(&summary);
 	rules_rule_free(&rule);
 	c->n++;

@@ -30,7 +30,7 @@ def add(w, account, **fields):
 
 def rule_ids(w, account):
     """Rule ids on the page, in list order."""
-    return re.findall(r'name="id" value="(\d+)"><button type="submit">(?:Enable|Disable)',
+    return re.findall(r'name="id" value="(\d+)"><button type="submit"[^>]*>(?:Enable|Disable)',
                       w.get(page(account)).text)
 
 
@@ -213,3 +213,35 @@ def test_sieve_export_import_round_trip(mailroom, monkeypatch):
     err = re.search(r'<p class="field-error" id="err-import">([^<]+)', r.text)
     assert err and "line " in err.group(1), r.text[-1500:]
     assert strip(m.ctl("rule", "list", BOB).stdout) == strip(before)
+
+
+def test_domain_admin_scope_and_server_wide_try(mailroom, monkeypatch):
+    m = mailroom
+    start_smtpd(m, monkeypatch, users=USERS)
+    m.ctl("domain", "add", "other.test")
+    m.add_user("olga@other.test", "olga-pw-12")
+    m.add_user("dora@example.test", "dora-pw-12", role="domain-admin")
+    m.add_user(ADMIN, ADMIN_PW, role="admin")
+    m.start("webadmin")
+    w = Web(m.ports["admin"])
+    assert w.login("dora@example.test", "dora-pw-12").status == 303
+    r = w.get("/rules")
+    assert r.status == 200 and 'value="server"' not in r.text
+    assert f'<option value="{ALICE}"' in r.text and "olga@other.test" not in r.text
+    assert add(w, ALICE, name="Dora's", f1="subject", o1="is", v1="x",
+               action="discard").status == 303
+    assert "Dora's" in m.ctl("rule", "list", ALICE).stdout
+    assert w.get(page("olga@other.test")).status == 403
+    assert add(w, "olga@other.test", name="No", action="discard").status == 403
+    assert add(w, "server", name="No", action="discard").status == 403
+
+    # the admin's try-it on the server-wide list
+    admin = Web(m.ports["admin"])
+    assert admin.login(ADMIN, ADMIN_PW).status == 303
+    add(admin, "server", name="Reject spam", f1="header", h1="X-Spam", o1="is", v1="yes",
+        action="reject", arg="No spam here")
+    msg = "From: a@remote.test\nSubject: hi\nX-Spam: yes\n\nbody\n"
+    r = admin.submit(page("server"), "/rules/try", {"account": "server", "message": msg})
+    assert r.status == 200
+    out = html.unescape(re.search(r'<pre id="try-result">(.*?)</pre>', r.text, re.S).group(1))
+    assert "No spam here" in out
