@@ -205,6 +205,7 @@ def test_sieve_export_import_round_trip(mailroom, monkeypatch):
     assert strip(m.ctl("rule", "list", BOB).stdout) == strip(before)
     again = w.get("/rules/export?account=" + urllib.parse.quote(BOB)).text
     assert again == script
+    assert re.search(r"rule-import.*bob@example\.test 2 rule", w.get("/audit").text, re.S)
 
     # a broken script: the line number is shown, the list is unchanged
     r = w.submit(page(BOB), "/rules/import", {"account": BOB,
