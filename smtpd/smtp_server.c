@@ -399,9 +399,10 @@ static void on_trust_verdict(void *arg, const struct trust_verdict *v)
 	}
 	int64_t size = c->spool_used; /* the A-R filter may have dropped fields */
 	if (v->headers.len > 0 || v->subject_tag != NULL) {
+		int64_t stored = 0;
 		int fd = smtp_trust_prepend(&c->srv->spool, c->spool_fd, size,
 					    v->headers.data, v->headers.len,
-					    v->subject_tag);
+					    v->subject_tag, &stored);
 		if (fd < 0) {
 			log_error("session=%s event=spool-write-failed error=\"%s\"",
 				  c->id, strerror(errno));
@@ -410,8 +411,7 @@ static void on_trust_verdict(void *arg, const struct trust_verdict *v)
 		}
 		smtp_spool_give(&c->srv->spool, c->spool_fd, size);
 		c->spool_fd = fd;
-		off_t end = lseek(fd, 0, SEEK_CUR); /* the tag changes the size */
-		size = end > 0 ? (int64_t)end : size + (int64_t)v->headers.len;
+		size = stored;
 		c->spool_used = size;
 	}
 	submit_deliver(c, env, size); /* the session stays paused until 250 */
@@ -426,7 +426,8 @@ static void host_deliver(void *ctx, const struct smtp_envelope *env)
 	}
 	c->pending_env = env;
 	c->in_host_call = true;
-	smtp_trust_message_end(&c->trust, on_trust_verdict, c);
+	if (smtp_trust_message_end(&c->trust, on_trust_verdict, c) < 0)
+		trust_refuse(c, "451 4.3.0 Temporary local problem, try again later");
 	c->in_host_call = false;
 }
 

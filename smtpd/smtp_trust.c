@@ -27,6 +27,7 @@
 #include "smtp_spool.h"
 
 #define TRUST_RELOAD_SECONDS 60
+#define TRUST_WBUF_SIZE 8192
 #define TRUST_PRUNE_TICKS 60 /* greylist prune every hour */
 
 static void load_settings(struct smtp_trust *t, bool log_ok)
@@ -66,6 +67,9 @@ void smtp_trust_init(struct smtp_trust *t, struct event_base *base,
 	t->st = st;
 	t->hostname = cfg->hostname;
 	trust_settings_defaults(&t->set);
+	if (getrandom(&t->draw, sizeof(t->draw), GRND_NONBLOCK) != sizeof(t->draw))
+		t->draw = (uint64_t)time(NULL);
+	t->draw |= 1; /* xorshift state must not be 0 */
 	char err[256];
 	t->ctx = trust_new(base, cfg->dns_servers, err, sizeof(err));
 	if (t->ctx == NULL)
@@ -238,15 +242,37 @@ static bool is_local(void *arg, const char *domain)
 	return store_domain_exists(t->st, domain) == 1;
 }
 
+static int flush(struct smtp_trust_conn *tc)
+{
+	size_t n = tc->wlen;
+	tc->wlen = 0;
+	return n > 0 ? tc->sink(tc->sink_ctx, tc->wbuf, n) : 0;
+}
+
+/* The filter's sink: small pieces gathered, big ones passed on. */
+static int gather(void *ctx, const char *p, size_t n)
+{
+	struct smtp_trust_conn *tc = ctx;
+	if (tc->wlen + n > TRUST_WBUF_SIZE && flush(tc) < 0)
+		return -1;
+	if (n >= TRUST_WBUF_SIZE)
+		return tc->sink(tc->sink_ctx, p, n);
+	memcpy(tc->wbuf + tc->wlen, p, n);
+	tc->wlen += n;
+	return 0;
+}
+
 int smtp_trust_message_begin(struct smtp_trust_conn *tc, bool authenticated,
 			     trust_sink_fn sink, void *sink_ctx)
 {
 	struct smtp_trust *t = tc->t;
 	if (t == NULL || t->ctx == NULL)
 		return -1;
-	uint32_t draw = 0;
-	if (getrandom(&draw, sizeof(draw), GRND_NONBLOCK) != sizeof(draw))
-		draw = (uint32_t)time(NULL);
+	/* pct= sampling needs no secrecy: xorshift64, seeded at start */
+	t->draw ^= t->draw << 13;
+	t->draw ^= t->draw >> 7;
+	t->draw ^= t->draw << 17;
+	uint32_t draw = (uint32_t)(t->draw >> 32);
 	struct trust_message_params p = {
 		.authserv_id = t->hostname,
 		.settings = &t->set,
@@ -259,7 +285,13 @@ int smtp_trust_message_begin(struct smtp_trust_conn *tc, bool authenticated,
 	tc->msg = trust_message_new(t->ctx, &p);
 	if (tc->msg == NULL)
 		return -1;
-	if (trust_arfilter_init(&tc->af, t->hostname, sink, sink_ctx) < 0) {
+	tc->sink = sink;
+	tc->sink_ctx = sink_ctx;
+	tc->wlen = 0;
+	if ((tc->wbuf = malloc(TRUST_WBUF_SIZE)) == NULL ||
+	    trust_arfilter_init(&tc->af, t->hostname, gather, tc) < 0) {
+		free(tc->wbuf);
+		tc->wbuf = NULL;
 		trust_message_free(&tc->msg);
 		return -1;
 	}
@@ -291,18 +323,21 @@ static void finish(struct smtp_trust_conn *tc)
 	trust_message_finish(tc->msg, on_verdict, tc);
 }
 
-void smtp_trust_message_end(struct smtp_trust_conn *tc,
-			    smtp_trust_verdict_fn cb, void *arg)
+int smtp_trust_message_end(struct smtp_trust_conn *tc,
+			   smtp_trust_verdict_fn cb, void *arg)
 {
 	tc->verdict_cb = cb;
 	tc->arg = arg;
-	if (tc->af_live && trust_arfilter_end(&tc->af) < 0)
-		log_warn("session=%s event=spool-write-failed (header filter)", tc->id);
+	if (tc->af_live && (trust_arfilter_end(&tc->af) < 0 || flush(tc) < 0)) {
+		log_warn("session=%s event=spool-write-failed (end of DATA)", tc->id);
+		return -1;
+	}
 	if (tc->spf_started && !tc->spf_done) {
 		tc->finish_waiting = true; /* on_spf finishes */
-		return;
+		return 0;
 	}
 	finish(tc);
+	return 0;
 }
 
 void smtp_trust_reset(struct smtp_trust_conn *tc)
@@ -312,6 +347,9 @@ void smtp_trust_reset(struct smtp_trust_conn *tc)
 	if (tc->af_live)
 		trust_arfilter_free(&tc->af);
 	tc->af_live = false;
+	free(tc->wbuf);
+	tc->wbuf = NULL;
+	tc->wlen = 0;
 	tc->spf_started = false;
 	tc->spf_done = false;
 	tc->finish_waiting = false;
@@ -392,9 +430,10 @@ static size_t trace_block_len(const char *p, size_t n)
  * is how many spool octets it replaced. 0, or -1 (errno).
  */
 static int write_tagged_header(int from, int to, int64_t start, int64_t size,
-			       const char *tag, int64_t *skip_r)
+			       const char *tag, int64_t *skip_r, int64_t *wrote_r)
 {
 	*skip_r = 0;
+	*wrote_r = 0;
 	size_t cap = TRUST_DKIM_HEADERS_MAX + 8192;
 	if ((int64_t)cap > size - start)
 		cap = (size_t)(size - start);
@@ -409,6 +448,7 @@ static int write_tagged_header(int from, int to, int64_t start, int64_t size,
 		if (rules_subject_tag_apply(hdr, hb, tag, &out) == 0) {
 			rc = write_all(to, out.data, out.len);
 			*skip_r = (int64_t)hb;
+			*wrote_r = (int64_t)out.len;
 		}
 		buf_free(&out);
 	}
@@ -417,7 +457,8 @@ static int write_tagged_header(int from, int to, int64_t start, int64_t size,
 }
 
 int smtp_trust_prepend(struct smtp_spool_pool *pool, int old_fd, int64_t size,
-		       const char *headers, size_t hlen, const char *subject_tag)
+		       const char *headers, size_t hlen, const char *subject_tag,
+		       int64_t *size_r)
 {
 	/* Our trace block (Return-Path, then our folded Received field) stays
 	 * on top, the verdict's fields go right below it: where a milter's
@@ -430,17 +471,18 @@ int smtp_trust_prepend(struct smtp_spool_pool *pool, int old_fd, int64_t size,
 	int fd = smtp_spool_take(pool);
 	if (fd < 0)
 		return -1;
-	int64_t skip = 0;
+	int64_t skip = 0, tagged = 0;
 	if (write_all(fd, first, (size_t)keep) < 0 ||
 	    write_all(fd, headers, hlen) < 0 ||
 	    (subject_tag != NULL && subject_tag[0] != '\0' &&
 	     write_tagged_header(old_fd, fd, (int64_t)keep, size, subject_tag,
-				 &skip) < 0) ||
+				 &skip, &tagged) < 0) ||
 	    copy_spool(old_fd, fd, (int64_t)keep + skip, size) < 0) {
 		int e = errno;
 		smtp_spool_give(pool, fd, INT64_MAX);
 		errno = e;
 		return -1;
 	}
+	*size_r = size + (int64_t)hlen + tagged - skip;
 	return fd;
 }

@@ -43,6 +43,7 @@ struct smtp_trust {
 	struct store *st;      /* the loop thread's handle (settings, greylist) */
 	const char *hostname;  /* authserv-id; points into the live config */
 	struct event *reload;  /* settings once a minute, greylist prune hourly */
+	uint64_t draw;         /* xorshift state for DMARC pct= (seeded once) */
 	unsigned ticks;
 };
 
@@ -72,6 +73,12 @@ struct smtp_trust_conn {
 	struct trust_message *msg;
 	struct trust_arfilter af;
 	bool af_live;
+	/* The filter emits the header section a line at a time: lines are
+	 * gathered here so the spool gets a few writes per message. */
+	trust_sink_fn sink;
+	void *sink_ctx;
+	char *wbuf;
+	size_t wlen;
 	bool finish_waiting; /* end of DATA came before the SPF answer */
 	smtp_trust_verdict_fn verdict_cb;
 	char reply[384];
@@ -98,9 +105,10 @@ int smtp_trust_message_begin(struct smtp_trust_conn *tc, bool authenticated,
 			     trust_sink_fn sink, void *sink_ctx);
 bool smtp_trust_message_live(const struct smtp_trust_conn *tc);
 int smtp_trust_message_write(struct smtp_trust_conn *tc, const char *p, size_t n);
-/* End of DATA: cb runs once with the verdict (maybe before this returns). */
-void smtp_trust_message_end(struct smtp_trust_conn *tc,
-			    smtp_trust_verdict_fn cb, void *arg);
+/* End of DATA: cb runs once with the verdict (maybe before this returns).
+ * -1 (cb never runs) when the last bytes could not reach the spool. */
+int smtp_trust_message_end(struct smtp_trust_conn *tc,
+			   smtp_trust_verdict_fn cb, void *arg);
 /* The transaction is over (RSET, MAIL, delivered, refused). */
 void smtp_trust_reset(struct smtp_trust_conn *tc);
 
@@ -111,10 +119,11 @@ void smtp_trust_reset(struct smtp_trust_conn *tc);
  * the headers and copies the spool behind them in the kernel
  * (copy_file_range; read/write as a fallback), with bounded memory. A
  * subject_tag (spam, trust.spam_subject_tag) goes in front of the Subject.
- * The new fd (its size: lseek SEEK_CUR), or -1 (errno) with the old one
+ * The new fd with its size in *size_r, or -1 (errno) with the old one
  * untouched.
  */
 int smtp_trust_prepend(struct smtp_spool_pool *pool, int old_fd, int64_t size,
-		       const char *headers, size_t hlen, const char *subject_tag);
+		       const char *headers, size_t hlen, const char *subject_tag,
+		       int64_t *size_r);
 
 #endif
