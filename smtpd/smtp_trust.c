@@ -181,12 +181,11 @@ void smtp_trust_mail(struct smtp_trust_conn *tc, const char *helo,
 
 /* ---- RCPT: greylisting ------------------------------------------------- */
 
+static uint32_t fnv(const char *s);
+
 static struct smtp_grey_known *grey_slot(struct smtp_trust *t, const char *net)
 {
-	uint32_t h = 2166136261u;
-	for (const char *p = net; *p; p++)
-		h = (h ^ (unsigned char)*p) * 16777619u;
-	return &t->grey_known[h % SMTP_GREY_KNOWN_SLOTS];
+	return &t->grey_known[fnv(net) % SMTP_GREY_KNOWN_SLOTS];
 }
 
 /*
@@ -236,10 +235,29 @@ const char *smtp_trust_rcpt(struct smtp_trust_conn *tc, const char *sender,
 
 /* ---- DATA and its end -------------------------------------------------- */
 
+static uint32_t fnv(const char *s)
+{
+	uint32_t h = 2166136261u;
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 16777619u;
+	return h;
+}
+
+/* Store errors are not kept: asked again next time. */
 static bool is_local(void *arg, const char *domain)
 {
 	struct smtp_trust *t = arg;
-	return store_domain_exists(t->st, domain) == 1;
+	int64_t now = time(NULL);
+	struct smtp_local_answer *a = &t->local[fnv(domain) % SMTP_LOCAL_SLOTS];
+	if (a->until > now && strcmp(a->domain, domain) == 0)
+		return a->local;
+	int r = store_domain_exists(t->st, domain);
+	if (r >= 0 && strlen(domain) < sizeof(a->domain)) {
+		snprintf(a->domain, sizeof(a->domain), "%s", domain);
+		a->local = r == 1;
+		a->until = now + TRUST_RELOAD_SECONDS;
+	}
+	return r == 1;
 }
 
 static int flush(struct smtp_trust_conn *tc)

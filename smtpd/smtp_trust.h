@@ -35,8 +35,18 @@ struct smtp_grey_known {
 	int64_t until;
 };
 
+/* "Is this From domain ours?" asked for every message: answers kept for
+ * the settings period (domains change rarely; a minute late is fine). */
+#define SMTP_LOCAL_SLOTS 64
+struct smtp_local_answer {
+	char domain[TRUST_DOMAIN_MAX + 1];
+	bool local;
+	int64_t until;
+};
+
 /* One per event loop. */
 struct smtp_trust {
+	struct smtp_local_answer local[SMTP_LOCAL_SLOTS];
 	struct smtp_grey_known grey_known[SMTP_GREY_KNOWN_SLOTS];
 	struct trust_ctx *ctx; /* NULL: DNS unusable, every check is skipped */
 	struct trust_settings set;

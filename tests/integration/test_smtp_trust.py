@@ -304,3 +304,13 @@ def test_bdat_and_pipelined_data_get_the_same_checks(trusted):
     d.expect("QUIT", 221)
     got = pop_all(trusted)
     assert len(got) == 1 and "spf=pass" in head(got[0]) and b"pipelined" in got[0]
+
+
+def test_forged_own_domain_in_other_case_refused(trusted):
+    with smtplib.SMTP("127.0.0.1", trusted.ports["smtp"], timeout=20) as s:
+        s.ehlo("mx.sender.test")
+        for frm in ("Boss <boss@EXAMPLE.Test>", "boss@example.test"):  # second: cached answer
+            with pytest.raises(smtplib.SMTPDataError) as e:
+                s.sendmail("a@good.test", ["bob@example.test"], message(frm, "urgent"))
+            assert e.value.smtp_code == 550 and e.value.smtp_error.startswith(b"5.7.1")
+    assert pop_all(trusted) == []
