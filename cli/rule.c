@@ -471,9 +471,23 @@ static int rule_test(struct cli *cli, int64_t account_id, const char *addr,
 		cli_store_fail(cli, rc, "rules");
 		goto out;
 	}
+	char *body = NULL; /* what a body condition sees, as delivery does */
+	if (set->needs_body) {
+		size_t hl = rules_header_block_len(msg.data, msg.len);
+		body = malloc(RULES_BODY_SCAN_MAX);
+		if (body == NULL) {
+			cli_fail("out of memory");
+			goto out;
+		}
+		m->body_len = rules_body_decode(m, msg.data + hl, msg.len - hl,
+						body);
+		m->body = body;
+	}
 	struct rules_decision d;
 	rules_evaluate(set, m, &d);
-	if (rules_decision_format(&d, &out) != 0) {
+	int frc = rules_decision_format(&d, &out);
+	free(body);
+	if (frc != 0) {
 		cli_fail("out of memory");
 		goto out;
 	}

@@ -35,6 +35,9 @@ struct rules_env {
 	time_t now;
 	char *hdr; /* RULES_HEADER_BLOCK_MAX */
 	bool header_complete; /* hdr holds the whole header block */
+	/* the body prefix a body condition sees, read only when some
+	 * account's set has one (RULES_BODY_SCAN_MAX each, made then) */
+	char *body_raw, *body_text;
 };
 
 struct rules_env *rules_env_new(struct store *st, const char *hostname)
@@ -60,6 +63,8 @@ void rules_env_free(struct rules_env **envp)
 	rules_cache_free(&e->cache);
 	free(e->msg);
 	free(e->hdr);
+	free(e->body_raw);
+	free(e->body_text);
 	explicit_bzero(e->srs_key, sizeof e->srs_key);
 	free(e);
 	*envp = NULL;
@@ -69,6 +74,41 @@ int rules_env_begin(struct rules_env *env, time_t now)
 {
 	env->now = now;
 	return rules_cache_refresh(env->cache, env->st);
+}
+
+/*
+ * Read the first RULES_BODY_SCAN_MAX octets after the header block (hl
+ * octets) and decode them into msg->body: called once per message, and
+ * only when a set needs it, so rules without a body condition never
+ * touch the body. 0, or -1 (ENOMEM, read error: the body is then empty).
+ */
+static int load_body(struct rules_env *env, const struct store_message *in,
+		     size_t hl)
+{
+	struct rules_message *msg = env->msg;
+	msg->body = "";
+	msg->body_len = 0;
+	if (env->body_raw == NULL)
+		env->body_raw = malloc(RULES_BODY_SCAN_MAX);
+	if (env->body_text == NULL)
+		env->body_text = malloc(RULES_BODY_SCAN_MAX);
+	if (env->body_raw == NULL || env->body_text == NULL)
+		return -1;
+	if ((int64_t)hl >= in->size)
+		return 0;
+	int64_t left = in->size - (int64_t)hl;
+	size_t want = left < RULES_BODY_SCAN_MAX ? (size_t)left
+						 : RULES_BODY_SCAN_MAX;
+	ssize_t got;
+	do
+		got = pread(in->fd, env->body_raw, want, (off_t)hl);
+	while (got < 0 && errno == EINTR);
+	if (got < 0)
+		return -1;
+	msg->body_len = rules_body_decode(msg, env->body_raw, (size_t)got,
+					  env->body_text);
+	msg->body = env->body_text;
+	return 0;
 }
 
 /* ---- outcome storage ------------------------------------------------------ */
@@ -391,6 +431,9 @@ int rules_deliver_prepare(struct rules_env *env, const struct store_message *in,
 	struct rules_message *msg = env->msg;
 	rules_message_parse(msg, env->hdr, hl);
 	msg->envelope_from = in->sender ? in->sender : "";
+	msg->body = NULL;
+	msg->body_len = 0;
+	bool body_loaded = false;
 	msg->size = in->size;
 	msg->now = env->now ? env->now : time(NULL);
 	if (rules_hop_count(msg) > RULES_HOPS_MAX) {
@@ -413,6 +456,12 @@ int rules_deliver_prepare(struct rules_env *env, const struct store_message *in,
 		if (set->n == 0) {
 			kept[n_kept++] = in->local_ids[i];
 			continue;
+		}
+		if (set->needs_body && !body_loaded) {
+			body_loaded = true;
+			if (load_body(env, in, hl) != 0)
+				log_warn("rules: body not read for rules; "
+					 "body conditions see it empty");
 		}
 		msg->envelope_to = msg->account = account;
 		struct rules_decision d;

@@ -270,6 +270,18 @@ static bool cond_true(const struct rules_condition *c,
 		r = text_test(c->op, c->re, e, strlen(e), v, vlen);
 		break;
 	}
+	case RULES_FIELD_BODY: {
+		/* the caller's decoded prefix (rules_body_decode); is and
+		 * matches ignore the final line breaks, which every body has
+		 * and nobody types (matches sees the first MATCH_TEXT_MAX) */
+		const char *b = m->body ? m->body : "";
+		size_t bl = m->body ? m->body_len : 0;
+		while (c->op != RULES_OP_CONTAINS && bl > 0 &&
+		       (b[bl - 1] == '\n' || b[bl - 1] == '\r'))
+			bl--;
+		r = text_test(c->op, c->re, b, bl, v, vlen);
+		break;
+	}
 	}
 	return c->negate ? !r : r;
 }

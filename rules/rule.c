@@ -23,6 +23,7 @@ static const char *const field_names[] = {
 	[RULES_FIELD_SIZE] = "size",
 	[RULES_FIELD_ENVELOPE_FROM] = "envelope_from",
 	[RULES_FIELD_ENVELOPE_TO] = "envelope_to",
+	[RULES_FIELD_BODY] = "body",
 };
 
 static const char *const op_names[] = {
@@ -214,7 +215,11 @@ int rules_set_append(struct rules_set *set, struct rules_rule **rulep)
 		set->rules = p;
 		set->cap = cap;
 	}
-	set->rules[set->n++] = *rulep;
+	struct rules_rule *r = *rulep;
+	for (size_t i = 0; r->enabled && i < r->n_conds; i++)
+		if (r->conds[i].field == RULES_FIELD_BODY)
+			set->needs_body = true;
+	set->rules[set->n++] = r;
 	*rulep = NULL;
 	return 0;
 }
@@ -341,6 +346,8 @@ static int validate_cond(const struct rules_condition *c, char *err,
 	if (size_op)
 		return FAIL("%s takes contains, is or matches, not %s",
 			    rules_field_name(c->field), rules_op_name(c->op));
+	if (c->field == RULES_FIELD_BODY && c->op == RULES_OP_REGEX)
+		return FAIL("body takes contains, is or matches, not regex");
 	if (c->field == RULES_FIELD_HEADER &&
 	    (c->header == NULL || !header_name_ok(c->header, strlen(c->header))))
 		return FAIL("header condition needs a valid header name");

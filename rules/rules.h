@@ -70,6 +70,13 @@ struct store;
 #define RULES_HEADERS_MAX 256     /* header fields kept per message */
 /* Room for unfolded + decoded header values of one message. */
 #define RULES_MESSAGE_ARENA (2 * RULES_HEADER_BLOCK_MAX + 4096)
+/*
+ * The body condition looks at the first this many octets of the body
+ * (decoded from quoted-printable or base64 for a single-part body; raw
+ * octets for multipart). A bound, so a 25 MB message costs nothing extra:
+ * text past it is not seen.
+ */
+#define RULES_BODY_SCAN_MAX (64 * 1024)
 
 /* ---- rules ---------------------------------------------------------- */
 
@@ -81,6 +88,7 @@ enum rules_field {
 	RULES_FIELD_SIZE,          /* message size in octets */
 	RULES_FIELD_ENVELOPE_FROM, /* MAIL FROM ("" for <>) */
 	RULES_FIELD_ENVELOPE_TO,   /* RCPT TO of this delivery */
+	RULES_FIELD_BODY,          /* first RULES_BODY_SCAN_MAX of the body */
 };
 
 enum rules_op {
@@ -159,6 +167,9 @@ struct rules_set {
 	struct rules_rule **rules;
 	size_t n;
 	size_t cap;
+	/* some enabled rule has a body condition (kept by rules_set_append):
+	 * only then does delivery read the body */
+	bool needs_body;
 };
 
 struct rules_set *rules_set_new(void);
@@ -241,6 +252,11 @@ struct rules_message {
 	size_t n_headers;
 	struct rules_header headers[RULES_HEADERS_MAX];
 	bool truncated; /* header block or header count cut at a cap */
+	/* the body text the body condition sees (rules_body_decode's
+	 * output, the caller's, NULL: empty); not touched by
+	 * rules_message_parse */
+	const char *body;
+	size_t body_len;
 	size_t arena_used;
 	char arena[RULES_MESSAGE_ARENA];
 };
@@ -271,6 +287,16 @@ size_t rules_header_block_len(const char *data, size_t len);
  */
 size_t rules_decode_2047(const char *src, size_t len, char *dst,
 			 size_t dstlen);
+/*
+ * The text a body condition sees: raw[0..len) is the start of the body
+ * (at most RULES_BODY_SCAN_MAX octets are looked at). A non-multipart
+ * body with Content-Transfer-Encoding quoted-printable or base64 (per
+ * msg's parsed headers) is decoded; anything else is copied as it is.
+ * dst has room for RULES_BODY_SCAN_MAX octets (decoding never grows the
+ * text). Returns the length written (not NUL-terminated).
+ */
+size_t rules_body_decode(const struct rules_message *msg, const char *raw,
+			 size_t len, char *dst);
 /* Sieve :matches on ASCII case-folded text: '*', '?' (one UTF-8
  * character), '\' escapes the next character. */
 bool rules_wildcard_match(const char *pattern, const char *text, size_t len);

@@ -11,7 +11,8 @@
  * A disabled rule keeps its test behind "false": `if allof (false, T)`,
  * so no server runs it and the import knows it is off. Conditions: from
  * and to/cc with contains use `header`, with is/matches `address`;
- * envelope fields use `envelope`; size `size :over/:under`. The subject
+ * envelope fields use `envelope`; size `size :over/:under`; body
+ * `body :contains "x"` (RFC 5173, require "body"). The subject
  * tag is the editheader + variables idiom (capture, deleteheader,
  * addheader); vacation dates are a `currentdate` (RFC 5260) test around
  * the vacation action.
@@ -29,6 +30,7 @@ enum {
 	NEED_EDIT = 1 << 5, /* editheader + variables */
 	NEED_REGEX = 1 << 6,
 	NEED_EDITHEADER = 1 << 7, /* editheader alone (set a header) */
+	NEED_BODY = 1 << 8,       /* RFC 5173 */
 };
 
 static int put_string(struct buf *out, const char *s)
@@ -54,6 +56,8 @@ static unsigned needs(const struct rules_set *set)
 				need |= NEED_ENVELOPE;
 			if (r->conds[j].op == RULES_OP_REGEX)
 				need |= NEED_REGEX;
+			if (r->conds[j].field == RULES_FIELD_BODY)
+				need |= NEED_BODY;
 		}
 		for (size_t j = 0; j < r->n_actions; j++) {
 			const struct rules_action *a = &r->actions[j];
@@ -107,6 +111,9 @@ static int put_cond(struct buf *out, const struct rules_condition *c)
 		break;
 	case RULES_FIELD_ENVELOPE_TO:
 		bad |= buf_printf(out, "envelope :%s \"to\" ", op);
+		break;
+	case RULES_FIELD_BODY: /* RFC 5173; :text, our default, left out */
+		bad |= buf_printf(out, "body :%s ", op);
 		break;
 	default:
 		return -1;
@@ -249,6 +256,7 @@ int rules_sieve_export(const struct rules_set *set, struct buf *out)
 		{NEED_EDIT | NEED_EDITHEADER, "\"editheader\""},
 		{NEED_ENVELOPE, "\"envelope\""},
 		{NEED_REGEX, "\"regex\""},
+		{NEED_BODY, "\"body\""},
 		{NEED_REJECT, "\"reject\""},
 		{NEED_DATE, "\"relational\""},
 		{NEED_VACATION, "\"vacation\""},

@@ -48,7 +48,7 @@ __attribute__((format(printf, 3, 4))) static int bad(struct imp *im, int line,
 static const char *const supported_caps[] = {
 	"copy",      "reject",     "vacation", "envelope",
 	"relational", "date",      "editheader", "variables",
-	"comparator-i;ascii-casemap", "regex", NULL,
+	"comparator-i;ascii-casemap", "regex", "body", NULL,
 };
 
 static int check_require(struct imp *im, const struct sieve_node *n)
@@ -82,6 +82,7 @@ struct test_args {
 	const char *match;      /* "is", "contains", "matches", "over", ... */
 	const char *comparator; /* or NULL */
 	const char *addrpart;   /* "all" or NULL */
+	const char *transform;  /* body: "text" or "raw", or NULL */
 	const struct sieve_arg *strs[2];
 	size_t nstrs;
 	int64_t num;
@@ -111,6 +112,16 @@ static int read_test_args(struct imp *im, const struct sieve_node *t,
 				ta->comparator = t->args[++i].strs[0];
 			} else if (!strcmp(tag, "all")) {
 				ta->addrpart = tag;
+			} else if (!strcmp(tag, "text") || !strcmp(tag, "raw")) {
+				if (strcmp(t->name, "body") != 0)
+					return bad(im, a->line, ":%s belongs to "
+						   "body", tag);
+				ta->transform = tag;
+			} else if (!strcmp(tag, "content") &&
+				   !strcmp(t->name, "body")) {
+				return bad(im, a->line, "body :content is not "
+					   "supported (only :text or :raw: the "
+					   "body is matched as a whole)");
 			} else {
 				return bad(im, a->line, ":%.40s is not supported in "
 					   "%s", tag, t->name);
@@ -171,6 +182,21 @@ static int cond_from_test(struct imp *im, const struct sieve_node *t,
 		c->op = strcmp(m, "over") == 0 ? RULES_OP_OVER : RULES_OP_UNDER;
 		c->size = ta.num;
 		return 0;
+	}
+	if (strcmp(t->name, "body") == 0) {
+		/* RFC 5173: :text (the default) and :raw both mean our body
+		 * condition (the decoded or raw scanned prefix) */
+		if (ta.has_num || ta.nstrs != 1 || ta.addrpart)
+			return bad(im, t->line, "body takes one key");
+		if (rules_op_parse(m, &c->op) != 0 || c->op == RULES_OP_OVER ||
+		    c->op == RULES_OP_UNDER || c->op == RULES_OP_REGEX)
+			return bad(im, t->line, ":%s does not fit body", m);
+		if (ta.strs[0]->n != 1)
+			return bad(im, ta.strs[0]->line, "several keys in one "
+				   "test are not supported (use anyof)");
+		c->field = RULES_FIELD_BODY;
+		c->value = dup(im, t->line, ta.strs[0]->strs[0]);
+		return c->value ? 0 : -1;
 	}
 	bool hdr = strcmp(t->name, "header") == 0;
 	bool adr = strcmp(t->name, "address") == 0;

@@ -16,7 +16,18 @@ int rules_try(const struct rules_set *set, const char *message, size_t len,
 	struct rules_message *m = calloc(1, sizeof *m);
 	if (m == NULL)
 		return -1;
-	rules_message_parse(m, message, rules_header_block_len(message, len));
+	size_t hl = rules_header_block_len(message, len);
+	rules_message_parse(m, message, hl);
+	char *body = NULL;
+	if (set && set->needs_body) { /* like delivery: only when asked */
+		body = malloc(RULES_BODY_SCAN_MAX);
+		if (body == NULL) {
+			free(m);
+			return -1;
+		}
+		m->body_len = rules_body_decode(m, message + hl, len - hl, body);
+		m->body = body;
+	}
 	char sender[ADDR_MAX + 1] = "";
 	if (envelope_from == NULL) { /* the From header's address */
 		const struct rules_header *h = rules_message_header(m, "from");
@@ -35,6 +46,7 @@ int rules_try(const struct rules_set *set, const char *message, size_t len,
 	struct rules_decision d;
 	rules_evaluate(set, m, &d);
 	int rc = rules_decision_format(&d, out);
+	free(body);
 	free(m);
 	return rc;
 }

@@ -181,6 +181,7 @@ static const char *const field_opts[][2] = {
 	{"to_cc", "To or Cc"},    {"subject", "Subject"},
 	{"header", "Header named"}, {"size", "Size (bytes)"},
 	{"envelope_from", "Envelope sender"}, {"envelope_to", "Envelope recipient"},
+	{"body", "Body (first 64 KiB)"},
 };
 static const char *const op_opts[][2] = {
 	{"contains", "contains"}, {"is", "is"}, {"matches", "matches (* ?)"},

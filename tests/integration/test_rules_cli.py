@@ -91,6 +91,28 @@ def test_set_header_and_regex(m):
     assert 'deleteheader "X-Team";\n    addheader "X-Team" "Planning";' in script
 
 
+def test_body_condition_add_test_export(m):
+    """rule add takes field body; rule test sees the (QP-decoded) body,
+    and the export says require "body"."""
+    m.ctl("rule", "add", ALICE, "Fin", "--if", "body", "contains", "invoice overdue",
+          "--tag", "[FIN]")
+    assert rows(m)[0][4] == 'if body contains "invoice overdue" then tag "[FIN]"'
+    msg = m.dir / "msg.eml"
+    qp = MESSAGE.replace("\r\n\r\nbody\r\n",
+                         "\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n"
+                         "Your INVOICE=20over=\r\ndue since May\r\n")
+    assert qp != MESSAGE
+    msg.write_bytes(qp.encode())
+    out = m.ctl("rule", "test", ALICE, msg).stdout
+    assert out == "matched: Fin\nkeep: yes\ntag: [FIN]\n"
+    msg.write_bytes(MESSAGE.encode())
+    out = m.ctl("rule", "test", ALICE, msg).stdout
+    assert "Fin" not in out and "tag:" not in out
+    script = m.ctl("rule", "export", ALICE).stdout
+    assert 'require ["editheader", "body", "variables"];' in script
+    assert 'if body :contains "invoice overdue" {' in script
+
+
 def test_test_decodes_headers_and_shows_vacation(m):
     m.ctl("rule", "add", ALICE, "Reunion", "--if", "subject", "contains", "Réunion",
           "--if", "from", "contains", "Renée", "--redirect", "boss-mail@remote.test")
@@ -149,7 +171,8 @@ def test_export_import_round_trip(m):
     (["rule", "frob", ALICE], ["unknown rule command 'frob'"]),
     (["rule", "list", "nobody@example.test"], ["account nobody@example.test", "does not exist"]),
     (["rule", "list", "not-an-address"], ["not a valid address"]),
-    (["rule", "add", ALICE, "x", "--if", "body", "contains", "y", "--keep"], ["unknown field 'body'"]),
+    (["rule", "add", ALICE, "x", "--if", "bodytext", "contains", "y", "--keep"], ["unknown field 'bodytext'"]),
+    (["rule", "add", ALICE, "x", "--if", "body", "regex", "y", "--keep"], ["body takes contains, is or matches"]),
     (["rule", "add", ALICE, "x", "--if", "subject", "like", "y", "--keep"], ["unknown operator 'like'"]),
     (["rule", "add", ALICE, "x", "--if", "size", "over", "lots", "--keep"], ["not a size"]),
     (["rule", "add", ALICE, "x", "--if", "subject", "is"], ["--if needs 3 values"]),

@@ -327,7 +327,7 @@ static const struct {
 	{"version", "{\"v\":2,\"then\":[{\"action\":\"keep\"}]}", "version"},
 	{"no actions", "{\"then\":[]}", "at least one action"},
 	{"unknown key", "{\"then\":[{\"action\":\"keep\"}],\"iff\":[]}", "unknown key 'iff'"},
-	{"unknown field", "{\"if\":[{\"field\":\"body\",\"op\":\"is\",\"value\":\"x\"}],\"then\":[{\"action\":\"keep\"}]}", "unknown field"},
+	{"unknown field", "{\"if\":[{\"field\":\"bodytext\",\"op\":\"is\",\"value\":\"x\"}],\"then\":[{\"action\":\"keep\"}]}", "unknown field"},
 	{"size op", "{\"if\":[{\"field\":\"size\",\"op\":\"is\",\"value\":3}],\"then\":[{\"action\":\"keep\"}]}", "over or under"},
 	{"text op", "{\"if\":[{\"field\":\"subject\",\"op\":\"over\",\"value\":\"x\"}],\"then\":[{\"action\":\"keep\"}]}", "contains, is or matches"},
 	{"bad address", "{\"then\":[{\"action\":\"forward\",\"to\":[\"not an address\"]}]}", "not a valid address"},
@@ -344,6 +344,7 @@ static const struct {
 	{"regex backref", "{\"if\":[{\"field\":\"subject\",\"op\":\"regex\",\"value\":\"(a)\\\\1\"}],\"then\":[{\"action\":\"keep\"}]}", "back-references"},
 	{"regex blowup", "{\"if\":[{\"field\":\"subject\",\"op\":\"regex\",\"value\":\"((a{1,50}){1,100})\"}],\"then\":[{\"action\":\"keep\"}]}", "too much repetition"},
 	{"regex stacked", "{\"if\":[{\"field\":\"subject\",\"op\":\"regex\",\"value\":\"a++\"}],\"then\":[{\"action\":\"keep\"}]}", "stacked quantifiers"},
+	{"regex on body", "{\"if\":[{\"field\":\"body\",\"op\":\"regex\",\"value\":\"x\"}],\"then\":[{\"action\":\"keep\"}]}", "not regex"},
 	{"regex on size", "{\"if\":[{\"field\":\"size\",\"op\":\"regex\",\"value\":1}],\"then\":[{\"action\":\"keep\"}]}", "over or under"},
 };
 
