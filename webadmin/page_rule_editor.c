@@ -239,7 +239,7 @@ static void add_form(struct web_req *r, const struct rule_scope *s,
 		    "message.</small></div>",
 		 any ? "" : " selected", any ? " selected" : "");
 	for (int i = 1; i <= RULE_FORM_CONDS; i++) {
-		char fn[8], hn[8], on[8], vn[8], eid[16];
+		char fn[16], hn[16], on[16], vn[16], eid[24];
 		snprintf(fn, sizeof fn, "f%d", i);
 		snprintf(hn, sizeof hn, "h%d", i);
 		snprintf(on, sizeof on, "o%d", i);
@@ -374,7 +374,7 @@ static int64_t parse_size(const char *v)
 static bool add_condition(struct web_req *r, int i, json_t *conds,
 			  struct rule_page_state *st)
 {
-	char key[8];
+	char key[16];
 	const char *f, *hname, *op, *v;
 	snprintf(key, sizeof key, "f%d", i);
 	f = web_field(r, key);
