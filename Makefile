@@ -115,8 +115,8 @@ run: deps all
 PYTEST := /usr/bin/python3 -m pytest
 
 test: deps
-	$(MAKE) all
-	$(MAKE) asan
+	$(MAKE) -j$$(nproc) all
+	$(MAKE) -j$$(nproc) asan
 	$(MAKE) test-unit
 	$(MAKE) BUILD=build/asan test-unit
 	$(MAKE) test-fuzz
