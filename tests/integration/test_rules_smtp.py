@@ -99,6 +99,17 @@ def test_non_ascii_subject_tagged_and_kept(r):
     assert got[0].get_content().strip() == "Body line."
 
 
+def test_body_condition_tags_subject(r):
+    rule(r, ALICE, "Finance", "--if", "body", "contains", "invoice overdue", "--tag", "[FIN]")
+    send(r, [ALICE], subject="Reminder", body="Dear Alice,\r\nyour Invoice Overdue since May.\r\n")
+    send(r, [ALICE], subject="Lunch", body="Nothing about money here.\r\n")
+    send(r, [ALICE], subject="Encoded", headers=["Content-Transfer-Encoding: quoted-printable"],
+         body="the invoice=20over=\r\ndue again\r\n")
+    got = pop(r, ALICE)
+    assert [str(g["Subject"]) for g in got] == ["[FIN] Reminder", "Lunch", "[FIN] Encoded"]
+    assert "your Invoice Overdue since May." in got[0].get_content()
+
+
 def test_set_header_on_the_stored_copy_only(r):
     rule(r, ALICE, "Team", "--if", "to_cc", "is", BOB, "--header", "X-Team", "Sales")
     send(r, [ALICE, BOB], subject="for the team", headers=["X-Team: forged"])
