@@ -152,6 +152,24 @@ def test_try_it_shows_the_decision(mailroom, monkeypatch):
     assert "sales@remote.test" not in text
 
 
+def test_body_rule_from_the_form_and_try_it(mailroom, monkeypatch):
+    m = mailroom
+    start_smtpd(m, monkeypatch, users=USERS)
+    m.start("webadmin")
+    w = login_admin(m)
+    assert '<option value="body">' in w.get(page(ALICE)).text
+    r = add(w, ALICE, name="Finance", f1="body", o1="contains", v1="invoice overdue",
+            action="tag", arg="[FIN]")
+    assert r.status == 303, r
+    assert 'if body contains "invoice overdue"' in m.ctl("rule", "list", ALICE).stdout
+    msg = ("From: Carol <carol@remote.test>\r\nTo: alice@example.test\r\n"
+           "Subject: May\r\n\r\nYour Invoice Overdue notice.\r\n")
+    for body, tagged in ((msg, True), (msg.replace("Overdue", "paid"), False)):
+        r = w.submit(page(ALICE), "/rules/try", {"account": ALICE, "message": body})
+        text = html.unescape(re.search(r'<pre id="try-result">(.*?)</pre>', r.text, re.S).group(1))
+        assert ("[FIN]" in text) == tagged, text
+
+
 def pop_subjects(m, user):
     p = poplib.POP3("127.0.0.1", m.ports["pop3"], timeout=10)
     try:
