@@ -196,7 +196,7 @@ class Mailroom:
                 for k in portkeys:
                     wait_port(self.ports[k], proc=proc)
                 if not portkeys:
-                    self.wait_log(name, "event=running", proc=proc)
+                    self.wait_log(name, "event=running smarthost=", proc=proc)  # not event=running-as-root
         return self
 
     def wait_log(self, name, text, timeout=10.0, proc=None, count=1):
