@@ -117,6 +117,7 @@ void web_set_cookie(struct web_req *r, const char *name, const char *value,
 struct header_count {
 	int content_length;
 	int transfer_encoding;
+	bool unknown_coding; /* a Transfer-Encoding other than "chunked" */
 };
 
 static enum MHD_Result count_header(void *cls, enum MHD_ValueKind kind,
@@ -124,11 +125,16 @@ static enum MHD_Result count_header(void *cls, enum MHD_ValueKind kind,
 {
 	struct header_count *c = cls;
 	(void)kind;
-	(void)value;
-	if (strcasecmp(key, "Content-Length") == 0)
+	if (strcasecmp(key, "Content-Length") == 0) {
 		c->content_length++;
-	else if (strcasecmp(key, "Transfer-Encoding") == 0)
+	} else if (strcasecmp(key, "Transfer-Encoding") == 0) {
 		c->transfer_encoding++;
+		/* Only plain "chunked" is understood; anything else ("gzip,
+		 * chunked", "xchunked", "chunked, chunked") would leave the body
+		 * length unknown, so it is refused instead of waited on. */
+		if (value == NULL || strcasecmp(value, "chunked") != 0)
+			c->unknown_coding = true;
+	}
 	return MHD_YES;
 }
 
@@ -210,8 +216,11 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn,
 
 	if (cs == NULL) {
 		/* Headers are in; nothing of the body has been read yet. */
-		struct header_count hc = {0, 0};
+		struct header_count hc = {0, 0, false};
 		MHD_get_connection_values(conn, MHD_HEADER_KIND, count_header, &hc);
+		if (hc.transfer_encoding > 1 || hc.unknown_coding)
+			return send_plain(conn, 501,
+					  "Transfer-Encoding not supported\n");
 		if (hc.content_length > 1 ||
 		    (hc.content_length > 0 && hc.transfer_encoding > 0))
 			return send_plain(conn, 400,

@@ -11,10 +11,11 @@
 #include "web.h"
 
 /* TLS: GnuTLS priorities for libmicrohttpd, TLS 1.2 and 1.3 with AEAD
- * suites and forward secrecy only. */
+ * suites and forward secrecy only, in the server's order. */
 #define WEB_TLS_PRIORITIES                                                    \
 	"NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:-CIPHER-ALL:+AES-256-GCM:" \
-	"+AES-128-GCM:+CHACHA20-POLY1305:-RSA:-DHE-RSA:-SHA1:-SHA256:-SHA384"
+	"+AES-128-GCM:+CHACHA20-POLY1305:-RSA:-DHE-RSA:-SHA1:-SHA256:-SHA384:" \
+	"%SERVER_PRECEDENCE"
 #define WEB_CONNECTIONS_MAX 512
 /* TLS and HTTP parsing run on this many threads; handlers still take the
  * app lock one at a time (web.h). */

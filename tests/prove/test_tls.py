@@ -127,10 +127,6 @@ def test_testssl_no_medium_or_above(tls_box, tmp_path):
 
 
 @pytest.mark.noasan
-@pytest.mark.xfail(strict=True, reason=(
-    "webadmin bug: GnuTLS priorities (WEB_TLS_PRIORITIES in webadmin/server.h) lack "
-    "%SERVER_PRECEDENCE, so the client picks the cipher: testssl rates 'NOT a cipher order "
-    "configured' HIGH"))
 @pytest.mark.skipif(not shutil.which("testssl"), reason="testssl.sh missing (make deps)")
 def test_webadmin_server_cipher_order(tls_box, tmp_path):
     findings, took, r = run_testssl(tls_box, "webadmin", ["-P"], tmp_path)

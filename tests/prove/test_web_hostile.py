@@ -111,14 +111,7 @@ BAD_BODIES = {
 }
 
 
-TE_HANG = pytest.mark.xfail(strict=True, reason=(
-    "webadmin bug: a Transfer-Encoding other than exactly 'chunked' gets no reply at all; "
-    "the connection hangs until the 10 s client timeout (RFC 9112 6.1: 501, or 400 and close)"))
-
-
-@pytest.mark.parametrize("name", [pytest.param(n, marks=TE_HANG) if n in
-                                  ("te-chunked-twice", "te-gzip-chunked", "te-unknown") else n
-                                  for n in BAD_BODIES])
+@pytest.mark.parametrize("name", list(BAD_BODIES))
 def test_duplicate_length_and_bad_chunked_bodies_400(web, name):
     m, w = web
     req = (b"POST /login HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\n"
