@@ -5,7 +5,7 @@
 
 #include "base64.h"
 
-static int b64_value(unsigned char c)
+int base64_value(unsigned char c)
 {
 	if (c >= 'A' && c <= 'Z')
 		return c - 'A';
@@ -36,7 +36,7 @@ long base64_decode(struct slice in, unsigned char *dst, size_t dstlen)
 			} else {
 				if (pad > 0)
 					return -1; /* data after '=' */
-				v[k] = b64_value(s[i + k]);
+				v[k] = base64_value(s[i + k]);
 				if (v[k] < 0)
 					return -1;
 			}

@@ -11,6 +11,10 @@
 
 #include "buf.h"
 
+/* The 6-bit value of one base64 alphabet character, or -1 (for the
+ * lenient decoders of message bodies and RFC 2047 words). */
+int base64_value(unsigned char c);
+
 /* Decode into dst[0..dstlen). Returns the decoded length, or -1 for bad
  * input or a dst too small. */
 long base64_decode(struct slice in, unsigned char *dst, size_t dstlen)

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "../common/base64.h"
 #include "rules_int.h"
 
 static int hexval(unsigned char c)
@@ -54,21 +55,6 @@ static size_t qp_decode(const char *s, size_t len, char *dst)
 	return o;
 }
 
-static int b64val(unsigned char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
-
 /* Characters outside the alphabet (line breaks) are skipped; '=' ends
  * the data. */
 static size_t b64_decode(const char *s, size_t len, char *dst)
@@ -77,7 +63,7 @@ static size_t b64_decode(const char *s, size_t len, char *dst)
 	unsigned acc = 0;
 	int bits = 0;
 	for (size_t i = 0; i < len && s[i] != '='; i++) {
-		int v = b64val((unsigned char)s[i]);
+		int v = base64_value((unsigned char)s[i]);
 		if (v < 0)
 			continue;
 		acc = (acc << 6 | (unsigned)v) & 0xffffff;

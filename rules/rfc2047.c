@@ -21,6 +21,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "../common/base64.h"
 #include "rules.h"
 
 #define CHARSET_MAX 40
@@ -41,21 +42,6 @@ static int hexval(char c)
 		return c - 'a' + 10;
 	if (c >= 'A' && c <= 'F')
 		return c - 'A' + 10;
-	return -1;
-}
-
-static int b64val(char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
 	return -1;
 }
 
@@ -88,7 +74,7 @@ static int decode_text(char enc, const char *t, size_t n, struct word *w)
 	int bits = 0;
 	size_t i = 0;
 	for (; i < n && t[i] != '='; i++) {
-		int v = b64val(t[i]);
+		int v = base64_value((unsigned char)t[i]);
 		if (v < 0)
 			return -1;
 		acc = (acc << 6) | (unsigned)v;
