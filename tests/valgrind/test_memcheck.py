@@ -11,7 +11,7 @@ import smtplib
 import ssl
 import http.client
 
-from mailroom_harness import wait_port
+from mailroom_harness import free_port, wait_port
 from smtp_util import USERS, Dialog, tls_client_ctx
 
 ALICE, BOB = "alice@example.test", "bob@example.test"
@@ -19,9 +19,22 @@ LOGS = os.environ.get("MAILROOM_VG_LOGS", "")
 
 
 def start(m, name, ports):
-    m.start(name, wait=False)
-    for p in ports:
-        wait_port(m.ports[p], timeout=180, proc=m.procs[name])
+    """Start name under memcheck. A daemon that exits at once (a port taken
+    between the harness's probe and the bind, seen once in a full run) is
+    tried again on fresh ports; its log says why."""
+    for attempt in range(3):
+        m.start(name, wait=False)
+        try:
+            for p in ports:
+                wait_port(m.ports[p], timeout=180, proc=m.procs[name])
+            return
+        except RuntimeError:
+            print(f"{name} exited before listening (attempt {attempt + 1}):\n{m.log(name)}")
+            if attempt == 2:
+                raise
+            for p in ports:
+                m.ports[p] = free_port()
+            m.write_config()
 
 
 def stop_and_check(m, name):
