@@ -159,8 +159,45 @@ static const char STEP6[] =
 	"CREATE INDEX greylist_last_seen ON greylist(last_seen);"
 	"PRAGMA user_version = 6;";
 
+/* v7 (webadmin): browser sessions survive a restart of the panel. The
+ * cookie's id is stored only as its SHA-256 (hex), so a copy of the
+ * database hands nobody a live session. */
+static const char STEP7[] =
+	"CREATE TABLE web_sessions ("
+	"  id_hash TEXT PRIMARY KEY,"
+	"  address TEXT NOT NULL,"
+	"  created INTEGER NOT NULL,"
+	"  last_seen INTEGER NOT NULL) WITHOUT ROWID;"
+	"CREATE INDEX web_sessions_address ON web_sessions(address);"
+	"PRAGMA user_version = 7;";
+
+/* v8 (trust): what the inbound checks found for each message offered to
+ * the MX, accepted or refused, so the panel can say why. Old rows are
+ * pruned by age. */
+static const char STEP8[] =
+	"CREATE TABLE message_trace ("
+	"  id INTEGER PRIMARY KEY,"
+	"  at INTEGER NOT NULL,"
+	"  session TEXT NOT NULL DEFAULT '',"
+	"  client_ip TEXT NOT NULL DEFAULT '',"
+	"  helo TEXT NOT NULL DEFAULT '',"
+	"  sender TEXT NOT NULL DEFAULT '',"
+	"  rcpts TEXT NOT NULL DEFAULT '',"
+	"  message_id TEXT NOT NULL DEFAULT '',"
+	"  outcome TEXT NOT NULL,"
+	"  reply TEXT NOT NULL DEFAULT '',"
+	"  spf TEXT NOT NULL DEFAULT '',"
+	"  dkim TEXT NOT NULL DEFAULT '',"
+	"  dmarc TEXT NOT NULL DEFAULT '',"
+	"  dnsbl TEXT NOT NULL DEFAULT '',"
+	"  spam_score INTEGER NOT NULL DEFAULT 0,"
+	"  details TEXT NOT NULL DEFAULT '');"
+	"CREATE INDEX message_trace_at ON message_trace(at);"
+	"PRAGMA user_version = 8;";
+
 /* steps[i] takes version i to i + 1. */
-static const char *const steps[] = {STEP1, STEP2, STEP3, STEP4, STEP5, STEP6};
+static const char *const steps[] = {STEP1, STEP2, STEP3, STEP4, STEP5, STEP6,
+				    STEP7, STEP8};
 
 _Static_assert(sizeof steps / sizeof steps[0] == STORE_SCHEMA_VERSION,
 	       "one migration step per schema version");

@@ -25,7 +25,7 @@
 
 #include "../common/limits.h"
 
-#define STORE_SCHEMA_VERSION 6
+#define STORE_SCHEMA_VERSION 8
 #define STORE_DB_NAME "mailroom.db"
 
 enum store_result {

@@ -20,6 +20,9 @@ static const char *const tables_v2[] = {"rules", "api_tokens",
 					"maildrop_locks"};
 static const char *const tables_v3[] = {"vacation_replies"};
 static const char *const tables_v4[] = {"body_chunks"};
+static const char *const tables_v6[] = {"greylist"};
+static const char *const tables_v7[] = {"web_sessions"};
+static const char *const tables_v8[] = {"message_trace"};
 
 static bool has_table(struct store *st, const char *name)
 {
@@ -46,6 +49,9 @@ static void check_tables(struct store *st, int version)
 		CHECK(has_table(st, tables_v3[i]) == (version >= 3));
 	for (size_t i = 0; i < sizeof tables_v4 / sizeof tables_v4[0]; i++)
 		CHECK(has_table(st, tables_v4[i]) == (version >= 4));
+	CHECK(has_table(st, tables_v6[0]) == (version >= 6));
+	CHECK(has_table(st, tables_v7[0]) == (version >= 7));
+	CHECK(has_table(st, tables_v8[0]) == (version >= 8));
 }
 
 static unsigned char pattern(int64_t i, unsigned seed)
