@@ -40,7 +40,7 @@ struct parse_ctx {
 	int err_line;
 	char err[CONFIG_ERROR_MAX];
 	char section[32];   /* current section, as the reader saw it */
-	int set_on[32];     /* line where keys[i] was set, 0: not yet */
+	int set_on[64];     /* line where keys[i] was set, 0: not yet */
 	bool tls_cert_set, tls_key_set;
 };
 
@@ -66,6 +66,50 @@ static int parse_int(const char *v, long long min, long long max,
 		return -1;
 	}
 	*out = n;
+	return 0;
+}
+
+/*
+ * A duration in milliseconds: a number with an optional unit, ms, s, m or
+ * h; a bare number is seconds (what an admin writes for a timeout).
+ * min and max are in milliseconds.
+ */
+static int parse_duration(const char *v, long long min, long long max,
+			  long long *out, char *why, size_t whylen)
+{
+	static const struct {
+		const char *suffix;
+		long long ms;
+	} units[] = {{"ms", 1}, {"s", 1000}, {"m", 60000}, {"h", 3600000}};
+	char num[32];
+	size_t len = strlen(v);
+	long long mult = 1000;
+	for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
+		size_t sl = strlen(units[i].suffix);
+		if (len > sl && strcmp(v + len - sl, units[i].suffix) == 0 &&
+		    v[len - sl - 1] >= '0' && v[len - sl - 1] <= '9') {
+			mult = units[i].ms;
+			len -= sl;
+			break;
+		}
+	}
+	long long n;
+	if (len == 0 || len >= sizeof(num) || v[0] == '-') {
+		snprintf(why, whylen,
+			 "'%s' is not a duration (like 300, 30s, 500ms, 10m, 1h)",
+			 v);
+		return -1;
+	}
+	memcpy(num, v, len);
+	num[len] = '\0';
+	if (parse_int(num, 0, max / mult, &n, why, whylen) < 0 ||
+	    n * mult < min) {
+		snprintf(why, whylen,
+			 "'%s' is not a duration between %lldms and %llds", v,
+			 min, max / 1000);
+		return -1;
+	}
+	*out = n * mult;
 	return 0;
 }
 
@@ -249,6 +293,7 @@ enum key_type {
 	K_DNS,
 	K_SIZE,
 	K_INT,
+	K_DURATION, /* milliseconds, int64_t field */
 	K_BOOL,
 };
 
@@ -281,10 +326,25 @@ static const struct key_def keys[] = {
 	{"smtp", "smarthost_user", K_TEXT, F(smarthost_user), 0, 0},
 	{"smtp", "smarthost_password", K_TEXT, F(smarthost_password), 0, 0},
 	{"smtp", "dns_servers", K_DNS, F(dns_servers), 0, 0},
+	{"smtp", "greeting_delay", K_DURATION, F(smtp_greeting_delay_ms), 0,
+	 60000},
+	{"smtp", "command_timeout", K_DURATION, F(smtp_command_timeout_ms),
+	 100, 3600000},
+	{"smtp", "data_timeout", K_DURATION, F(smtp_data_timeout_ms), 100,
+	 3600000},
+	{"smtp", "tls_timeout", K_DURATION, F(smtp_tls_timeout_ms), 100,
+	 600000},
+	{"smtp", "auth_failure_delay", K_DURATION, F(smtp_auth_delay_ms), 0,
+	 60000},
+	{"smtp", "max_sessions", K_INT, F(smtp_max_sessions), 1, 1000000},
+	{"smtp", "max_per_ip", K_INT, F(smtp_max_per_ip), 1, 1000000},
+	{"smtp", "limit_loopback", K_BOOL, F(smtp_limit_loopback), 0, 0},
 	{"pop3", "listen", K_LISTEN, F(pop3_listen), 0, 0},
 	{"pop3", "pop3s_listen", K_LISTEN, F(pop3s_listen), 0, 0},
 	{"pop3", "allow_plaintext_auth", K_BOOL, F(pop3_allow_plaintext_auth),
 	 0, 0},
+	{"pop3", "idle_timeout", K_DURATION, F(pop3_idle_timeout_ms), 1000,
+	 24LL * 3600000},
 	{"admin", "listen", K_LISTEN, F(admin_listen), 0, 0},
 	{"admin", "http_listen", K_LISTEN, F(admin_http_listen), 0, 0},
 	{"queue", "lifetime", K_INT, F(queue_lifetime), 60, 60LL * 24 * 3600},
@@ -296,6 +356,8 @@ static const struct key_def keys[] = {
 	{"queue", "delay_warning", K_INT, F(queue_delay_warning), 0,
 	 30LL * 24 * 3600},
 	{"queue", "smarthost_ca", K_PATH, F(smarthost_ca), 0, 0},
+	{"queue", "account_hourly_limit", K_INT,
+	 F(queue_account_hourly_limit), 0, 1000000},
 	{"dkim", "selector", K_HOSTNAME, F(dkim_selector), 0, 0},
 };
 
@@ -359,6 +421,11 @@ static int set_value(struct parse_ctx *ctx, const struct key_def *k,
 		if (parse_int(v, k->min, k->max, &n, why, whylen) < 0)
 			return -1;
 		*(int *)(void *)field = (int)n;
+		return 0;
+	case K_DURATION:
+		if (parse_duration(v, k->min, k->max, &n, why, whylen) < 0)
+			return -1;
+		*(int64_t *)(void *)field = n;
 		return 0;
 	case K_BOOL:
 		if (parse_bool(v, &b, why, whylen) < 0)
@@ -560,6 +627,15 @@ void config_defaults(struct config *cfg)
 	snprintf(cfg->pop3_listen, sizeof(cfg->pop3_listen), "0.0.0.0:110");
 	snprintf(cfg->pop3s_listen, sizeof(cfg->pop3s_listen), "0.0.0.0:995");
 	cfg->pop3_allow_plaintext_auth = false;
+	cfg->pop3_idle_timeout_ms = 600000; /* RFC 1939: at least 10 minutes */
+	cfg->smtp_greeting_delay_ms = 300;
+	cfg->smtp_command_timeout_ms = 300000; /* RFC 5321 4.5.3.2.7: 5 min */
+	cfg->smtp_data_timeout_ms = 600000;    /* 4.5.3.2.6: 10 min */
+	cfg->smtp_tls_timeout_ms = 30000;
+	cfg->smtp_auth_delay_ms = 1000;
+	cfg->smtp_max_sessions = 20000;
+	cfg->smtp_max_per_ip = 50;
+	cfg->smtp_limit_loopback = false;
 	snprintf(cfg->admin_listen, sizeof(cfg->admin_listen), "0.0.0.0:443");
 	cfg->admin_http_listen[0] = '\0';
 	cfg->queue_lifetime = 5 * 24 * 3600; /* 5 days, like Postfix */
@@ -567,6 +643,7 @@ void config_defaults(struct config *cfg)
 	cfg->queue_max_per_destination = 4;
 	cfg->queue_max_messages_per_connection = 100;
 	cfg->queue_delay_warning = 4 * 3600;
+	cfg->queue_account_hourly_limit = 300;
 	snprintf(cfg->dkim_selector, sizeof(cfg->dkim_selector), "mailroom");
 }
 

@@ -20,11 +20,15 @@
  *   [server] hostname, data_dir, tls_cert, tls_key, log_level, user
  *   [smtp]   listen, submission_listen, smtps_listen, message_size_limit,
  *            max_recipients, relay_port, smarthost, smarthost_user,
- *            smarthost_password, dns_servers
- *   [pop3]   listen, pop3s_listen, allow_plaintext_auth
+ *            smarthost_password, dns_servers, greeting_delay,
+ *            command_timeout, data_timeout, tls_timeout,
+ *            auth_failure_delay, max_sessions, max_per_ip, limit_loopback
+ *   [pop3]   listen, pop3s_listen, allow_plaintext_auth, idle_timeout
  *   [admin]  listen, http_listen
  *   [queue]  lifetime, max_connections, max_per_destination,
- *            max_messages_per_connection, delay_warning, smarthost_ca
+ *            max_messages_per_connection, delay_warning, smarthost_ca,
+ *            account_hourly_limit
+ * Durations (timeouts, delays) take ms, s, m or h; a bare number is seconds.
  *   [dkim]   selector
  */
 #ifndef MAILROOM_CONFIG_H
@@ -61,11 +65,20 @@ struct config {
 	char smarthost_user[ADDR_MAX + 1];
 	char smarthost_password[PASSWORD_MAX + 1];
 	char dns_servers[CONFIG_VALUE_MAX]; /* ADDR:PORT,... empty = system */
+	int64_t smtp_greeting_delay_ms;  /* MX port only: early talkers */
+	int64_t smtp_command_timeout_ms; /* idle between commands */
+	int64_t smtp_data_timeout_ms;    /* idle inside DATA/BDAT */
+	int64_t smtp_tls_timeout_ms;     /* TLS handshake */
+	int64_t smtp_auth_delay_ms;      /* per recent AUTH failure */
+	int smtp_max_sessions;           /* sessions in all */
+	int smtp_max_per_ip;             /* concurrent sessions per client IP */
+	bool smtp_limit_loopback;        /* apply max_per_ip to 127/8 too */
 
 	/* [pop3] */
 	char pop3_listen[CONFIG_VALUE_MAX];
 	char pop3s_listen[CONFIG_VALUE_MAX];
 	bool pop3_allow_plaintext_auth; /* off: only TLS or loopback */
+	int64_t pop3_idle_timeout_ms;   /* default 10 minutes (RFC 1939) */
 
 	/* [admin] */
 	char admin_listen[CONFIG_VALUE_MAX];      /* HTTPS */
@@ -78,6 +91,9 @@ struct config {
 	int queue_max_messages_per_connection;
 	int queue_delay_warning;        /* seconds; 0 = no delay warnings */
 	char smarthost_ca[CONFIG_PATH_MAX]; /* extra CA file for the smarthost */
+	int queue_account_hourly_limit; /* messages an account may send out
+					   per hour before it is suspended;
+					   0 = no limit */
 
 	/* [dkim] keys are <data_dir>/dkim/<domain>.pem */
 	char dkim_selector[64]; /* DNS label: <selector>._domainkey.<domain> */

@@ -83,6 +83,17 @@ static const struct cfg_case cfg_cases[] = {
 	{"relay_port ok", "[smtp]\nrelay_port = 2600\n", NULL},
 	{"relay_port too big", "[smtp]\nrelay_port = 65536\n",
 	 "m.conf:2: bad value for 'relay_port' in [smtp]: 65536 is out of range 1..65535"},
+	{"duration seconds", "[smtp]\ncommand_timeout = 300\n", NULL},
+	{"duration units", "[smtp]\ncommand_timeout = 5m\ndata_timeout = 1h\n"
+	 "tls_timeout = 500ms\ngreeting_delay = 0\n", NULL},
+	{"duration word", "[pop3]\nidle_timeout = soon\n",
+	 "m.conf:2: bad value for 'idle_timeout' in [pop3]: 'soon' is not a duration between 1000ms and 86400s"},
+	{"duration too short", "[pop3]\nidle_timeout = 10ms\n",
+	 "m.conf:2: bad value for 'idle_timeout' in [pop3]: '10ms' is not a duration between 1000ms and 86400s"},
+	{"duration negative", "[smtp]\ndata_timeout = -5s\n",
+	 "m.conf:2: bad value for 'data_timeout' in [smtp]: '-5s' is not a duration (like 300, 30s, 500ms, 10m, 1h)"},
+	{"duration unit alone", "[smtp]\ndata_timeout = s\n",
+	 "m.conf:2: bad value for 'data_timeout' in [smtp]: 's' is not a duration between 100ms and 3600s"},
 	{"size plain", "[smtp]\nmessage_size_limit = 1048576\n", NULL},
 	{"size K", "[smtp]\nmessage_size_limit = 512K\n", NULL},
 	{"size M", "[smtp]\nmessage_size_limit = 10M\n", NULL},
@@ -215,6 +226,12 @@ static void test_defaults(void)
 	CHECK_INT(cfg.queue_max_per_destination, 4);
 	CHECK_INT(cfg.queue_max_messages_per_connection, 100);
 	CHECK_STR(cfg.smarthost_ca, "");
+	CHECK_INT(cfg.pop3_idle_timeout_ms, 600000);
+	CHECK_INT(cfg.smtp_command_timeout_ms, 300000);
+	CHECK_INT(cfg.smtp_data_timeout_ms, 600000);
+	CHECK_INT(cfg.smtp_max_per_ip, 50);
+	CHECK(!cfg.smtp_limit_loopback);
+	CHECK_INT(cfg.queue_account_hourly_limit, 300);
 	char db[CONFIG_PATH_MAX];
 	CHECK(config_db_path(&cfg, db, sizeof(db)) == 0);
 	CHECK_STR(db, "/var/lib/mailroom/mailroom.db");
@@ -242,6 +259,7 @@ static void test_values_land(void)
 			   "smarthost_password = p;w\n"
 			   "[pop3]\n"
 			   "allow_plaintext_auth = true\n"
+			   "idle_timeout = 15m\n"
 			   "[admin]\n"
 			   "listen = \n"
 			   "[queue]\n"
@@ -261,6 +279,7 @@ static void test_values_land(void)
 	CHECK(cfg.pop3_allow_plaintext_auth);
 	CHECK_STR(cfg.admin_listen, "");
 	CHECK_INT(cfg.queue_max_per_destination, 3);
+	CHECK_INT(cfg.pop3_idle_timeout_ms, 15 * 60000);
 	char db[CONFIG_PATH_MAX];
 	CHECK(config_db_path(&cfg, db, sizeof(db)) == 0);
 	CHECK_STR(db, "/srv/mr/mailroom.db");
