@@ -40,8 +40,10 @@
 #define POP3_BAD_COMMANDS_MAX 10
 /* Failed logins per session before it is closed. */
 #define POP3_AUTH_FAILS_MAX 3
-/* RFC 1939 3: the autologout timer is at least 10 minutes. */
-#define POP3_IDLE_TIMEOUT_SECONDS 600
+/* RFC 1939 3: the autologout timer is at least 10 minutes; the timer
+ * itself is [pop3] idle_timeout (cfg.pop3_idle_timeout_ms), and a shorter
+ * one is warned about at startup. */
+#define POP3_RFC_IDLE_MIN_MS (10 * 60 * 1000)
 /* A maildrop lock older than this is stale even if its pid lives (a pid
  * reused by another process after a crash); sessions end long before. */
 #define POP3_LOCK_MAX_AGE_SECONDS (6 * 3600)

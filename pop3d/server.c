@@ -395,7 +395,11 @@ static void auth_done(void *owner, int rc, const struct pop3_account *acct)
 
 static void set_callbacks(struct conn *c)
 {
-	struct timeval idle = {POP3_IDLE_TIMEOUT_SECONDS, 0};
+	int64_t ms = c->srv->cfg->pop3_idle_timeout_ms;
+	/* The read timeout is the autologout; the write timeout (nothing we
+	 * sent was taken by the client) uses the same span. */
+	struct timeval idle = {(time_t)(ms / 1000),
+			       (suseconds_t)((ms % 1000) * 1000)};
 	bufferevent_setcb(c->bev, read_cb, write_cb, event_cb, c);
 	/* libevent writes at most 16 KB per wakeup by default; a streaming
 	 * answer wants the whole window in one writev. */
@@ -718,7 +722,13 @@ int pop3_server_run(const struct config *cfg)
 		log_error("event=startup-failed error=\"signal setup\"");
 		goto out;
 	}
-	log_info("event=started pid=%ld", (long)getpid());
+	if (cfg->pop3_idle_timeout_ms < POP3_RFC_IDLE_MIN_MS)
+		log_warn("event=short-idle-timeout idle_timeout=%lldms "
+			 "(RFC 1939 asks for at least 10 minutes; clients that "
+			 "stay quiet longer are logged out)",
+			 (long long)cfg->pop3_idle_timeout_ms);
+	log_info("event=started pid=%ld idle_timeout=%lldms", (long)getpid(),
+		 (long long)cfg->pop3_idle_timeout_ms);
 	event_base_dispatch(srv.base);
 	log_info("event=stopped");
 	status = 0;
