@@ -1,0 +1,254 @@
+/*
+ * test_trust_trace.c - the message trace store API (store/trace.h) on a
+ * real SQLite store: a batch is one transaction (all rows or none), rows
+ * come back newest first page by page, the address filter matches senders
+ * and whole recipients (and "@domain"), unterminated fields are cut at
+ * their size, and pruning removes only old rows.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
+#include "../../store/store_int.h"
+#include "../../store/trace.h"
+#include "test.h"
+#include "test_store_util.h"
+
+static void row_fill(struct store_trace *r, int64_t at, const char *sender,
+		     const char *rcpts, const char *outcome)
+{
+	memset(r, 0, sizeof *r);
+	r->at = at;
+	snprintf(r->session, sizeof r->session, "s%lld", (long long)at);
+	snprintf(r->client_ip, sizeof r->client_ip, "127.0.0.1");
+	snprintf(r->helo, sizeof r->helo, "mx.remote.test");
+	snprintf(r->sender, sizeof r->sender, "%s", sender);
+	snprintf(r->rcpts, sizeof r->rcpts, "%s", rcpts);
+	snprintf(r->outcome, sizeof r->outcome, "%s", outcome);
+	snprintf(r->reply, sizeof r->reply, "250 2.0.0 Ok");
+	snprintf(r->spf, sizeof r->spf, "pass");
+	snprintf(r->dkim, sizeof r->dkim, "pass (d=remote.test)");
+	r->spam_score = at % 7;
+}
+
+static int64_t count_rows(struct store *st)
+{
+	sqlite3_stmt *s = NULL;
+	int64_t n = -1;
+	if (sqlite3_prepare_v2(store_db(st), "SELECT count(*) FROM message_trace",
+			       -1, &s, NULL) == SQLITE_OK &&
+	    sqlite3_step(s) == SQLITE_ROW)
+		n = sqlite3_column_int64(s, 0);
+	sqlite3_finalize(s);
+	return n;
+}
+
+struct collect {
+	struct store_trace rows[16];
+	size_t n;
+	size_t stop_after; /* 0: never stop */
+};
+
+static int collect_cb(void *ctx, const struct store_trace *r)
+{
+	struct collect *c = ctx;
+	if (c->n < sizeof c->rows / sizeof c->rows[0])
+		c->rows[c->n] = *r;
+	c->n++;
+	return c->stop_after && c->n >= c->stop_after ? 42 : 0;
+}
+
+static size_t list(struct store *st, const char *addr, int64_t before,
+		   int limit, struct collect *c)
+{
+	memset(c, 0, sizeof *c);
+	CHECK_INT(store_trace_list(st, addr, before, limit, collect_cb, c),
+		  STORE_OK);
+	return c->n;
+}
+
+static void test_batch_roundtrip(void)
+{
+	struct tstore t;
+	tstore_open(&t);
+	struct store_trace rows[3];
+	row_fill(&rows[0], 100, "a@remote.test", "alice@example.test",
+		 STORE_TRACE_ACCEPTED);
+	row_fill(&rows[1], 101, "b@other.test", "bob@example.test,alice@example.test",
+		 STORE_TRACE_REFUSED);
+	snprintf(rows[1].reply, sizeof rows[1].reply, "550 5.7.1 DMARC policy");
+	snprintf(rows[1].dmarc, sizeof rows[1].dmarc, "fail (p=reject)");
+	row_fill(&rows[2], 102, "", "carol@example.test", "");
+	CHECK_INT(store_trace_add_batch(t.st, rows, 3), STORE_OK);
+	CHECK_INT(store_trace_add_batch(t.st, rows, 0), STORE_OK);
+	CHECK_INT(count_rows(t.st), 3);
+
+	struct collect c;
+	CHECK_INT(list(t.st, NULL, 0, 100, &c), 3);
+	CHECK_INT(c.rows[0].at, 102); /* newest first */
+	CHECK_STR(c.rows[0].outcome, "accepted"); /* empty stored as accepted */
+	CHECK_STR(c.rows[0].sender, "");
+	CHECK_INT(c.rows[2].at, 100);
+	CHECK(c.rows[0].id > c.rows[1].id && c.rows[1].id > c.rows[2].id);
+	const struct store_trace *r = &c.rows[1];
+	CHECK_STR(r->session, "s101");
+	CHECK_STR(r->client_ip, "127.0.0.1");
+	CHECK_STR(r->helo, "mx.remote.test");
+	CHECK_STR(r->sender, "b@other.test");
+	CHECK_STR(r->rcpts, "bob@example.test,alice@example.test");
+	CHECK_STR(r->outcome, "refused");
+	CHECK_STR(r->reply, "550 5.7.1 DMARC policy");
+	CHECK_STR(r->dmarc, "fail (p=reject)");
+	CHECK_STR(r->dkim, "pass (d=remote.test)");
+	CHECK_INT(r->spam_score, 101 % 7);
+
+	struct store_trace one;
+	CHECK_INT(store_trace_get(t.st, r->id, &one), STORE_OK);
+	CHECK_STR(one.reply, "550 5.7.1 DMARC policy");
+	CHECK_INT(store_trace_get(t.st, 99999, &one), STORE_NOTFOUND);
+	tstore_done(&t);
+}
+
+static void test_batch_all_or_nothing(void)
+{
+	struct tstore t;
+	tstore_open(&t);
+	/* A second connection holds the write lock: the batch must fail as a
+	 * whole (BUSY), leaving no row, then succeed once the lock is gone. */
+	sqlite3 *other = NULL;
+	CHECK(sqlite3_open(t.path, &other) == SQLITE_OK);
+	CHECK(sqlite3_exec(other, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK);
+	store_set_busy_timeout(t.st, 50);
+	struct store_trace rows[2];
+	row_fill(&rows[0], 1, "a@x.test", "b@example.test", "accepted");
+	row_fill(&rows[1], 2, "a@x.test", "b@example.test", "accepted");
+	int rc = store_trace_add_batch(t.st, rows, 2);
+	CHECK_INT(rc, STORE_BUSY);
+	CHECK(sqlite3_exec(other, "ROLLBACK", NULL, NULL, NULL) == SQLITE_OK);
+	sqlite3_close(other);
+	CHECK_INT(count_rows(t.st), 0);
+	CHECK_INT(store_trace_add_batch(t.st, rows, 2), STORE_OK);
+	CHECK_INT(count_rows(t.st), 2);
+	tstore_done(&t);
+}
+
+static void test_pages_and_stop(void)
+{
+	struct tstore t;
+	tstore_open(&t);
+	struct store_trace rows[10];
+	for (int i = 0; i < 10; i++)
+		row_fill(&rows[i], 1000 + i, "s@remote.test", "r@example.test",
+			 "accepted");
+	CHECK_INT(store_trace_add_batch(t.st, rows, 10), STORE_OK);
+	struct collect c;
+	CHECK_INT(list(t.st, NULL, 0, 4, &c), 4);
+	CHECK_INT(c.rows[0].at, 1009);
+	CHECK_INT(c.rows[3].at, 1006);
+	int64_t last = c.rows[3].id;
+	CHECK_INT(list(t.st, "", last, 4, &c), 4); /* "" is no filter */
+	CHECK_INT(c.rows[0].at, 1005);
+	CHECK_INT(c.rows[0].id, last - 1);
+	CHECK_INT(list(t.st, NULL, c.rows[3].id, 4, &c), 2);
+	CHECK_INT(c.rows[1].at, 1000);
+	CHECK_INT(list(t.st, NULL, 0, 0, &c), 1);     /* limit clamped up */
+	CHECK_INT(list(t.st, NULL, 0, 99999, &c), 10); /* and down */
+	memset(&c, 0, sizeof c);
+	c.stop_after = 3;
+	CHECK_INT(store_trace_list(t.st, NULL, 0, 10, collect_cb, &c), 42);
+	CHECK_INT(c.n, 3);
+	tstore_done(&t);
+}
+
+static void test_address_filter(void)
+{
+	struct tstore t;
+	tstore_open(&t);
+	struct store_trace rows[5];
+	row_fill(&rows[0], 1, "Boss@Remote.test", "alice@example.test", "accepted");
+	row_fill(&rows[1], 2, "x@other.test", "bob@example.test,alice@example.test",
+		 "refused");
+	row_fill(&rows[2], 3, "y@other.test", "malice@example.test", "greylisted");
+	row_fill(&rows[3], 4, "z@sub.remote.test", "bob@example.test", "tagged");
+	row_fill(&rows[4], 5, "", "carol@example.org", "accepted");
+	CHECK_INT(store_trace_add_batch(t.st, rows, 5), STORE_OK);
+	static const struct {
+		const char *filter;
+		size_t n;
+		int64_t newest_at;
+	} cases[] = {
+		{"alice@example.test", 2, 2},   /* not malice@ */
+		{"ALICE@example.test", 2, 2},   /* case ignored */
+		{"boss@remote.test", 1, 1},     /* sender, stored in mixed case */
+		{"bob@example.test", 2, 4},     /* first of a list and alone */
+		{"@remote.test", 1, 1},         /* not @sub.remote.test */
+		{"@sub.remote.test", 1, 4},
+		{"@example.test", 4, 4},
+		{"@example.org", 1, 5},
+		{"@test", 0, 0},               /* a domain, not a suffix */
+		{"nobody@example.test", 0, 0},
+		{"%", 0, 0},                    /* no LIKE wildcards */
+		{"_lice@example.test", 0, 0},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		test_state.label = cases[i].filter;
+		struct collect c;
+		CHECK_INT(list(t.st, cases[i].filter, 0, 100, &c), cases[i].n);
+		if (cases[i].n > 0)
+			CHECK_INT(c.rows[0].at, cases[i].newest_at);
+	}
+	test_state.label = NULL;
+	char huge[600];
+	memset(huge, 'a', sizeof huge - 1);
+	huge[sizeof huge - 1] = '\0';
+	CHECK_INT(store_trace_list(t.st, huge, 0, 10, collect_cb, &(struct collect){0}),
+		  STORE_INVALID);
+	tstore_done(&t);
+}
+
+static void test_unterminated_fields(void)
+{
+	struct tstore t;
+	tstore_open(&t);
+	struct store_trace r;
+	row_fill(&r, 7, "a@x.test", "b@example.test", "accepted");
+	/* every byte of these set, no NUL: the store reads no further */
+	memset(r.reply, 'R', sizeof r.reply);
+	memset(r.details, 'D', sizeof r.details);
+	memset(r.session, 'S', sizeof r.session);
+	CHECK_INT(store_trace_add_batch(t.st, &r, 1), STORE_OK);
+	struct collect c;
+	CHECK_INT(list(t.st, NULL, 0, 1, &c), 1);
+	/* read back cut to size - 1 and terminated */
+	CHECK_INT(strlen(c.rows[0].reply), sizeof r.reply - 1);
+	CHECK_INT(strlen(c.rows[0].details), sizeof r.details - 1);
+	CHECK_INT(strlen(c.rows[0].session), sizeof r.session - 1);
+	CHECK_STR(c.rows[0].sender, "a@x.test"); /* the neighbour intact */
+	tstore_done(&t);
+}
+
+static void test_prune(void)
+{
+	struct tstore t;
+	tstore_open(&t);
+	struct store_trace rows[4];
+	row_fill(&rows[0], 100, "a@x.test", "b@example.test", "accepted");
+	row_fill(&rows[1], 200, "a@x.test", "b@example.test", "accepted");
+	row_fill(&rows[2], 300, "a@x.test", "b@example.test", "accepted");
+	row_fill(&rows[3], 400, "a@x.test", "b@example.test", "accepted");
+	CHECK_INT(store_trace_add_batch(t.st, rows, 4), STORE_OK);
+	CHECK_INT(store_trace_prune(t.st, 300), 2); /* at < 300 only */
+	CHECK_INT(store_trace_prune(t.st, 300), 0);
+	struct collect c;
+	CHECK_INT(list(t.st, NULL, 0, 10, &c), 2);
+	CHECK_INT(c.rows[1].at, 300);
+	tstore_done(&t);
+}
+
+TEST_SUITE(trust_trace, {"batch roundtrip", test_batch_roundtrip},
+	   {"batch all or nothing", test_batch_all_or_nothing},
+	   {"pages and stop", test_pages_and_stop},
+	   {"address filter", test_address_filter},
+	   {"unterminated fields", test_unterminated_fields},
+	   {"prune", test_prune});
