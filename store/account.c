@@ -73,13 +73,9 @@ int store_account_add(struct store *st, const char *address,
 		display_name = "";
 	if (strnlen(display_name, DISPLAY_NAME_MAX + 1) > DISPLAY_NAME_MAX)
 		return store_failf(st, STORE_INVALID, "display name too long");
-	const char *domain = store_addr_domain(address);
-	int64_t did = store_domain_id(st, domain);
+	int64_t did = store_address_domain_id(st, address);
 	if (did < 0)
 		return (int)did;
-	if (did == 0)
-		return store_failf(st, STORE_INVALID, "no local domain %s",
-				   domain);
 	sqlite3_stmt *s = store_prepare(st, SQL_ADD);
 	if (s == NULL)
 		return STORE_ERROR;

@@ -30,13 +30,9 @@ int store_alias_add(struct store *st, const char *address, const char *target)
 	if (!alias_address_ok(target) || target[0] == '@' ||
 	    strcmp(address, target) == 0)
 		return store_failf(st, STORE_INVALID, "invalid alias target");
-	const char *domain = store_addr_domain(address);
-	int64_t did = store_domain_id(st, domain);
+	int64_t did = store_address_domain_id(st, address);
 	if (did < 0)
 		return (int)did;
-	if (did == 0)
-		return store_failf(st, STORE_INVALID, "no local domain %s",
-				   domain);
 	sqlite3_stmt *s = store_prepare(st, SQL_ADD);
 	if (s == NULL)
 		return STORE_ERROR;

@@ -36,6 +36,16 @@ int64_t store_domain_id(struct store *st, const char *name)
 	return id;
 }
 
+int64_t store_address_domain_id(struct store *st, const char *address)
+{
+	const char *domain = store_addr_domain(address);
+	int64_t did = store_domain_id(st, domain);
+	if (did == 0)
+		return store_failf(st, STORE_INVALID, "no local domain %s",
+				   domain);
+	return did;
+}
+
 static const char SQL_ADD[] =
 	"INSERT INTO domains (name, created) VALUES (?, ?)";
 

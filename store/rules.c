@@ -156,6 +156,24 @@ static int insert_row(struct store *st, int64_t account_id, int64_t pos,
 	return ret;
 }
 
+/*
+ * Every change to a rule list ends the same way: on success, close the gaps
+ * in the positions (when asked), bump the generation the daemons poll, and
+ * commit; on any failure, roll the whole change back. Returns the result.
+ */
+static int finish_change(struct store *st, int ret, int64_t account_id,
+			 bool renumber_list)
+{
+	if (ret == STORE_OK && renumber_list)
+		ret = renumber(st, account_id);
+	if (ret == STORE_OK)
+		ret = gen_bump(st);
+	if (ret == STORE_OK)
+		return store_tx_commit(st);
+	store_tx_rollback(st);
+	return ret;
+}
+
 int store_rule_add(struct store *st, int64_t account_id, int position,
 		   const char *name, bool enabled, const char *spec,
 		   int64_t *id_r)
@@ -176,12 +194,7 @@ int store_rule_add(struct store *st, int64_t account_id, int position,
 		ret = shift_down(st, account_id, pos);
 	if (ret == STORE_OK)
 		ret = insert_row(st, account_id, pos, name, enabled, spec, id_r);
-	if (ret == STORE_OK)
-		ret = gen_bump(st);
-	if (ret == STORE_OK)
-		return store_tx_commit(st);
-	store_tx_rollback(st);
-	return ret;
+	return finish_change(st, ret, account_id, false);
 }
 
 static const char SQL_UPDATE[] =
@@ -214,12 +227,7 @@ int store_rule_update(struct store *st, int64_t account_id, int64_t id,
 	ret = store_step_done(st, s, "rule update");
 	if (ret == STORE_OK && sqlite3_changes(st->db) == 0)
 		ret = store_failf(st, STORE_NOTFOUND, "no such rule");
-	if (ret == STORE_OK)
-		ret = gen_bump(st);
-	if (ret == STORE_OK)
-		return store_tx_commit(st);
-	store_tx_rollback(st);
-	return ret;
+	return finish_change(st, ret, account_id, false);
 }
 
 static const char SQL_DEL[] = "DELETE FROM rules WHERE id = ? AND account_id IS ?";
@@ -239,14 +247,7 @@ int store_rule_del(struct store *st, int64_t account_id, int64_t id)
 	ret = store_step_done(st, s, "rule del");
 	if (ret == STORE_OK && sqlite3_changes(st->db) == 0)
 		ret = store_failf(st, STORE_NOTFOUND, "no such rule");
-	if (ret == STORE_OK)
-		ret = renumber(st, account_id);
-	if (ret == STORE_OK)
-		ret = gen_bump(st);
-	if (ret == STORE_OK)
-		return store_tx_commit(st);
-	store_tx_rollback(st);
-	return ret;
+	return finish_change(st, ret, account_id, true);
 }
 
 /* Put the rule at position - 0.5 (before the one there), then renumber:
@@ -299,14 +300,7 @@ int store_rule_move(struct store *st, int64_t account_id, int64_t id,
 		if (ret == STORE_OK && (cur == 0 || sqlite3_changes(st->db) == 0))
 			ret = store_failf(st, STORE_NOTFOUND, "no such rule");
 	}
-	if (ret == STORE_OK)
-		ret = renumber(st, account_id);
-	if (ret == STORE_OK)
-		ret = gen_bump(st);
-	if (ret == STORE_OK)
-		return store_tx_commit(st);
-	store_tx_rollback(st);
-	return ret;
+	return finish_change(st, ret, account_id, true);
 }
 
 static const char SQL_DEL_ALL[] = "DELETE FROM rules WHERE account_id IS ?";
@@ -335,12 +329,7 @@ int store_rule_replace(struct store *st, int64_t account_id,
 	for (size_t i = 0; ret == STORE_OK && i < n; i++)
 		ret = insert_row(st, account_id, (int64_t)i + 1, rules[i].name,
 				 rules[i].enabled, rules[i].spec, NULL);
-	if (ret == STORE_OK)
-		ret = gen_bump(st);
-	if (ret == STORE_OK)
-		return store_tx_commit(st);
-	store_tx_rollback(st);
-	return ret;
+	return finish_change(st, ret, account_id, false);
 }
 
 static const char SQL_LIST[] =

@@ -80,6 +80,9 @@ int64_t store_now(void);
 const char *store_addr_domain(const char *address);
 /* Id of a domain by name: >0, 0 when missing, <0 on error. */
 int64_t store_domain_id(struct store *st, const char *name);
+/* Id (>0) of the local domain an address belongs to; when the domain is
+ * not local, STORE_INVALID with "no local domain X"; <0 on error. */
+int64_t store_address_domain_id(struct store *st, const char *address);
 
 /* Delete body_id when no mailbox entry or queue row points at it. Call
  * inside a transaction. */
