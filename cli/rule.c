@@ -452,13 +452,7 @@ static int rule_test(struct cli *cli, int64_t account_id, const char *addr,
 	rules_message_parse(m, msg.data, rules_header_block_len(msg.data, msg.len));
 	char sender[ADDR_MAX + 1] = "";
 	if (from == NULL) { /* default: the From header's address */
-		const struct rules_header *h = rules_message_header(m, "from");
-		struct slice a[1];
-		if (h && rules_address_list(h->raw, h->raw_len, a, 1) == 1 &&
-		    a[0].len <= ADDR_MAX) {
-			memcpy(sender, a[0].ptr, a[0].len);
-			sender[a[0].len] = '\0';
-		}
+		rules_message_from_address(m, sender);
 		from = sender;
 	}
 	m->envelope_from = from;

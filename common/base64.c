@@ -5,6 +5,17 @@
 
 #include "base64.h"
 
+int base16_value(unsigned char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
 int base64_value(unsigned char c)
 {
 	if (c >= 'A' && c <= 'Z')

@@ -14,6 +14,9 @@
 /* The 6-bit value of one base64 alphabet character, or -1 (for the
  * lenient decoders of message bodies and RFC 2047 words). */
 int base64_value(unsigned char c);
+/* The value of one hex digit (RFC 4648 base16, either case), or -1: for
+ * quoted-printable, RFC 2047 Q words and URL %XX escapes. */
+int base16_value(unsigned char c);
 
 /* Decode into dst[0..dstlen). Returns the decoded length, or -1 for bad
  * input or a dst too small. */

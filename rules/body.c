@@ -12,17 +12,6 @@
 #include "../common/base64.h"
 #include "rules_int.h"
 
-static int hexval(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* RFC 2045 6.7: "=XX" is an octet, "=" at a line end a soft break; a
  * malformed "=" is kept as it is. */
 static size_t qp_decode(const char *s, size_t len, char *dst)
@@ -43,8 +32,8 @@ static size_t qp_decode(const char *s, size_t len, char *dst)
 		}
 		if (i + 1 >= len || (i + 2 >= len && s[i + 1] == '\r'))
 			break; /* cut at the scan bound in the middle */
-		int hi = i + 2 < len ? hexval((unsigned char)s[i + 1]) : -1;
-		int lo = i + 2 < len ? hexval((unsigned char)s[i + 2]) : -1;
+		int hi = i + 2 < len ? base16_value((unsigned char)s[i + 1]) : -1;
+		int lo = i + 2 < len ? base16_value((unsigned char)s[i + 2]) : -1;
 		if (hi < 0 || lo < 0) {
 			dst[o++] = '=';
 			continue;

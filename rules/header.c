@@ -200,6 +200,19 @@ const struct rules_header *rules_message_header(const struct rules_message *msg,
 	return NULL;
 }
 
+void rules_message_from_address(const struct rules_message *msg,
+				char dst[ADDR_MAX + 1])
+{
+	const struct rules_header *h = rules_message_header(msg, "from");
+	struct slice a[1];
+	dst[0] = '\0';
+	if (h && rules_address_list(h->raw, h->raw_len, a, 1) == 1 &&
+	    a[0].len <= ADDR_MAX) {
+		memcpy(dst, a[0].ptr, a[0].len);
+		dst[a[0].len] = '\0';
+	}
+}
+
 /* ---- address lists -------------------------------------------------------
  * Enough of RFC 5322 3.4 to find the addr-specs in From/To/Cc: quoted
  * strings, comments (nested), angle brackets, groups ("name: a, b;"). A

@@ -34,17 +34,6 @@ struct word {
 	size_t n;
 };
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Decode the encoded text into w->bytes + w->n (appending). -1 if bad. */
 static int decode_text(char enc, const char *t, size_t n, struct word *w)
 {
@@ -56,7 +45,7 @@ static int decode_text(char enc, const char *t, size_t n, struct word *w)
 			} else if (c == '=') {
 				if (i + 2 >= n)
 					return -1;
-				int hi = hexval(t[i + 1]), lo = hexval(t[i + 2]);
+				int hi = base16_value((unsigned char)t[i + 1]), lo = base16_value((unsigned char)t[i + 2]);
 				if (hi < 0 || lo < 0)
 					return -1;
 				c = hi * 16 + lo;

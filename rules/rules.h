@@ -273,6 +273,11 @@ void rules_message_parse(struct rules_message *msg, const char *data,
 /* First header named name (case-insensitive), or NULL. */
 const struct rules_header *rules_message_header(const struct rules_message *msg,
 						const char *name);
+/* The first address of the From header into dst (size ADDR_MAX + 1): the
+ * sender to assume when no envelope sender is given (rule tests, the CLI).
+ * "" when there is none or it is too long. */
+void rules_message_from_address(const struct rules_message *msg,
+				char dst[ADDR_MAX + 1]);
 /* Case-insensitive hash of a header name (FNV-1a of its lowercase). */
 uint32_t rules_header_name_hash(const char *name, size_t len);
 /* How many octets of data form the header block, with its empty line. */

@@ -30,13 +30,7 @@ int rules_try(const struct rules_set *set, const char *message, size_t len,
 	}
 	char sender[ADDR_MAX + 1] = "";
 	if (envelope_from == NULL) { /* the From header's address */
-		const struct rules_header *h = rules_message_header(m, "from");
-		struct slice a[1];
-		if (h && rules_address_list(h->raw, h->raw_len, a, 1) == 1 &&
-		    a[0].len <= ADDR_MAX) {
-			memcpy(sender, a[0].ptr, a[0].len);
-			sender[a[0].len] = '\0';
-		}
+		rules_message_from_address(m, sender);
 		envelope_from = sender;
 	}
 	m->envelope_from = envelope_from;
