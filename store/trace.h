@@ -27,7 +27,11 @@
 #define STORE_TRACE_MSGID_MAX 256
 #define STORE_TRACE_OUTCOME_MAX 16
 #define STORE_TRACE_REPLY_MAX 256
-#define STORE_TRACE_RESULT_MAX 128 /* spf, dkim, dmarc, dnsbl: "pass (d=x)" */
+/* spf, dkim, dmarc: a result name first ("pass", "fail", "none",
+ * "temperror", ...), then optional words ("pass d=x.test", "fail
+ * p=reject"); "" when the check did not run. dnsbl: "" (not listed or not
+ * asked) or the listing zone and answer. */
+#define STORE_TRACE_RESULT_MAX 128
 #define STORE_TRACE_DETAILS_MAX 512
 
 /* Outcomes, as stored in the outcome column. */
@@ -36,6 +40,9 @@
 #define STORE_TRACE_QUARANTINED "quarantined" /* 250, DMARC p=quarantine */
 #define STORE_TRACE_REFUSED "refused"         /* 5xx: DNSBL, DMARC reject, spam */
 #define STORE_TRACE_GREYLISTED "greylisted"   /* 451 4.7.1 at RCPT */
+/* message_id is the Message-ID header's value as sent ("" when none or
+ * not read); details holds "queue_id=SESSION.N" and other key=value
+ * notes (greylisted recipients, spam tests). */
 #define STORE_TRACE_TEMPFAIL "tempfail"       /* other 4xx after the checks */
 
 struct store_trace {
@@ -53,7 +60,7 @@ struct store_trace {
 	char dkim[STORE_TRACE_RESULT_MAX];
 	char dmarc[STORE_TRACE_RESULT_MAX];
 	char dnsbl[STORE_TRACE_RESULT_MAX];
-	int64_t spam_score;
+	int64_t spam_score; /* tenths of a point: 55 is 5.5 (X-Spam-Score) */
 	char details[STORE_TRACE_DETAILS_MAX];
 };
 
