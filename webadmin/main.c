@@ -10,6 +10,9 @@
  * and exit 1. Signals are blocked before libmicrohttpd starts its threads
  * so only the main thread receives them (sigwait).
  *
+ * Logged-in sessions and the CSRF secret are kept in the store
+ * (session.h), so they outlive a restart.
+ *
  * MAILROOM_WEBADMIN_SESSION_IDLE (seconds, environment) shortens the idle
  * timeout of sessions below the default 30 minutes; tests use it to see a
  * session expire. It can only shorten, never lengthen.
@@ -82,6 +85,15 @@ int main(int argc, char **argv)
 		long v = strtol(idle, &end, 10);
 		if (*end == '\0' && v >= 1 && v < app->sessions.idle_seconds)
 			app->sessions.idle_seconds = (int)v;
+	}
+	/* sessions and the CSRF secret live in the store: a restart keeps
+	 * everyone logged in and their open forms valid */
+	if (session_table_attach(&app->sessions, app->store, app->started, err,
+				 sizeof err) != 0) {
+		fprintf(stderr, "mailroom-webadmin: %s\n", err);
+		store_close(&app->store);
+		free(app);
+		return 1;
 	}
 	pthread_mutex_init(&app->lock, NULL);
 	web_cert_refresh(app, app->started);

@@ -3,12 +3,18 @@
  *
  * The tables are small fixed arrays scanned linearly: at SESSIONS_MAX and
  * RATE_KEYS_MAX entries a scan is a few microseconds, and nothing a client
- * sends can make them grow. Ids are compared in constant time.
+ * sends can make them grow. Ids are compared in constant time. With a
+ * store attached the session array is a cache of web_sessions: every
+ * create/destroy goes to both, a cache miss reads the store once.
  */
 #include "session.h"
 
 #include <stdio.h>
 #include <string.h>
+
+#include "../common/log.h"
+#include "../store/store.h"
+#include "../store/websession.h"
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -34,6 +40,73 @@ int session_table_init(struct session_table *t)
 	return RAND_bytes(t->secret, sizeof t->secret) == 1 ? 0 : -1;
 }
 
+static int hex_nibble(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+/* The stored secret, 64 lowercase hex digits, into t->secret. -1 if bad. */
+static int secret_decode(struct session_table *t, const char *hex)
+{
+	if (strlen(hex) != 2 * sizeof t->secret)
+		return -1;
+	for (size_t i = 0; i < sizeof t->secret; i++) {
+		int hi = hex_nibble(hex[2 * i]), lo = hex_nibble(hex[2 * i + 1]);
+		if (hi < 0 || lo < 0)
+			return -1;
+		t->secret[i] = (unsigned char)(hi << 4 | lo);
+	}
+	return 0;
+}
+
+/* Delete expired rows, at most every SESSION_PRUNE_SECONDS. */
+static void prune(struct session_table *t, int64_t now)
+{
+	if (t->store == NULL || now - t->pruned_at < SESSION_PRUNE_SECONDS)
+		return;
+	t->pruned_at = now;
+	int64_t n = store_websession_prune(t->store, now - t->idle_seconds,
+					   now - SESSION_MAX_SECONDS);
+	if (n < 0)
+		log_warn("webadmin: event=session-prune-failed error=\"%s\"",
+			 store_errmsg(t->store));
+	else if (n > 0)
+		log_debug("webadmin: event=sessions-pruned count=%lld", (long long)n);
+}
+
+int session_table_attach(struct session_table *t, struct store *st,
+			 int64_t now, char *err, size_t errlen)
+{
+	char hex[2 * sizeof t->secret + 8];
+	int rc = store_setting_get(st, SESSION_SECRET_KEY, hex, sizeof hex);
+	if (rc == STORE_OK && secret_decode(t, hex) == 0) {
+		/* the secret of the last run: its CSRF tokens stay valid */
+	} else if (rc == STORE_OK || rc == STORE_NOTFOUND || rc == STORE_INVALID) {
+		char fresh[2 * sizeof t->secret + 1];
+		hex_encode(t->secret, sizeof t->secret, fresh);
+		rc = store_setting_set(st, SESSION_SECRET_KEY, fresh);
+		explicit_bzero(fresh, sizeof fresh);
+		if (rc != STORE_OK) {
+			snprintf(err, errlen, "cannot keep the session secret: %s",
+				 store_errmsg(st));
+			return -1;
+		}
+	} else {
+		snprintf(err, errlen, "cannot read the session secret: %s",
+			 store_errmsg(st));
+		return -1;
+	}
+	explicit_bzero(hex, sizeof hex);
+	t->store = st;
+	t->pruned_at = 0;
+	prune(t, now);
+	return 0;
+}
+
 static bool live(const struct session_table *t, const struct session *s,
 		 int64_t now)
 {
@@ -41,26 +114,49 @@ static bool live(const struct session_table *t, const struct session *s,
 	       now - s->created <= SESSION_MAX_SECONDS;
 }
 
-int session_create(struct session_table *t, const char *address, int64_t now,
-		   char id_r[SESSION_ID_HEX + 1])
+/* A slot for a new or reloaded session: a free or dead one, else the
+ * least recently used (with a store it stays there and can come back). */
+static struct session *free_slot(struct session_table *t, int64_t now)
 {
 	struct session *slot = NULL;
 	for (size_t i = 0; i < SESSIONS_MAX; i++) {
 		struct session *s = &t->s[i];
-		if (!live(t, s, now)) {
-			slot = s;
-			break;
-		}
+		if (!live(t, s, now))
+			return s;
 		if (slot == NULL || s->last_seen < slot->last_seen)
 			slot = s;
 	}
+	return slot;
+}
+
+/* How stale the stored last_seen may get: a tenth of the idle limit,
+ * at most SESSION_TOUCH_SECONDS. */
+static int64_t touch_every(const struct session_table *t)
+{
+	int64_t n = t->idle_seconds / 10;
+	return n > SESSION_TOUCH_SECONDS ? SESSION_TOUCH_SECONDS : n;
+}
+
+int session_create(struct session_table *t, const char *address, int64_t now,
+		   char id_r[SESSION_ID_HEX + 1])
+{
 	if (session_random_hex(id_r) != 0)
 		return -1;
+	if (t->store != NULL) {
+		prune(t, now);
+		if (store_websession_add(t->store, id_r, address, now) != STORE_OK) {
+			log_error("webadmin: event=session-store-failed error=\"%s\"",
+				  store_errmsg(t->store));
+			return -1;
+		}
+	}
+	struct session *slot = free_slot(t, now);
 	memset(slot, 0, sizeof *slot);
 	memcpy(slot->id, id_r, SESSION_ID_HEX + 1);
 	snprintf(slot->address, sizeof slot->address, "%s", address);
 	slot->created = now;
 	slot->last_seen = now;
+	slot->stored_seen = now;
 	return 0;
 }
 
@@ -70,23 +166,60 @@ static bool id_eq(const char *a, const char *b)
 	       CRYPTO_memcmp(a, b, SESSION_ID_HEX) == 0;
 }
 
+/* The session from the store when the cache misses: into a slot if still
+ * live, deleted there if expired. */
+static struct session *reload(struct session_table *t, const char *id,
+			      int64_t now)
+{
+	struct store_websession w;
+	if (t->store == NULL || store_websession_get(t->store, id, &w) != STORE_OK)
+		return NULL;
+	struct session tmp;
+	memset(&tmp, 0, sizeof tmp);
+	memcpy(tmp.id, id, SESSION_ID_HEX + 1);
+	snprintf(tmp.address, sizeof tmp.address, "%s", w.address);
+	tmp.created = w.created;
+	tmp.last_seen = w.last_seen;
+	tmp.stored_seen = w.last_seen;
+	if (!live(t, &tmp, now)) {
+		(void)store_websession_del(t->store, id);
+		return NULL;
+	}
+	struct session *slot = free_slot(t, now);
+	*slot = tmp;
+	return slot;
+}
+
 struct session *session_find(struct session_table *t, const char *id,
 			     int64_t now)
 {
 	if (strlen(id) != SESSION_ID_HEX)
 		return NULL;
-	for (size_t i = 0; i < SESSIONS_MAX; i++) {
+	struct session *found = NULL;
+	for (size_t i = 0; i < SESSIONS_MAX && found == NULL; i++) {
 		struct session *s = &t->s[i];
-		if (s->id[0] == '\0' || !id_eq(s->id, id))
-			continue;
-		if (!live(t, s, now)) {
-			memset(s, 0, sizeof *s);
-			return NULL;
-		}
-		s->last_seen = now;
-		return s;
+		if (s->id[0] != '\0' && id_eq(s->id, id))
+			found = s;
 	}
-	return NULL;
+	if (found == NULL)
+		found = reload(t, id, now);
+	if (found == NULL)
+		return NULL;
+	if (!live(t, found, now)) {
+		if (t->store != NULL)
+			(void)store_websession_del(t->store, found->id);
+		memset(found, 0, sizeof *found);
+		return NULL;
+	}
+	found->last_seen = now;
+	if (t->store != NULL && now - found->stored_seen >= touch_every(t)) {
+		if (store_websession_touch(t->store, found->id, now) == STORE_OK)
+			found->stored_seen = now;
+		else
+			log_warn("webadmin: event=session-touch-failed error=\"%s\"",
+				 store_errmsg(t->store));
+	}
+	return found;
 }
 
 void session_destroy(struct session_table *t, const char *id)
@@ -94,6 +227,9 @@ void session_destroy(struct session_table *t, const char *id)
 	for (size_t i = 0; i < SESSIONS_MAX; i++)
 		if (t->s[i].id[0] != '\0' && id_eq(t->s[i].id, id))
 			memset(&t->s[i], 0, sizeof t->s[i]);
+	if (t->store != NULL && store_websession_del(t->store, id) != STORE_OK)
+		log_error("webadmin: event=session-delete-failed error=\"%s\"",
+			  store_errmsg(t->store));
 }
 
 void session_destroy_address(struct session_table *t, const char *address,
@@ -107,6 +243,10 @@ void session_destroy_address(struct session_table *t, const char *address,
 			continue;
 		memset(s, 0, sizeof *s);
 	}
+	if (t->store != NULL &&
+	    store_websession_del_address(t->store, address, keep_id) != STORE_OK)
+		log_error("webadmin: event=session-delete-failed error=\"%s\"",
+			  store_errmsg(t->store));
 }
 
 void session_token(const struct session_table *t, const char *purpose,

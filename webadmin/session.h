@@ -1,7 +1,17 @@
 /*
  * session.h - logged-in browser sessions, CSRF tokens and the login rate
- * limit, all kept in the webadmin process (a restart logs everyone out,
- * which is fine for an admin panel).
+ * limit.
+ *
+ * Sessions and the CSRF secret outlive a restart of mailroom-webadmin:
+ * once session_table_attach() gave the table a store, every session is
+ * also a row of web_sessions (store/websession.h: only the id's SHA-256 is
+ * stored) and the secret is the setting "webadmin.session_secret". The
+ * fixed array below is then a cache in front of the store: a hit costs no
+ * SQL, a miss (after a restart, or an evicted slot) reads the row once.
+ * last_seen reaches the store at most every SESSION_TOUCH_SECONDS (less
+ * when the idle limit is short), so a session restored after a restart
+ * may end up to that much early, never late. Without a store (unit tests)
+ * the table works alone in memory.
  *
  * A session id is 256 bits from RAND_bytes, sent as the mr_sid cookie
  * (Secure; HttpOnly; SameSite=Strict). A session ends after
@@ -32,6 +42,9 @@
 #define SESSIONS_MAX 1024
 #define SESSION_IDLE_SECONDS (30 * 60)
 #define SESSION_MAX_SECONDS (12 * 3600)
+#define SESSION_TOUCH_SECONDS 60
+#define SESSION_PRUNE_SECONDS 600
+#define SESSION_SECRET_KEY "webadmin.session_secret"
 #define CSRF_HEX 64
 
 #define RATE_KEYS_MAX 4096
@@ -44,23 +57,37 @@ struct session {
 	char address[ADDR_MAX + 1];
 	int64_t created;
 	int64_t last_seen;
+	int64_t stored_seen; /* last_seen as the store has it */
 	char flash[200]; /* one message for the next page ("Account added") */
 	bool flash_is_error;
 };
+
+struct store;
 
 struct session_table {
 	struct session s[SESSIONS_MAX];
 	unsigned char secret[32];
 	int idle_seconds; /* SESSION_IDLE_SECONDS; tests may lower it */
+	struct store *store; /* NULL: memory only (not owned) */
+	int64_t pruned_at;   /* last prune of expired rows */
 };
 
 /* Draw the secret. 0, or -1 when the RNG fails. */
 int session_table_init(struct session_table *t)
 	__attribute__((warn_unused_result));
-/* A new session for address; copies its id into id_r. 0 or -1 (RNG). */
+/* Keep sessions in st from now on: take the stored secret (or store the
+ * one drawn at init when there is none yet, or a bad one) and delete
+ * expired rows. 0, or -1 with err set when the store cannot be read or
+ * written (then the caller should not serve: tokens would not survive). */
+int session_table_attach(struct session_table *t, struct store *st,
+			 int64_t now, char *err, size_t errlen)
+	__attribute__((warn_unused_result));
+/* A new session for address; copies its id into id_r. 0 or -1 (RNG, or
+ * the store refused the row). */
 int session_create(struct session_table *t, const char *address, int64_t now,
 		   char id_r[SESSION_ID_HEX + 1]) __attribute__((warn_unused_result));
-/* The live session with this id (touching it), or NULL. */
+/* The live session with this id (touching it), or NULL. Looks in the
+ * store when the cache does not have it; deletes it there once expired. */
 struct session *session_find(struct session_table *t, const char *id,
 			     int64_t now);
 void session_destroy(struct session_table *t, const char *id);

@@ -1,13 +1,17 @@
 /*
  * test_web_session.c - sessions (create, find, idle and absolute expiry,
  * eviction, destroy by address), CSRF tokens, and the login rate limit's
- * growing delays.
+ * growing delays; sessions and the CSRF secret kept in a store and found
+ * again by a second table (a restarted webadmin).
  */
 #include <stdlib.h>
 #include <string.h>
 
+#include "../../store/store_int.h"
+#include "../../store/websession.h"
 #include "../../webadmin/session.h"
 #include "test.h"
+#include "test_store_util.h"
 
 static void test_sessions(void)
 {
@@ -131,5 +135,67 @@ static void test_ratelimit(void)
 	free(rl);
 }
 
+static int64_t count_sessions(struct store *st)
+{
+	sqlite3_stmt *s = NULL;
+	int64_t n = -1;
+	if (sqlite3_prepare_v2(store_db(st), "SELECT count(*) FROM web_sessions",
+			       -1, &s, NULL) == SQLITE_OK &&
+	    sqlite3_step(s) == SQLITE_ROW)
+		n = sqlite3_column_int64(s, 0);
+	sqlite3_finalize(s);
+	return n;
+}
+
+/* A second table on the same store stands for the restarted daemon. */
+static void test_sessions_in_store(void)
+{
+	struct tstore ts;
+	tstore_open(&ts);
+	struct session_table *t = calloc(1, sizeof *t);
+	struct session_table *u = calloc(1, sizeof *u);
+	char err[200], id[SESSION_ID_HEX + 1], id2[SESSION_ID_HEX + 1];
+	char tok[CSRF_HEX + 1];
+	CHECK_INT(session_table_init(t), 0);
+	CHECK_INT(session_table_attach(t, ts.st, 1000, err, sizeof err), 0);
+	CHECK_INT(session_create(t, "a@x.test", 1000, id), 0);
+	CHECK_INT(session_create(t, "a@x.test", 1000, id2), 0);
+	session_token(t, "csrf", id, tok);
+	CHECK_INT(count_sessions(ts.st), 2);
+
+	test_state.label = "restart";
+	CHECK_INT(session_table_init(u), 0);
+	CHECK_INT(session_table_attach(u, ts.st, 1010, err, sizeof err), 0);
+	CHECK(session_token_ok(u, "csrf", id, tok));
+	struct session *s = session_find(u, id, 1010);
+	CHECK(s != NULL && strcmp(s->address, "a@x.test") == 0);
+	CHECK(session_find(u, "0123456789abcdef0123456789abcdef"
+			      "0123456789abcdef0123456789abcdef", 1010) == NULL);
+
+	test_state.label = "destroy by address reaches the store";
+	session_destroy_address(u, "a@x.test", id);
+	CHECK_INT(count_sessions(ts.st), 1);
+	CHECK(session_find(t, id2, 1011) != NULL); /* t's cache is not u's */
+	struct store_websession w;
+	CHECK_INT(store_websession_get(ts.st, id2, &w), STORE_NOTFOUND);
+
+	test_state.label = "idle expiry from the stored last_seen";
+	struct session_table *v = calloc(1, sizeof *v);
+	CHECK_INT(session_table_init(v), 0);
+	CHECK_INT(session_table_attach(v, ts.st, 1020, err, sizeof err), 0);
+	CHECK(session_find(v, id, 1020 + SESSION_IDLE_SECONDS + 1) == NULL);
+	CHECK_INT(count_sessions(ts.st), 0);
+
+	test_state.label = "logout";
+	CHECK_INT(session_create(v, "b@x.test", 2000, id), 0);
+	session_destroy(v, id);
+	CHECK_INT(count_sessions(ts.st), 0);
+	free(t);
+	free(u);
+	free(v);
+	tstore_done(&ts);
+}
+
 TEST_SUITE(web_session, {"sessions", test_sessions},
-	   {"csrf_tokens", test_csrf_tokens}, {"ratelimit", test_ratelimit});
+	   {"csrf_tokens", test_csrf_tokens}, {"ratelimit", test_ratelimit},
+	   {"sessions_in_store", test_sessions_in_store});
