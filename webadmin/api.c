@@ -611,6 +611,38 @@ static void api_metrics(struct web_req *r, json_t *body)
 		 count_sessions(&r->app->sessions, r->now), r->app->started);
 }
 
+/* ---- settings (read only; the panel's Settings page changes them) ---------- */
+
+/* The outgoing-mail settings as the daemons will read them. The smarthost
+ * password is never returned, only whether one is set. */
+static void api_settings_get(struct web_req *r, json_t *body)
+{
+	(void)body;
+	struct store *st = r->app->store;
+	char host[CONFIG_VALUE_MAX] = "", user[ADDR_MAX + 1] = "";
+	char pass[PASSWORD_MAX + 1] = "", size[32] = "";
+	if (store_setting_get(st, "smarthost.host", host, sizeof host) != STORE_OK)
+		host[0] = '\0';
+	if (store_setting_get(st, "smarthost.user", user, sizeof user) != STORE_OK)
+		user[0] = '\0';
+	if (store_setting_get(st, "smarthost.password", pass, sizeof pass) != STORE_OK)
+		pass[0] = '\0';
+	bool pass_set = pass[0] != '\0';
+	explicit_bzero(pass, sizeof pass);
+	if (store_setting_get(st, "smtp.message_size_limit", size, sizeof size) !=
+	    STORE_OK)
+		size[0] = '\0';
+	char *end;
+	long long limit = strtoll(size, &end, 10);
+	if (size[0] == '\0' || *end != '\0' || limit <= 0)
+		limit = (long long)r->app->cfg->message_size_limit;
+	api_json(r, 200,
+		 json_pack("{s:s,s:s,s:b,s:I,s:b}", "smarthost", host,
+			   "smarthost_user", user, "smarthost_password_set",
+			   pass_set, "message_size_limit", (json_int_t)limit,
+			   "message_size_limit_from_config", size[0] == '\0'));
+}
+
 /* ---- the gate ---------------------------------------------------------------- */
 
 static const struct api_route api_routes[] = {
@@ -628,6 +660,7 @@ static const struct api_route api_routes[] = {
 	{"GET", "/api/v1/queue", api_queue_get, false},
 	{"POST", "/api/v1/queue/{}/retry", api_queue_retry, false},
 	{"DELETE", "/api/v1/queue/{}", api_queue_del, false},
+	{"GET", "/api/v1/settings", api_settings_get, false},
 	{"GET", "/metrics", api_metrics, false},
 };
 

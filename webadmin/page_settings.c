@@ -1,12 +1,13 @@
 /*
  * page_settings.c - the admin's settings page: the server name and public
- * address the DNS and autoconfig pages use, API tokens (create, shown
- * once; revoke), and a backup download.
+ * address the DNS and autoconfig pages use, outgoing mail (smarthost and
+ * size limit, page_outgoing.c), API tokens (create, shown once; revoke),
+ * and a backup download.
  *
- * Limits: hostname and public address are panel settings kept in the
- * store; the daemons' own config keys (smarthost, size limit, listeners,
- * certificate files) live in mailroom.conf, which this unprivileged
- * process does not write. The page says so instead of pretending.
+ * Limits: hostname, public address, smarthost and size limit are
+ * settings kept in the store; the listeners and certificate paths live in
+ * mailroom.conf, which this unprivileged process does not write. The page
+ * says so instead of pretending.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -49,6 +50,11 @@ static int token_row(void *ctx, const struct store_token *t)
 
 void h_settings(struct web_req *r)
 {
+	settings_page(r, NULL);
+}
+
+void settings_page(struct web_req *r, const struct outgoing_form *f)
+{
 	struct store *st = r->app->store;
 	char host[HOSTNAME_MAX + 1], ip[64];
 	if (store_setting_get(st, "hostname", host, sizeof host) != STORE_OK)
@@ -72,10 +78,11 @@ void h_settings(struct web_req *r)
 		 "checked.</small></label><input id=\"public_ip\" "
 		 "name=\"public_ip\" inputmode=\"decimal\" value=\"%s\"></div>"
 		 "<div><button type=\"submit\">Save</button></div></form>"
-		 "<p class=\"hint\">Listening ports, the smarthost, the message "
-		 "size limit and the certificate files are set in %s and take "
-		 "effect when the daemons restart.</p></section>",
+		 "<p class=\"hint\">Listening ports and the certificate files "
+		 "are set in %s and take effect when the daemons restart.</p>"
+		 "</section>",
 		 host, ip, r->app->cfg->path);
+	settings_outgoing_section(r, f);
 
 	html_raw(h, "<section><h2>API tokens</h2><p class=\"hint\">Scripts use "
 		    "these with <code>Authorization: Bearer TOKEN</code> on "

@@ -94,6 +94,7 @@ static const struct web_route routes[] = {
 	{"GET", "/dns", h_dns, NEED_ADMIN, 0},
 	{"GET", "/settings", h_settings, NEED_ADMIN, 0},
 	{"POST", "/settings", h_settings_post, NEED_ADMIN, 0},
+	{"POST", "/settings/outgoing", h_settings_outgoing, NEED_ADMIN, 0},
 	{"POST", "/settings/token-add", h_token_add, NEED_ADMIN, 0},
 	{"POST", "/settings/token-del", h_token_del, NEED_ADMIN, 0},
 	{"POST", "/settings/backup", h_backup, NEED_ADMIN, 0},

@@ -193,6 +193,19 @@ void h_queue_del(struct web_req *r);
 void h_audit(struct web_req *r);
 void h_settings(struct web_req *r);
 void h_settings_post(struct web_req *r);
+/* The outgoing-mail form shown again after a refused submission: the
+ * values typed (never the password) and the error next to its field. */
+struct outgoing_form {
+	const char *smarthost, *user, *size_limit;
+	const char *field; /* "smarthost", "smarthost_user", ... */
+	const char *error;
+};
+/* The settings page; f is NULL unless the outgoing form was refused
+ * (page_settings.c). */
+void settings_page(struct web_req *r, const struct outgoing_form *f);
+/* Its "Outgoing mail" section and that form's handler (page_outgoing.c). */
+void settings_outgoing_section(struct web_req *r, const struct outgoing_form *f);
+void h_settings_outgoing(struct web_req *r);
 void h_token_add(struct web_req *r);
 void h_token_del(struct web_req *r);
 void h_backup(struct web_req *r);
