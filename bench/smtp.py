@@ -115,6 +115,7 @@ listen = 127.0.0.1:{self.port}
 submission_listen =
 smtps_listen =
 message_size_limit = 30000000
+greeting_delay = 0
 dns_servers = 127.0.0.1:{self.dns_port}
 [pop3]
 listen =
@@ -131,7 +132,7 @@ listen =
         self.proc = None
 
     def start(self):
-        env = dict(os.environ, MAILROOM_SMTPD_GREETING_DELAY_MS="0")
+        env = dict(os.environ)
         self.log = open(self.dir / "smtpd.log", "ab")
         self.proc = subprocess.Popen([str(self.build / "mailroom-smtpd"), "-c", str(self.cfg)],
                                      stdout=self.log, stderr=self.log, env=env)

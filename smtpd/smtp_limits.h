@@ -3,8 +3,9 @@
  *
  * The shared caps (command line 512, text line 1000, AUTH line, address
  * sizes) live in common/limits.h; these are the ones only the SMTP daemon
- * enforces. Timeouts follow RFC 5321 4.5.3.2. Tests shorten the timeouts
- * and delays through MAILROOM_SMTPD_* environment variables (smtp_tuning.c).
+ * enforces. The timeouts, delays and session limits are config keys
+ * ([smtp] command_timeout etc., defaults in common/config.c following RFC
+ * 5321 4.5.3.2); smtp_tuning.c copies them.
  */
 #ifndef MAILROOM_SMTP_LIMITS_H
 #define MAILROOM_SMTP_LIMITS_H
@@ -27,14 +28,8 @@
 /* Bytes read from a socket at once. */
 #define SMTP_READ_CHUNK (64 * 1024)
 
-/* Defaults; see smtp_tuning.c for the environment overrides. */
-#define SMTP_GREETING_DELAY_MS 300       /* MX port: early talkers */
-#define SMTP_COMMAND_TIMEOUT_MS (300 * 1000) /* RFC 5321 4.5.3.2.7 */
-#define SMTP_DATA_TIMEOUT_MS (600 * 1000)    /* RFC 5321 4.5.3.2.6 */
-#define SMTP_TLS_HANDSHAKE_TIMEOUT_MS (30 * 1000)
-#define SMTP_MAX_PER_IP 50               /* concurrent sessions per IP */
-#define SMTP_MAX_SESSIONS 20000          /* in all */
-#define SMTP_AUTH_DELAY_MS 1000          /* per AUTH failure, growing */
+/* The cap on the growing per-IP AUTH failure delay ([smtp]
+ * auth_failure_delay is the step). */
 #define SMTP_AUTH_DELAY_MAX_MS (30 * 1000)
 #define SMTP_AUTH_FAILURE_MEMORY_S (15 * 60)
 #define SMTP_SHUTDOWN_GRACE_MS (30 * 1000)

@@ -470,6 +470,8 @@ static void on_delivered(void *arg, struct smtp_job *job)
 	struct smtp_server *srv = arg;
 	struct conn *c = job->owner;
 	c->job = NULL;
+	smtp_trust_delivered(&c->trust, c->pending_env ? c->pending_env->msgid : NULL,
+			     job->result, job->reject); /* trace row: the reply */
 	smtp_spool_give(&srv->spool, job->msg.fd, job->msg.size);
 	job->msg.fd = -1;
 	if (c->dead) {
@@ -986,6 +988,9 @@ static void reload_config(struct smtp_server *srv)
 	memcpy(cur->tls_key, fresh->tls_key, sizeof(cur->tls_key));
 	cur->message_size_limit = fresh->message_size_limit;
 	cur->max_recipients = fresh->max_recipients;
+	/* Timeouts and limits apply to what happens next (a live session's
+	 * timeout changes at its next state change). */
+	smtp_tuning_load(&srv->tun, fresh);
 	for (int k = 0; k < 3; k++) {
 		srv->scfg[k].size_limit = cur->message_size_limit;
 		srv->scfg[k].max_recipients = cur->max_recipients;
@@ -1108,7 +1113,7 @@ int smtp_server_run(struct config *cfg, char *err, size_t errlen)
 	struct smtp_server *srv = &srv_storage;
 	memset(srv, 0, sizeof(*srv));
 	srv->cfg = cfg;
-	smtp_tuning_load(&srv->tun);
+	smtp_tuning_load(&srv->tun, cfg);
 	smtp_peers_init(&srv->peers);
 	if (getrandom(&srv->id_base, sizeof(srv->id_base), 0) < 0)
 		srv->id_base = (uint32_t)time(NULL) ^ (uint32_t)getpid();

@@ -1,21 +1,24 @@
 /*
  * smtp_tuning.h - timeouts, delays and per-IP limits of the SMTP daemon.
  *
- * Defaults come from smtp_limits.h. The config file has no keys for these
- * (common/config.h is shared); tests and benchmarks change them through
- * the environment:
- *   MAILROOM_SMTPD_GREETING_DELAY_MS  MX-port greeting delay (early talkers)
- *   MAILROOM_SMTPD_COMMAND_TIMEOUT_MS idle time between commands
- *   MAILROOM_SMTPD_DATA_TIMEOUT_MS    idle time inside DATA
- *   MAILROOM_SMTPD_MAX_PER_IP         concurrent sessions per client IP
- *   MAILROOM_SMTPD_LIMIT_LOOPBACK     1: apply the per-IP limit to 127/8 too
- *   MAILROOM_SMTPD_AUTH_DELAY_MS      delay per recent AUTH failure
- *   MAILROOM_SMTPD_MAX_SESSIONS       sessions in all
+ * They come from the config file's [smtp] keys (common/config.h):
+ *   greeting_delay      MX-port greeting delay (early talkers)
+ *   command_timeout     idle time between commands
+ *   data_timeout        idle time inside DATA/BDAT
+ *   tls_timeout         TLS handshake
+ *   auth_failure_delay  delay per recent AUTH failure (grows, capped)
+ *   max_sessions        sessions in all
+ *   max_per_ip          concurrent sessions per client IP
+ *   limit_loopback      apply max_per_ip to 127/8 too
+ * config.c validates the ranges; this copy is what the loop reads, so a
+ * SIGHUP can replace it between events.
  */
 #ifndef MAILROOM_SMTP_TUNING_H
 #define MAILROOM_SMTP_TUNING_H
 
 #include <stdbool.h>
+
+#include "../common/config.h"
 
 struct smtp_tuning {
 	long greeting_delay_ms;
@@ -29,8 +32,7 @@ struct smtp_tuning {
 	long max_sessions;
 };
 
-/* Defaults, then the environment; a malformed value keeps the default and
- * is reported once in the log. */
-void smtp_tuning_load(struct smtp_tuning *t);
+/* The config's values (config_defaults() gives the RFC 5321 ones). */
+void smtp_tuning_load(struct smtp_tuning *t, const struct config *cfg);
 
 #endif

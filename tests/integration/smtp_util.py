@@ -138,12 +138,33 @@ def wait_for(pred, timeout=10, step=0.05):
     return pred()
 
 
-def start_smtpd(m, monkeypatch, users=USERS, **env):
-    """Users added, smtpd started with no greeting delay unless given."""
-    monkeypatch.setenv("MAILROOM_SMTPD_GREETING_DELAY_MS", "0")
-    monkeypatch.setenv("MAILROOM_SMTPD_AUTH_DELAY_MS", "100")
-    for k, v in env.items():
-        monkeypatch.setenv("MAILROOM_SMTPD_" + k.upper(), str(v))
+# start_smtpd keyword -> [smtp] config key (durations given in ms).
+_TUNING_KEYS = {"greeting_delay_ms": "greeting_delay", "command_timeout_ms": "command_timeout",
+                "data_timeout_ms": "data_timeout", "tls_timeout_ms": "tls_timeout",
+                "auth_delay_ms": "auth_failure_delay", "max_sessions": "max_sessions",
+                "max_per_ip": "max_per_ip", "limit_loopback": "limit_loopback"}
+
+
+def smtp_tuning(m, **tuning):
+    """Put smtpd's timeouts/limits in m.extra["smtp"] (not yet written):
+    greeting_delay_ms=500 -> greeting_delay = 500ms, limit_loopback=1 -> yes."""
+    smtp = m.extra.setdefault("smtp", {})
+    for k, v in tuning.items():
+        key = _TUNING_KEYS[k]
+        if k.endswith("_ms"):
+            v = f"{int(v)}ms"
+        elif k == "limit_loopback":
+            v = "yes" if v else "no"
+        smtp[key] = str(v)
+
+
+def start_smtpd(m, monkeypatch=None, users=USERS, **tuning):
+    """Users added, smtpd started with no greeting delay and a 100 ms AUTH
+    failure step unless given; other keywords as smtp_tuning(). The values
+    go to the config file (monkeypatch is kept for the callers' sake)."""
+    smtp_tuning(m, greeting_delay_ms=0, auth_delay_ms=100)
+    smtp_tuning(m, **tuning)
+    m.write_config()
     for u, pw in users.items():
         m.add_user(u, pw)
     m.start("smtpd")

@@ -107,7 +107,7 @@ def test_wrong_password_535_delayed_and_logged_without_secret(smtpd):
     t0 = time.monotonic()
     d.expect("AUTH PLAIN " + b64("\0alice@example.test\0Secret-Wrong-1"), 535, "5.7.8")
     d.expect("AUTH PLAIN " + b64("\0alice@example.test\0Secret-Wrong-2"), 535, "5.7.8")
-    # MAILROOM_SMTPD_AUTH_DELAY_MS=100 in tests: 100 ms, then 200 ms
+    # auth_failure_delay = 100ms in tests (start_smtpd): 100 ms, then 200 ms
     assert time.monotonic() - t0 >= 0.3
     d.expect("MAIL FROM:<alice@example.test>", 530, "5.7.0")
     d.expect("AUTH PLAIN " + b64("\0ghost@example.test\0whatever"), 535, "5.7.8")
