@@ -85,7 +85,7 @@ $(BUILD)/%.a:
 $(BUILD)/mailroom-smtpd: $(call obj,smtpd/main.c) $(LIBSMTPD) $(LIBRULES) $(LIBTRUST) $(LIBSTORE) $(LIBCOMMON)
 $(BUILD)/mailroom-queued: $(call obj,outbound/main.c) $(LIBOUTBOUND) $(LIBSTORE) $(LIBCOMMON)
 $(BUILD)/mailroom-pop3d: $(call obj,pop3d/main.c) $(LIBPOP3D) $(LIBSTORE) $(LIBCOMMON)
-$(BUILD)/mailroom-webadmin: $(call obj,webadmin/main.c) $(LIBWEB) $(LIBRULES) $(LIBSTORE) $(LIBCOMMON)
+$(BUILD)/mailroom-webadmin: $(call obj,webadmin/main.c) $(LIBWEB) $(LIBRULES) $(LIBOUTBOUND) $(LIBTRUST) $(LIBSTORE) $(LIBCOMMON)
 $(BUILD)/mailroomctl: $(call obj,$(CLI_SRC)) $(LIBRULES) $(LIBSTORE) $(LIBCOMMON)
 $(BUILD)/test-unit: $(call obj,$(UNIT_SRC)) $(LIBSMTPD) $(LIBPOP3D) $(LIBWEB) $(LIBOUTBOUND) $(LIBRULES) $(LIBTRUST) $(LIBSTORE) $(LIBCOMMON)
 $(PROGRAMS) $(BUILD)/test-unit:

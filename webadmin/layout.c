@@ -25,6 +25,7 @@ static const struct nav_item nav[] = {
 	{"/rules", "Rules", STORE_ROLE_DOMAIN_ADMIN},
 	{"/queue", "Queue", STORE_ROLE_ADMIN},
 	{"/dns", "DNS records", STORE_ROLE_ADMIN},
+	{"/checks", "Mail checks", STORE_ROLE_ADMIN},
 	{"/audit", "Audit log", STORE_ROLE_ADMIN},
 	{"/settings", "Settings", STORE_ROLE_ADMIN},
 	{"/me", "My account", STORE_ROLE_USER},

@@ -92,6 +92,8 @@ static const struct web_route routes[] = {
 	{"POST", "/queue/delete", h_queue_del, NEED_ADMIN, 0},
 	{"GET", "/audit", h_audit, NEED_ADMIN, 0},
 	{"GET", "/dns", h_dns, NEED_ADMIN, 0},
+	{"GET", "/checks", h_checks, NEED_ADMIN, 0},
+	{"POST", "/checks", h_checks_post, NEED_ADMIN, 0},
 	{"GET", "/settings", h_settings, NEED_ADMIN, 0},
 	{"POST", "/settings", h_settings_post, NEED_ADMIN, 0},
 	{"POST", "/settings/outgoing", h_settings_outgoing, NEED_ADMIN, 0},

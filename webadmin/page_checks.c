@@ -1,0 +1,332 @@
+/*
+ * page_checks.c - the "Mail checks" page: the admin's settings of the
+ * inbound trust checks (trust/settings.c reads them, mailroom-smtpd
+ * re-reads them every minute and on SIGHUP): SPF, DKIM and DMARC on or
+ * off, refusing forged mail from our own domains, DNS blocklists,
+ * greylisting per domain and its delay, the spam score threshold and the
+ * subject tag for spam.
+ *
+ * Every value is checked here with words for the admin (errors next to
+ * their field), written as the trust.* settings, then read back through
+ * trust_settings_load() - the same parser smtpd uses - so the page never
+ * saves something smtpd would quietly replace with a default.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "../common/addr.h"
+#include "../trust/trust.h"
+#include "web.h"
+
+/* What the form holds: typed text and the four switches. */
+struct checks_form {
+	bool spf, dkim, dmarc, forged;
+	const char *dnsbl, *grey, *delay, *threshold, *tag;
+	const char *field; /* the refused one, or NULL */
+	const char *error;
+};
+
+static void field_error(struct html *h, const struct checks_form *f,
+			const char *field)
+{
+	if (f->error && f->field && strcmp(f->field, field) == 0)
+		html_fmt(h, "<p class=\"field-error\" id=\"%R-err\" role=\"alert\">"
+			    "%s</p>", field, f->error);
+}
+
+static const char *invalid(const struct checks_form *f, const char *field)
+{
+	return f->error && f->field && strcmp(f->field, field) == 0
+		       ? " aria-invalid=\"true\""
+		       : "";
+}
+
+static void checkbox(struct html *h, const char *name, bool on,
+		     const char *label, const char *hint)
+{
+	html_fmt(h, "<div><label class=\"inline\" for=\"%R\"><input "
+		    "type=\"checkbox\" id=\"%R\" name=\"%R\" value=\"yes\"%R> "
+		    "%R</label><span class=\"hint\">%R</span></div>",
+		 name, name, name, on ? " checked" : "", label, hint);
+}
+
+static void text_field(struct html *h, const struct checks_form *f,
+		       const char *name, const char *label, const char *hint,
+		       const char *value, const char *extra)
+{
+	html_fmt(h, "<div><label for=\"%R\">%R<small>%R</small></label>"
+		    "<input id=\"%R\" name=\"%R\" aria-describedby=\"%R-err\" "
+		    "value=\"%s\"%R%R>",
+		 name, label, hint, name, name, name, value, extra,
+		 invalid(f, name));
+	field_error(h, f, name);
+	html_raw(h, "</div>");
+}
+
+static void checks_page(struct web_req *r, const struct checks_form *f)
+{
+	struct html *h = &r->out;
+	page_begin(r, "Mail checks");
+	html_raw(h, "<p class=\"hint\">How this server checks mail arriving from "
+		    "the internet. Changes reach the mail server within a "
+		    "minute. Mail your own staff send (logged in) is never "
+		    "checked or delayed.</p><form class=\"stack\" method=\"post\" "
+		    "action=\"/checks\">");
+	page_csrf(r);
+	html_raw(h, "<section><h2>Who really sent it</h2>");
+	checkbox(h, "spf", f->spf, "Check SPF",
+		 "Is the sending server allowed to send for the sender's domain?");
+	checkbox(h, "dkim", f->dkim, "Check DKIM signatures",
+		 "Was the message signed by the domain it claims, and not changed?");
+	checkbox(h, "dmarc", f->dmarc, "Apply DMARC",
+		 "Refuse or mark mail the sender's domain says to refuse when "
+		 "SPF and DKIM fail.");
+	checkbox(h, "reject_forged_own_domain", f->forged,
+		 "Refuse forged mail from our own domains",
+		 "Mail from outside that claims to come from one of this "
+		 "server's domains and fails the checks is refused.");
+	html_raw(h, "</section><section><h2>Blocklists and greylisting</h2>");
+	text_field(h, f, "dnsbl_zones", "DNS blocklists",
+		   "Lists of known spam senders, e.g. zen.spamhaus.org, "
+		   "separated by commas. A listed server is refused when it "
+		   "connects. Empty: no lists.",
+		   f->dnsbl, " placeholder=\"zen.spamhaus.org\"");
+	text_field(h, f, "greylist_domains", "Greylisting for these domains",
+		   "Mail from an unknown sender is asked to come back a few "
+		   "minutes later; real mail servers do, most spam programs do "
+		   "not. Our domains separated by commas, * for all, empty: off.",
+		   f->grey, "");
+	text_field(h, f, "greylist_delay", "Greylisting delay in seconds",
+		   "How long an unknown sender must wait (1 to 86400; usually "
+		   "300).",
+		   f->delay, " inputmode=\"numeric\"");
+	html_raw(h, "</section><section><h2>Spam</h2>");
+	text_field(h, f, "spam_threshold", "Spam score threshold",
+		   "Mail scoring this many points or more counts as spam "
+		   "(0 to 1000, one decimal, e.g. 5 or 5.5).",
+		   f->threshold, " inputmode=\"decimal\"");
+	text_field(h, f, "spam_subject_tag", "Subject tag for spam",
+		   "Put in front of the subject of spam, e.g. [SPAM]. Empty: "
+		   "the subject is left alone (the X-Spam headers are always "
+		   "added).",
+		   f->tag, " maxlength=\"63\"");
+	html_raw(h, "</section><div><button type=\"submit\">Save mail checks"
+		    "</button></div></form>");
+	page_end(r);
+}
+
+/* The current settings as the form shows them; bufs hold the texts. */
+struct checks_bufs {
+	char delay[16], threshold[16];
+	struct trust_settings s;
+};
+
+static void load_form(struct web_req *r, struct checks_form *f,
+		      struct checks_bufs *b)
+{
+	const char *bad = NULL;
+	/* a bad stored key shows its default, as smtpd uses it */
+	(void)trust_settings_load(r->app->store, &b->s, &bad);
+	snprintf(b->delay, sizeof b->delay, "%d", b->s.greylist_delay);
+	snprintf(b->threshold, sizeof b->threshold, "%d.%d",
+		 b->s.spam_threshold_tenths / 10, b->s.spam_threshold_tenths % 10);
+	f->spf = b->s.spf;
+	f->dkim = b->s.dkim;
+	f->dmarc = b->s.dmarc;
+	f->forged = b->s.reject_forged_own_domain;
+	f->dnsbl = b->s.dnsbl_zones;
+	f->grey = b->s.greylist_domains;
+	f->delay = b->delay;
+	f->threshold = b->threshold;
+	f->tag = b->s.spam_subject_tag;
+}
+
+void h_checks(struct web_req *r)
+{
+	struct checks_bufs *b = calloc(1, sizeof *b);
+	if (b == NULL) {
+		web_error_page(r, 500, "Out of memory.");
+		return;
+	}
+	struct checks_form f = {0};
+	load_form(r, &f, b);
+	checks_page(r, &f);
+	free(b);
+}
+
+/*
+ * Normalise a comma/space separated list of host names into out (comma
+ * and space between). local: each must be one of our domains ("*" alone
+ * allowed). 0, or -1 with *why set.
+ */
+static int normalise_list(struct web_app *app, const char *in, bool local,
+			  char *out, size_t outlen, const char **why)
+{
+	size_t o = 0;
+	out[0] = '\0';
+	const char *p = in;
+	while (*p) {
+		p += strspn(p, ", \t;");
+		size_t n = strcspn(p, ", \t;");
+		if (n == 0)
+			break;
+		char d[ADDR_DOMAIN_MAX + 1];
+		const char *err;
+		if (local && n == 1 && p[0] == '*') {
+			snprintf(d, sizeof d, "*");
+		} else if (addr_domain_normalise(p, n, d, &err) != 0 ||
+			   strchr(d, '.') == NULL) {
+			*why = local ? "Write our domains (or *) separated by "
+				       "commas, e.g. example.com."
+				     : "Write list names separated by commas, "
+				       "e.g. zen.spamhaus.org.";
+			return -1;
+		} else if (local && store_domain_exists(app->store, d) != 1) {
+			*why = "Greylisting can only be turned on for this "
+			       "server's own domains (see Domains), or * for all.";
+			return -1;
+		}
+		int w = snprintf(out + o, outlen - o, "%s%s", o ? ", " : "", d);
+		if (w < 0 || (size_t)w >= outlen - o) {
+			*why = "That list is too long.";
+			return -1;
+		}
+		o += (size_t)w;
+		p += n;
+	}
+	return 0;
+}
+
+static bool on(struct web_req *r, const char *name)
+{
+	const char *v = web_field(r, name);
+	return v != NULL && strcmp(v, "yes") == 0;
+}
+
+static void refuse(struct web_req *r, struct checks_form *f, const char *field,
+		   const char *error)
+{
+	f->field = field;
+	f->error = error;
+	r->status = 400;
+	checks_page(r, f);
+}
+
+void h_checks_post(struct web_req *r)
+{
+	struct checks_form f = {
+		.spf = on(r, "spf"),
+		.dkim = on(r, "dkim"),
+		.dmarc = on(r, "dmarc"),
+		.forged = on(r, "reject_forged_own_domain"),
+		.dnsbl = web_field(r, "dnsbl_zones"),
+		.grey = web_field(r, "greylist_domains"),
+		.delay = web_field(r, "greylist_delay"),
+		.threshold = web_field(r, "spam_threshold"),
+		.tag = web_field(r, "spam_subject_tag"),
+	};
+	const char **texts[] = {&f.dnsbl, &f.grey, &f.delay, &f.threshold, &f.tag};
+	for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++)
+		if (*texts[i] == NULL)
+			*texts[i] = "";
+	struct trust_settings *cur = calloc(1, sizeof *cur);
+	struct trust_settings *want = calloc(1, sizeof *want);
+	if (cur == NULL || want == NULL) {
+		free(cur);
+		free(want);
+		web_error_page(r, 500, "Out of memory.");
+		return;
+	}
+	const char *why = NULL, *field = NULL;
+	char *end;
+	if (normalise_list(r->app, f.dnsbl, false, want->dnsbl_zones,
+			   sizeof want->dnsbl_zones, &why) != 0) {
+		field = "dnsbl_zones";
+	} else if (normalise_list(r->app, f.grey, true, want->greylist_domains,
+				  sizeof want->greylist_domains, &why) != 0) {
+		field = "greylist_domains";
+	} else {
+		long d = strtol(f.delay, &end, 10);
+		if (f.delay[0] == '\0' || *end != '\0' || d < 1 || d > 86400) {
+			field = "greylist_delay";
+			why = "The delay must be a whole number of seconds from 1 "
+			      "to 86400.";
+		}
+		want->greylist_delay = (int)d;
+	}
+	if (field == NULL) {
+		long whole = strtol(f.threshold, &end, 10);
+		int frac = 0;
+		if (end != f.threshold && *end == '.' && end[1] >= '0' &&
+		    end[1] <= '9' && end[2] == '\0') {
+			frac = end[1] - '0';
+			end += 2;
+		}
+		if (end == f.threshold || *end != '\0' || whole < 0 ||
+		    whole > 1000 || f.threshold[0] == '-' || f.threshold[0] == '+') {
+			field = "spam_threshold";
+			why = "The threshold must be a number of points from 0 to "
+			      "1000, like 5 or 5.5.";
+		}
+		want->spam_threshold_tenths = (int)whole * 10 + frac;
+	}
+	if (field == NULL) {
+		bool ctl = false;
+		for (const char *p = f.tag; *p; p++)
+			if ((unsigned char)*p < 0x20 || *p == 0x7f)
+				ctl = true;
+		if (ctl || strlen(f.tag) >= sizeof want->spam_subject_tag) {
+			field = "spam_subject_tag";
+			why = "The tag must be one line of at most 63 characters.";
+		}
+	}
+	if (field != NULL) {
+		refuse(r, &f, field, why);
+		free(cur);
+		free(want);
+		return;
+	}
+
+	char delay[16], thr[16];
+	snprintf(delay, sizeof delay, "%d", want->greylist_delay);
+	snprintf(thr, sizeof thr, "%d.%d", want->spam_threshold_tenths / 10,
+		 want->spam_threshold_tenths % 10);
+	struct {
+		const char *key, *value;
+	} kv[] = {
+		{"trust.spf", f.spf ? "yes" : "no"},
+		{"trust.dkim", f.dkim ? "yes" : "no"},
+		{"trust.dmarc", f.dmarc ? "yes" : "no"},
+		{"trust.reject_forged_own_domain", f.forged ? "yes" : "no"},
+		{"trust.dnsbl_zones", want->dnsbl_zones},
+		{"trust.greylist_domains", want->greylist_domains},
+		{"trust.greylist_delay", delay},
+		{"trust.spam_threshold", thr},
+		{"trust.spam_subject_tag", f.tag},
+	};
+	int rc = STORE_OK;
+	for (size_t i = 0; i < sizeof kv / sizeof kv[0] && rc == STORE_OK; i++)
+		rc = store_setting_set(r->app->store, kv[i].key, kv[i].value);
+	const char *bad = NULL;
+	if (rc != STORE_OK) {
+		refuse(r, &f, "dnsbl_zones", web_store_error(r->app, rc));
+	} else if (trust_settings_load(r->app->store, cur, &bad) < 0) {
+		/* cannot happen after the checks above; say which, never hide it */
+		refuse(r, &f, "dnsbl_zones", "The mail server would not accept "
+					     "these settings; see the server log.");
+	} else {
+		web_audit(r, "mail-checks",
+			  "spf=%s dkim=%s dmarc=%s forged_own_domain=%s dnsbl=\"%s\" "
+			  "greylist=\"%s\" greylist_delay=%s spam_threshold=%s "
+			  "subject_tag=\"%s\"",
+			  kv[0].value, kv[1].value, kv[2].value, kv[3].value,
+			  want->dnsbl_zones, want->greylist_domains, delay, thr, f.tag);
+		web_redirect_msg(r, "/checks", "ok",
+				 "Mail checks saved. The mail server uses them "
+				 "within a minute.");
+	}
+	free(cur);
+	free(want);
+}
