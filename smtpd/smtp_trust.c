@@ -24,6 +24,7 @@
 #include "../common/log.h"
 #include "../rules/rules.h"
 #include "../store/store.h"
+#include "../store/trace.h"
 #include "smtp_spool.h"
 
 #define TRUST_RELOAD_SECONDS 60
@@ -76,6 +77,12 @@ void smtp_trust_init(struct smtp_trust *t, struct event_base *base,
 		log_error("event=trust-unavailable error=\"%s\" (SPF, DKIM, DMARC, "
 			  "DNSBL and greylisting are off)", err);
 	load_settings(t, true);
+	char path[CONFIG_PATH_MAX];
+	if (t->ctx != NULL &&
+	    (config_db_path(cfg, path, sizeof(path)) < 0 ||
+	     smtp_trace_start(&t->trace, base, path, 0, err, sizeof(err)) < 0))
+		log_error("event=trace-unavailable error=\"%s\" (no message trace "
+			  "rows)", err);
 	t->reload = event_new(base, -1, EV_PERSIST, reload_cb, t);
 	if (t->reload != NULL) {
 		struct timeval tv = {TRUST_RELOAD_SECONDS, 0};
@@ -93,6 +100,7 @@ void smtp_trust_free(struct smtp_trust *t)
 	if (t->reload != NULL)
 		event_free(t->reload);
 	t->reload = NULL;
+	smtp_trace_stop(&t->trace);
 	trust_free(&t->ctx);
 }
 
@@ -111,6 +119,213 @@ void smtp_trust_conn_free(struct smtp_trust_conn *tc)
 		return;
 	trust_dnsbl_cancel(&tc->dnsbl);
 	smtp_trust_reset(tc);
+	buf_free(&tc->rcpts);
+	buf_free(&tc->grey);
+}
+
+/* ---- the message trace (smtp_trace.h, store/trace.h) --------------------- */
+
+#define TRACE_GREY_MAX 1024
+
+/* Copy src cut to fit dst (always terminated). */
+static void trace_copy(char *dst, size_t cap, const char *src)
+{
+	size_t n = strnlen(src, cap - 1);
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+}
+
+static void trace_fill(const struct smtp_trust_conn *tc, struct store_trace *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->at = time(NULL);
+	trace_copy(r->session, sizeof(r->session), tc->id);
+	trace_copy(r->client_ip, sizeof(r->client_ip), tc->ip);
+}
+
+/* The whole row is queued or dropped (counted by the queue): the trace
+ * never holds mail. */
+static void trace_emit(struct smtp_trust_conn *tc, const struct store_trace *r)
+{
+	smtp_trace_add(&tc->t->trace, r);
+}
+
+static void trace_dnsbl(struct smtp_trust_conn *tc,
+			const struct trust_dnsbl_outcome *o)
+{
+	struct store_trace r;
+	trace_fill(tc, &r);
+	trace_copy(r.outcome, sizeof(r.outcome), STORE_TRACE_REFUSED);
+	trace_copy(r.reply, sizeof(r.reply), tc->reply);
+	snprintf(r.dnsbl, sizeof(r.dnsbl), "listed %.70s %.47s", o->zone, o->answer);
+	snprintf(r.details, sizeof(r.details), "stage=connect");
+	trace_emit(tc, &r);
+}
+
+/* "a,b,c": addresses while they fit, then ",..." once. */
+static void trace_list_add(struct buf *b, const char *addr)
+{
+	size_t n = strlen(addr), room = b->max - 4; /* ",..." */
+	if (b->len >= 4 && memcmp(b->data + b->len - 4, ",...", 4) == 0)
+		return;
+	if (b->len + (b->len ? 1 : 0) + n <= room) {
+		if ((b->len && buf_append(b, ",", 1) < 0) || buf_append(b, addr, n) < 0)
+			return;
+	} else if (buf_append_str(b, b->len ? ",..." : "...") < 0) {
+		return;
+	}
+}
+
+static void trace_begin(struct smtp_trust_conn *tc, const char *helo,
+			const char *sender)
+{
+	if (tc->rcpts.data == NULL &&
+	    (buf_init(&tc->rcpts, STORE_TRACE_RCPTS_MAX - 1) < 0 ||
+	     buf_init(&tc->grey, TRACE_GREY_MAX) < 0)) {
+		buf_free(&tc->rcpts);
+		buf_free(&tc->grey);
+		return; /* no memory: this transaction goes untraced */
+	}
+	if (!tc->t->trace.started)
+		return;
+	tc->traced = true;
+	trace_copy(tc->helo, sizeof(tc->helo), helo ? helo : "");
+	trace_copy(tc->sender, sizeof(tc->sender), sender ? sender : "");
+	buf_reset(&tc->rcpts);
+	buf_reset(&tc->grey);
+}
+
+static void trace_envelope(const struct smtp_trust_conn *tc, struct store_trace *r)
+{
+	trace_fill(tc, r);
+	trace_copy(r->helo, sizeof(r->helo), tc->helo);
+	trace_copy(r->sender, sizeof(r->sender), tc->sender);
+	if (tc->spf_done)
+		snprintf(r->spf, sizeof(r->spf), "%s %s=%.100s",
+			 trust_spf_result_name(tc->spf_out.result),
+			 tc->spf_out.helo_identity ? "helo" : "mailfrom",
+			 tc->spf_out.domain);
+}
+
+static void trace_dkim(const struct trust_dkim_outcome *d, char *out, size_t cap)
+{
+	if (d->n_sigs == 0) {
+		snprintf(out, cap, "none");
+		return;
+	}
+	size_t n = 0;
+	for (size_t i = 0; i < d->n_sigs && n + 1 < cap; i++) {
+		int w = snprintf(out + n, cap - n, "%s%s d=%.60s", i ? ", " : "",
+				 trust_auth_result_name(d->sigs[i].result),
+				 d->sigs[i].domain);
+		if (w < 0)
+			break;
+		n += (size_t)w;
+	}
+}
+
+static const char *policy_name(enum trust_dmarc_policy p)
+{
+	return p == TRUST_DMARC_P_REJECT ? "reject"
+	       : p == TRUST_DMARC_P_QUARANTINE ? "quarantine" : "none";
+}
+
+/* The verdict: a refused message's row is complete now; an accepted one
+ * waits in tc->row for the store's answer. */
+static void trace_verdict(struct smtp_trust_conn *tc, const struct trust_verdict *v)
+{
+	if (!tc->traced)
+		return;
+	free(tc->row);
+	tc->row = malloc(sizeof(*tc->row));
+	if (tc->row == NULL)
+		return;
+	struct store_trace *r = tc->row;
+	trace_envelope(tc, r);
+	trace_copy(r->rcpts, sizeof(r->rcpts), tc->rcpts.len ? tc->rcpts.data : "");
+	if (v->dkim != NULL) {
+		trace_copy(r->message_id, sizeof(r->message_id), v->dkim->message_id);
+		if (tc->t->set.dkim)
+			trace_dkim(v->dkim, r->dkim, sizeof(r->dkim));
+	}
+	if (v->dmarc != NULL)
+		snprintf(r->dmarc, sizeof(r->dmarc), "%s p=%s from=%.100s",
+			 trust_auth_result_name(v->dmarc->result),
+			 policy_name(v->dmarc->policy), v->dmarc->domain);
+	r->spam_score = v->spam.score_tenths;
+	const char *outcome = v->action == TRUST_REJECT ? STORE_TRACE_REFUSED
+			      : v->quarantine ? STORE_TRACE_QUARANTINED
+			      : v->is_spam ? STORE_TRACE_TAGGED : STORE_TRACE_ACCEPTED;
+	trace_copy(r->outcome, sizeof(r->outcome), outcome);
+	int n = snprintf(r->details, sizeof(r->details), "tests=%s",
+			 v->spam.tests[0] ? v->spam.tests : "none");
+	if (tc->grey.len > 0 && n > 0 && (size_t)n < sizeof(r->details))
+		snprintf(r->details + n, sizeof(r->details) - (size_t)n,
+			 " greylisted=%s", tc->grey.data);
+	buf_reset(&tc->grey); /* in this row, not a row of their own */
+	if (v->action == TRUST_REJECT) {
+		trace_copy(r->reply, sizeof(r->reply), v->reply);
+		trace_emit(tc, r);
+		free(tc->row);
+		tc->row = NULL;
+	}
+}
+
+void smtp_trust_delivered(struct smtp_trust_conn *tc, const char *queue_id,
+			  int result, const char *reject)
+{
+	struct store_trace *r = tc->row;
+	if (r == NULL)
+		return;
+	/* the texts smtp_session.c answers with */
+	if (reject != NULL && reject[0] != '\0') {
+		snprintf(r->reply, sizeof(r->reply), "550 5.7.1 %s", reject);
+		trace_copy(r->outcome, sizeof(r->outcome), STORE_TRACE_REFUSED);
+	} else if (result == STORE_OK) {
+		snprintf(r->reply, sizeof(r->reply), "250 2.0.0 Ok: queued as %s",
+			 queue_id ? queue_id : "");
+	} else {
+		snprintf(r->reply, sizeof(r->reply), "%s",
+			 result == STORE_OVERQUOTA
+				 ? "452 4.2.2 Mailbox full, try again later"
+				 : "451 4.3.0 Temporary local problem, try again later");
+		trace_copy(r->outcome, sizeof(r->outcome), STORE_TRACE_TEMPFAIL);
+	}
+	size_t n = strnlen(r->details, sizeof(r->details));
+	snprintf(r->details + n, sizeof(r->details) - n, "%squeue_id=%s%s",
+		 n ? " " : "", queue_id ? queue_id : "",
+		 reject && reject[0] ? " refused_by=rules" : "");
+	trace_emit(tc, r);
+	free(tc->row);
+	tc->row = NULL;
+}
+
+/* The transaction ends: a verdict row that never got the store's answer
+ * (the headers could not be added: the session said 451), or recipients
+ * greylisted in a transaction that never reached a verdict. */
+static void trace_end(struct smtp_trust_conn *tc)
+{
+	if (tc->row != NULL) {
+		struct store_trace *r = tc->row;
+		snprintf(r->reply, sizeof(r->reply),
+			 "451 4.3.0 Temporary local problem, try again later");
+		trace_copy(r->outcome, sizeof(r->outcome), STORE_TRACE_TEMPFAIL);
+		trace_emit(tc, r);
+		free(tc->row);
+		tc->row = NULL;
+	} else if (tc->traced && tc->grey.len > 0) {
+		struct store_trace r;
+		trace_envelope(tc, &r);
+		trace_copy(r.rcpts, sizeof(r.rcpts), tc->grey.data);
+		trace_copy(r.outcome, sizeof(r.outcome), STORE_TRACE_GREYLISTED);
+		trace_copy(r.reply, sizeof(r.reply), tc->reply);
+		snprintf(r.details, sizeof(r.details), "stage=rcpt%s%s",
+			 tc->rcpts.len ? " accepted=" : "",
+			 tc->rcpts.len ? tc->rcpts.data : "");
+		trace_emit(tc, &r);
+	}
+	tc->traced = false;
+	buf_reset(&tc->grey);
 }
 
 /* ---- connect: DNSBL ---------------------------------------------------- */
@@ -127,6 +342,7 @@ static void on_dnsbl(void *arg, const struct trust_dnsbl_outcome *o)
 			 "554 5.7.1 Service unavailable; client [%s] blocked using %s",
 			 tc->ip, o->zone);
 		reply = tc->reply;
+		trace_dnsbl(tc, o);
 	} else if (o->errors > 0) {
 		log_info("session=%s ip=%s event=dnsbl-errors zones=%d", tc->id,
 			 tc->ip, o->errors);
@@ -170,7 +386,10 @@ void smtp_trust_mail(struct smtp_trust_conn *tc, const char *helo,
 {
 	struct smtp_trust *t = tc->t;
 	smtp_trust_reset(tc);
-	if (t == NULL || t->ctx == NULL || !t->set.spf)
+	if (t == NULL || t->ctx == NULL)
+		return;
+	trace_begin(tc, helo, sender);
+	if (!t->set.spf)
 		return;
 	tc->spf_started = true;
 	struct trust_spf *h = trust_spf_check(t->ctx, tc->ip, helo, sender,
@@ -196,7 +415,7 @@ static struct smtp_grey_known *grey_slot(struct smtp_trust *t, const char *net)
  * with greylisting on: 811 msg/s before this cache, 3,517 with it). New
  * triples from unknown networks still write on this thread.
  */
-const char *smtp_trust_rcpt(struct smtp_trust_conn *tc, const char *sender,
+static const char *greylist(struct smtp_trust_conn *tc, const char *sender,
 			    const char *rcpt)
 {
 	struct smtp_trust *t = tc->t;
@@ -231,6 +450,15 @@ const char *smtp_trust_rcpt(struct smtp_trust_conn *tc, const char *sender,
 		 "451 4.7.1 Greylisted, please try again in %lld seconds",
 		 (long long)retry);
 	return tc->reply;
+}
+
+const char *smtp_trust_rcpt(struct smtp_trust_conn *tc, const char *sender,
+			    const char *rcpt)
+{
+	const char *no = greylist(tc, sender, rcpt);
+	if (tc->traced)
+		trace_list_add(no ? &tc->grey : &tc->rcpts, rcpt);
+	return no;
 }
 
 /* ---- DATA and its end -------------------------------------------------- */
@@ -331,6 +559,7 @@ int smtp_trust_message_write(struct smtp_trust_conn *tc, const char *p, size_t n
 static void on_verdict(void *arg, const struct trust_verdict *v)
 {
 	struct smtp_trust_conn *tc = arg;
+	trace_verdict(tc, v);
 	tc->verdict_cb(tc->arg, v);
 }
 
@@ -360,6 +589,7 @@ int smtp_trust_message_end(struct smtp_trust_conn *tc,
 
 void smtp_trust_reset(struct smtp_trust_conn *tc)
 {
+	trace_end(tc);
 	trust_spf_cancel(&tc->spf);
 	trust_message_free(&tc->msg);
 	if (tc->af_live)

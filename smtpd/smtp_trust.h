@@ -17,8 +17,11 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "../common/buf.h"
 #include "../common/config.h"
+#include "../store/trace.h"
 #include "../trust/trust.h"
+#include "smtp_trace.h"
 
 struct event_base;
 struct event;
@@ -55,6 +58,7 @@ struct smtp_trust {
 	struct event *reload;  /* settings once a minute, greylist prune hourly */
 	uint64_t draw;         /* xorshift state for DMARC pct= (seeded once) */
 	unsigned ticks;
+	struct smtp_trace trace; /* message trace rows to the store */
 };
 
 /* Never fails hard: without DNS the checks are off (logged). */
@@ -92,6 +96,15 @@ struct smtp_trust_conn {
 	bool finish_waiting; /* end of DATA came before the SPF answer */
 	smtp_trust_verdict_fn verdict_cb;
 	char reply[384];
+	/* the message trace of the transaction: who offered it to whom, and
+	 * the row made at the verdict, waiting for the reply the store's
+	 * answer gives (smtp_trust_delivered) */
+	bool traced;          /* MAIL seen with the checks on */
+	char helo[STORE_TRACE_HELO_MAX];
+	char sender[STORE_TRACE_ADDR_MAX];
+	struct buf rcpts;     /* "a@x,b@y": recipients that passed RCPT checks */
+	struct buf grey;      /* greylisted recipients */
+	struct store_trace *row; /* verdict given, reply not yet known */
 };
 
 void smtp_trust_conn_init(struct smtp_trust_conn *tc, struct smtp_trust *t,
@@ -121,6 +134,15 @@ int smtp_trust_message_end(struct smtp_trust_conn *tc,
 			   smtp_trust_verdict_fn cb, void *arg);
 /* The transaction is over (RSET, MAIL, delivered, refused). */
 void smtp_trust_reset(struct smtp_trust_conn *tc);
+/*
+ * The store answered a message that passed the verdict (call before the
+ * session answers and resets): its trace row gets the reply the session
+ * is about to send - 250 with queue_id, the rules' 550 when reject is
+ * not "", else 452/451 by result - and is queued. No-op for messages that
+ * had no verdict.
+ */
+void smtp_trust_delivered(struct smtp_trust_conn *tc, const char *queue_id,
+			  int result, const char *reject);
 
 /*
  * The stored message is the spool's first size octets with headers put

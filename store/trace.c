@@ -92,6 +92,32 @@ int store_trace_add_batch(struct store *st, const struct store_trace *rows,
 	return store_tx_commit(st);
 }
 
+int store_trace_add_each(struct store *st, store_trace_next_fn next, void *ctx,
+			 size_t *n_r)
+{
+	*n_r = 0;
+	int rc = store_tx_begin(st);
+	if (rc != STORE_OK)
+		return rc;
+	struct store_trace row;
+	size_t n = 0;
+	for (;;) {
+		memset(&row, 0, sizeof row);
+		if (next(ctx, &row) != 1)
+			break;
+		rc = add_one(st, &row);
+		if (rc != STORE_OK) {
+			store_tx_rollback(st);
+			return rc;
+		}
+		n++;
+	}
+	rc = store_tx_commit(st);
+	if (rc == STORE_OK)
+		*n_r = n;
+	return rc;
+}
+
 static void read_row(sqlite3_stmt *s, struct store_trace *r)
 {
 	memset(r, 0, sizeof *r);

@@ -75,6 +75,16 @@ struct store_trace {
 int store_trace_add_batch(struct store *st, const struct store_trace *rows,
 			  size_t n) __attribute__((warn_unused_result));
 
+/*
+ * The same for rows made one at a time: next fills *row (zeroed by the
+ * store before each call) and returns 1, or 0 when there are no more. One
+ * transaction for all of them; a writer that keeps its queue packed needs
+ * only one struct at a time. How many were stored in *n_r (0 on error).
+ */
+typedef int (*store_trace_next_fn)(void *ctx, struct store_trace *row);
+int store_trace_add_each(struct store *st, store_trace_next_fn next, void *ctx,
+			 size_t *n_r) __attribute__((warn_unused_result));
+
 typedef int (*store_trace_cb)(void *ctx, const struct store_trace *row);
 /*
  * Rows newest first (by id), only those with id < before_id when

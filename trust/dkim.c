@@ -401,6 +401,24 @@ static bool raw_named(const char *p, size_t len, const char *name, size_t nlen)
 	return k == nlen && strncasecmp(p, name, nlen) == 0;
 }
 
+/* A Message-ID value for the trace: unfolded, leading and trailing
+ * white space gone, control and non-ASCII octets shown as '?', cut. */
+static void copy_msgid(const char *v, size_t len, char *out, size_t cap)
+{
+	size_t k = 0;
+	for (size_t i = 0; i < len && k + 1 < cap; i++) {
+		unsigned char c = (unsigned char)v[i];
+		if (c == '\r' || c == '\n')
+			continue;
+		if (k == 0 && (c == ' ' || c == '\t'))
+			continue;
+		out[k++] = c == '\t' ? ' ' : c < 0x20 || c >= 0x7f ? '?' : (char)c;
+	}
+	while (k > 0 && out[k - 1] == ' ')
+		k--;
+	out[k] = '\0';
+}
+
 /* The header section is complete: split it into fields, find the
  * signatures and the From fields. Fields past FIELDS_MAX are not kept for
  * h= (their signatures are ignored), but every From field counts, so a
@@ -438,6 +456,10 @@ static void headers_done(struct trust_dkim *d)
 			if (d->out.from_count == 0)
 				memcpy(d->out.from_domain, dom, sizeof dom);
 			d->out.from_count += boxes;
+		} else if (raw_named(p, flen, "message-id", 10)) {
+			if (d->out.message_id[0] == '\0')
+				copy_msgid(colon + 1, vlen, d->out.message_id,
+					   sizeof d->out.message_id);
 		} else if (raw_named(p, flen, "dkim-signature", 14)) {
 			if (!kept || d->out.n_sigs >= TRUST_DKIM_SIGS_MAX) {
 				d->out.n_ignored++;

@@ -38,6 +38,7 @@
 #define TRUST_DKIM_SIGS_MAX 8
 #define TRUST_DNSBL_ZONES_MAX 8
 #define TRUST_SPF_RECORD_MAX 4096 /* joined TXT strings of one record */
+#define TRUST_MSGID_MAX 255
 
 struct event_base;
 struct trust_ctx;
@@ -167,6 +168,9 @@ struct trust_dkim_outcome {
 	char from_domain[TRUST_DOMAIN_MAX + 1]; /* RFC5322.From domain, or "" */
 	int from_count;              /* From addresses seen (DMARC wants 1) */
 	bool headers_too_big;        /* header section over the cap */
+	/* The first Message-ID field's value, unfolded, control characters
+	 * as '?', cut: for the message trace, never trusted. */
+	char message_id[TRUST_MSGID_MAX + 1];
 };
 typedef void (*trust_dkim_cb)(void *arg, const struct trust_dkim_outcome *o);
 

@@ -3,13 +3,17 @@
  * real SQLite store: a batch is one transaction (all rows or none), rows
  * come back newest first page by page, the address filter matches senders
  * and whole recipients (and "@domain"), unterminated fields are cut at
- * their size, and pruning removes only old rows.
+ * their size, and pruning removes only old rows. Then smtpd's queue in
+ * front of it: rows packed and unpacked intact, a full queue drops (and
+ * counts) rather than wait, stopping writes everything kept, in order.
  */
 #include <stdio.h>
 #include <string.h>
 
+#include <event2/event.h>
 #include <sqlite3.h>
 
+#include "../../smtpd/smtp_trace.h"
 #include "../../store/store_int.h"
 #include "../../store/trace.h"
 #include "test.h"
@@ -252,3 +256,106 @@ TEST_SUITE(trust_trace, {"batch roundtrip", test_batch_roundtrip},
 	   {"address filter", test_address_filter},
 	   {"unterminated fields", test_unterminated_fields},
 	   {"prune", test_prune});
+
+/* ---- smtpd's trace queue (smtpd/smtp_trace.h) --------------------------- */
+
+static void test_pack_roundtrip(void)
+{
+	struct buf b;
+	CHECK(buf_init(&b, 64 * 1024) == 0);
+	struct store_trace in[3], out;
+	row_fill(&in[0], 11, "a@x.test", "b@example.test", "accepted");
+	row_fill(&in[1], -5, "", "", "refused");
+	in[1].spam_score = -3;
+	row_fill(&in[2], 12, "c@x.test", "d@example.test", "tagged");
+	memset(in[2].rcpts, 'r', sizeof in[2].rcpts);     /* no NUL: cut */
+	memset(in[2].details, 'd', sizeof in[2].details); /* no NUL: cut */
+	for (int i = 0; i < 3; i++)
+		CHECK_INT(smtp_trace_pack(&b, &in[i]), 0);
+	size_t pos = 0;
+	for (int i = 0; i < 3; i++) {
+		CHECK_INT(smtp_trace_unpack(b.data, b.len, &pos, &out), 1);
+		CHECK_INT(out.at, in[i].at);
+		CHECK_INT(out.spam_score, in[i].spam_score);
+		CHECK_STR(out.sender, in[i].sender);
+		CHECK_STR(out.outcome, in[i].outcome);
+		CHECK_STR(out.dkim, in[i].dkim);
+		CHECK_STR(out.session, in[i].session);
+	}
+	CHECK_INT(strlen(out.rcpts), sizeof out.rcpts - 1);
+	CHECK_INT(strlen(out.details), sizeof out.details - 1);
+	CHECK_INT(smtp_trace_unpack(b.data, b.len, &pos, &out), 0); /* the end */
+	CHECK_INT(pos, b.len);
+	/* a cut-off rest is not a row */
+	pos = 0;
+	CHECK_INT(smtp_trace_unpack(b.data, 20, &pos, &out), 0);
+	CHECK_INT(pos, 0);
+	buf_free(&b);
+
+	/* over the cap: refused, buffer unchanged */
+	CHECK(buf_init(&b, 100) == 0);
+	CHECK_INT(smtp_trace_pack(&b, &in[0]), -1);
+	CHECK_INT(b.len, 0);
+	buf_free(&b);
+}
+
+static void test_queue_drops_when_full_then_writes(void)
+{
+	struct tstore t;
+	tstore_open(&t);
+	struct event_base *base = event_base_new();
+	struct smtp_trace q;
+	char err[256] = "";
+	/* a few rows per buffer */
+	CHECK_INT(smtp_trace_start(&q, base, t.path, 1200, err, sizeof err), 0);
+	/* hold the write lock: the writer thread waits, both buffers fill */
+	sqlite3 *other = NULL;
+	CHECK(sqlite3_open(t.path, &other) == SQLITE_OK);
+	CHECK(sqlite3_exec(other, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK);
+	struct store_trace r;
+	int accepted = 0, dropped = 0;
+	for (int i = 0; i < 40; i++) {
+		row_fill(&r, 5000 + i, "a@x.test", "b@example.test", "accepted");
+		if (smtp_trace_add(&q, &r))
+			accepted++;
+		else
+			dropped++;
+	}
+	CHECK(accepted > 0);
+	CHECK(dropped > 0);
+	CHECK_INT(q.dropped, dropped);
+	CHECK_INT(q.queued, accepted);
+	CHECK(sqlite3_exec(other, "ROLLBACK", NULL, NULL, NULL) == SQLITE_OK);
+	sqlite3_close(other);
+	smtp_trace_stop(&q); /* writes what the thread had and what was left */
+	CHECK_INT(count_rows(t.st), accepted);
+	CHECK_INT(q.written, accepted);
+	CHECK_INT(q.lost, 0);
+	/* the rows kept their order */
+	struct collect c;
+	CHECK_INT(list(t.st, NULL, 0, 1, &c), 1);
+	CHECK_INT(c.rows[0].at, 5000 + accepted - 1);
+	/* stopped: adding drops quietly */
+	CHECK(!smtp_trace_add(&q, &r));
+	event_base_free(base);
+	tstore_done(&t);
+}
+
+static void test_queue_start_fails_cleanly(void)
+{
+	struct event_base *base = event_base_new();
+	struct smtp_trace q;
+	char err[256] = "";
+	CHECK_INT(smtp_trace_start(&q, base, "/nonexistent/dir/x.db", 0, err,
+				   sizeof err), -1);
+	CHECK(err[0] != '\0');
+	struct store_trace r;
+	row_fill(&r, 1, "a@x.test", "b@example.test", "accepted");
+	CHECK(!smtp_trace_add(&q, &r));
+	smtp_trace_stop(&q); /* harmless */
+	event_base_free(base);
+}
+
+TEST_SUITE(trust_trace_queue, {"pack roundtrip", test_pack_roundtrip},
+	   {"drops when full, then writes", test_queue_drops_when_full_then_writes},
+	   {"start fails cleanly", test_queue_start_fails_cleanly});
