@@ -1,6 +1,7 @@
 /*
  * dns.c - the DNS records page: what each domain needs (MX, SPF, DMARC,
- * autoconfig) and what the server name needs (A, and the PTR only the
+ * autoconfig, and DKIM for the keys `mailroomctl dkim keygen` made, see
+ * dkimrec.h) and what the server name needs (A, and the PTR only the
  * ISP can set), each looked up live and shown as right / missing / wrong
  * with the value found next to the value wanted, in words an office admin
  * can forward to their provider.
@@ -16,17 +17,35 @@
 
 #include "../common/addr.h"
 #include "../common/log.h"
+#include "dkimrec.h"
 #include "dnscheck.h"
 #include "web.h"
 
-#define DNS_DOMAINS_MAX 15 /* 4 queries each within DNSCHECK_QUERIES_MAX */
+#define DNS_DOMAINS_MAX 15 /* 6 queries each within DNSCHECK_QUERIES_MAX */
+_Static_assert(1 + 6 * DNS_DOMAINS_MAX <= DNSCHECK_QUERIES_MAX,
+	       "every domain's queries fit one batch");
 
 enum verdict { V_RIGHT, V_MISSING, V_WRONG, V_UNKNOWN };
+
+/* One DKIM key of a domain: the record it wants, and what DNS has. */
+struct dkim_row {
+	int state; /* 1 key read, 0 no key, -1 unreadable (dkimrec_wanted) */
+	const char *err;
+	char name[HOSTNAME_MAX + 1];
+	char want[DKIMREC_TXT_MAX];
+	struct dnscheck_query *q; /* NULL unless state == 1 */
+};
+
+struct dns_domain_q {
+	struct dnscheck_query *mx, *spf, *dmarc, *autoconf;
+	struct dkim_row dkim[2]; /* RSA, Ed25519 */
+};
 
 struct dns_page {
 	char hostname[HOSTNAME_MAX + 1];
 	char public_ip[64];
 	char domains[DNS_DOMAINS_MAX][ADDR_DOMAIN_MAX + 1];
+	struct dns_domain_q dq[DNS_DOMAINS_MAX];
 	size_t n_domains;
 	bool more_domains;
 	struct dnscheck_query q[DNSCHECK_QUERIES_MAX];
@@ -183,6 +202,53 @@ static void row(struct html *h, const char *type, const char *name,
 		 cls[v], label[v]);
 }
 
+static enum verdict check_dkim(const struct dkim_row *dk)
+{
+	const struct dnscheck_query *q = dk->q;
+	if (q->status != DNSCHECK_FOUND)
+		return basic(q);
+	for (size_t i = 0; i < q->n; i++)
+		if (dkimrec_matches(q->values[i], dk->want))
+			return V_RIGHT;
+	return V_WRONG;
+}
+
+/* The DKIM rows of one domain: a row per key found, compared live; with
+ * no key, one row that says how to make it (nothing to look up). An RSA
+ * key without an Ed25519 one needs no second row. */
+static void dkim_rows(struct html *h, const char *domain,
+		      const struct dkim_row dk[2])
+{
+	for (int k = 0; k < 2; k++) {
+		const char *type = k ? "TXT (DKIM Ed25519)" : "TXT (DKIM)";
+		if (dk[k].state == 1) {
+			row(h, type, dk[k].name, dk[k].want, dk[k].q,
+			    check_dkim(&dk[k]),
+			    "The public half of the key this server signs "
+			    "outgoing mail with; receivers check signatures "
+			    "against it.");
+			continue;
+		}
+		if (dk[k].state == 0 && (k == 1 || dk[1].state != 0))
+			continue;
+		char note[400];
+		if (dk[k].state < 0)
+			snprintf(note, sizeof note, "The key for %s cannot be used: "
+				 "%s.", domain, dk[k].err);
+		else
+			snprintf(note, sizeof note, "No signing key for %s yet. Make "
+				 "one on the server with: mailroomctl dkim keygen "
+				 "%s - then this page shows the record to publish.",
+				 domain, domain);
+		html_fmt(h, "<tr><td>%s</td><td><code>%s</code></td><td>"
+			    "<span class=\"hint\">%s</span></td><td><span "
+			    "class=\"muted\">not looked up</span></td><td><span "
+			    "class=\"badge warn\">%R</span></td></tr>",
+			 type, dk[k].name, note,
+			 dk[k].state < 0 ? "key unreadable" : "no key yet");
+	}
+}
+
 static void table_head(struct html *h)
 {
 	html_raw(h, "<div class=\"table-wrap\"><table><thead><tr><th>Type</th>"
@@ -210,11 +276,23 @@ void h_dns(struct web_req *r)
 	}
 
 	struct dnscheck_query *host_a = add_query(p, DNSCHECK_A, "", p->hostname);
+	const struct config *cfg = r->app->cfg;
 	for (size_t i = 0; i < p->n_domains; i++) {
-		add_query(p, DNSCHECK_MX, "", p->domains[i]);
-		add_query(p, DNSCHECK_TXT, "", p->domains[i]);
-		add_query(p, DNSCHECK_TXT, "_dmarc.", p->domains[i]);
-		add_query(p, DNSCHECK_A, "autoconfig.", p->domains[i]);
+		struct dns_domain_q *d = &p->dq[i];
+		d->mx = add_query(p, DNSCHECK_MX, "", p->domains[i]);
+		d->spf = add_query(p, DNSCHECK_TXT, "", p->domains[i]);
+		d->dmarc = add_query(p, DNSCHECK_TXT, "_dmarc.", p->domains[i]);
+		d->autoconf = add_query(p, DNSCHECK_A, "autoconfig.", p->domains[i]);
+		for (int k = 0; k < 2; k++) {
+			struct dkim_row *dk = &d->dkim[k];
+			dk->state = dkimrec_wanted(cfg->data_dir, cfg->dkim_selector,
+						   p->domains[i],
+						   k ? DKIMREC_ED25519 : DKIMREC_RSA,
+						   dk->name, sizeof dk->name,
+						   dk->want, &dk->err);
+			if (dk->state == 1)
+				dk->q = add_query(p, DNSCHECK_TXT, "", dk->name);
+		}
 	}
 
 	/* the lookups: without the lock, touching only p and the config */
@@ -281,31 +359,32 @@ void h_dns(struct web_req *r)
 
 	for (size_t i = 0; i < p->n_domains; i++) {
 		const char *d = p->domains[i];
-		struct dnscheck_query *mx = &p->q[1 + 4 * i];
+		struct dnscheck_query *mx = p->dq[i].mx;
 		char want[HOSTNAME_MAX + 64], name[HOSTNAME_MAX + 16];
 		html_fmt(h, "<section><h2>%s</h2>", d);
 		table_head(h);
 		snprintf(want, sizeof want, "10 %s", p->hostname);
 		row(h, "MX", d, want, mx, check_mx(mx, p->hostname),
 		    "Tells the world to deliver mail for this domain here.");
-		row(h, "TXT (SPF)", d, "v=spf1 mx -all", mx + 1,
-		    check_spf(mx + 1, p->hostname, host_a),
+		row(h, "TXT (SPF)", d, "v=spf1 mx -all", p->dq[i].spf,
+		    check_spf(p->dq[i].spf, p->hostname, host_a),
 		    "Says which servers may send this domain's mail.");
 		snprintf(name, sizeof name, "_dmarc.%s", d);
 		snprintf(want, sizeof want, "v=DMARC1; p=quarantine; rua=mailto:postmaster@%s", d);
-		row(h, "TXT (DMARC)", name, want, mx + 2, check_dmarc(mx + 2),
+		row(h, "TXT (DMARC)", name, want, p->dq[i].dmarc,
+		    check_dmarc(p->dq[i].dmarc),
 		    "Tells receivers what to do with mail that fails SPF.");
 		snprintf(name, sizeof name, "autoconfig.%s", d);
 		snprintf(want, sizeof want, "CNAME %s", p->hostname);
-		row(h, "CNAME", name, want, mx + 3, check_same_a(mx + 3, host_a),
+		row(h, "CNAME", name, want, p->dq[i].autoconf,
+		    check_same_a(p->dq[i].autoconf, host_a),
 		    "Lets Thunderbird and other mail programs set themselves up.");
+		dkim_rows(h, d, p->dq[i].dkim);
 		html_raw(h, "</tbody></table></div></section>");
 	}
 	if (p->more_domains)
 		html_fmt(h, "<p class=\"muted\">Only the first %d domains are "
 			    "checked here.</p>", DNS_DOMAINS_MAX);
-	html_raw(h, "<p class=\"hint\">DKIM signing keys will be listed here "
-		    "once Mailroom signs outgoing mail.</p>");
 	page_end(r);
 	free(p);
 }

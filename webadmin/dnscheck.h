@@ -14,7 +14,7 @@
 
 #include "../common/limits.h"
 
-#define DNSCHECK_QUERIES_MAX 64
+#define DNSCHECK_QUERIES_MAX 96
 #define DNSCHECK_VALUES_MAX 8
 #define DNSCHECK_VALUE_MAX 512
 #define DNSCHECK_TIMEOUT_MS 3000
