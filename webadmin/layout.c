@@ -26,6 +26,7 @@ static const struct nav_item nav[] = {
 	{"/queue", "Queue", STORE_ROLE_ADMIN},
 	{"/dns", "DNS records", STORE_ROLE_ADMIN},
 	{"/checks", "Mail checks", STORE_ROLE_ADMIN},
+	{"/trace", "Message trace", STORE_ROLE_ADMIN},
 	{"/audit", "Audit log", STORE_ROLE_ADMIN},
 	{"/settings", "Settings", STORE_ROLE_ADMIN},
 	{"/me", "My account", STORE_ROLE_USER},
@@ -187,6 +188,8 @@ const char web_css[] =
 	".stat b{display:block;font-size:1.6rem}\n"
 	".stat span{color:var(--muted);font-size:.9rem}\n"
 	".table-wrap{overflow-x:auto}\n"
+	".check{font-size:.9rem;white-space:nowrap}\n"
+	"td.reply code{white-space:normal;overflow-wrap:anywhere}\n"
 	"table{border-collapse:collapse;width:100%;background:var(--card)}\n"
 	"th,td{text-align:left;padding:.45rem .6rem;border-bottom:1px solid "
 	"var(--line);vertical-align:top}\n"

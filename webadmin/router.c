@@ -94,6 +94,7 @@ static const struct web_route routes[] = {
 	{"GET", "/dns", h_dns, NEED_ADMIN, 0},
 	{"GET", "/checks", h_checks, NEED_ADMIN, 0},
 	{"POST", "/checks", h_checks_post, NEED_ADMIN, 0},
+	{"GET", "/trace", h_trace, NEED_ADMIN, 0},
 	{"GET", "/settings", h_settings, NEED_ADMIN, 0},
 	{"POST", "/settings", h_settings_post, NEED_ADMIN, 0},
 	{"POST", "/settings/outgoing", h_settings_outgoing, NEED_ADMIN, 0},

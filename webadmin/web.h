@@ -216,6 +216,8 @@ void h_dns(struct web_req *r);
 /* The Mail checks page: trust.* settings (page_checks.c). */
 void h_checks(struct web_req *r);
 void h_checks_post(struct web_req *r);
+/* The Message trace page (page_trace.c). */
+void h_trace(struct web_req *r);
 void h_me(struct web_req *r);
 void h_me_password(struct web_req *r);
 void h_me_howto(struct web_req *r);
