@@ -107,7 +107,7 @@ static void set_from_reply(struct ob_job *j, struct ob_rcpt *rc,
 		 j->tls ? (j->tls_verified ? "verified" : "unverified") : "none",
 		 log_escape(esc, sizeof esc, text, strlen(text)));
 	if (st == OB_RCPT_DONE)
-		ob_runner_delivered(j->runner, rc->queue_id);
+		ob_runner_delivered(j->runner, &j->msgs[j->cur_msg], rc->queue_id);
 }
 
 static void conn_fail(struct ob_job *j, bool tls_failed, const char *fmt, ...)

@@ -233,6 +233,40 @@ int ob_dkim_sign(struct ob_dkim *d, EVP_PKEY *key, const char *domain,
 /* A private key from a PEM file, or NULL. */
 EVP_PKEY *ob_dkim_load_key(const char *path);
 
+/* ---- per-account sending limit record (sendlimit.c) ---------------------- */
+
+/*
+ * What an account already sent in the last hour (rows that left the queue:
+ * delivered or bounced), in one-minute buckets; kept as text in the store
+ * (store/sendlimit.h) so the count survives a restart. Rows still queued
+ * are counted from the queue itself, so the two never overlap.
+ */
+#define OB_SENDLIMIT_WINDOW 3600
+#define OB_SENDLIMIT_BUCKETS 60
+/* Marks a held row's last_error; releasing looks for it. */
+#define OB_SENDLIMIT_HELD "held: account suspended"
+
+struct ob_sendlimit_rec {
+	int64_t reset_at;     /* nothing before this counts (re-enabled then) */
+	int64_t suspended_at; /* 0: not suspended */
+	int64_t minute[OB_SENDLIMIT_BUCKETS]; /* unix minute of each bucket */
+	uint32_t count[OB_SENDLIMIT_BUCKETS];
+};
+void ob_sendlimit_init(struct ob_sendlimit_rec *r);
+/* -1 for text that is not a record (the caller starts afresh). */
+int ob_sendlimit_parse(const char *text, struct ob_sendlimit_rec *r);
+/* The record as text, buckets older than the window left out; -1 when dst
+ * is too small (STORE_SENDLIMIT_RECORD_MAX always fits). */
+int ob_sendlimit_format(const struct ob_sendlimit_rec *r, int64_t now,
+			char *dst, size_t dstlen);
+/* n rows left the queue at now. */
+void ob_sendlimit_add(struct ob_sendlimit_rec *r, int64_t now, uint32_t n);
+/* Rows counted in the window ending at now. */
+int64_t ob_sendlimit_sum(const struct ob_sendlimit_rec *r, int64_t now);
+/* Start counting afresh at now and lift the suspension (the admin
+ * re-enabled the account). */
+void ob_sendlimit_reset(struct ob_sendlimit_rec *r, int64_t now);
+
 /* ---- the runner (runner.c) ----------------------------------------------- */
 
 struct config;

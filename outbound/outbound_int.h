@@ -80,6 +80,7 @@ struct ob_msg {
 	struct ob_rcpt *rcpts;
 	size_t n_rcpts, cap_rcpts;
 	struct ob_scan scan;
+	int limit_idx;   /* ob_limits_sender(sender), -1 untracked */
 	bool utf8_addrs; /* an address needs SMTPUTF8 */
 	char *dkim;      /* "DKIM-Signature: ..." to send first, or NULL */
 	size_t dkim_len;
@@ -173,7 +174,44 @@ SSL_CTX *ob_runner_tls(struct ob_runner *r, bool smarthost);
 
 /* runner.c: a recipient got 2xx to the final dot: its row goes in the
  * next batch delete (within milliseconds, and before the job ends). */
-void ob_runner_delivered(struct ob_runner *r, int64_t queue_id);
+void ob_runner_delivered(struct ob_runner *r, const struct ob_msg *m,
+			 int64_t queue_id);
+
+/* ---- per-account sending limit (limit.c) ------------------------------- */
+
+/*
+ * The compromised-password brake: counts each local account's rows queued
+ * for remote delivery in the last hour (rows in the queue + the account's
+ * record of rows that left it) and suspends an account past [queue]
+ * account_hourly_limit: disabled in the store, its rows held, an audit
+ * entry, a log line and a notice in the admin's mailbox. When the admin
+ * enables the account again its held rows are released.
+ */
+struct ob_limits;
+struct store_sendlimit_note;
+struct ob_limits *ob_limits_new(struct store *st, const struct config *cfg,
+				char *err, size_t errlen);
+void ob_limits_free(struct ob_limits **lp);
+/* The tracked account sending as sender (an index), or -1: not a local
+ * account, or the limit is off. */
+int ob_limits_sender(struct ob_limits *l, const char *sender);
+bool ob_limits_suspended(const struct ob_limits *l, int idx);
+/* A row of idx not counted before is about to be sent: count it at the
+ * next ob_limits_check. A row of a suspended account: hold it there. */
+void ob_limits_seen(struct ob_limits *l, int idx, bool new_row);
+/* Check what ob_limits_seen flagged; suspends (and holds) accounts over
+ * the limit. Afterwards ob_limits_suspended says which rows must wait. */
+void ob_limits_check(struct ob_limits *l, int64_t now);
+/* A row of idx created at created left the queue (delivered or bounced). */
+void ob_limits_left(struct ob_limits *l, int idx, int64_t created, int64_t now);
+/* The changed records as notes for store_queue_del_many_noted (valid
+ * until the next call); ob_limits_notes_done says whether they were
+ * written (if not, the records are read back from the store). */
+size_t ob_limits_notes(struct ob_limits *l, int64_t now,
+		       const struct store_sendlimit_note **notes_r);
+void ob_limits_notes_done(struct ob_limits *l, bool written);
+/* Once a second: release accounts the admin enabled again. */
+void ob_limits_tick(struct ob_limits *l, int64_t now);
 
 /* Set one recipient's outcome from a reply (2xx done, 4xx defer, 5xx fail). */
 void ob_rcpt_set(struct ob_rcpt *r, enum ob_rcpt_state st, const char *status,

@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "../common/log.h"
+#include "../store/sendlimit.h"
 #include "outbound_int.h"
 
 #define POLL_INTERVAL_MS 1000
@@ -52,13 +53,22 @@ struct ob_runner {
 	uint64_t next_job_id;
 	struct idset inflight;
 	struct store_queue_item *batch;
+	int *batch_lim; /* each batch row's ob_limits_sender() */
 	size_t n_batch;
+	struct ob_limits *limits;
 	bool smarthost;
 	/* delivered rows waiting for the next batch delete */
-	int64_t *done;
+	struct done_row *done;
 	size_t n_done, cap_done;
 	struct event *flush_ev;
 	bool flush_armed;
+};
+
+/* A delivered row and what the sending limit needs to count it. */
+struct done_row {
+	int64_t id;
+	int64_t created;
+	int limit_idx;
 };
 
 /* Growable arrays of outcomes written in one transaction each. */
@@ -457,10 +467,25 @@ static void flush_done(struct ob_runner *r)
 {
 	if (r->n_done == 0)
 		return;
-	int rc = store_queue_del_many(r->p.store, r->done, r->n_done);
+	int64_t now = (int64_t)time(NULL);
+	int64_t *ids = malloc(r->n_done * sizeof *ids);
+	int rc = STORE_ERROR;
+	if (ids != NULL) {
+		for (size_t i = 0; i < r->n_done; i++) {
+			ids[i] = r->done[i].id;
+			ob_limits_left(r->limits, r->done[i].limit_idx,
+				       r->done[i].created, now);
+		}
+		const struct store_sendlimit_note *notes;
+		size_t n_notes = ob_limits_notes(r->limits, now, &notes);
+		rc = store_queue_del_many_noted(r->p.store, ids, r->n_done, notes,
+						n_notes);
+		ob_limits_notes_done(r->limits, rc == STORE_OK);
+		free(ids);
+	}
 	if (rc != STORE_OK)
 		log_error("event=store-error op=delete rows=%zu reason=\"%s\"",
-			  r->n_done, store_errmsg(r->p.store));
+			  r->n_done, ids ? store_errmsg(r->p.store) : "out of memory");
 	r->n_done = 0;
 }
 
@@ -477,11 +502,12 @@ static void on_flush(evutil_socket_t fd, short what, void *arg)
  * blocks the loop, and a crash re-sends at most this much (at least once). */
 #define FLUSH_DELAY_US 50000
 
-void ob_runner_delivered(struct ob_runner *r, int64_t queue_id)
+void ob_runner_delivered(struct ob_runner *r, const struct ob_msg *m,
+			 int64_t queue_id)
 {
 	if (r->n_done == r->cap_done) {
 		size_t nc = r->cap_done ? r->cap_done * 2 : 256;
-		int64_t *n = realloc(r->done, nc * sizeof *n);
+		struct done_row *n = realloc(r->done, nc * sizeof *n);
 		if (n == NULL) {
 			flush_done(r); /* no room: delete what we have now */
 			if (r->cap_done == 0) {
@@ -495,7 +521,7 @@ void ob_runner_delivered(struct ob_runner *r, int64_t queue_id)
 			r->cap_done = nc;
 		}
 	}
-	r->done[r->n_done++] = queue_id;
+	r->done[r->n_done++] = (struct done_row){queue_id, m->created, m->limit_idx};
 	if (!r->flush_armed) {
 		struct timeval tv = {0, FLUSH_DELAY_US};
 		if (event_add(r->flush_ev, &tv) == 0)
@@ -515,12 +541,22 @@ static void finish_cb(evutil_socket_t fd, short what, void *arg)
 	flush_done(r);
 	struct outcomes o;
 	memset(&o, 0, sizeof o);
-	for (size_t m = 0; m < j->n_msgs; m++)
+	for (size_t m = 0; m < j->n_msgs; m++) {
+		size_t before = o.n_dels;
 		apply_msg(r, j, &j->msgs[m], now, &o);
+		for (size_t k = before; k < o.n_dels; k++)
+			ob_limits_left(r->limits, j->msgs[m].limit_idx,
+				       j->msgs[m].created, now);
+	}
+	const struct store_sendlimit_note *notes;
+	size_t n_notes = ob_limits_notes(r->limits, now, &notes);
+	int drc = STORE_OK;
 	if (store_queue_defer_many(r->p.store, o.defers, o.n_defers) != STORE_OK ||
-	    store_queue_del_many(r->p.store, o.dels, o.n_dels) != STORE_OK)
+	    (drc = store_queue_del_many_noted(r->p.store, o.dels, o.n_dels, notes,
+					      n_notes)) != STORE_OK)
 		log_error("job=%llu event=store-error reason=\"%s\"",
 			  (unsigned long long)j->id, store_errmsg(r->p.store));
+	ob_limits_notes_done(r->limits, drc == STORE_OK);
 	free(o.defers);
 	free(o.dels);
 	for (size_t m = 0; m < j->n_msgs; m++)
@@ -557,6 +593,8 @@ static int collect(void *ctx, const struct store_queue_item *q)
 	struct ob_runner *r = ctx;
 	if (idset_has(&r->inflight, q->id))
 		return 0;
+	r->batch_lim[r->n_batch] = ob_limits_sender(r->limits, q->sender);
+	ob_limits_seen(r->limits, r->batch_lim[r->n_batch], q->attempts == 0);
 	r->batch[r->n_batch++] = *q;
 	return 0;
 }
@@ -649,7 +687,7 @@ static void scan_body(struct ob_runner *r, struct ob_msg *m)
 }
 
 static struct ob_msg *job_msg(struct ob_runner *r, struct ob_job *j,
-			      const struct store_queue_item *q)
+			      const struct store_queue_item *q, int limit_idx)
 {
 	for (size_t i = 0; i < j->n_msgs; i++)
 		if (j->msgs[i].body_id == q->body_id &&
@@ -670,6 +708,7 @@ static struct ob_msg *job_msg(struct ob_runner *r, struct ob_job *j,
 	m->body_id = q->body_id;
 	m->size = q->size;
 	m->created = q->created;
+	m->limit_idx = limit_idx;
 	snprintf(m->sender, sizeof m->sender, "%s", q->sender);
 	m->utf8_addrs = has_8bit(q->sender);
 	scan_body(r, m);
@@ -677,9 +716,9 @@ static struct ob_msg *job_msg(struct ob_runner *r, struct ob_job *j,
 }
 
 static int job_add(struct ob_runner *r, struct ob_job *j,
-		   const struct store_queue_item *q)
+		   const struct store_queue_item *q, int limit_idx)
 {
-	struct ob_msg *m = job_msg(r, j, q);
+	struct ob_msg *m = job_msg(r, j, q, limit_idx);
 	if (m == NULL)
 		return -1;
 	if (m->n_rcpts == m->cap_rcpts) {
@@ -728,10 +767,16 @@ static void poll_queue(struct ob_runner *r)
 				  store_errmsg(r->p.store));
 		return;
 	}
+	/* The sending limit first: an account over it is suspended and its
+	 * rows held before any of them starts. */
+	ob_limits_check(r->limits, now);
 	struct ob_job *made[64];
 	size_t n_made = 0;
 	for (size_t i = 0; i < r->n_batch; i++) {
 		const struct store_queue_item *q = &r->batch[i];
+		int li = r->batch_lim[i];
+		if (ob_limits_suspended(r->limits, li))
+			continue;
 		const char *at = strrchr(q->recipient, '@');
 		const char *dest = r->smarthost ? "" : (at ? at + 1 : "");
 		struct ob_job *j = NULL;
@@ -739,7 +784,7 @@ static void poll_queue(struct ob_runner *r)
 			if (strcmp(made[k]->dest, dest) == 0 &&
 			    (int)made[k]->n_msgs < r->p.max_msgs_per_conn)
 				j = made[k];
-		if (j != NULL && job_add(r, j, q) == 0)
+		if (j != NULL && job_add(r, j, q, li) == 0)
 			continue;
 		if (r->n_jobs >= r->p.max_sessions || n_made >= 64 ||
 		    dest_count(r, dest) >= r->p.max_per_dest)
@@ -747,7 +792,7 @@ static void poll_queue(struct ob_runner *r)
 		if ((j = job_new(r, dest)) == NULL)
 			break;
 		made[n_made++] = j;
-		if (job_add(r, j, q) < 0)
+		if (job_add(r, j, q, li) < 0)
 			break;
 	}
 	for (size_t k = 0; k < n_made; k++) {
@@ -768,9 +813,11 @@ static void poll_queue(struct ob_runner *r)
 
 static void on_poll(evutil_socket_t fd, short what, void *arg)
 {
+	struct ob_runner *r = arg;
 	(void)fd;
 	(void)what;
-	poll_queue(arg);
+	ob_limits_tick(r->limits, (int64_t)time(NULL));
+	poll_queue(r);
 }
 
 struct ob_runner *ob_runner_new(const struct ob_runner_params *p, char *err,
@@ -790,12 +837,14 @@ struct ob_runner *ob_runner_new(const struct ob_runner_params *p, char *err,
 		r->p.max_msgs_per_conn = 1;
 	r->smarthost = p->cfg->smarthost[0] != '\0';
 	r->batch = calloc(POLL_LIMIT, sizeof *r->batch);
-	if (r->batch == NULL) {
+	r->batch_lim = calloc(POLL_LIMIT, sizeof *r->batch_lim);
+	if (r->batch == NULL || r->batch_lim == NULL) {
 		snprintf(err, errlen, "out of memory");
 		ob_runner_free(&r);
 		return NULL;
 	}
-	if ((r->dns = ob_dns_new(p->base, p->cfg->dns_servers, err, errlen)) == NULL ||
+	if ((r->limits = ob_limits_new(p->store, p->cfg, err, errlen)) == NULL ||
+	    (r->dns = ob_dns_new(p->base, p->cfg->dns_servers, err, errlen)) == NULL ||
 	    (r->tls_mx = ob_tls_client_ctx(NULL, err, errlen)) == NULL ||
 	    (r->tls_smart = ob_tls_client_ctx(p->smarthost_ca, err, errlen)) == NULL) {
 		ob_runner_free(&r);
@@ -816,6 +865,7 @@ int ob_runner_start(struct ob_runner *r)
 	struct timeval tv = {POLL_INTERVAL_MS / 1000, (POLL_INTERVAL_MS % 1000) * 1000};
 	if (event_add(r->poll_ev, &tv) < 0)
 		return -1;
+	ob_limits_tick(r->limits, (int64_t)time(NULL));
 	poll_queue(r);
 	return 0;
 }
@@ -846,6 +896,8 @@ void ob_runner_free(struct ob_runner **rp)
 	free(r->inflight.v);
 	free(r->done);
 	free(r->batch);
+	free(r->batch_lim);
+	ob_limits_free(&r->limits);
 	free(r);
 	*rp = NULL;
 }

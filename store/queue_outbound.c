@@ -2,11 +2,14 @@
  * queue_outbound.c - batch updates of the outbound queue for
  * mailroom-queued: many delivered rows deleted, or many rows deferred, in
  * ONE transaction, so a busy queue runner pays one fsync per batch instead
- * of one per recipient (the same group-commit idea as store_deliver);
+ * of one per recipient (the same group-commit idea as store_deliver),
+ * optionally with the sending-limit records of the rows' senders
+ * (sendlimit.h) in the same transaction;
  * and the once-only mark of a delay warning (schema v5, queue.warned).
  */
 #include <string.h>
 
+#include "sendlimit.h"
 #include "store_int.h"
 
 static const char SQL_DEL[] = "DELETE FROM queue WHERE id = ? RETURNING body_id";
@@ -38,6 +41,25 @@ int store_queue_del_many(struct store *st, const int64_t *ids, size_t n)
 	int ret = store_tx_begin(st);
 	for (size_t i = 0; ret == STORE_OK && i < n; i++)
 		ret = del_one(st, ids[i]);
+	if (ret != STORE_OK) {
+		store_tx_rollback(st);
+		return ret;
+	}
+	return store_tx_commit(st);
+}
+
+int store_queue_del_many_noted(struct store *st, const int64_t *ids, size_t n,
+			       const struct store_sendlimit_note *notes,
+			       size_t n_notes)
+{
+	if (n == 0 && n_notes == 0)
+		return STORE_OK;
+	int ret = store_tx_begin(st);
+	for (size_t i = 0; ret == STORE_OK && i < n; i++)
+		ret = del_one(st, ids[i]);
+	for (size_t i = 0; ret == STORE_OK && i < n_notes; i++)
+		ret = store_sendlimit_record_set(st, notes[i].sender,
+						 notes[i].value);
 	if (ret != STORE_OK) {
 		store_tx_rollback(st);
 		return ret;
