@@ -46,9 +46,9 @@ static const char *invalid(const struct checks_form *f, const char *field)
 static void checkbox(struct html *h, const char *name, bool on,
 		     const char *label, const char *hint)
 {
-	html_fmt(h, "<div><label class=\"inline\" for=\"%R\"><input "
-		    "type=\"checkbox\" id=\"%R\" name=\"%R\" value=\"yes\"%R> "
-		    "%R</label><span class=\"hint\">%R</span></div>",
+	html_fmt(h, "<div><label for=\"%R\"><input type=\"checkbox\" "
+		    "id=\"%R\" name=\"%R\" value=\"yes\"%R> %R<small>%R</small>"
+		    "</label></div>",
 		 name, name, name, on ? " checked" : "", label, hint);
 }
 

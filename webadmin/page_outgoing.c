@@ -95,7 +95,7 @@ void settings_outgoing_section(struct web_req *r, const struct outgoing_form *f)
 		 "id=\"smarthost_password\" name=\"smarthost_password\" "
 		 "type=\"password\" autocomplete=\"new-password\" "
 		 "aria-describedby=\"smarthost_password-err\"%R>"
-		 "<label class=\"inline\"><input type=\"checkbox\" "
+		 "<label><input type=\"checkbox\" "
 		 "name=\"smarthost_password_clear\" value=\"1\"> Remove the "
 		 "saved password</label>",
 		 pass_set ? "ok" : "warn", pass_set ? "set" : "not set",

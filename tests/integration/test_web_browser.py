@@ -1,6 +1,8 @@
 """A new admin in real headless Chromium (playwright-core, Debian chromium):
 first-run setup, a domain and three employees created through the forms in
-under two minutes, phone-sized pages, then an employee logs in and uses the
+under two minutes, phone-sized pages, the smarthost/size limit and mail
+checks set through their forms (and found in the store), the DNS page's DKIM
+advice and the message trace page, then an employee logs in and uses the
 password set in the browser for POP3 (and SMTP when smtpd runs).
 Screenshots land in tests/browser/shots/ (git-ignored)."""
 import json
@@ -8,6 +10,7 @@ import os
 import pathlib
 import poplib
 import shutil
+import sqlite3
 import smtplib
 import ssl
 import subprocess
@@ -45,8 +48,21 @@ def test_new_admin_in_chromium(mailroom):
     print("browser steps:", result["steps"])
     # the issue's figure: a domain and three accounts in under two minutes
     assert result["elapsed_ms"] < 120_000
-    for shot in ("01-setup", "02-dns", "04-accounts", "05-accounts-phone", "08-employee-me"):
+    for shot in ("01-setup", "02-dns", "04-accounts", "05-accounts-phone", "08-employee-me",
+                 "09-settings-outgoing", "10-mail-checks", "11-trace"):
         assert (SHOTS / f"{shot}.png").stat().st_size > 5000
+    # what the browser set on the Settings and Mail checks pages is in the store
+    with sqlite3.connect(m.db_path, timeout=10) as c:
+        got = dict(c.execute("SELECT key, value FROM settings WHERE key IN ("
+                             "'smarthost.host', 'smarthost.user', 'smarthost.password', "
+                             "'smtp.message_size_limit', 'trust.dnsbl_zones', "
+                             "'trust.greylist_domains', 'trust.dkim')"))
+    assert got == {"smarthost.host": "smtp.provider.test:587",
+                   "smarthost.user": "office@provider.test",
+                   "smarthost.password": "Relay-secret-9",
+                   "smtp.message_size_limit": str(10 * 1024 * 1024),
+                   "trust.dnsbl_zones": "bl.example", "trust.greylist_domains": "firma.test",
+                   "trust.dkim": "no"}
 
     users = m.ctl("user", "list").stdout
     for e in result["employees"]:
