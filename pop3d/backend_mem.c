@@ -112,20 +112,30 @@ static int mem_body_open(void *ctx, int64_t account_id, int64_t entry_id,
 	return STORE_OK;
 }
 
-static ssize_t mem_body_read(void *reader, void *dst, size_t len)
+static int mem_body_visit(void *reader, pop3_bytes_fn fn, void *arg,
+			  bool *done)
 {
 	struct mem_reader *r = reader;
 	r->calls++;
+	*done = false;
+	if (r->calls == 1 && r->m->first_visit_rc != 0) {
+		int rc = r->m->first_visit_rc;
+		r->m->first_visit_rc = 0; /* once */
+		return rc;
+	}
 	if (r->m->read_fail_after > 0 && r->calls > r->m->read_fail_after)
-		return -1;
+		return STORE_ERROR;
+	size_t len = POP3_BODY_CHUNK;
 	if (r->m->read_max > 0 && len > r->m->read_max)
 		len = r->m->read_max;
 	size_t n = r->msg->len - r->off;
 	if (n > len)
 		n = len;
-	memcpy(dst, r->msg->data + r->off, n);
+	if (n > 0 && fn(arg, r->msg->data + r->off, n) < 0)
+		return STORE_ERROR;
 	r->off += n;
-	return (ssize_t)n;
+	*done = r->off == r->msg->len;
+	return STORE_OK;
 }
 
 static void mem_body_close(void *reader)
@@ -158,7 +168,7 @@ void pop3_backend_mem(struct pop3_backend *be, struct pop3_mem *m)
 	be->unlock = mem_unlock;
 	be->snapshot = mem_snapshot;
 	be->body_open = mem_body_open;
-	be->body_read = mem_body_read;
+	be->body_visit = mem_body_visit;
 	be->body_close = mem_body_close;
 	be->remove = mem_remove;
 }

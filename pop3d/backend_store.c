@@ -1,10 +1,13 @@
 /*
  * backend_store.c - the session's backend over libstore.
  *
- * Bodies stream straight through libstore's reader: it loads one chunk
- * at a time and holds no read transaction between calls, so a slow
- * client's RETR pins no snapshot on the daemon's one connection (other
- * sessions keep seeing new mail, and QUIT can delete meanwhile).
+ * Bodies are visited in place (store/body_visit.h): each step is one
+ * statement whose chunk the session dot-stuffs straight into its output,
+ * and the first step also looks the message up, so a RETR of a body up to
+ * 64 KiB is one SQLite statement and no buffer of ours. No read
+ * transaction is held between steps, so a slow client's RETR pins no
+ * snapshot on the daemon's one connection (other sessions keep seeing new
+ * mail, and QUIT can delete meanwhile). The cursor is a few integers.
  */
 #include "pop3_backend.h"
 
@@ -12,6 +15,7 @@
 #include <string.h>
 
 #include "../common/log.h"
+#include "../store/body_visit.h"
 #include "../store/store.h"
 
 static int be_authenticate(void *ctx, const char *user, const char *password,
@@ -72,26 +76,38 @@ static int be_snapshot(void *ctx, int64_t account_id,
 	return store_mailbox_snapshot(b->st, account_id, entries_r, n_r);
 }
 
+struct be_body {
+	struct store *st;
+	struct store_body_cursor cur;
+};
+
+/* No SQL yet: the first visit looks the message up in the same statement
+ * that returns its first chunk. */
 static int be_body_open(void *ctx, int64_t account_id, int64_t entry_id,
 			void **reader_r)
 {
 	struct pop3_store_backend *b = ctx;
-	struct store_body_reader *r = NULL;
-	int rc = store_body_open(b->st, account_id, entry_id, &r);
-	if (rc == STORE_OK)
-		*reader_r = r;
-	return rc;
+	struct be_body *r = malloc(sizeof(*r));
+	if (r == NULL)
+		return STORE_ERROR;
+	r->st = b->st;
+	store_body_cursor_init(&r->cur, account_id, entry_id);
+	*reader_r = r;
+	return STORE_OK;
 }
 
-static ssize_t be_body_read(void *reader, void *dst, size_t len)
+static int be_body_visit(void *reader, pop3_bytes_fn fn, void *arg,
+			 bool *done)
 {
-	return store_body_read(reader, dst, len);
+	struct be_body *r = reader;
+	int rc = store_body_visit(r->st, &r->cur, fn, arg);
+	*done = r->cur.done;
+	return rc;
 }
 
 static void be_body_close(void *reader)
 {
-	struct store_body_reader *r = reader;
-	store_body_close(&r);
+	free(reader);
 }
 
 static int be_remove(void *ctx, int64_t account_id, const int64_t *ids,
@@ -110,7 +126,7 @@ void pop3_backend_store(struct pop3_backend *be, struct pop3_store_backend *ctx)
 	be->unlock = be_unlock;
 	be->snapshot = be_snapshot;
 	be->body_open = be_body_open;
-	be->body_read = be_body_read;
+	be->body_visit = be_body_visit;
 	be->body_close = be_body_close;
 	be->remove = be_remove;
 }

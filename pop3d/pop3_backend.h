@@ -46,8 +46,9 @@ struct pop3_mem {
 	bool locked;
 	int64_t lock_token;
 	int auth_rc, lock_rc, snapshot_rc, remove_rc, open_rc; /* inject */
-	int read_fail_after; /* >0: body_read fails after that many calls */
-	size_t read_max;     /* >0: body_read returns at most this much */
+	int read_fail_after; /* >0: body_visit fails after that many calls */
+	int first_visit_rc;  /* !0: the next first body_visit fails (once) */
+	size_t read_max;     /* >0: body_visit hands at most this much */
 	int removes;         /* remove() calls that succeeded */
 };
 /* user/password: the one account (id 1); strings are not copied. */

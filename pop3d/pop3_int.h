@@ -21,9 +21,14 @@ enum pop3_stream_kind {
 /* One long answer in progress; produced by pop3_session_pump(). */
 struct pop3_stream {
 	enum pop3_stream_kind kind;
-	size_t next;  /* LIST/UIDL: next entry index */
+	size_t next;  /* LIST/UIDL: next entry index; BODY: the message */
 	void *reader; /* BODY: the backend's reader */
-	char *chunk;  /* BODY: POP3_BODY_CHUNK bytes, only while streaming */
+	/* BODY: the "+OK" is not out yet; it goes out with the first bytes
+	 * (or the end), and a first visit that fails answers "-ERR". */
+	bool ok_pending;
+	/* BODY: a write failed during a visit; handled once the backend has
+	 * returned (the reader must not be closed under it). */
+	bool write_failed;
 	struct pop3_stuffer stuff;
 };
 

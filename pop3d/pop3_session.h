@@ -34,7 +34,7 @@
 
 /* Unsent output a streaming answer may leave queued before it waits. */
 #define POP3_OUTPUT_HIGH (64 * 1024)
-/* Bytes of a body read from the store per step of a RETR/TOP. */
+/* Mem backend (tests, fuzzers): most bytes one body visit hands over. */
 #define POP3_BODY_CHUNK (32 * 1024)
 /* Bad commands (unknown, out of state, bad syntax, too long) per session. */
 #define POP3_BAD_COMMANDS_MAX 10
@@ -64,6 +64,9 @@ struct pop3_account {
 	char address[ADDR_MAX + 1];
 };
 
+/* Bytes of a body, valid only during the call; 0 to go on, -1 to stop. */
+typedef int (*pop3_bytes_fn)(void *arg, const char *p, size_t n);
+
 /*
  * What the session needs from the mail store. Return values are STORE_*
  * codes (store.h). The reader handle from body_open belongs to the session
@@ -80,8 +83,14 @@ struct pop3_backend {
 			struct store_mailbox_entry **entries_r, size_t *n_r);
 	int (*body_open)(void *ctx, int64_t account_id, int64_t entry_id,
 			 void **reader_r);
-	/* Bytes read, 0 at the end, -1 on error. */
-	ssize_t (*body_read)(void *reader, void *dst, size_t len);
+	/* Hand the next piece of the body to fn (in place: the session
+	 * dot-stuffs it straight into its output, no copy of its own).
+	 * STORE_OK, with *done set once the whole body was handed over, or
+	 * a STORE_* error. The first visit may be where a missing message
+	 * is noticed: the session answers "+OK" only once bytes (or the end)
+	 * came back. */
+	int (*body_visit)(void *reader, pop3_bytes_fn fn, void *arg,
+			  bool *done);
 	void (*body_close)(void *reader);
 	int (*remove)(void *ctx, int64_t account_id, const int64_t *entry_ids,
 		      size_t n);

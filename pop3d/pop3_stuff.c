@@ -9,6 +9,10 @@
 
 #include <string.h>
 
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+
 void pop3_stuffer_init(struct pop3_stuffer *st, bool top, uint32_t lines)
 {
 	memset(st, 0, sizeof(*st));
@@ -24,8 +28,41 @@ static bool line_was_empty(const struct pop3_stuffer *st)
 	return st->line_len == 1 || (st->line_len == 2 && st->first == '\r');
 }
 
-/* RETR: only "\n." needs work, so jump between those with memmem
- * instead of visiting every line (a 10 KB message has ~150 lines). */
+/*
+ * The first "\n." in p[0..n), or NULL. glibc's memmem walks a two-byte
+ * needle one byte at a time (~0.4 ms per MB, a third of a 1 MB RETR's
+ * CPU); with SSE2 (every x86-64) 16 positions are tested per step by
+ * comparing the block with '\n' and the block one byte on with '.'.
+ * Elsewhere: memchr from line end to line end.
+ */
+static const char *find_lf_dot(const char *p, size_t n)
+{
+	size_t i = 0;
+#ifdef __SSE2__
+	const __m128i lf = _mm_set1_epi8('\n'), dot = _mm_set1_epi8('.');
+	for (; i + 17 <= n; i += 16) {
+		__m128i a = _mm_loadu_si128((const __m128i *)(const void *)(p + i));
+		__m128i b = _mm_loadu_si128(
+			(const __m128i *)(const void *)(p + i + 1));
+		int m = _mm_movemask_epi8(_mm_and_si128(
+			_mm_cmpeq_epi8(a, lf), _mm_cmpeq_epi8(b, dot)));
+		if (m != 0)
+			return p + i + __builtin_ctz((unsigned)m);
+	}
+#endif
+	while (i + 1 < n) {
+		const char *lf_at = memchr(p + i, '\n', n - i - 1);
+		if (lf_at == NULL)
+			return NULL;
+		if (lf_at[1] == '.')
+			return lf_at;
+		i = (size_t)(lf_at - p) + 1;
+	}
+	return NULL;
+}
+
+/* RETR: only "\n." needs work, so jump between those instead of visiting
+ * every line (a 10 KB message has ~150 lines). */
 static int stuff_all(struct pop3_stuffer *st, const char *in, size_t len,
 		     pop3_emit_fn emit, void *ctx)
 {
@@ -35,7 +72,7 @@ static int stuff_all(struct pop3_stuffer *st, const char *in, size_t len,
 	if (st->line_start && in[0] == '.' && emit(ctx, ".", 1) < 0)
 		return -1;
 	for (;;) {
-		const char *p = memmem(in + run, len - run, "\n.", 2);
+		const char *p = find_lf_dot(in + run, len - run);
 		if (p == NULL)
 			break;
 		size_t dot = (size_t)(p - in) + 1;

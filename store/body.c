@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "body_visit.h"
 #include "store_int.h"
 
 struct store_body_reader {
@@ -184,6 +185,122 @@ void store_body_close(struct store_body_reader **rp)
 	free(r->buf);
 	free(r);
 	*rp = NULL;
+}
+
+/* ---- in-place visits (body_visit.h) ------------------------------------ */
+
+/*
+ * The chunk's bytes come back as a column only when they fit in
+ * STORE_BLOB_CHUNK (?3): SQLite evaluates length() from the record header
+ * without loading the blob, so an oversized chunk costs nothing here and
+ * is read in pieces through the blob API instead.
+ */
+static const char SQL_VISIT_FIRST[] =
+	"SELECT m.body_id, b.size, c.id, length(c.data),"
+	" CASE WHEN length(c.data) <= ?3 THEN c.data END"
+	" FROM mailbox m JOIN bodies b ON b.id = m.body_id"
+	" LEFT JOIN body_chunks c ON c.body_id = m.body_id AND c.seq = 0"
+	" WHERE m.id = ?1 AND m.account_id = ?2";
+static const char SQL_VISIT_NEXT[] =
+	"SELECT ?1, -1, id, length(data),"
+	" CASE WHEN length(data) <= ?3 THEN data END"
+	" FROM body_chunks WHERE body_id = ?1 AND seq = ?2";
+
+void store_body_cursor_init(struct store_body_cursor *c, int64_t account_id,
+			    int64_t entry_id)
+{
+	memset(c, 0, sizeof(*c));
+	c->account_id = account_id;
+	c->entry_id = entry_id;
+}
+
+/* One STORE_BLOB_CHUNK piece of an oversized chunk, through the store's
+ * kept chunk buffer (the only copy this path makes). */
+static int visit_big_piece(struct store *st, struct store_body_cursor *c,
+			   store_bytes_fn fn, void *arg)
+{
+	if (st->chunk_buf == NULL &&
+	    (st->chunk_buf = malloc(STORE_BLOB_CHUNK)) == NULL)
+		return store_failf(st, STORE_ERROR, "out of memory");
+	int64_t left = c->big_len - c->big_pos;
+	int n = left > STORE_BLOB_CHUNK ? STORE_BLOB_CHUNK : (int)left;
+	int ret = blob_copy(st, c->big_rowid, st->chunk_buf, n, (int)c->big_pos);
+	if (ret != STORE_OK)
+		return ret;
+	if (fn(arg, (const char *)st->chunk_buf, (size_t)n) < 0)
+		return store_failf(st, STORE_ERROR, "body visit stopped");
+	c->big_pos += n;
+	c->off += n;
+	if (c->big_pos == c->big_len)
+		c->big_rowid = 0;
+	return STORE_OK;
+}
+
+int store_body_visit(struct store *st, struct store_body_cursor *c,
+		     store_bytes_fn fn, void *arg)
+{
+	if (c->done)
+		return STORE_OK;
+	int ret = STORE_OK;
+	if (c->big_rowid != 0) {
+		ret = visit_big_piece(st, c, fn, arg);
+	} else {
+		bool first = !c->started;
+		sqlite3_stmt *s =
+			store_prepare(st, first ? SQL_VISIT_FIRST : SQL_VISIT_NEXT);
+		if (s == NULL)
+			return STORE_ERROR;
+		sqlite3_bind_int64(s, 1, first ? c->entry_id : c->body_id);
+		sqlite3_bind_int64(s, 2, first ? c->account_id : c->next_seq);
+		sqlite3_bind_int(s, 3, STORE_BLOB_CHUNK);
+		int rc = sqlite3_step(s);
+		if (rc == SQLITE_ROW && first) {
+			c->body_id = sqlite3_column_int64(s, 0);
+			c->size = sqlite3_column_int64(s, 1);
+			c->started = true;
+		}
+		bool have = rc == SQLITE_ROW &&
+			    sqlite3_column_type(s, 2) != SQLITE_NULL;
+		int64_t len = have ? sqlite3_column_int64(s, 3) : 0;
+		if (rc == SQLITE_ROW && c->size == 0) {
+			/* empty body: no chunk rows at all */
+		} else if (rc == SQLITE_DONE && first) {
+			ret = store_failf(st, STORE_NOTFOUND, "no such message");
+		} else if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+			ret = store_fail(st, rc, "body chunk");
+		} else if (!have || len <= 0) {
+			ret = store_failf(st, STORE_NOTFOUND,
+					  "body %lld chunk %lld missing",
+					  (long long)c->body_id,
+					  (long long)c->next_seq);
+		} else if (sqlite3_column_type(s, 4) == SQLITE_NULL) {
+			c->big_rowid = sqlite3_column_int64(s, 2);
+			c->big_len = len;
+			c->big_pos = 0;
+			c->next_seq++;
+		} else {
+			const void *p = sqlite3_column_blob(s, 4);
+			int n = sqlite3_column_bytes(s, 4);
+			if (p == NULL || n != len)
+				ret = store_fail(st, sqlite3_errcode(st->db),
+						 "body chunk read");
+			else if (fn(arg, p, (size_t)n) < 0)
+				ret = store_failf(st, STORE_ERROR,
+						  "body visit stopped");
+			else {
+				c->off += n;
+				c->next_seq++;
+			}
+		}
+		store_release(st, s);
+		/* The first piece of an oversized chunk goes out in this
+		 * call too, so every successful call hands something over. */
+		if (ret == STORE_OK && c->big_rowid != 0 && c->big_pos == 0)
+			ret = visit_big_piece(st, c, fn, arg);
+	}
+	if (ret == STORE_OK && c->off >= c->size)
+		c->done = true;
+	return ret;
 }
 
 static const char SQL_DROP[] =

@@ -286,6 +286,54 @@ static void test_stuff_every_split(void)
 	}
 }
 
+/* The stuffing rule spelled out byte by byte, to check the block scanner
+ * against: a dot opening a line is doubled; the end is CRLF "." CRLF. */
+static void stuff_reference(const char *in, size_t len, struct buf *out)
+{
+	bool line_start = true;
+	for (size_t i = 0; i < len; i++) {
+		if (line_start && in[i] == '.')
+			CHECK(buf_append(out, ".", 1) == 0);
+		CHECK(buf_append(out, &in[i], 1) == 0);
+		line_start = in[i] == '\n';
+	}
+	if (!line_start)
+		CHECK(buf_append(out, "\r\n", 2) == 0);
+	CHECK(buf_append(out, ".\r\n", 3) == 0);
+}
+
+/* Long bodies (the scanner tests 16 positions per step) with line ends
+ * and dots everywhere, whole and cut at every offset mod 37. */
+static void test_stuff_long_bodies(void)
+{
+	static const char alphabet[] = "ab.\r\n..\n";
+	uint32_t x = 12345;
+	char in[700];
+	for (int round = 0; round < 300; round++) {
+		size_t len = (size_t)(round * 7 % 700);
+		for (size_t i = 0; i < len; i++) {
+			x = x * 1103515245u + 12345u;
+			/* mostly letters, so "\n." lands at every alignment */
+			in[i] = (x >> 16) % 4 == 0 ? alphabet[(x >> 8) % 9] : 'a';
+		}
+		struct buf want, got;
+		CHECK(buf_init(&want, 4096) == 0 && buf_init(&got, 4096) == 0);
+		stuff_reference(in, len, &want);
+		struct pop3_stuffer st;
+		pop3_stuffer_init(&st, false, 0);
+		size_t step = round % 2 ? 37 : len + 1;
+		for (size_t off = 0; off < len; off += step) {
+			size_t n = len - off < step ? len - off : step;
+			CHECK(pop3_stuff(&st, in + off, n, emit_buf, &got) == 0);
+		}
+		CHECK(pop3_stuff_finish(&st, emit_buf, &got) == 0);
+		CHECK_INT(got.len, want.len);
+		CHECK(memcmp(got.data, want.data, want.len) == 0);
+		buf_free(&want);
+		buf_free(&got);
+	}
+}
+
 /* ---- the login penalty ------------------------------------------------- */
 
 static void test_penalty(void)
@@ -322,4 +370,5 @@ TEST_SUITE(pop3_parse, {"parse_line_whole", test_parse_line_whole},
 	   {"parse_line_bytewise", test_parse_line_bytewise},
 	   {"parse_args", test_parse_args}, {"parse_numbers", test_parse_numbers},
 	   {"base64", test_base64}, {"stuff_every_split", test_stuff_every_split},
+	   {"stuff_long_bodies", test_stuff_long_bodies},
 	   {"penalty", test_penalty});
