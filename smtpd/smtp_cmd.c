@@ -357,6 +357,8 @@ static void cmd_rcpt(struct smtp_session *s, struct slice args)
 		smtp_reply(s, "452 4.5.3 Too many recipients");
 		return;
 	}
+	if (t->n_rcpts == 0)
+		snprintf(t->first_rcpt, sizeof(t->first_rcpt), "%s", rcpt);
 	t->n_rcpts++;
 	smtp_set_state(s, SMTP_S_RCPT);
 	smtp_reply(s, "250 2.1.5 Ok");

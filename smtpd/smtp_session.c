@@ -271,14 +271,21 @@ int smtp_data_start(struct smtp_session *s, bool raw)
 	if (s->tls)
 		snprintf(tls, sizeof(tls), "\r\n\t(%s)", s->tls_desc);
 
-	char hdr[2 * ADDR_MAX + 3 * SMTP_HELO_MAX + 512];
+	/* RFC 5321 4.4 "for": only with a single recipient (several would
+	 * show every Bcc recipient to all of them). */
+	char rcpt_for[ADDR_MAX + 16] = "";
+	if (t->n_rcpts == 1 && t->first_rcpt[0] != '\0')
+		snprintf(rcpt_for, sizeof(rcpt_for), "\r\n\tfor <%s>",
+			 t->first_rcpt);
+
+	char hdr[3 * ADDR_MAX + 3 * SMTP_HELO_MAX + 512];
 	int n = snprintf(hdr, sizeof(hdr),
 			 "Return-Path: <%s>\r\n"
 			 "Received: from %s ([%s])\r\n"
 			 "\tby %s (Mailroom) with %s%s\r\n"
-			 "\tid %s; %s\r\n",
+			 "\tid %s%s; %s\r\n",
 			 t->sender, helo, s->ip, s->cfg.hostname,
-			 with_protocol(s), tls, t->msgid, date);
+			 with_protocol(s), tls, t->msgid, rcpt_for, date);
 	if (n < 0 || (size_t)n >= sizeof(hdr) ||
 	    s->host->spool_write(s->ctx, hdr, (size_t)n) < 0) {
 		smtp_reply_error(s, "451 4.3.0 Temporary local problem, try again later");

@@ -47,6 +47,10 @@ struct smtp_txn {
 	char **remote;
 	size_t n_remote, cap_remote;
 	size_t n_rcpts;
+	/* The first accepted RCPT address: the Received field's "for" clause
+	 * names it when it is the only one (never several: that would show
+	 * the Bcc recipients to everyone). */
+	char first_rcpt[ADDR_MAX + 1];
 	struct smtp_data data;
 	bool spooled; /* spool_open succeeded, not yet handed off */
 	char msgid[48];

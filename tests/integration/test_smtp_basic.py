@@ -244,3 +244,34 @@ def test_sighup_rereads_config(smtpd):
     assert wait_for(lambda: "event=reload-failed" in smtpd.log("smtpd"))
     f = Dialog(smtpd.ports["smtp"])
     assert "SIZE 5000" in f.cmd("EHLO c")[1]
+
+
+def _received(raw):
+    """Our Received field (the first one), unfolded."""
+    import email
+    import email.policy
+    msg = email.message_from_bytes(raw, policy=email.policy.compat32)
+    return " ".join(msg.get_all("Received")[0].split())
+
+
+def test_received_for_single_recipient(smtpd):
+    """RFC 5321 4.4: 'for <rcpt>' when the message has one recipient."""
+    with smtplib.SMTP("127.0.0.1", smtpd.ports["smtp"]) as s:
+        s.ehlo("client.remote.test")
+        s.sendmail("a@remote.test", ["alice@example.test"], MSG)
+    rec = _received(mailbox(smtpd, "alice@example.test")[0])
+    assert "for <alice@example.test>;" in rec, rec
+    # Opt-info order: with, id, for, then ';' and the date
+    assert rec.index(" with ESMTP") < rec.index(" id ") < rec.index(" for <")
+
+
+def test_received_never_lists_several_recipients(smtpd):
+    """Two recipients (one of them Bcc): neither copy names anyone."""
+    with smtplib.SMTP("127.0.0.1", smtpd.ports["smtp"]) as s:
+        s.ehlo("client.remote.test")
+        s.sendmail("a@remote.test", ["alice@example.test", "bob@example.test"], MSG)
+    for who in ("alice@example.test", "bob@example.test"):
+        raw = mailbox(smtpd, who)[0]
+        rec = _received(raw)
+        assert " for " not in rec, rec
+        assert b"bob@example.test" not in raw  # the Bcc one never shows

@@ -247,6 +247,63 @@ static void test_smtp_session_async_delivery(void)
 	smtp_memhost_free(&h);
 }
 
+/* The delivered copy's header block (up to the first empty line). */
+static void delivered_head(const struct smtp_memhost *h, char *dst, size_t n)
+{
+	const char *end = h->delivered.data ? strstr(h->delivered.data, "\r\n\r\n") : NULL;
+	size_t len = end ? (size_t)(end - h->delivered.data) : 0;
+	if (len >= n)
+		len = n - 1;
+	memcpy(dst, h->delivered.data ? h->delivered.data : "", len);
+	dst[len] = '\0';
+}
+
+/* RFC 5321 4.4 "for <rcpt>" with one recipient only: several would show
+ * the Bcc recipients to everyone. */
+static void test_smtp_session_received_for(void)
+{
+	test_state.label = "received for";
+	char head[2048];
+	struct smtp_memhost h;
+	CHECK(smtp_memhost_init(&h, NULL) == 0);
+	smtp_session_greet(h.sess);
+	const char *one = EHLO TXN "Subject: x\r\n\r\nhi\r\n.\r\n";
+	smtp_memhost_feed(&h, one, strlen(one));
+	delivered_head(&h, head, sizeof(head));
+	CHECK(strstr(head, "\r\n\tfor <alice@example.test>; ") != NULL);
+	/* for comes after id, before the date (Opt-info order) */
+	CHECK(strstr(head, "\tid ") != NULL &&
+	      strstr(head, "\tid ") < strstr(head, "for <alice@"));
+	smtp_memhost_free(&h);
+
+	CHECK(smtp_memhost_init(&h, NULL) == 0);
+	smtp_session_greet(h.sess);
+	const char *two = EHLO "MAIL FROM:<a@remote.example>\r\n"
+			  "RCPT TO:<alice@example.test>\r\n"
+			  "RCPT TO:<bob@example.test>\r\nDATA\r\n"
+			  "Subject: x\r\n\r\nhi\r\n.\r\n";
+	smtp_memhost_feed(&h, two, strlen(two));
+	delivered_head(&h, head, sizeof(head));
+	CHECK(strstr(head, "Received: from client.example") != NULL);
+	CHECK(strstr(head, "for <") == NULL);
+	CHECK(strstr(head, "alice@") == NULL && strstr(head, "bob@") == NULL);
+	smtp_memhost_free(&h);
+
+	/* a transaction after RSET starts over: one recipient again */
+	CHECK(smtp_memhost_init(&h, NULL) == 0);
+	smtp_session_greet(h.sess);
+	const char *rset = EHLO "MAIL FROM:<a@remote.example>\r\n"
+			   "RCPT TO:<alice@example.test>\r\nRSET\r\n"
+			   "MAIL FROM:<a@remote.example>\r\n"
+			   "RCPT TO:<bob@example.test>\r\nDATA\r\n"
+			   "Subject: x\r\n\r\nhi\r\n.\r\n";
+	smtp_memhost_feed(&h, rset, strlen(rset));
+	delivered_head(&h, head, sizeof(head));
+	CHECK(strstr(head, "\tfor <bob@example.test>; ") != NULL);
+	CHECK(strstr(head, "alice@") == NULL);
+	smtp_memhost_free(&h);
+}
+
 static void test_smtp_session_shutdown(void)
 {
 	test_state.label = "shutdown";
@@ -270,4 +327,5 @@ TEST_SUITE(smtp_session, {"dialogues", test_smtp_session_dialogues},
 	   {"early talker", test_smtp_session_early_talker},
 	   {"too many errors", test_smtp_session_too_many_errors},
 	   {"async delivery", test_smtp_session_async_delivery},
+	   {"received for", test_smtp_session_received_for},
 	   {"shutdown", test_smtp_session_shutdown});
