@@ -52,6 +52,7 @@
 #include "smtp_limits.h"
 #include "smtp_peers.h"
 #include "smtp_session.h"
+#include "smtp_sizelimit.h"
 #include "smtp_spool.h"
 #include "smtp_trust.h"
 #include "smtp_tuning.h"
@@ -116,6 +117,10 @@ struct smtp_server {
 	size_t n_conns;
 	bool stopping;
 	struct event *sig_term, *sig_int, *sig_hup, *grace, *relisten;
+	struct event *size_poll; /* re-reads the panel's size limit */
+	int64_t size_limit;      /* in force for new sessions */
+	enum smtp_sizelimit_source size_src;
+	char size_bad[SMTP_SIZELIMIT_TEXT_MAX]; /* last bad setting logged */
 	struct smtp_spool_pool spool;
 	char db_path[CONFIG_PATH_MAX];
 	uint32_t id_base;
@@ -991,13 +996,59 @@ static void reload_config(struct smtp_server *srv)
 	/* Timeouts and limits apply to what happens next (a live session's
 	 * timeout changes at its next state change). */
 	smtp_tuning_load(&srv->tun, fresh);
-	for (int k = 0; k < 3; k++) {
-		srv->scfg[k].size_limit = cur->message_size_limit;
+	/* the size limit: apply_size_limit(), the panel's setting may win */
+	for (int k = 0; k < 3; k++)
 		srv->scfg[k].max_recipients = cur->max_recipients;
-	}
 	free(fresh);
-	log_info("event=config-reloaded hostname=%s size_limit=%lld max_recipients=%d",
-		 cur->hostname, (long long)cur->message_size_limit, cur->max_recipients);
+	log_info("event=config-reloaded hostname=%s config_size_limit=%lld "
+		 "max_recipients=%d", cur->hostname,
+		 (long long)cur->message_size_limit, cur->max_recipients);
+}
+
+/*
+ * The size limit for new sessions (SIZE in EHLO, the DATA/BDAT bound):
+ * the web panel's store setting over the config's. Called at startup,
+ * at SIGHUP and every SMTP_SIZELIMIT_POLL_MS; logs only changes.
+ */
+static void apply_size_limit(struct smtp_server *srv)
+{
+	char text[SMTP_SIZELIMIT_TEXT_MAX];
+	int64_t limit;
+	enum smtp_sizelimit_source src = smtp_sizelimit_effective(
+		srv->st, srv->cfg->message_size_limit, &limit, text);
+	if (src == SMTP_SIZELIMIT_UNREAD) {
+		log_warn("event=size-limit-unread error=\"%s\" (kept %lld)",
+			 store_errmsg(srv->st), (long long)srv->size_limit);
+		return;
+	}
+	if (src == SMTP_SIZELIMIT_BAD &&
+	    (srv->size_src != SMTP_SIZELIMIT_BAD ||
+	     strcmp(text, srv->size_bad) != 0)) {
+		char esc[LOG_ESCAPED_MAX];
+		log_escape(esc, sizeof(esc), text, strlen(text));
+		log_warn("event=bad-setting key=%s value=\"%s\" (the config's "
+			 "%lld applies)", SMTP_SIZELIMIT_SETTING, esc,
+			 (long long)limit);
+	}
+	snprintf(srv->size_bad, sizeof(srv->size_bad), "%s",
+		 src == SMTP_SIZELIMIT_BAD ? text : "");
+	if (limit != srv->size_limit || src != srv->size_src)
+		log_info("event=size-limit size_limit=%lld from=%s",
+			 (long long)limit,
+			 src == SMTP_SIZELIMIT_STORE ? "settings" : "config");
+	srv->size_limit = limit;
+	srv->size_src = src;
+	for (int k = 0; k < 3; k++)
+		srv->scfg[k].size_limit = limit;
+}
+
+static void size_poll_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	struct smtp_server *srv = arg;
+	if (!srv->stopping)
+		apply_size_limit(srv);
 }
 
 static void signal_cb(evutil_socket_t sig, short what, void *arg)
@@ -1006,6 +1057,7 @@ static void signal_cb(evutil_socket_t sig, short what, void *arg)
 	struct smtp_server *srv = arg;
 	if (sig == SIGHUP) {
 		reload_config(srv);
+		apply_size_limit(srv);
 		reload_tls(srv);
 		smtp_trust_reload(&srv->trust);
 	}
@@ -1093,7 +1145,7 @@ static void server_free(struct smtp_server *srv)
 		if (srv->listeners[i].lev)
 			evconnlistener_free(srv->listeners[i].lev);
 	struct event *evs[] = {srv->sig_term, srv->sig_int, srv->sig_hup,
-			       srv->grace, srv->relisten};
+			       srv->grace, srv->relisten, srv->size_poll};
 	for (size_t i = 0; i < sizeof(evs) / sizeof(evs[0]); i++)
 		if (evs[i])
 			event_free(evs[i]);
@@ -1169,16 +1221,22 @@ int smtp_server_run(struct config *cfg, char *err, size_t errlen)
 	srv->sig_hup = evsignal_new(srv->base, SIGHUP, signal_cb, srv);
 	srv->grace = evtimer_new(srv->base, grace_cb, srv);
 	srv->relisten = evtimer_new(srv->base, relisten_cb, srv);
+	srv->size_poll = event_new(srv->base, -1, EV_PERSIST, size_poll_cb, srv);
 	if (!srv->sig_term || !srv->sig_int || !srv->sig_hup || !srv->grace ||
-	    !srv->relisten) {
+	    !srv->relisten || !srv->size_poll) {
 		snprintf(err, errlen, "cannot set up signals");
 		goto out;
 	}
 	evsignal_add(srv->sig_term, NULL);
 	evsignal_add(srv->sig_int, NULL);
 	evsignal_add(srv->sig_hup, NULL);
+	srv->size_limit = cfg->message_size_limit;
+	srv->size_src = SMTP_SIZELIMIT_CONFIG;
+	apply_size_limit(srv);
+	struct timeval poll_tv = ms_tv(SMTP_SIZELIMIT_POLL_MS);
+	evtimer_add(srv->size_poll, &poll_tv);
 	log_info("event=started hostname=%s size_limit=%lld", cfg->hostname,
-		 (long long)cfg->message_size_limit);
+		 (long long)srv->size_limit);
 
 	event_base_dispatch(srv->base);
 	log_info("event=stopped sessions=%llu messages=%llu commits=%llu",
