@@ -11,7 +11,7 @@
 CC       ?= cc
 BUILD    ?= build
 PKGS     := openssl sqlite3 libmicrohttpd libcares libevent libevent_openssl \
-            libevent_pthreads inih libcrypt jansson
+            libevent_pthreads inih libcrypt jansson libidn2
 OPT      ?= -O2
 CFLAGS   ?=
 WARN     := -std=c11 -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wvla \
@@ -26,7 +26,7 @@ ALL_LDFLAGS = -pie -Wl,-z,relro,-z,now $(SAN_LDFLAGS) $(LDFLAGS)
 # dpkg-query first, so this is quick when nothing is missing.
 DEB_PACKAGES := build-essential pkg-config clang libclang-rt-14-dev \
     libssl-dev libsqlite3-dev libmicrohttpd-dev libc-ares-dev \
-    libevent-dev libinih-dev libcrypt-dev libjansson-dev \
+    libevent-dev libinih-dev libcrypt-dev libjansson-dev libidn2-dev \
     openssl sqlite3 python3 python3-pytest python3-aiosmtpd python3-dkim \
     python3-dnslib whois swaks curl fetchmail dnsmasq-base postfix \
     nodejs chromium procps iproute2 dovecot-pop3d wrk \

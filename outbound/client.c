@@ -225,7 +225,7 @@ static void send_rcpt(struct ob_job *j, size_t k)
 	const struct ob_msg *m = &j->msgs[j->cur_msg];
 	size_t i = txn_rcpt(j, k);
 	if (i < m->n_rcpts)
-		send_text(j, "RCPT TO:<%s>\r\n", m->rcpts[i].addr);
+		send_text(j, "RCPT TO:<%s>\r\n", m->rcpts[i].wire);
 }
 
 static void next_txn(struct ob_job *j);

@@ -51,6 +51,50 @@ static void clean(const char *in, char *out, size_t outlen)
 	out[o] = '\0';
 }
 
+/*
+ * A recipient for Final-Recipient: "rfc822; addr" when it is ASCII, else
+ * RFC 6533's "utf-8; " with utf-8-addr-xtext, each non-ASCII character
+ * (and '+', '=', backslash, controls) as \x{HEX} of its code point, so the
+ * message/delivery-status part stays 7-bit.
+ */
+static void recipient_field(const char *addr, char *out, size_t outlen)
+{
+	bool ascii = true;
+	for (const char *p = addr; *p; p++)
+		ascii = ascii && (unsigned char)*p < 0x80;
+	if (ascii) {
+		char c[ADDR_MAX + 1];
+		clean(addr, c, sizeof c);
+		snprintf(out, outlen, "rfc822; %s", c);
+		return;
+	}
+	size_t o = (size_t)snprintf(out, outlen, "utf-8; ");
+	const unsigned char *p = (const unsigned char *)addr;
+	while (*p && o + 12 < outlen) {
+		uint32_t cp = *p;
+		size_t len = 1;
+		if (cp >= 0xf0 && p[1] && p[2] && p[3]) {
+			cp = ((cp & 0x07u) << 18) | ((p[1] & 0x3fu) << 12) |
+			     ((p[2] & 0x3fu) << 6) | (p[3] & 0x3fu);
+			len = 4;
+		} else if (cp >= 0xe0 && p[1] && p[2]) {
+			cp = ((cp & 0x0fu) << 12) | ((p[1] & 0x3fu) << 6) |
+			     (p[2] & 0x3fu);
+			len = 3;
+		} else if (cp >= 0xc0 && p[1]) {
+			cp = ((cp & 0x1fu) << 6) | (p[1] & 0x3fu);
+			len = 2;
+		}
+		if (cp > 0x20 && cp < 0x7f && cp != '+' && cp != '=' && cp != '\\')
+			out[o++] = (char)cp;
+		else
+			o += (size_t)snprintf(out + o, outlen - o, "\\x{%X}",
+					      (unsigned)cp);
+		p += len;
+	}
+	out[o < outlen ? o : outlen - 1] = '\0';
+}
+
 /* The header section as CRLF lines, cut at a line end within the cap. */
 static int add_headers(struct buf *out, struct slice h)
 {
@@ -99,7 +143,8 @@ int ob_dsn_build(struct buf *out, const struct ob_dsn_info *info,
 			 "\r\n"
 			 "--%s\r\n"
 			 "Content-Description: Notification\r\n"
-			 "Content-Type: text/plain; charset=us-ascii\r\n"
+			 "Content-Type: text/plain; charset=utf-8\r\n"
+			 "Content-Transfer-Encoding: 8bit\r\n"
 			 "\r\n"
 			 "This is the mail system at host %s.\r\n"
 			 "\r\n",
@@ -139,15 +184,17 @@ int ob_dsn_build(struct buf *out, const struct ob_dsn_info *info,
 			 boundary, host, arrival);
 	for (size_t i = 0; i < n; i++) {
 		char diag[DIAG_MAX + 1], mta[HOSTNAME_MAX + 1], status[16];
+		char final[ADDR_MAX * 8 + 16];
+		recipient_field(rcpts[i].recipient, final, sizeof final);
 		clean(rcpts[i].diagnostic, diag, sizeof diag);
 		clean(rcpts[i].remote_mta, mta, sizeof mta);
 		clean(rcpts[i].status, status, sizeof status);
 		rc |= buf_printf(out,
 				 "\r\n"
-				 "Final-Recipient: rfc822; %s\r\n"
+				 "Final-Recipient: %s\r\n"
 				 "Action: %s\r\n"
 				 "Status: %s\r\n",
-				 rcpts[i].recipient,
+				 final,
 				 rcpts[i].action == OB_DSN_DELAYED ? "delayed"
 								   : "failed",
 				 status);

@@ -63,6 +63,7 @@ enum ob_rcpt_state { OB_RCPT_PENDING, OB_RCPT_DONE, OB_RCPT_DEFER, OB_RCPT_FAIL 
 struct ob_rcpt {
 	int64_t queue_id;
 	char addr[ADDR_MAX + 1];
+	char wire[ADDR_MAX + 1]; /* addr as RCPT TO names it (A-label domain) */
 	int attempts;
 	enum ob_rcpt_state state;
 	bool in_txn;   /* sent a RCPT in the current transaction */
@@ -212,6 +213,14 @@ size_t ob_limits_notes(struct ob_limits *l, int64_t now,
 void ob_limits_notes_done(struct ob_limits *l, bool written);
 /* Once a second: release accounts the admin enabled again. */
 void ob_limits_tick(struct ob_limits *l, int64_t now);
+
+/* ---- IDNA (idna.c, libidn2) -------------------------------------------- */
+
+/* The A-label form of domain (ASCII input copied as is); -1 for a name
+ * that is not a valid IDN or does not fit. */
+int ob_idna_domain(const char *domain, char *out, size_t outlen);
+/* local@domain with the domain as A-labels. */
+int ob_idna_addr(const char *addr, char *out, size_t outlen);
 
 /* Set one recipient's outcome from a reply (2xx done, 4xx defer, 5xx fail). */
 void ob_rcpt_set(struct ob_rcpt *r, enum ob_rcpt_state st, const char *status,

@@ -201,6 +201,17 @@ void ob_job_start(struct ob_job *j)
 		next_host(j);
 		return;
 	}
+	for (const char *p = j->dest; *p; p++)
+		if ((unsigned char)*p >= 0x80) {
+			/* runner.c found no A-label form for it. */
+			char why[OB_REPLY_TEXT_MAX];
+			snprintf(why, sizeof why,
+				 "%s is not a valid internationalized domain name",
+				 j->dest);
+			settle_pending(j, OB_RCPT_FAIL, "5.1.2", why);
+			ob_job_finish(j);
+			return;
+		}
 	ob_dns_mx(ob_runner_dns(j->runner), j->dest, mx_done, j);
 }
 

@@ -734,7 +734,12 @@ static int job_add(struct ob_runner *r, struct ob_job *j,
 	rc->queue_id = q->id;
 	rc->attempts = q->attempts;
 	snprintf(rc->addr, sizeof rc->addr, "%s", q->recipient);
-	if (has_8bit(q->recipient))
+	/* A Unicode domain goes out as A-labels (RFC 6531 3.2 allows it), so
+	 * only a UTF-8 local part needs SMTPUTF8. A domain that is no valid
+	 * IDN is refused at the job's start (route.c). */
+	if (ob_idna_addr(q->recipient, rc->wire, sizeof rc->wire) < 0)
+		snprintf(rc->wire, sizeof rc->wire, "%s", q->recipient);
+	if (has_8bit(rc->wire))
 		m->utf8_addrs = true;
 	return idset_add(&r->inflight, q->id);
 }
@@ -779,6 +784,12 @@ static void poll_queue(struct ob_runner *r)
 			continue;
 		const char *at = strrchr(q->recipient, '@');
 		const char *dest = r->smarthost ? "" : (at ? at + 1 : "");
+		/* One job per destination in DNS terms: büro.example and
+		 * xn--bro-hoa.example are the same place. */
+		char alabel[ADDR_DOMAIN_MAX + 1];
+		if (dest[0] != '\0' && has_8bit(dest) &&
+		    ob_idna_domain(dest, alabel, sizeof alabel) == 0)
+			dest = alabel;
 		struct ob_job *j = NULL;
 		for (size_t k = 0; k < n_made; k++)
 			if (strcmp(made[k]->dest, dest) == 0 &&

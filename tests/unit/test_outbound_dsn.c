@@ -4,7 +4,7 @@
  */
 #include <string.h>
 
-#include "../../outbound/outbound.h"
+#include "../../outbound/outbound_int.h"
 #include "test.h"
 
 static const char HEADERS[] =
@@ -109,6 +109,45 @@ static void test_dsn_delayed(void)
 	buf_free(&out);
 }
 
+/* RFC 6533: a UTF-8 recipient in the 7-bit report part as utf-8-addr-xtext. */
+static void test_dsn_utf8_recipient(void)
+{
+	struct ob_dsn_rcpt r[] = {
+		{"j\xc3\xb6rg+x@remote.test", "5.6.7", NULL,
+		 "mx does not support SMTPUTF8", OB_DSN_FAILED},
+		{"\xe2\x82\xac\xf0\x9f\x93\xa7=@remote.test", "5.6.7", NULL, "no",
+		 OB_DSN_FAILED},
+	};
+	struct buf out;
+	build(&out, r, 2);
+	const char *d = out.data;
+	CHECK(strstr(d, "\r\nFinal-Recipient: utf-8; j\\x{F6}rg\\x{2B}x@remote.test\r\n"));
+	CHECK(strstr(d, "\r\nFinal-Recipient: utf-8; \\x{20AC}\\x{1F4E7}\\x{3D}@remote.test\r\n"));
+	CHECK(strstr(d, "Content-Type: text/plain; charset=utf-8\r\n"));
+	CHECK(strstr(d, "<j\xc3\xb6rg+x@remote.test>: mx does not"));
+	buf_free(&out);
+}
+
+/* Unicode domains become A-labels; names IDNA2008 refuses give -1. */
+static void test_idna(void)
+{
+	char out[256];
+	CHECK(ob_idna_domain("b\xc3\xbcro.example", out, sizeof out) == 0);
+	CHECK_STR(out, "xn--bro-hoa.example");
+	CHECK(ob_idna_domain("B\xc3\x9cRO.Example", out, sizeof out) == 0);
+	CHECK_STR(out, "xn--bro-hoa.example"); /* UTS #46 lower-cases */
+	CHECK(ob_idna_domain("plain.example", out, sizeof out) == 0);
+	CHECK_STR(out, "plain.example");
+	CHECK(ob_idna_domain("ab--c\xc3\xbc.example", out, sizeof out) < 0);
+	CHECK(ob_idna_domain("b\xc3\xbcro.example", out, 10) < 0); /* does not fit */
+	CHECK(ob_idna_addr("friend@b\xc3\xbcro.example", out, sizeof out) == 0);
+	CHECK_STR(out, "friend@xn--bro-hoa.example");
+	CHECK(ob_idna_addr("j\xc3\xb6rg@remote.test", out, sizeof out) == 0);
+	CHECK_STR(out, "j\xc3\xb6rg@remote.test"); /* local part untouched */
+}
+
 TEST_SUITE(outbound_dsn, {"structure", test_dsn_structure},
+	   {"utf-8 recipient (RFC 6533)", test_dsn_utf8_recipient},
+	   {"IDNA A-labels", test_idna},
 	   {"hostile remote text", test_dsn_hostile_text},
 	   {"delay warning", test_dsn_delayed});
