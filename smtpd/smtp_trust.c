@@ -28,7 +28,6 @@
 #include "smtp_spool.h"
 
 #define TRUST_RELOAD_SECONDS 60
-#define TRUST_WBUF_SIZE 8192
 #define TRUST_PRUNE_TICKS 60 /* greylist prune every hour */
 
 static void load_settings(struct smtp_trust *t, bool log_ok)
@@ -490,22 +489,28 @@ static bool is_local(void *arg, const char *domain)
 
 static int flush(struct smtp_trust_conn *tc)
 {
-	size_t n = tc->wlen;
-	tc->wlen = 0;
-	return n > 0 ? tc->sink(tc->sink_ctx, tc->wbuf, n) : 0;
+	size_t n = tc->wbuf.len;
+	int rc = n > 0 ? tc->sink(tc->sink_ctx, tc->wbuf.data, n) : 0;
+	buf_reset(&tc->wbuf); /* after: it writes a NUL at the start */
+	return rc;
 }
 
-/* The filter's sink: small pieces gathered, big ones passed on. */
+/* The filter's sink: the whole message held while it fits, then small
+ * pieces gathered and big ones passed on. */
 static int gather(void *ctx, const char *p, size_t n)
 {
 	struct smtp_trust_conn *tc = ctx;
-	if (tc->wlen + n > TRUST_WBUF_SIZE && flush(tc) < 0)
+	if (tc->holding) {
+		if (tc->wbuf.len + n <= SMTP_TRUST_HOLD_MAX &&
+		    buf_append(&tc->wbuf, p, n) == 0)
+			return 0;
+		tc->holding = false; /* too big to hold: stream from here */
+	}
+	if (tc->wbuf.len + n > SMTP_TRUST_WBUF_SIZE && flush(tc) < 0)
 		return -1;
-	if (n >= TRUST_WBUF_SIZE)
+	if (n >= SMTP_TRUST_WBUF_SIZE)
 		return tc->sink(tc->sink_ctx, p, n);
-	memcpy(tc->wbuf + tc->wlen, p, n);
-	tc->wlen += n;
-	return 0;
+	return buf_append(&tc->wbuf, p, n) == 0 ? 0 : tc->sink(tc->sink_ctx, p, n);
 }
 
 int smtp_trust_message_begin(struct smtp_trust_conn *tc, bool authenticated,
@@ -533,14 +538,13 @@ int smtp_trust_message_begin(struct smtp_trust_conn *tc, bool authenticated,
 		return -1;
 	tc->sink = sink;
 	tc->sink_ctx = sink_ctx;
-	tc->wlen = 0;
-	if ((tc->wbuf = malloc(TRUST_WBUF_SIZE)) == NULL ||
+	if (buf_init(&tc->wbuf, SMTP_TRUST_HOLD_MAX) < 0 ||
 	    trust_arfilter_init(&tc->af, t->hostname, gather, tc) < 0) {
-		free(tc->wbuf);
-		tc->wbuf = NULL;
+		buf_free(&tc->wbuf);
 		trust_message_free(&tc->msg);
 		return -1;
 	}
+	tc->holding = true;
 	tc->af_live = true;
 	return 0;
 }
@@ -556,9 +560,35 @@ int smtp_trust_message_write(struct smtp_trust_conn *tc, const char *p, size_t n
 	return trust_arfilter_feed(&tc->af, p, n);
 }
 
+/*
+ * The message was held whole: an accepted one goes to the spool now, the
+ * verdict's fields first (right below the trace block written at DATA, as
+ * smtp_trust_prepend would put them), so the caller gets a verdict with no
+ * headers left to add; a refused one is never written. A subject tag
+ * rewrites the header section: that stays with smtp_trust_prepend.
+ */
 static void on_verdict(void *arg, const struct trust_verdict *v)
 {
 	struct smtp_trust_conn *tc = arg;
+	struct trust_verdict held;
+	if (tc->holding) {
+		tc->holding = false;
+		held = *v;
+		if (v->action != TRUST_ACCEPT) {
+			buf_reset(&tc->wbuf);
+		} else if (((v->subject_tag != NULL ||
+			     tc->sink(tc->sink_ctx, v->headers.data, v->headers.len) == 0) &&
+			    flush(tc) == 0)) {
+			if (v->subject_tag == NULL)
+				held.headers.len = 0; /* written */
+		} else {
+			log_warn("session=%s event=spool-write-failed (verdict)", tc->id);
+			held.action = TRUST_REJECT;
+			snprintf(held.reply, sizeof(held.reply),
+				 "451 4.3.0 Temporary local problem, try again later");
+		}
+		v = &held;
+	}
 	trace_verdict(tc, v);
 	tc->verdict_cb(tc->arg, v);
 }
@@ -575,7 +605,8 @@ int smtp_trust_message_end(struct smtp_trust_conn *tc,
 {
 	tc->verdict_cb = cb;
 	tc->arg = arg;
-	if (tc->af_live && (trust_arfilter_end(&tc->af) < 0 || flush(tc) < 0)) {
+	if (tc->af_live && (trust_arfilter_end(&tc->af) < 0 ||
+			    (!tc->holding && flush(tc) < 0))) {
 		log_warn("session=%s event=spool-write-failed (end of DATA)", tc->id);
 		return -1;
 	}
@@ -595,9 +626,8 @@ void smtp_trust_reset(struct smtp_trust_conn *tc)
 	if (tc->af_live)
 		trust_arfilter_free(&tc->af);
 	tc->af_live = false;
-	free(tc->wbuf);
-	tc->wbuf = NULL;
-	tc->wlen = 0;
+	buf_free(&tc->wbuf);
+	tc->holding = false;
 	tc->spf_started = false;
 	tc->spf_done = false;
 	tc->finish_waiting = false;

@@ -47,6 +47,9 @@ struct smtp_local_answer {
 	int64_t until;
 };
 
+#define SMTP_TRUST_HOLD_MAX (64 * 1024)
+#define SMTP_TRUST_WBUF_SIZE 8192
+
 /* One per event loop. */
 struct smtp_trust {
 	struct smtp_local_answer local[SMTP_LOCAL_SLOTS];
@@ -87,12 +90,16 @@ struct smtp_trust_conn {
 	struct trust_message *msg;
 	struct trust_arfilter af;
 	bool af_live;
-	/* The filter emits the header section a line at a time: lines are
-	 * gathered here so the spool gets a few writes per message. */
+	/* What the filter passes on is held here while the whole message
+	 * fits SMTP_TRUST_HOLD_MAX: at the verdict, the verdict's header
+	 * fields and then the message go to the spool behind the trace block
+	 * in one or two writes (no copy into a second spool file), and a
+	 * refused message is never written. A bigger message streams out,
+	 * gathered into writes of SMTP_TRUST_WBUF_SIZE. */
 	trust_sink_fn sink;
 	void *sink_ctx;
-	char *wbuf;
-	size_t wlen;
+	struct buf wbuf;
+	bool holding;
 	bool finish_waiting; /* end of DATA came before the SPF answer */
 	smtp_trust_verdict_fn verdict_cb;
 	char reply[384];

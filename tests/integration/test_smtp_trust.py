@@ -314,3 +314,27 @@ def test_forged_own_domain_in_other_case_refused(trusted):
                 s.sendmail("a@good.test", ["bob@example.test"], message(frm, "urgent"))
             assert e.value.smtp_code == 550 and e.value.smtp_error.startswith(b"5.7.1")
     assert pop_all(trusted) == []
+
+
+@pytest.mark.parametrize("lines", [10, 1000, 1100, 5000])  # held, either side of 64 KiB, big
+def test_messages_small_and_large_get_results_on_top(trusted, lines):
+    body = b"".join(b"%05d the quarterly figures, line after line, in plain text.\r\n" % i
+                    for i in range(lines))
+    extra = f"Authentication-Results: {HOST}; dkim=pass header.d=good.test\r\n".encode()
+    send(trusted, "a@good.test", message("A <a@good.test>", f"size {lines}", extra=extra,
+                                         body=body))
+    with smtplib.SMTP("127.0.0.1", trusted.ports["smtp"], timeout=20) as s:
+        s.ehlo("mx.sender.test")
+        with pytest.raises(smtplib.SMTPDataError) as e:  # p=reject, as big
+            s.sendmail("x@strict.test", ["bob@example.test"],
+                       message("X <x@strict.test>", body=body))
+        assert e.value.smtp_code == 550
+    got = pop_all(trusted)
+    assert len(got) == 1
+    h = head(got[0])
+    assert h.startswith("Return-Path: <a@good.test>\r\nReceived: from mx.sender.test")
+    ar = h.index("\r\nAuthentication-Results: " + HOST + ";\r\n\tspf=pass")
+    assert h.index("\r\nX-Spam-Score: ") > ar
+    assert ar < h.index("\r\nFrom: A <a@good.test>\r\nTo: bob@example.test\r\n")
+    assert h.count("Authentication-Results:") == 1  # the forged one dropped
+    assert got[0].endswith(b"\r\n\r\n" + body)
