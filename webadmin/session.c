@@ -195,6 +195,7 @@ struct session *session_find(struct session_table *t, const char *id,
 {
 	if (strlen(id) != SESSION_ID_HEX)
 		return NULL;
+	prune(t, now); /* a comparison, except every SESSION_PRUNE_SECONDS */
 	struct session *found = NULL;
 	for (size_t i = 0; i < SESSIONS_MAX && found == NULL; i++) {
 		struct session *s = &t->s[i];
