@@ -489,10 +489,39 @@ static bool is_local(void *arg, const char *domain)
 
 static int flush(struct smtp_trust_conn *tc)
 {
-	size_t n = tc->wbuf.len;
-	int rc = n > 0 ? tc->sink(tc->sink_ctx, tc->wbuf.data, n) : 0;
-	buf_reset(&tc->wbuf); /* after: it writes a NUL at the start */
-	return rc;
+	size_t n = tc->wlen;
+	tc->wlen = 0;
+	return n > 0 ? tc->sink(tc->sink_ctx, tc->wbuf, n) : 0;
+}
+
+/* Append to the hold/gather buffer, growing it (by doubling) up to
+ * SMTP_TRUST_HOLD_MAX; -1 when that would pass the cap or memory is out. */
+static int wbuf_add(struct smtp_trust_conn *tc, const char *p, size_t n)
+{
+	if (n > SMTP_TRUST_HOLD_MAX - tc->wlen)
+		return -1;
+	if (tc->wlen + n > tc->wcap) {
+		size_t cap = tc->wcap ? tc->wcap : SMTP_TRUST_HOLD_FIRST;
+		while (cap < tc->wlen + n)
+			cap *= 2;
+		if (cap > SMTP_TRUST_HOLD_MAX)
+			cap = SMTP_TRUST_HOLD_MAX;
+		char *nb = realloc(tc->wbuf, cap);
+		if (nb == NULL)
+			return -1;
+		tc->wbuf = nb;
+		tc->wcap = cap;
+	}
+	memcpy(tc->wbuf + tc->wlen, p, n);
+	tc->wlen += n;
+	return 0;
+}
+
+static void wbuf_free(struct smtp_trust_conn *tc)
+{
+	free(tc->wbuf);
+	tc->wbuf = NULL;
+	tc->wlen = tc->wcap = 0;
 }
 
 /* The filter's sink: the whole message held while it fits, then small
@@ -501,16 +530,15 @@ static int gather(void *ctx, const char *p, size_t n)
 {
 	struct smtp_trust_conn *tc = ctx;
 	if (tc->holding) {
-		if (tc->wbuf.len + n <= SMTP_TRUST_HOLD_MAX &&
-		    buf_append(&tc->wbuf, p, n) == 0)
+		if (wbuf_add(tc, p, n) == 0)
 			return 0;
 		tc->holding = false; /* too big to hold: stream from here */
 	}
-	if (tc->wbuf.len + n > SMTP_TRUST_WBUF_SIZE && flush(tc) < 0)
+	if (tc->wlen + n > SMTP_TRUST_WBUF_SIZE && flush(tc) < 0)
 		return -1;
 	if (n >= SMTP_TRUST_WBUF_SIZE)
 		return tc->sink(tc->sink_ctx, p, n);
-	return buf_append(&tc->wbuf, p, n) == 0 ? 0 : tc->sink(tc->sink_ctx, p, n);
+	return wbuf_add(tc, p, n) == 0 ? 0 : tc->sink(tc->sink_ctx, p, n);
 }
 
 int smtp_trust_message_begin(struct smtp_trust_conn *tc, bool authenticated,
@@ -538,9 +566,8 @@ int smtp_trust_message_begin(struct smtp_trust_conn *tc, bool authenticated,
 		return -1;
 	tc->sink = sink;
 	tc->sink_ctx = sink_ctx;
-	if (buf_init(&tc->wbuf, SMTP_TRUST_HOLD_MAX) < 0 ||
-	    trust_arfilter_init(&tc->af, t->hostname, gather, tc) < 0) {
-		buf_free(&tc->wbuf);
+	wbuf_free(tc);
+	if (trust_arfilter_init(&tc->af, t->hostname, gather, tc) < 0) {
 		trust_message_free(&tc->msg);
 		return -1;
 	}
@@ -575,7 +602,7 @@ static void on_verdict(void *arg, const struct trust_verdict *v)
 		tc->holding = false;
 		held = *v;
 		if (v->action != TRUST_ACCEPT) {
-			buf_reset(&tc->wbuf);
+			tc->wlen = 0;
 		} else if (((v->subject_tag != NULL ||
 			     tc->sink(tc->sink_ctx, v->headers.data, v->headers.len) == 0) &&
 			    flush(tc) == 0)) {
@@ -626,7 +653,7 @@ void smtp_trust_reset(struct smtp_trust_conn *tc)
 	if (tc->af_live)
 		trust_arfilter_free(&tc->af);
 	tc->af_live = false;
-	buf_free(&tc->wbuf);
+	wbuf_free(tc);
 	tc->holding = false;
 	tc->spf_started = false;
 	tc->spf_done = false;

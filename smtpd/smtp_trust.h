@@ -48,6 +48,7 @@ struct smtp_local_answer {
 };
 
 #define SMTP_TRUST_HOLD_MAX (64 * 1024)
+#define SMTP_TRUST_HOLD_FIRST (16 * 1024) /* most mail fits at once */
 #define SMTP_TRUST_WBUF_SIZE 8192
 
 /* One per event loop. */
@@ -98,7 +99,8 @@ struct smtp_trust_conn {
 	 * gathered into writes of SMTP_TRUST_WBUF_SIZE. */
 	trust_sink_fn sink;
 	void *sink_ctx;
-	struct buf wbuf;
+	char *wbuf;        /* SMTP_TRUST_HOLD_FIRST, grown to HOLD_MAX */
+	size_t wlen, wcap;
 	bool holding;
 	bool finish_waiting; /* end of DATA came before the SPF answer */
 	smtp_trust_verdict_fn verdict_cb;

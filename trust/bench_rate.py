@@ -97,7 +97,7 @@ def make_message(root, kind, key):
 class Run:
     """One fresh Mailroom + dnsmasq."""
 
-    def __init__(self, root, build, settings, pub):
+    def __init__(self, root, build, settings, pub, wrap=()):
         self.dir = pathlib.Path(tempfile.mkdtemp(dir=root))
         self.port = free_port()
         dkim_txt = "v=DKIM1; k=rsa; p=" + pub
@@ -146,9 +146,9 @@ listen =
                 c.execute("INSERT OR REPLACE INTO settings(key, value) VALUES (?, ?)",
                           ("trust." + k, v))
         self.log = open(self.dir / "smtpd.log", "ab")
-        self.proc = subprocess.Popen([str(build / "mailroom-smtpd"), "-c", str(cfg)],
+        self.proc = subprocess.Popen([*wrap, str(build / "mailroom-smtpd"), "-c", str(cfg)],
                                      stdout=self.log, stderr=self.log)
-        wait_port(self.port)
+        wait_port(self.port, timeout=120 if wrap else 20)
 
     def source(self, msgs, msgfile, persistent):
         args = ["smtp-source", "-s", "20", "-m", str(msgs), "-F", str(msgfile),

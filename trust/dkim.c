@@ -527,25 +527,35 @@ void trust_dkim_feed(struct trust_dkim *d, const char *p, size_t n)
 	if (d == NULL)
 		return;
 	size_t i = 0;
+	/* the header section a line at a time: it ends at a line holding
+	 * nothing but CRs before its LF */
 	while (!d->in_body && i < n) {
-		char c = p[i++];
-		if (c == '\n') {
-			if (d->line_empty) {
-				/* the empty line ends the header section */
-				d->in_body = true;
-				if (d->headers.len > 0 &&
-				    d->headers.data[d->headers.len - 1] == '\r')
-					d->headers.data[--d->headers.len] = '\0';
-				if (!d->out.headers_too_big)
-					headers_done(d);
-				break;
-			}
-			d->line_empty = true;
-		} else if (c != '\r') {
-			d->line_empty = false;
+		const char *nl = memchr(p + i, '\n', n - i);
+		size_t end = nl ? (size_t)(nl - p) : n; /* the LF, or the end */
+		for (size_t k = i; k < end && d->line_empty; k++)
+			if (p[k] != '\r')
+				d->line_empty = false;
+		if (nl != NULL && d->line_empty) {
+			/* the empty line ends the header section */
+			if (!d->out.headers_too_big &&
+			    buf_append(&d->headers, p + i, end - i) < 0)
+				d->out.headers_too_big = true;
+			d->in_body = true;
+			if (d->headers.len > 0 &&
+			    d->headers.data[d->headers.len - 1] == '\r')
+				d->headers.data[--d->headers.len] = '\0';
+			if (!d->out.headers_too_big)
+				headers_done(d);
+			i = end + 1;
+			break;
 		}
-		if (!d->out.headers_too_big && buf_append(&d->headers, &c, 1) < 0)
+		size_t stop = nl ? end + 1 : n;
+		if (!d->out.headers_too_big &&
+		    buf_append(&d->headers, p + i, stop - i) < 0)
 			d->out.headers_too_big = true;
+		if (nl != NULL)
+			d->line_empty = true;
+		i = stop;
 	}
 	if (d->in_body && i < n)
 		body_feed(d, p + i, n - i);

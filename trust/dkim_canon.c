@@ -76,15 +76,34 @@ static bool plain(const struct dkim_canon *c, char ch)
 	       !(c->relaxed && (ch == ' ' || ch == '\t'));
 }
 
+/*
+ * How long the run of ordinary bytes starting at p (p[0] is plain) is.
+ * Relaxed keeps a single SP between two content bytes as it is, so such
+ * spaces stay inside the run: a line of text is one run, not one per word.
+ */
+static size_t run_len(const struct dkim_canon *c, const char *p, size_t n)
+{
+	size_t e = 1;
+	while (e < n) {
+		char ch = p[e];
+		if (plain(c, ch)) {
+			e++;
+		} else if (ch == ' ' && e + 1 < n && plain(c, p[e + 1])) {
+			e += 2;
+		} else {
+			break;
+		}
+	}
+	return e;
+}
+
 void dkim_canon_feed(struct dkim_canon *c, const char *p, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		char ch = p[i];
 		if (!c->prev_cr && plain(c, ch)) {
 			/* the common case: a run of ordinary bytes at once */
-			size_t e = i + 1;
-			while (e < n && plain(c, p[e]))
-				e++;
+			size_t e = i + run_len(c, p + i, n - i);
 			content_run(c, p + i, e - i);
 			i = e - 1;
 			continue;

@@ -57,6 +57,14 @@ static void test_body_canon(void)
 		{"ws-only-line", "a\r\n  \r\nb\r\n", "a\r\n  \r\nb\r\n", "a\r\n\r\nb\r\n"},
 		{"trailing-ws-lines", "a\r\n \r\n\t\r\n", "a\r\n \r\n\t\r\n", "a\r\n"},
 		{"lone-cr", "a\rb\r\n", "a\rb\r\n", "a\rb\r\n"},
+		/* single spaces inside a run of text, and the cases around them */
+		{"words", "one two three\r\n", "one two three\r\n", "one two three\r\n"},
+		{"double-space", "a  b c\r\n", "a  b c\r\n", "a b c\r\n"},
+		{"space-tab", "a \tb\r\n", "a \tb\r\n", "a b\r\n"},
+		{"space-at-end", "a b \r\nc\r\n", "a b \r\nc\r\n", "a b\r\nc\r\n"},
+		{"space-before-cr", "a b\rc d\r\n", "a b\rc d\r\n", "a b\rc d\r\n"},
+		{"space-then-cr-lf", "x y \r\n\r\nz\r\n", "x y \r\n\r\nz\r\n", "x y\r\n\r\nz\r\n"},
+		{"leading-spaces", "  a b\r\n", "  a b\r\n", " a b\r\n"},
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		test_state.label = cases[i].label;
