@@ -190,6 +190,23 @@ static void test_sessions_in_store(void)
 	CHECK_INT(session_create(v, "b@x.test", 2000, id), 0);
 	session_destroy(v, id);
 	CHECK_INT(count_sessions(ts.st), 0);
+
+	test_state.label = "evicted from the cache, still in the store";
+	char first[SESSION_ID_HEX + 1];
+	CHECK_INT(session_create(v, "first@x.test", 3000, first), 0);
+	for (int i = 0; i < SESSIONS_MAX; i++)
+		CHECK_INT(session_create(v, "n@x.test", 3001, id), 0);
+	bool cached = false;
+	for (size_t i = 0; i < SESSIONS_MAX; i++)
+		if (strcmp(v->s[i].id, first) == 0)
+			cached = true;
+	CHECK(!cached);
+	s = session_find(v, first, 3002);
+	CHECK(s != NULL && strcmp(s->address, "first@x.test") == 0);
+	CHECK_INT(count_sessions(ts.st), SESSIONS_MAX + 1);
+	test_state.label = "absolute expiry prunes rows";
+	CHECK(session_find(v, first, 3000 + SESSION_MAX_SECONDS + 1) == NULL);
+	CHECK_INT(count_sessions(ts.st), 0);
 	free(t);
 	free(u);
 	free(v);
