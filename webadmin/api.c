@@ -22,6 +22,7 @@
 
 #include "../common/addr.h"
 #include "../common/log.h"
+#include "../store/trace.h"
 #include "web.h"
 
 #define API_PASSWORD_MIN 8
@@ -643,6 +644,68 @@ static void api_settings_get(struct web_req *r, json_t *body)
 			   "message_size_limit_from_config", size[0] == '\0'));
 }
 
+/* ---- message trace (read only) ------------------------------------------------ */
+
+static int trace_cb(void *ctx, const struct store_trace *t)
+{
+	json_t *o = json_pack("{s:I,s:I,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "id",
+			      (json_int_t)t->id, "at", (json_int_t)t->at, "session",
+			      t->session, "client_ip", t->client_ip, "helo", t->helo,
+			      "sender", t->sender, "rcpts", t->rcpts, "message_id",
+			      t->message_id, "outcome", t->outcome, "reply", t->reply);
+	if (o == NULL)
+		return 1; /* out of memory: stops the walk (not a STORE_E* code) */
+	json_object_set_new(o, "spf", json_string(t->spf));
+	json_object_set_new(o, "dkim", json_string(t->dkim));
+	json_object_set_new(o, "dmarc", json_string(t->dmarc));
+	json_object_set_new(o, "dnsbl", json_string(t->dnsbl));
+	json_object_set_new(o, "spam_score", json_real((double)t->spam_score / 10));
+	json_object_set_new(o, "details", json_string(t->details));
+	json_array_append_new(ctx, o);
+	return 0;
+}
+
+/* Newest first; ?address=a@b or @domain, ?before=ID for the next page,
+ * ?limit=N (1..STORE_TRACE_LIST_MAX, default 100). */
+static void api_trace_get(struct web_req *r, json_t *body)
+{
+	(void)body;
+	const char *addr = web_query(r, "address");
+	const char *before_s = web_query(r, "before");
+	const char *limit_s = web_query(r, "limit");
+	long long before = 0, limit = 100;
+	char *end;
+	if (before_s != NULL) {
+		before = strtoll(before_s, &end, 10);
+		if (*end != '\0' || before < 0) {
+			api_error(r, 400, "before must be a trace id");
+			return;
+		}
+	}
+	if (limit_s != NULL) {
+		limit = strtoll(limit_s, &end, 10);
+		if (*end != '\0' || limit < 1 || limit > STORE_TRACE_LIST_MAX) {
+			api_error(r, 400, "limit must be a number from 1 to 1000");
+			return;
+		}
+	}
+	if (addr != NULL && strlen(addr) > ADDR_MAX) {
+		api_error(r, 400, "address too long");
+		return;
+	}
+	json_t *a = json_array();
+	int rc = store_trace_list(r->app->store, addr, before, (int)limit, trace_cb, a);
+	if (rc != STORE_OK) {
+		json_decref(a);
+		if (rc > 0)
+			api_error(r, 500, "out of memory");
+		else
+			api_store_error(r, rc);
+		return;
+	}
+	api_json(r, 200, a);
+}
+
 /* ---- the gate ---------------------------------------------------------------- */
 
 static const struct api_route api_routes[] = {
@@ -661,6 +724,7 @@ static const struct api_route api_routes[] = {
 	{"POST", "/api/v1/queue/{}/retry", api_queue_retry, false},
 	{"DELETE", "/api/v1/queue/{}", api_queue_del, false},
 	{"GET", "/api/v1/settings", api_settings_get, false},
+	{"GET", "/api/v1/trace", api_trace_get, false},
 	{"GET", "/metrics", api_metrics, false},
 };
 

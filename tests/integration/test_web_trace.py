@@ -78,6 +78,20 @@ def test_refused_message_shows_with_its_reply(mailroom, monkeypatch, rsa):  # no
     r = w.get("/trace?address=%3Cscript%3E")
     assert "<script>" not in r.text and "&lt;script&gt;" in r.text
 
+    # the same through the API, for scripts
+    token = m.ctl("token", "add", "t").stdout.strip()
+    got = w.api("GET", "/trace", token).json()
+    assert [t["outcome"] for t in got] == ["accepted", "refused"]
+    assert got[1]["reply"] == refused_reply and got[1]["dmarc"].startswith("fail p=reject")
+    assert got[1]["sender"] == "x@strict.test" and got[0]["dkim"].startswith("pass")
+    got = w.api("GET", "/trace?address=@strict.test", token).json()
+    assert len(got) == 1 and got[0]["rcpts"] == "bob@example.test"
+    assert w.api("GET", f"/trace?before={got[0]['id']}", token).json() == []
+    assert len(w.api("GET", "/trace?limit=1", token).json()) == 1
+    r = w.api("GET", "/trace?limit=0", token)
+    assert r.status == 400 and "limit" in r.json()["error"]
+    assert w.api("GET", "/trace").status == 401
+
     # admins only
     m.add_user("u@example.test", "user-pw-12")
     u = Web(w.port)
