@@ -76,6 +76,18 @@ void smtp_trust_init(struct smtp_trust *t, struct event_base *base,
 		log_error("event=trust-unavailable error=\"%s\" (SPF, DKIM, DMARC, "
 			  "DNSBL and greylisting are off)", err);
 	load_settings(t, true);
+	if (t->ctx != NULL) {
+		/* DMARC's organizational domains: the Public Suffix List when
+		 * the system has it (Debian package publicsuffix) */
+		struct trust_psl *psl = trust_psl_load(TRUST_PSL_PATH, err, sizeof(err));
+		if (psl != NULL)
+			log_info("event=trust-psl rules=%zu path=%s",
+				 trust_psl_rules(psl), TRUST_PSL_PATH);
+		else
+			log_info("event=trust-psl-builtin reason=\"%s\" (short built-in "
+				 "suffix list used)", err);
+		trust_set_psl(t->ctx, psl);
+	}
 	char path[CONFIG_PATH_MAX];
 	if (t->ctx != NULL &&
 	    (config_db_path(cfg, path, sizeof(path)) < 0 ||

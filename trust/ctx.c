@@ -49,6 +49,7 @@ struct trust_ctx {
 	struct cached_key keys[KEY_CACHE_MAX];
 	uint64_t key_clock;
 	struct tdns_cache *cache; /* NULL: caching off (out of memory) */
+	struct trust_psl *psl;    /* NULL: dmarc.c's built-in list */
 };
 
 static void rearm(struct trust_ctx *c)
@@ -166,6 +167,17 @@ struct trust_ctx *trust_new(struct event_base *base, const char *servers,
 	return c;
 }
 
+void trust_set_psl(struct trust_ctx *ctx, struct trust_psl *psl)
+{
+	trust_psl_free(&ctx->psl);
+	ctx->psl = psl;
+}
+
+const struct trust_psl *trust_ctx_psl(const struct trust_ctx *ctx)
+{
+	return ctx->psl;
+}
+
 void trust_free(struct trust_ctx **cp)
 {
 	struct trust_ctx *c = *cp;
@@ -181,6 +193,7 @@ void trust_free(struct trust_ctx **cp)
 	for (size_t i = 0; i < KEY_CACHE_MAX; i++)
 		EVP_PKEY_free(c->keys[i].key);
 	tdns_cache_free(&c->cache);
+	trust_psl_free(&c->psl);
 	event_free(c->timer);
 	free(c);
 	*cp = NULL;

@@ -3,11 +3,11 @@
  * identifier alignment and the policy to apply, with the record fetched
  * asynchronously from _dmarc.<From domain>, then _dmarc.<org domain>.
  *
- * Organizational domains come from a short built-in suffix list (see
- * trust_org_domain), not the full Public Suffix List: good enough for
- * alignment between a domain and its own subdomains, which is what
- * forged-From protection needs; a subdomain of an unusual multi-label
- * public suffix may be grouped too widely.
+ * Organizational domains come from the Public Suffix List when smtpd
+ * loaded one (psl.c, trust_set_psl), else from a short built-in suffix
+ * list (trust_org_domain): good enough for alignment between a domain and
+ * its own subdomains, which is what forged-From protection needs, but a
+ * subdomain of an unusual multi-label public suffix is grouped too widely.
  */
 #include <ctype.h>
 #include <stdio.h>
@@ -144,15 +144,25 @@ void trust_org_domain(const char *domain, char *out, size_t outlen)
 	out[len] = '\0';
 }
 
-static bool aligned(const char *a, const char *b, bool strict)
+static void org_domain(const struct trust_psl *psl, const char *domain,
+		       char *out, size_t outlen)
+{
+	if (psl != NULL)
+		trust_psl_org_domain(psl, domain, out, outlen);
+	else
+		trust_org_domain(domain, out, outlen);
+}
+
+static bool aligned(const struct trust_psl *psl, const char *a, const char *b,
+		    bool strict)
 {
 	if (a == NULL || b == NULL || a[0] == '\0' || b[0] == '\0')
 		return false;
 	if (strict)
 		return strcasecmp(a, b) == 0;
 	char oa[TRUST_DOMAIN_MAX + 1], ob[TRUST_DOMAIN_MAX + 1];
-	trust_org_domain(a, oa, sizeof oa);
-	trust_org_domain(b, ob, sizeof ob);
+	org_domain(psl, a, oa, sizeof oa);
+	org_domain(psl, b, ob, sizeof ob);
 	return strcmp(oa, ob) == 0;
 }
 
@@ -186,11 +196,12 @@ static void deliver(struct trust_dmarc *m)
 static void apply(struct trust_dmarc *m, const struct trust_dmarc_record *r)
 {
 	const char *from = m->out.domain;
+	const struct trust_psl *psl = trust_ctx_psl(m->ctx);
 	m->out.spf_aligned = m->in.spf == TRUST_SPF_PASS &&
-			     aligned(m->spf_domain, from, r->aspf_strict);
+			     aligned(psl, m->spf_domain, from, r->aspf_strict);
 	for (size_t i = 0; i < m->dkim.n_sigs; i++)
 		if (m->dkim.sigs[i].result == TRUST_AUTH_PASS &&
-		    aligned(m->dkim.sigs[i].domain, from, r->adkim_strict))
+		    aligned(psl, m->dkim.sigs[i].domain, from, r->adkim_strict))
 			m->out.dkim_aligned = true;
 	/* sp= applies when the policy came from the organizational domain */
 	m->out.policy = m->at_org && r->has_sp ? r->sp : r->p;
@@ -303,7 +314,7 @@ struct trust_dmarc *trust_dmarc_evaluate(struct trust_ctx *ctx,
 		deliver(m);
 		return NULL;
 	}
-	trust_org_domain(m->out.domain, m->org, sizeof m->org);
+	org_domain(trust_ctx_psl(ctx), m->out.domain, m->org, sizeof m->org);
 	m->in_eval = true;
 	ask(m, m->out.domain);
 	m->in_eval = false;

@@ -201,8 +201,28 @@ int trust_dmarc_record_parse(const char *s, size_t len,
 			     const char **error_r);
 /* Organizational domain (RFC 7489 3.2) by a built-in short suffix list, not
  * the full Public Suffix List: known two-level suffixes (co.uk, com.au...)
- * keep three labels, everything else two. */
+ * keep three labels, everything else two. The fallback when no list file
+ * was loaded (trust_set_psl). */
 void trust_org_domain(const char *domain, char *out, size_t outlen);
+
+/* ---- Public Suffix List (psl.c) ------------------------------------------- */
+
+#define TRUST_PSL_PATH "/usr/share/publicsuffix/public_suffix_list.dat"
+struct trust_psl;
+/* The list in the publicsuffix.org format, from memory or a file. NULL
+ * with a reason in err (missing file, over the caps, no rules). */
+struct trust_psl *trust_psl_parse(const char *data, size_t len, char *err,
+				  size_t errlen);
+struct trust_psl *trust_psl_load(const char *path, char *err, size_t errlen);
+void trust_psl_free(struct trust_psl **pp);
+size_t trust_psl_rules(const struct trust_psl *p);
+/* Organizational domain of domain by the list: its public suffix and one
+ * more label (the domain itself when it has no more), lowercased. */
+void trust_psl_org_domain(const struct trust_psl *p, const char *domain,
+			  char *out, size_t outlen);
+/* DMARC uses psl from now on (the context owns it and frees it; NULL goes
+ * back to the built-in list). */
+void trust_set_psl(struct trust_ctx *ctx, struct trust_psl *psl);
 
 struct trust_dmarc_input {
 	const char *from_domain;      /* RFC5322.From domain */

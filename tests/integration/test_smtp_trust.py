@@ -9,6 +9,8 @@ connect, greylisting defers an unknown triple and passes it after the
 delay, and an arriving Authentication-Results claiming our hostname is
 dropped."""
 import base64
+import os
+import re
 import poplib
 import smtplib
 import sqlite3
@@ -338,3 +340,30 @@ def test_messages_small_and_large_get_results_on_top(trusted, lines):
     assert ar < h.index("\r\nFrom: A <a@good.test>\r\nTo: bob@example.test\r\n")
     assert h.count("Authentication-Results:") == 1  # the forged one dropped
     assert got[0].endswith(b"\r\n\r\n" + body)
+
+
+@pytest.mark.skipif(not os.path.exists("/usr/share/publicsuffix/public_suffix_list.dat"),
+                    reason="Debian publicsuffix not installed")
+def test_public_suffix_list_keeps_neighbours_apart(mailroom, monkeypatch, rsa):
+    """victim.github.io and evil.github.io are different organizations
+    (github.io is a public suffix): SPF passing for evil.github.io does not
+    align with a From at victim.github.io, whose p=reject then refuses it.
+    The short built-in list took both for github.io and let it through."""
+    mailroom.start_dns(*dns_records(rsa[1]),
+                       txt("evil.github.io", "v=spf1 ip4:127.0.0.1 -all"),
+                       txt("_dmarc.victim.github.io", "v=DMARC1; p=reject"),
+                       txt("mail.victim.github.io", "v=spf1 ip4:127.0.0.1 -all"))
+    start_smtpd(mailroom, monkeypatch)
+    mailroom.start("pop3d")
+    assert re.search(r"event=trust-psl rules=\d{4,}", mailroom.log("smtpd"))
+    with smtplib.SMTP("127.0.0.1", mailroom.ports["smtp"], timeout=20) as s:
+        s.ehlo("mx.sender.test")
+        with pytest.raises(smtplib.SMTPDataError) as e:
+            s.sendmail("x@evil.github.io", ["bob@example.test"],
+                       message("CEO <ceo@victim.github.io>", "wire it"))
+        assert e.value.smtp_code == 550 and b"victim.github.io" in e.value.smtp_error
+        # the victim's own subdomain still aligns (relaxed): accepted
+        s.sendmail("news@mail.victim.github.io", ["bob@example.test"],
+                   message("CEO <ceo@victim.github.io>", "newsletter"))
+    got = pop_all(mailroom)
+    assert len(got) == 1 and "dmarc=pass" in head(got[0])
