@@ -92,18 +92,26 @@ def free_udp_port():
 class Mailroom:
     name = "Mailroom"
 
-    def __init__(self, root, build):
+    def __init__(self, root, build, uncached_dns=False):
         self.dir = root / "mailroom"
         self.dir.mkdir()
         self.build = build
         self.port = free_port()
-        # smtpd's inbound checks (SPF, DNSBL) ask DNS: a loopback dnsmasq
-        # that knows no name answers them, never the machine's resolver.
+        # smtpd's inbound checks (SPF, DMARC) ask DNS: a loopback dnsmasq
+        # answers them, never the machine's resolver. The sending domain
+        # publishes SPF and DMARC with a 300 s TTL, as real ones do, so
+        # smtpd's DNS cache works as it would in production. With
+        # uncached_dns every name is an NXDOMAIN without SOA (TTL 0): each
+        # message then waits for two dnsmasq round trips (SPF, DMARC).
+        records = [] if uncached_dns else [
+            "--local-ttl=300",
+            "--txt-record=remote.test,v=spf1 ip4:127.0.0.0/8 -all",
+            "--txt-record=_dmarc.remote.test,v=DMARC1; p=none"]
         self.dns_port = free_udp_port()
         self.dnsmasq = subprocess.Popen(
             ["dnsmasq", "-k", "-C", "/dev/null", "-p", str(self.dns_port),
              "--listen-address=127.0.0.1", "--bind-interfaces", "-R", "-h",
-             "--pid-file", "--user=root", "--address=/#/"],
+             "--pid-file", "--user=root", *records, "--address=/#/"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         cfg = self.dir / "mailroom.conf"
         cfg.write_text(f"""[server]
@@ -285,6 +293,8 @@ def main():
     ap.add_argument("--build", default=str(REPO / "build"))
     ap.add_argument("--quick", action="store_true", help="smaller runs")
     ap.add_argument("--keep", action="store_true", help="keep the temp dir")
+    ap.add_argument("--uncached-dns", action="store_true",
+                    help="dnsmasq answers NXDOMAIN without TTL for every name (no DNS caching)")
     a = ap.parse_args()
     if os.geteuid() != 0:
         raise SystemExit("run as root: Postfix needs it")
@@ -301,7 +311,7 @@ def main():
                                              persistent=True)),
         ("1 MB x 200, 20 sessions", dict(sessions=20, msgs=200 // scale, size=1024 * 1024)),
     ]
-    servers = [Mailroom(root, pathlib.Path(a.build)), Postfix(root)]
+    servers = [Mailroom(root, pathlib.Path(a.build), a.uncached_dns), Postfix(root)]
     results = {}
     try:
         for srv in servers:

@@ -49,6 +49,7 @@
 #include "../common/listen.h"
 #include "../common/log.h"
 #include "../common/tls.h"
+#include "smtp_ckpt.h"
 #include "smtp_limits.h"
 #include "smtp_peers.h"
 #include "smtp_session.h"
@@ -109,6 +110,8 @@ struct smtp_server {
 	size_t srs_keylen;
 	struct smtp_worker writer;
 	struct smtp_worker auth;
+	struct smtp_ckpt ckpt; /* WAL checkpoints off the writer's commits */
+	struct smtp_ckpt_watch watch[3]; /* loop, writer, auth handles */
 	struct smtp_peers peers;
 	struct smtp_trust trust;
 	struct listener_ctx listeners[MAX_LISTENERS];
@@ -1153,6 +1156,7 @@ static void server_free(struct smtp_server *srv)
 	smtp_spool_close_all(&srv->spool);
 	rules_cache_free(&srv->rules);
 	store_close(&srv->st);
+	smtp_ckpt_stop(&srv->ckpt); /* after every handle it watches */
 	if (srv->tls)
 		SSL_CTX_free(srv->tls);
 	if (srv->base)
@@ -1216,6 +1220,15 @@ int smtp_server_run(struct config *cfg, char *err, size_t errlen)
 	    smtp_worker_start(&srv->auth, SMTP_JOB_AUTH, srv->base, srv->db_path,
 			      on_authed, srv, cfg->hostname, err, errlen) < 0)
 		goto out;
+	char cerr[512];
+	if (smtp_ckpt_start(&srv->ckpt, srv->db_path, cerr, sizeof(cerr)) < 0)
+		log_warn("event=checkpoint-thread-failed error=\"%s\" (SQLite "
+			 "checkpoints inside commits)", cerr);
+	/* The watch hooks run on each handle's own thread, at its commits;
+	 * the workers are idle here (no job before the loop runs). */
+	smtp_ckpt_watch(&srv->ckpt, &srv->watch[0], srv->st);
+	smtp_ckpt_watch(&srv->ckpt, &srv->watch[1], srv->writer.st);
+	smtp_ckpt_watch(&srv->ckpt, &srv->watch[2], srv->auth.st);
 	srv->sig_term = evsignal_new(srv->base, SIGTERM, signal_cb, srv);
 	srv->sig_int = evsignal_new(srv->base, SIGINT, signal_cb, srv);
 	srv->sig_hup = evsignal_new(srv->base, SIGHUP, signal_cb, srv);

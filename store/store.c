@@ -414,3 +414,33 @@ int store_integrity_check(struct store *st)
 	store_release(st, s);
 	return ret;
 }
+
+/* ---- WAL checkpoints off the committing thread ---------------------------- */
+
+static int wal_watch_hook(void *arg, sqlite3 *db, const char *name, int pages)
+{
+	(void)db;
+	(void)name;
+	struct store_wal_watch *w = arg;
+	w->fn(w->arg, pages);
+	return SQLITE_OK;
+}
+
+int store_wal_watch(struct store *st, struct store_wal_watch *w)
+{
+	/* Replaces the wal_autocheckpoint hook: SQLite has only one. */
+	sqlite3_wal_hook(st->db, wal_watch_hook, w);
+	return STORE_OK;
+}
+
+int store_wal_checkpoint(struct store *st, int *wal_pages_r, int *done_pages_r)
+{
+	int log = 0, done = 0;
+	int rc = sqlite3_wal_checkpoint_v2(st->db, "main",
+					   SQLITE_CHECKPOINT_PASSIVE, &log, &done);
+	if (wal_pages_r != NULL)
+		*wal_pages_r = log;
+	if (done_pages_r != NULL)
+		*done_pages_r = done;
+	return rc == SQLITE_OK ? STORE_OK : store_fail(st, rc, "wal checkpoint");
+}

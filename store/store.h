@@ -465,4 +465,29 @@ int store_greylist_check(struct store *st, const char *net, const char *sender,
 /* Delete expired triples; the number deleted or a STORE_* error. */
 int64_t store_greylist_prune(struct store *st, int64_t now);
 
+/* ---- WAL checkpoints off the committing thread (smtpd) ---- */
+
+/*
+ * Turn off this handle's automatic checkpoint (SQLite runs it inside the
+ * COMMIT that passes 1000 WAL pages, stalling that commit for as long as
+ * copying the WAL into the database and an fsync take) and instead call
+ * w->fn(w->arg, wal_pages) after each commit of this handle, on the
+ * committing thread, with the WAL's size in pages. The caller then runs
+ * store_wal_checkpoint() somewhere else. w must outlive the handle.
+ */
+struct store_wal_watch {
+	void (*fn)(void *arg, int wal_pages);
+	void *arg;
+};
+int store_wal_watch(struct store *st, struct store_wal_watch *w);
+/*
+ * A PASSIVE checkpoint: copy into the database what it can of the WAL
+ * without waiting for or blocking readers and writers, and fsync it. A
+ * commit is durable in the WAL before this; checkpoints only let the WAL
+ * start over. *wal_pages_r and *done_pages_r (NULL: not wanted) get the
+ * WAL's size and how much of it is now in the database. STORE_OK,
+ * STORE_BUSY (another checkpoint is running) or an error.
+ */
+int store_wal_checkpoint(struct store *st, int *wal_pages_r, int *done_pages_r);
+
 #endif
