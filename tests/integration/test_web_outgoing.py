@@ -108,3 +108,34 @@ def test_smarthost_set_in_the_panel_reaches_queued(mailroom):
     assert r.status == 303
     assert settings(m)["smarthost.password"] == ""
     assert 'id="smarthost-password-state">not set<' in w.get("/settings").text
+
+
+def test_size_limit_set_in_the_panel_reaches_smtpd(mailroom):
+    """End to end with H1's smtpd: the page's MB value becomes SIZE in EHLO and
+    the bound on DATA after smtpd re-reads its settings (SIGHUP here; it also
+    re-reads every 15 s); emptying the field gives the config's limit back."""
+    import signal
+
+    from smtp_util import start_smtpd
+    from test_smtp_sizelimit import ehlo_size, send
+
+    m = mailroom
+    m.extra.setdefault("smtp", {})["message_size_limit"] = "3000000"
+    start_smtpd(m)
+    w = admin(m)
+    assert ehlo_size(m) == 3_000_000
+    r = w.submit("/settings", "/settings/outgoing", {"size_limit": "1"})
+    assert r.status == 303, r
+    before = m.log("smtpd").count("event=size-limit ")
+    m.procs["smtpd"].send_signal(signal.SIGHUP)
+    m.wait_log("smtpd", "event=size-limit ", count=before + 1)
+    assert ehlo_size(m) == 1024 * 1024
+    code, text = send(m, 1_500_000)  # under the config's limit, over the panel's
+    assert code == 552, (code, text)
+    assert send(m, 500_000)[0] == 250
+    r = w.submit("/settings", "/settings/outgoing", {"size_limit": ""})
+    assert r.status == 303
+    before = m.log("smtpd").count("event=size-limit ")
+    m.procs["smtpd"].send_signal(signal.SIGHUP)
+    m.wait_log("smtpd", "event=size-limit ", count=before + 1)
+    assert ehlo_size(m) == 3_000_000
