@@ -5,7 +5,9 @@
  * The p= encoding is the one RFC 6376 3.6.1 and RFC 8463 3 fix: base64 of
  * the DER SubjectPublicKeyInfo for RSA, of the raw 32-byte public key for
  * Ed25519 - what `mailroomctl dkim show` prints (cli/dkim.c keeps its
- * encoder static, so the page has these few lines of its own).
+ * encoder static, so the page has these few lines of its own). The record
+ * found is read with trust_tags_parse, the tag-list parser smtpd's DKIM
+ * verifier reads key records with.
  */
 #include "dkimrec.h"
 
@@ -19,8 +21,10 @@
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
+#include "../common/buf.h"
 #include "../common/limits.h"
 #include "../outbound/outbound.h"
+#include "../trust/trust.h"
 
 static int encode(EVP_PKEY *key, enum dkimrec_kind kind,
 		  char txt[DKIMREC_TXT_MAX])
@@ -84,49 +88,41 @@ int dkimrec_wanted(const char *data_dir, const char *selector,
 	return rc;
 }
 
-/* The value of tag (e.g. "p") in a tag=value list, whitespace removed,
- * into dst. false when the tag is absent or too long. */
-static bool tag_value(const char *list, const char *tag, char *dst, size_t len)
+/* tag's value in the parsed list with all whitespace removed (FWS may
+ * sit inside base64, RFC 6376 3.6.1) into dst; def when absent. false
+ * when it does not fit. */
+static bool tag_text(const struct trust_tags *t, const char *tag,
+		     const char *def, char *dst, size_t len)
 {
-	size_t tl = strlen(tag);
-	const char *p = list;
-	while (*p) {
-		while (*p == ' ' || *p == '\t' || *p == ';')
-			p++;
-		const char *end = strchr(p, ';');
-		if (end == NULL)
-			end = p + strlen(p);
-		const char *q = p;
-		while (q < end && (isalnum((unsigned char)*q) || *q == '_'))
-			q++;
-		const char *eq = q;
-		while (eq < end && (*eq == ' ' || *eq == '\t'))
-			eq++;
-		if ((size_t)(q - p) == tl && strncasecmp(p, tag, tl) == 0 &&
-		    eq < end && *eq == '=') {
-			size_t o = 0;
-			for (const char *v = eq + 1; v < end; v++) {
-				if (isspace((unsigned char)*v))
-					continue;
-				if (o + 1 >= len)
-					return false;
-				dst[o++] = *v;
-			}
-			dst[o] = '\0';
-			return true;
-		}
-		p = end;
+	const struct slice *v = trust_tags_get(t, tag);
+	if (v == NULL) {
+		snprintf(dst, len, "%s", def);
+		return true;
 	}
-	return false;
+	size_t o = 0;
+	for (size_t i = 0; i < v->len; i++) {
+		if (isspace((unsigned char)v->ptr[i]))
+			continue;
+		if (o + 1 >= len)
+			return false;
+		dst[o++] = v->ptr[i];
+	}
+	dst[o] = '\0';
+	return true;
 }
 
 bool dkimrec_matches(const char *found, const char *want)
 {
-	char fp[DKIMREC_TXT_MAX], wp[DKIMREC_TXT_MAX], fk[32] = "rsa", wk[32] = "rsa";
-	if (!tag_value(found, "p", fp, sizeof fp) ||
-	    !tag_value(want, "p", wp, sizeof wp) || fp[0] == '\0')
+	struct trust_tags ft, wt;
+	const char *err;
+	char fp[DKIMREC_TXT_MAX], wp[DKIMREC_TXT_MAX], fk[32], wk[32];
+	if (trust_tags_parse(found, strlen(found), &ft, &err) != 0 ||
+	    trust_tags_parse(want, strlen(want), &wt, &err) != 0)
 		return false;
-	(void)tag_value(found, "k", fk, sizeof fk);
-	(void)tag_value(want, "k", wk, sizeof wk);
+	if (!tag_text(&ft, "p", "", fp, sizeof fp) ||
+	    !tag_text(&wt, "p", "", wp, sizeof wp) || fp[0] == '\0' ||
+	    !tag_text(&ft, "k", "rsa", fk, sizeof fk) ||
+	    !tag_text(&wt, "k", "rsa", wk, sizeof wk))
+		return false;
 	return strcmp(fp, wp) == 0 && strcasecmp(fk, wk) == 0;
 }

@@ -33,7 +33,8 @@ int dkimrec_wanted(const char *data_dir, const char *selector,
 
 /* True when the TXT value found publishes the same key as want: the same
  * p= (whitespace ignored, RFC 6376 3.6.1) and the same k= (rsa when
- * absent). Tag order and other tags do not matter. */
+ * absent). Tag order and other tags do not matter; a record trust/ cannot
+ * parse as a tag list (RFC 6376 3.2) does not match. */
 bool dkimrec_matches(const char *found, const char *want);
 
 #endif
