@@ -444,3 +444,23 @@ int store_wal_checkpoint(struct store *st, int *wal_pages_r, int *done_pages_r)
 		*done_pages_r = done;
 	return rc == SQLITE_OK ? STORE_OK : store_fail(st, rc, "wal checkpoint");
 }
+
+/* See store_busy_retry_fast(): count is how many times it was called for
+ * this lock wait. */
+static int busy_retry_fast(void *arg, int count)
+{
+	(void)arg;
+	const int fast = 50; /* 50 x 100 us */
+	long waited_us = count < fast ? count * 100L
+				      : fast * 100L + (count - fast) * 1000L;
+	if (waited_us >= STORE_BUSY_TIMEOUT_MS * 1000L)
+		return 0;
+	struct timespec ts = {0, (count < fast ? 100L : 1000L) * 1000L};
+	nanosleep(&ts, NULL);
+	return 1;
+}
+
+void store_busy_retry_fast(struct store *st)
+{
+	sqlite3_busy_handler(st->db, busy_retry_fast, NULL);
+}
