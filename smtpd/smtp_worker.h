@@ -33,6 +33,8 @@ struct smtp_job {
 	struct smtp_job *next;
 	enum smtp_job_kind kind;
 	void *owner;   /* loop thread only */
+	int64_t t_end_us;    /* DELIVER: end of DATA seen (monotonic) */
+	int64_t t_submit_us; /* DELIVER: handed to the writer */
 	int result;    /* STORE_* */
 	/* DELIVER: msg.fd is owned by the job from submit on (closed by
 	 * smtp_job_free); sender/ids/remote point into the session's
