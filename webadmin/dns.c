@@ -224,9 +224,13 @@ static void dkim_rows(struct html *h, const char *domain,
 		if (dk[k].state == 1) {
 			row(h, type, dk[k].name, dk[k].want, dk[k].q,
 			    check_dkim(&dk[k]),
-			    "The public half of the key this server signs "
-			    "outgoing mail with; receivers check signatures "
-			    "against it.");
+			    k == 0 ? "The public half of the key this server "
+				     "signs outgoing mail with; receivers check "
+				     "signatures against it. A DNS host may store "
+				     "this long value in pieces of up to 255 "
+				     "characters: that is fine."
+				   : "The same for the newer Ed25519 signature "
+				     "some receivers check too.");
 			continue;
 		}
 		if (dk[k].state == 0 && (k == 1 || dk[1].state != 0))

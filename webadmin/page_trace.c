@@ -68,9 +68,10 @@ static int trace_row(void *vctx, const struct store_trace *t)
 		 t->id, when, t->sender[0] ? t->sender : "<>", t->rcpts);
 	if (t->message_id[0])
 		html_fmt(h, "<div class=\"muted\">%s</div>", t->message_id);
-	html_fmt(h, "</td><td>%s<div class=\"muted\">%s</div></td>"
+	html_fmt(h, "<div class=\"muted\">via %s (%s)</div></td>"
 		    "<td><span class=\"badge %R\">%s</span></td><td>",
-		 t->client_ip, t->helo, outcome_class(t->outcome), t->outcome);
+		 t->client_ip, t->helo[0] ? t->helo : "no HELO",
+		 outcome_class(t->outcome), t->outcome);
 	check_cell(h, "SPF", t->spf);
 	check_cell(h, "DKIM", t->dkim);
 	check_cell(h, "DMARC", t->dmarc);
@@ -140,8 +141,8 @@ void h_trace(struct web_req *r)
 		return;
 	}
 	html_raw(h, "<div class=\"table-wrap\"><table class=\"trace\"><thead><tr>"
-		    "<th>When (UTC)</th><th>Message</th><th>Sending server</th>"
-		    "<th>Outcome</th><th>Checks</th><th>Answer given</th></tr>"
+		    "<th>When (UTC)</th><th>Message</th><th>Outcome</th>"
+		    "<th>Checks</th><th>Answer given</th></tr>"
 		    "</thead><tbody>");
 	struct trace_ctx c = {r, 0, 0};
 	int rc = store_trace_list(r->app->store, filter, before, TRACE_PAGE,
