@@ -66,8 +66,14 @@ void settings_outgoing_section(struct web_req *r, const struct outgoing_form *f)
 	char deflt[32];
 	html_size(deflt, sizeof deflt, r->app->cfg->message_size_limit);
 
-	html_raw(h, "<section><h2>Outgoing mail</h2><form class=\"stack\" "
-		    "method=\"post\" action=\"/settings/outgoing\">");
+	html_raw(h, "<section><h2>Outgoing mail</h2>");
+	if (r->app->cfg->smarthost[0] != '\0')
+		html_fmt(h, "<p class=\"flash error\" id=\"smarthost-config\">The "
+			    "configuration file %s sets the smarthost %s; it is used "
+			    "instead of the one below until it is removed there.</p>",
+			 r->app->cfg->path, r->app->cfg->smarthost);
+	html_raw(h, "<form class=\"stack\" method=\"post\" "
+		    "action=\"/settings/outgoing\">");
 	page_csrf(r);
 	html_fmt(h,
 		 "<div><label for=\"smarthost\">Smarthost<small>The server of "

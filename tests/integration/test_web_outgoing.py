@@ -139,3 +139,18 @@ def test_size_limit_set_in_the_panel_reaches_smtpd(mailroom):
     m.procs["smtpd"].send_signal(signal.SIGHUP)
     m.wait_log("smtpd", "event=size-limit ", count=before + 1)
     assert ehlo_size(m) == 3_000_000
+
+
+def test_a_smarthost_in_the_config_file_is_pointed_out(mailroom):
+    """queued prefers [smtp] smarthost from the config file: the page says so
+    instead of letting the admin wonder why the panel's is not used."""
+    m = mailroom
+    m.extra.setdefault("smtp", {})["smarthost"] = "relay.isp.test:25"
+    m.write_config()
+    w = admin(m)
+    page = w.get("/settings").text
+    assert 'id="smarthost-config"' in page and "relay.isp.test:25" in page
+    r = w.submit("/settings", "/settings/outgoing", {"smarthost": "other.test:587"})
+    assert r.status == 303
+    m.start("queued")
+    assert "event=running smarthost=relay.isp.test:25 " in m.log("queued")
