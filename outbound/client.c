@@ -48,7 +48,7 @@
 static const char *const state_names[] = {
 	"idle", "connect", "greeting", "ehlo", "helo", "starttls",
 	"handshake", "auth", "auth-user", "auth-pass", "mail", "rcpt", "data",
-	"body", "dot", "rset", "quit",
+	"body", "dot", "rset", "quit", "dot-empty",
 };
 
 static void set_state(struct ob_job *j, enum ob_conn_state st)
@@ -309,9 +309,14 @@ static void start_txn(struct ob_job *j)
 	    j->ext_smtputf8 && pl < sizeof params)
 		snprintf(params + pl, sizeof params - pl, " SMTPUTF8");
 	send_text(j, "MAIL FROM:<%s>%s\r\n", m->sender, params);
-	if (j->ext_pipelining)
+	/* RFC 2920: MAIL, every RCPT and DATA in one group, one round trip
+	 * instead of two. */
+	j->data_sent = j->ext_pipelining;
+	if (j->ext_pipelining) {
 		for (size_t k = 0; k < n; k++)
 			send_rcpt(j, k);
+		send_text(j, "DATA\r\n");
+	}
 	set_state(j, OB_C_MAIL);
 	set_timeout(j, REPLY_TIMEOUT);
 }
@@ -649,6 +654,10 @@ static void on_reply(struct ob_job *j, const struct ob_reply *r)
 				send_rcpt(j, j->rcpt_replied);
 			return;
 		}
+		if (j->data_sent) { /* its reply comes next */
+			set_state(j, OB_C_DATA);
+			return;
+		}
 		if (j->n_accepted > 0) {
 			send_text(j, "DATA\r\n");
 			set_state(j, OB_C_DATA);
@@ -660,6 +669,14 @@ static void on_reply(struct ob_job *j, const struct ob_reply *r)
 		return;
 	}
 	case OB_C_DATA:
+		if (r->code == 354 && j->n_accepted == 0) {
+			/* A pipelined DATA the server took although no
+			 * recipient was: RFC 2920 3.1 says end it with a
+			 * lone dot (nothing is delivered). */
+			send_text(j, ".\r\n");
+			set_state(j, OB_C_DOT_EMPTY);
+			return;
+		}
 		if (r->code != 354) {
 			for (size_t i = 0; i < m->n_rcpts; i++)
 				if (m->rcpts[i].accepted) {
@@ -692,6 +709,7 @@ static void on_reply(struct ob_job *j, const struct ob_reply *r)
 		set_timeout(j, REPLY_TIMEOUT);
 		next_txn(j);
 		return;
+	case OB_C_DOT_EMPTY:
 	case OB_C_RSET:
 		end_txn_status(j);
 		j->cur_msg++;

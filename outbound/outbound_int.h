@@ -105,6 +105,7 @@ enum ob_conn_state {
 	OB_C_DOT,
 	OB_C_RSET,
 	OB_C_QUIT,
+	OB_C_DOT_EMPTY, /* "." after a 354 to a pipelined DATA with no recipient */
 };
 
 struct ob_runner;
@@ -142,6 +143,7 @@ struct ob_job {
 	size_t cur_msg;
 	size_t rcpt_sent, rcpt_replied; /* in the current transaction */
 	bool mail_ok;
+	bool data_sent; /* DATA went pipelined with MAIL and RCPT (RFC 2920) */
 	int n_accepted;
 	bool in_txn; /* MAIL was sent on this connection for cur_msg */
 	struct store_body_reader *body;

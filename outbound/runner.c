@@ -31,12 +31,24 @@
 #include <unistd.h>
 
 #include "../common/log.h"
+#include "../store/queue_read.h"
 #include "../store/sendlimit.h"
 #include "outbound_int.h"
 
 #define POLL_INTERVAL_MS 1000
 #define POLL_LIMIT 2000
 #define STORE_RETRY_DELAY 300 /* when the store itself failed us */
+
+/* DKIM keys by sender domain, read from disk at most every
+ * DKIM_CACHE_TTL seconds (not twice per message): a key made by
+ * `mailroomctl dkim generate` is used within that time. */
+#define DKIM_CACHE_SLOTS 16
+#define DKIM_CACHE_TTL 10
+struct dkim_cached {
+	char domain[ADDR_DOMAIN_MAX + 1];
+	EVP_PKEY *rsa, *ed;
+	int64_t at; /* 0: empty */
+};
 
 struct idset {
 	int64_t *v; /* open addressing; 0 empty, -1 deleted */
@@ -52,6 +64,8 @@ struct ob_runner {
 	int n_jobs;
 	uint64_t next_job_id;
 	struct idset inflight;
+	size_t n_inflight;
+	struct dkim_cached dkc[DKIM_CACHE_SLOTS];
 	struct store_queue_item *batch;
 	int *batch_lim; /* each batch row's ob_limits_sender() */
 	size_t n_batch;
@@ -191,9 +205,21 @@ struct event_base *ob_runner_base(struct ob_runner *r) { return r->p.base; }
 struct ob_dns *ob_runner_dns(struct ob_runner *r) { return r->dns; }
 const struct config *ob_runner_cfg(struct ob_runner *r) { return r->p.cfg; }
 struct store *ob_runner_store(struct ob_runner *r) { return r->p.store; }
+/* The MX context is made at the first STARTTLS: loading the system
+ * trust store takes tens of milliseconds, which every start paid before
+ * the first message went out. (The smarthost's is made at start when
+ * there is one, so a bad smarthost_ca stops the daemon there.) */
 SSL_CTX *ob_runner_tls(struct ob_runner *r, bool smarthost)
 {
-	return smarthost ? r->tls_smart : r->tls_mx;
+	SSL_CTX **c = smarthost ? &r->tls_smart : &r->tls_mx;
+	if (*c == NULL) {
+		char err[256];
+		*c = ob_tls_client_ctx(smarthost ? r->p.smarthost_ca : NULL, err,
+				       sizeof err);
+		if (*c == NULL)
+			log_error("event=tls-setup-failed reason=\"%s\"", err);
+	}
+	return *c;
 }
 
 /* ---- bounces ---------------------------------------------------------------- */
@@ -458,7 +484,7 @@ static void job_free(struct ob_job *j)
 	free(j);
 }
 
-static void poll_queue(struct ob_runner *r);
+static void poll_queue(struct ob_runner *r, bool full);
 
 /* Delete every delivered row reported since the last flush: one
  * transaction, one fsync. On a store error the rows stay and are sent
@@ -560,8 +586,10 @@ static void finish_cb(evutil_socket_t fd, short what, void *arg)
 	free(o.defers);
 	free(o.dels);
 	for (size_t m = 0; m < j->n_msgs; m++)
-		for (size_t i = 0; i < j->msgs[m].n_rcpts; i++)
+		for (size_t i = 0; i < j->msgs[m].n_rcpts; i++) {
 			idset_del(&r->inflight, j->msgs[m].rcpts[i].queue_id);
+			r->n_inflight--;
+		}
 	for (struct ob_job **pp = &r->jobs; *pp; pp = &(*pp)->next)
 		if (*pp == j) {
 			*pp = j->next;
@@ -570,7 +598,7 @@ static void finish_cb(evutil_socket_t fd, short what, void *arg)
 	r->n_jobs--;
 	log_debug("job=%llu event=job-done", (unsigned long long)j->id);
 	job_free(j);
-	poll_queue(r);
+	poll_queue(r, false);
 }
 
 void ob_job_finish(struct ob_job *j)
@@ -616,24 +644,60 @@ static bool has_8bit(const char *s)
 	return false;
 }
 
-/* A DKIM key of the sender's domain (suffix ".pem" or ".ed25519.pem"),
- * when it has one. */
-static EVP_PKEY *dkim_key(struct ob_runner *r, const char *sender,
-			  const char *suffix, const char **domain_r)
+/* A DKIM key of domain (suffix ".pem" or ".ed25519.pem"), when it has
+ * one, read from disk. */
+static EVP_PKEY *dkim_key_load(struct ob_runner *r, const char *domain,
+			       const char *suffix)
 {
-	const char *at = strrchr(sender, '@');
-	if (at == NULL || at[1] == '\0' || strchr(at + 1, '/') || at[1] == '.')
-		return NULL;
 	char path[CONFIG_PATH_MAX + ADDR_DOMAIN_MAX + 32];
-	snprintf(path, sizeof path, "%s/dkim/%s%s", r->p.cfg->data_dir, at + 1,
+	snprintf(path, sizeof path, "%s/dkim/%s%s", r->p.cfg->data_dir, domain,
 		 suffix);
-	*domain_r = at + 1;
 	EVP_PKEY *k = ob_dkim_load_key(path);
 	if (k == NULL && access(path, F_OK) == 0)
 		log_warn("event=dkim-key-unusable path=%s reason=\"%s\" (mail goes unsigned)",
 			 path, access(path, R_OK) == 0 ? "not a PEM private key"
 						       : strerror(errno));
 	return k;
+}
+
+/* The sender domain's keys (new references, or NULL), from the cache. */
+static void dkim_keys(struct ob_runner *r, const char *sender, EVP_PKEY **rsa_r,
+		      EVP_PKEY **ed_r, const char **domain_r)
+{
+	*rsa_r = *ed_r = NULL;
+	const char *at = strrchr(sender, '@');
+	if (at == NULL || at[1] == '\0' || strchr(at + 1, '/') || at[1] == '.' ||
+	    strlen(at + 1) > ADDR_DOMAIN_MAX)
+		return;
+	const char *domain = at + 1;
+	*domain_r = domain;
+	int64_t now = (int64_t)time(NULL);
+	struct dkim_cached *c = NULL, *oldest = &r->dkc[0];
+	for (size_t i = 0; i < DKIM_CACHE_SLOTS; i++) {
+		if (r->dkc[i].at != 0 && strcmp(r->dkc[i].domain, domain) == 0)
+			c = &r->dkc[i];
+		if (r->dkc[i].at < oldest->at)
+			oldest = &r->dkc[i];
+	}
+	if (c != NULL && now - c->at >= DKIM_CACHE_TTL) {
+		EVP_PKEY_free(c->rsa);
+		EVP_PKEY_free(c->ed);
+		memset(c, 0, sizeof *c);
+		c = NULL;
+	}
+	if (c == NULL) {
+		c = oldest;
+		EVP_PKEY_free(c->rsa);
+		EVP_PKEY_free(c->ed);
+		snprintf(c->domain, sizeof c->domain, "%s", domain);
+		c->rsa = dkim_key_load(r, domain, ".pem");
+		c->ed = dkim_key_load(r, domain, ".ed25519.pem");
+		c->at = now;
+	}
+	if (c->rsa && EVP_PKEY_up_ref(c->rsa) == 1)
+		*rsa_r = c->rsa;
+	if (c->ed && EVP_PKEY_up_ref(c->ed) == 1)
+		*ed_r = c->ed;
 }
 
 /*
@@ -644,9 +708,9 @@ static void scan_body(struct ob_runner *r, struct ob_msg *m)
 {
 	ob_scan_init(&m->scan);
 	const char *domain = NULL;
-	EVP_PKEY *key = m->sender[0] ? dkim_key(r, m->sender, ".pem", &domain) : NULL;
-	EVP_PKEY *ed = m->sender[0] ? dkim_key(r, m->sender, ".ed25519.pem", &domain)
-				    : NULL;
+	EVP_PKEY *key = NULL, *ed = NULL;
+	if (m->sender[0])
+		dkim_keys(r, m->sender, &key, &ed, &domain);
 	struct ob_dkim *dk = key || ed ? ob_dkim_new() : NULL;
 	struct store_body_reader *rd = NULL;
 	if (store_body_open_by_id(r->p.store, m->body_id, &rd) == STORE_OK) {
@@ -741,7 +805,10 @@ static int job_add(struct ob_runner *r, struct ob_job *j,
 		snprintf(rc->wire, sizeof rc->wire, "%s", q->recipient);
 	if (has_8bit(rc->wire))
 		m->utf8_addrs = true;
-	return idset_add(&r->inflight, q->id);
+	if (idset_add(&r->inflight, q->id) < 0)
+		return -1;
+	r->n_inflight++;
+	return 0;
 }
 
 static struct ob_job *job_new(struct ob_runner *r, const char *dest)
@@ -759,13 +826,22 @@ static struct ob_job *job_new(struct ob_runner *r, const char *dest)
 	return j;
 }
 
-static void poll_queue(struct ob_runner *r)
+/*
+ * full: read up to POLL_LIMIT due rows (the once-a-second tick); else,
+ * after a job ended, only enough for a few new jobs: rows in flight are
+ * still due and come back first, and re-reading thousands of them after
+ * every job was most of a busy runner's store time.
+ */
+static void poll_queue(struct ob_runner *r, bool full)
 {
 	if (r->n_jobs >= r->p.max_sessions)
 		return;
 	r->n_batch = 0;
 	int64_t now = (int64_t)time(NULL);
-	int rc = store_queue_due(r->p.store, now, POLL_LIMIT, collect, r);
+	size_t limit = r->n_inflight + 4 * (size_t)r->p.max_msgs_per_conn;
+	if (full || limit > POLL_LIMIT)
+		limit = POLL_LIMIT;
+	int rc = store_queue_due(r->p.store, now, limit, collect, r);
 	if (rc != STORE_OK) {
 		if (!store_result_is_temporary(rc))
 			log_error("event=store-error reason=\"%s\"",
@@ -775,6 +851,8 @@ static void poll_queue(struct ob_runner *r)
 	/* The sending limit first: an account over it is suspended and its
 	 * rows held before any of them starts. */
 	ob_limits_check(r->limits, now);
+	/* One read snapshot for the bodies scanned while jobs are made. */
+	bool snap = r->n_batch > 0 && store_read_begin(r->p.store) == STORE_OK;
 	struct ob_job *made[64];
 	size_t n_made = 0;
 	for (size_t i = 0; i < r->n_batch; i++) {
@@ -806,6 +884,8 @@ static void poll_queue(struct ob_runner *r)
 		if (job_add(r, j, q, li) < 0)
 			break;
 	}
+	if (snap)
+		store_read_end(r->p.store);
 	for (size_t k = 0; k < n_made; k++) {
 		struct ob_job *j = made[k];
 		size_t n_rcpt = 0;
@@ -828,7 +908,7 @@ static void on_poll(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	ob_limits_tick(r->limits, (int64_t)time(NULL));
-	poll_queue(r);
+	poll_queue(r, true);
 }
 
 struct ob_runner *ob_runner_new(const struct ob_runner_params *p, char *err,
@@ -856,8 +936,8 @@ struct ob_runner *ob_runner_new(const struct ob_runner_params *p, char *err,
 	}
 	if ((r->limits = ob_limits_new(p->store, p->cfg, err, errlen)) == NULL ||
 	    (r->dns = ob_dns_new(p->base, p->cfg->dns_servers, err, errlen)) == NULL ||
-	    (r->tls_mx = ob_tls_client_ctx(NULL, err, errlen)) == NULL ||
-	    (r->tls_smart = ob_tls_client_ctx(p->smarthost_ca, err, errlen)) == NULL) {
+	    (r->smarthost &&
+	     (r->tls_smart = ob_tls_client_ctx(p->smarthost_ca, err, errlen)) == NULL)) {
 		ob_runner_free(&r);
 		return NULL;
 	}
@@ -877,7 +957,7 @@ int ob_runner_start(struct ob_runner *r)
 	if (event_add(r->poll_ev, &tv) < 0)
 		return -1;
 	ob_limits_tick(r->limits, (int64_t)time(NULL));
-	poll_queue(r);
+	poll_queue(r, true);
 	return 0;
 }
 
@@ -905,6 +985,10 @@ void ob_runner_free(struct ob_runner **rp)
 	if (r->tls_smart)
 		SSL_CTX_free(r->tls_smart);
 	free(r->inflight.v);
+	for (size_t i = 0; i < DKIM_CACHE_SLOTS; i++) {
+		EVP_PKEY_free(r->dkc[i].rsa);
+		EVP_PKEY_free(r->dkc[i].ed);
+	}
 	free(r->done);
 	free(r->batch);
 	free(r->batch_lim);
