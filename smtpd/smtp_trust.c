@@ -264,7 +264,11 @@ static void trace_verdict(struct smtp_trust_conn *tc, const struct trust_verdict
 			 trust_auth_result_name(v->dmarc->result),
 			 policy_name(v->dmarc->policy), v->dmarc->domain);
 	r->spam_score = v->spam.score_tenths;
-	const char *outcome = v->action == TRUST_REJECT ? STORE_TRACE_REFUSED
+	/* a reject with a 4xx (the held message could not be written) is
+	 * temporary: the client will try again */
+	const char *outcome = v->action == TRUST_REJECT
+				      ? (v->reply[0] == '4' ? STORE_TRACE_TEMPFAIL
+							    : STORE_TRACE_REFUSED)
 			      : v->quarantine ? STORE_TRACE_QUARANTINED
 			      : v->is_spam ? STORE_TRACE_TAGGED : STORE_TRACE_ACCEPTED;
 	trace_copy(r->outcome, sizeof(r->outcome), outcome);

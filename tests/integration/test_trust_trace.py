@@ -186,3 +186,25 @@ def test_stopping_writes_queued_rows_and_old_rows_pruned(mailroom, monkeypatch, 
     got = rows(mailroom)
     assert len(got) == 2 and got[1]["outcome"] == "accepted"
     assert "event=trace-stopped queued=1 written=1 dropped=0" in mailroom.log("smtpd")
+
+
+def test_quarantine_and_forged_own_domain_rows(mailroom, monkeypatch, rsa):  # noqa: F811
+    mailroom.start_dns(*dns_records(rsa[1]),
+                       "--txt-record=quar.test,v=spf1 ip4:192.0.2.1 -all",
+                       "--txt-record=_dmarc.quar.test,v=DMARC1; p=quarantine")
+    start_smtpd(mailroom, monkeypatch)
+    send(mailroom, "q@quar.test", message("Q <q@quar.test>", "quarantined"))
+    with smtplib.SMTP("127.0.0.1", mailroom.ports["smtp"], timeout=20) as s:
+        s.ehlo("mx.sender.test")
+        with pytest.raises(smtplib.SMTPDataError) as e:
+            s.sendmail("a@good.test", ["bob@example.test"],
+                       message("Boss <boss@example.test>", "wire money"))
+    got = wait_rows(mailroom, 2)
+    assert [r["outcome"] for r in got] == ["quarantined", "refused"], got
+    q, f = got
+    assert q["dmarc"] == "fail p=quarantine from=quar.test"
+    assert q["reply"].startswith("250 2.0.0 Ok: queued as ")
+    assert "DMARC_QUARANTINE" in q["details"] and q["spam_score"] >= 50
+    assert f["reply"] == "550 " + e.value.smtp_error.decode()
+    assert "claims to come from example.test" in f["reply"]
+    assert f["sender"] == "a@good.test" and f["spf"] == "pass mailfrom=good.test"
