@@ -403,7 +403,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true", help="smaller sets, shorter runs")
     ap.add_argument("--idle", type=int, default=1000, help="idle sessions for memory")
-    ap.add_argument("--reps", type=int, default=5)
+    ap.add_argument("--reps", type=int, default=9)
     ap.add_argument("--keep", action="store_true", help="keep the temp dir")
     ap.add_argument("--nice", type=int, default=-10,
                     help="niceness for both servers and the client (default -10)")
