@@ -151,11 +151,14 @@ static void test_visit_oversized_chunk(void)
 	sqlite3_bind_int64(s, 1, body);
 	CHECK_INT(sqlite3_step(s), SQLITE_DONE);
 	sqlite3_finalize(s);
-	char sql[128];
-	snprintf(sql, sizeof(sql),
-		 "DELETE FROM body_chunks WHERE body_id = %lld AND seq > 0",
-		 (long long)body);
-	CHECK_INT(sqlite3_exec(t.st->db, sql, NULL, NULL, NULL), SQLITE_OK);
+	CHECK_INT(sqlite3_prepare_v2(t.st->db,
+				     "DELETE FROM body_chunks WHERE body_id = ?"
+				     " AND seq > 0",
+				     -1, &s, NULL),
+		  SQLITE_OK);
+	sqlite3_bind_int64(s, 1, body);
+	CHECK_INT(sqlite3_step(s), SQLITE_DONE);
+	sqlite3_finalize(s);
 	CHECK_INT(tstore_count(t.st, "body_chunks"), 1);
 
 	struct store_body_cursor c;
