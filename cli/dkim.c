@@ -16,7 +16,6 @@
 #include <errno.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
-#include <openssl/x509.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +23,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../common/dkim_txt.h"
 #include "cli.h"
 
 int cli_dkim_main(struct cli *cli, int argc, char **argv);
@@ -49,34 +49,16 @@ static int key_path(const struct cli *cli, const char *domain,
 	return n < 0 || (size_t)n >= len ? -1 : 0;
 }
 
-/* RSA: p= is the DER SubjectPublicKeyInfo; Ed25519: the raw 32 bytes. */
+/* The zone-file line for the key, from the one encoder the panel checks
+ * with (common/dkim_txt.c). */
 static int print_record(const struct cli *cli, const char *domain,
 			const struct key_kind *kind, EVP_PKEY *key)
 {
-	unsigned char raw[64], *der = NULL;
-	size_t n = sizeof raw;
-	const unsigned char *pub;
-	if (strcmp(kind->k, "ed25519") == 0) {
-		if (EVP_PKEY_get_raw_public_key(key, raw, &n) != 1)
-			return cli_fail("cannot encode the public key");
-		pub = raw;
-	} else {
-		int dl = i2d_PUBKEY(key, &der);
-		if (dl <= 0)
-			return cli_fail("cannot encode the public key");
-		pub = der;
-		n = (size_t)dl;
-	}
-	char *b64 = malloc((n + 2) / 3 * 4 + 1);
-	if (b64 == NULL) {
-		OPENSSL_free(der);
-		return cli_fail("out of memory");
-	}
-	EVP_EncodeBlock((unsigned char *)b64, pub, (int)n);
-	printf("%s%s._domainkey.%s. IN TXT \"v=DKIM1; k=%s; p=%s\"\n",
-	       cli->cfg.dkim_selector, kind->sel_tail, domain, kind->k, b64);
-	free(b64);
-	OPENSSL_free(der);
+	char txt[DKIM_TXT_MAX];
+	if (dkim_txt_value(key, txt, sizeof txt) != 0)
+		return cli_fail("cannot encode the public key");
+	printf("%s%s._domainkey.%s. IN TXT \"%s\"\n", cli->cfg.dkim_selector,
+	       kind->sel_tail, domain, txt);
 	return 0;
 }
 

@@ -4,8 +4,8 @@
  *
  * The p= encoding is the one RFC 6376 3.6.1 and RFC 8463 3 fix: base64 of
  * the DER SubjectPublicKeyInfo for RSA, of the raw 32-byte public key for
- * Ed25519 - what `mailroomctl dkim show` prints (cli/dkim.c keeps its
- * encoder static, so the page has these few lines of its own). The record
+ * Ed25519 - common/dkim_txt.c, the encoder `mailroomctl dkim show` prints
+ * with, so the panel checks the bytes the admin was told to publish. The record
  * found is read with trust_tags_parse, the tag-list parser smtpd's DKIM
  * verifier reads key records with.
  */
@@ -19,41 +19,12 @@
 #include <unistd.h>
 
 #include <openssl/evp.h>
-#include <openssl/x509.h>
 
 #include "../common/buf.h"
+#include "../common/dkim_txt.h"
 #include "../common/limits.h"
 #include "../outbound/outbound.h"
 #include "../trust/trust.h"
-
-static int encode(EVP_PKEY *key, enum dkimrec_kind kind,
-		  char txt[DKIMREC_TXT_MAX])
-{
-	unsigned char raw[64], *der = NULL;
-	const unsigned char *pub = raw;
-	size_t n = sizeof raw;
-	if (kind == DKIMREC_ED25519) {
-		if (EVP_PKEY_get_raw_public_key(key, raw, &n) != 1)
-			return -1;
-	} else {
-		int dl = i2d_PUBKEY(key, &der);
-		if (dl <= 0)
-			return -1;
-		pub = der;
-		n = (size_t)dl;
-	}
-	const char *head = kind == DKIMREC_ED25519 ? "v=DKIM1; k=ed25519; p="
-						   : "v=DKIM1; k=rsa; p=";
-	size_t hl = strlen(head), bl = (n + 2) / 3 * 4;
-	int rc = -1;
-	if (hl + bl < DKIMREC_TXT_MAX) {
-		memcpy(txt, head, hl);
-		EVP_EncodeBlock((unsigned char *)txt + hl, pub, (int)n);
-		rc = 0;
-	}
-	OPENSSL_free(der);
-	return rc;
-}
 
 int dkimrec_wanted(const char *data_dir, const char *selector,
 		   const char *domain, enum dkimrec_kind kind, char *name,
@@ -79,7 +50,7 @@ int dkimrec_wanted(const char *data_dir, const char *selector,
 		return -1;
 	}
 	int want_type = ed ? EVP_PKEY_ED25519 : EVP_PKEY_RSA;
-	int rc = EVP_PKEY_get_base_id(key) == want_type && encode(key, kind, txt) == 0
+	int rc = EVP_PKEY_get_base_id(key) == want_type && dkim_txt_value(key, txt, DKIMREC_TXT_MAX) == 0
 			 ? 1
 			 : -1;
 	if (rc < 0)

@@ -16,8 +16,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-/* "v=DKIM1; k=rsa; p=..." plus the base64 of a 4096-bit key fits. */
-#define DKIMREC_TXT_MAX 800
+#include "../common/dkim_txt.h"
+
+/* common/dkim_txt.h sizes the record. */
+#define DKIMREC_TXT_MAX DKIM_TXT_MAX
 
 enum dkimrec_kind { DKIMREC_RSA, DKIMREC_ED25519 };
 
