@@ -13,6 +13,7 @@
 #include "smtp_trust.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <event2/event.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -138,6 +139,23 @@ void smtp_trust_conn_free(struct smtp_trust_conn *tc)
 
 #define TRACE_GREY_MAX 1024
 
+/* Append the NULL-terminated list of strings to the text in dst, cut to
+ * fit (always terminated). The per-message fields are built with this,
+ * not snprintf: the format machinery was a third of the trace's cost. */
+static void tcat(char *dst, size_t cap, ...)
+{
+	size_t n = strnlen(dst, cap - 1);
+	va_list ap;
+	va_start(ap, cap);
+	for (const char *s; (s = va_arg(ap, const char *)) != NULL && n + 1 < cap;) {
+		size_t k = strnlen(s, cap - 1 - n);
+		memcpy(dst + n, s, k);
+		n += k;
+	}
+	va_end(ap);
+	dst[n] = '\0';
+}
+
 /* Copy src cut to fit dst (always terminated). */
 static void trace_copy(char *dst, size_t cap, const char *src)
 {
@@ -212,27 +230,19 @@ static void trace_envelope(const struct smtp_trust_conn *tc, struct store_trace 
 	trace_copy(r->helo, sizeof(r->helo), tc->helo);
 	trace_copy(r->sender, sizeof(r->sender), tc->sender);
 	if (tc->spf_done)
-		snprintf(r->spf, sizeof(r->spf), "%s %s=%.100s",
-			 trust_spf_result_name(tc->spf_out.result),
-			 tc->spf_out.helo_identity ? "helo" : "mailfrom",
-			 tc->spf_out.domain);
+		tcat(r->spf, sizeof(r->spf), trust_spf_result_name(tc->spf_out.result),
+		     tc->spf_out.helo_identity ? " helo=" : " mailfrom=",
+		     tc->spf_out.domain, NULL);
 }
 
 static void trace_dkim(const struct trust_dkim_outcome *d, char *out, size_t cap)
 {
-	if (d->n_sigs == 0) {
-		snprintf(out, cap, "none");
-		return;
-	}
-	size_t n = 0;
-	for (size_t i = 0; i < d->n_sigs && n + 1 < cap; i++) {
-		int w = snprintf(out + n, cap - n, "%s%s d=%.60s", i ? ", " : "",
-				 trust_auth_result_name(d->sigs[i].result),
-				 d->sigs[i].domain);
-		if (w < 0)
-			break;
-		n += (size_t)w;
-	}
+	out[0] = '\0';
+	if (d->n_sigs == 0)
+		tcat(out, cap, "none", NULL);
+	for (size_t i = 0; i < d->n_sigs; i++)
+		tcat(out, cap, i ? ", " : "", trust_auth_result_name(d->sigs[i].result),
+		     " d=", d->sigs[i].domain, NULL);
 }
 
 static const char *policy_name(enum trust_dmarc_policy p)
@@ -260,9 +270,9 @@ static void trace_verdict(struct smtp_trust_conn *tc, const struct trust_verdict
 			trace_dkim(v->dkim, r->dkim, sizeof(r->dkim));
 	}
 	if (v->dmarc != NULL)
-		snprintf(r->dmarc, sizeof(r->dmarc), "%s p=%s from=%.100s",
-			 trust_auth_result_name(v->dmarc->result),
-			 policy_name(v->dmarc->policy), v->dmarc->domain);
+		tcat(r->dmarc, sizeof(r->dmarc), trust_auth_result_name(v->dmarc->result),
+		     " p=", policy_name(v->dmarc->policy), " from=", v->dmarc->domain,
+		     NULL);
 	r->spam_score = v->spam.score_tenths;
 	/* a reject with a 4xx (the held message could not be written) is
 	 * temporary: the client will try again */
@@ -272,11 +282,10 @@ static void trace_verdict(struct smtp_trust_conn *tc, const struct trust_verdict
 			      : v->quarantine ? STORE_TRACE_QUARANTINED
 			      : v->is_spam ? STORE_TRACE_TAGGED : STORE_TRACE_ACCEPTED;
 	trace_copy(r->outcome, sizeof(r->outcome), outcome);
-	int n = snprintf(r->details, sizeof(r->details), "tests=%s",
-			 v->spam.tests[0] ? v->spam.tests : "none");
-	if (tc->grey.len > 0 && n > 0 && (size_t)n < sizeof(r->details))
-		snprintf(r->details + n, sizeof(r->details) - (size_t)n,
-			 " greylisted=%s", tc->grey.data);
+	tcat(r->details, sizeof(r->details), "tests=",
+	     v->spam.tests[0] ? v->spam.tests : "none", NULL);
+	if (tc->grey.len > 0)
+		tcat(r->details, sizeof(r->details), " greylisted=", tc->grey.data, NULL);
 	buf_reset(&tc->grey); /* in this row, not a row of their own */
 	if (v->action == TRUST_REJECT) {
 		trace_copy(r->reply, sizeof(r->reply), v->reply);
@@ -294,22 +303,23 @@ void smtp_trust_delivered(struct smtp_trust_conn *tc, const char *queue_id,
 		return;
 	/* the texts smtp_session.c answers with */
 	if (reject != NULL && reject[0] != '\0') {
-		snprintf(r->reply, sizeof(r->reply), "550 5.7.1 %s", reject);
+		r->reply[0] = '\0';
+		tcat(r->reply, sizeof(r->reply), "550 5.7.1 ", reject, NULL);
 		trace_copy(r->outcome, sizeof(r->outcome), STORE_TRACE_REFUSED);
 	} else if (result == STORE_OK) {
-		snprintf(r->reply, sizeof(r->reply), "250 2.0.0 Ok: queued as %s",
-			 queue_id ? queue_id : "");
+		r->reply[0] = '\0';
+		tcat(r->reply, sizeof(r->reply), "250 2.0.0 Ok: queued as ",
+		     queue_id ? queue_id : "", NULL);
 	} else {
-		snprintf(r->reply, sizeof(r->reply), "%s",
-			 result == STORE_OVERQUOTA
-				 ? "452 4.2.2 Mailbox full, try again later"
-				 : "451 4.3.0 Temporary local problem, try again later");
+		trace_copy(r->reply, sizeof(r->reply),
+			   result == STORE_OVERQUOTA
+				   ? "452 4.2.2 Mailbox full, try again later"
+				   : "451 4.3.0 Temporary local problem, try again later");
 		trace_copy(r->outcome, sizeof(r->outcome), STORE_TRACE_TEMPFAIL);
 	}
-	size_t n = strnlen(r->details, sizeof(r->details));
-	snprintf(r->details + n, sizeof(r->details) - n, "%squeue_id=%s%s",
-		 n ? " " : "", queue_id ? queue_id : "",
-		 reject && reject[0] ? " refused_by=rules" : "");
+	tcat(r->details, sizeof(r->details), r->details[0] ? " queue_id=" : "queue_id=",
+	     queue_id ? queue_id : "", reject && reject[0] ? " refused_by=rules" : "",
+	     NULL);
 	trace_emit(tc, r);
 	free(tc->row);
 	tc->row = NULL;

@@ -8,6 +8,7 @@
  * d= cannot inject a "; dmarc=pass" of its own into our header.
  */
 #include <ctype.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -38,36 +39,53 @@ static void comment_text(const char *s, char *out, size_t cap)
 	out[n] = '\0';
 }
 
+/* Append the NULL-terminated list of strings: 0 or -1. (No printf: this
+ * runs for every message, and the format machinery cost more than the
+ * rest of the header.) */
+static int cat(struct buf *out, ...)
+{
+	va_list ap;
+	va_start(ap, out);
+	int rc = 0;
+	for (const char *s; rc == 0 && (s = va_arg(ap, const char *)) != NULL;)
+		rc = buf_append_str(out, s);
+	va_end(ap);
+	return rc;
+}
+
+/* " (why)" when there is a reason, else "". */
+static int reason(struct buf *out, const char *why)
+{
+	return why[0] ? cat(out, " (", why, ")", NULL) : 0;
+}
+
 int trust_auth_results_header(const char *authserv_id,
 			      const struct trust_results *r, struct buf *out)
 {
 	char id[TRUST_DOMAIN_MAX + 1], a[128 + TRUST_DOMAIN_MAX + 2],
 		b[TRUST_DOMAIN_MAX + 1], why[TRUST_REASON_MAX + 1];
 	token(authserv_id, id, sizeof id);
-	if (buf_printf(out, "Authentication-Results: %s", id) < 0)
+	if (cat(out, "Authentication-Results: ", id, NULL) < 0)
 		return -1;
 	int methods = 0;
 	if (r->spf) {
 		const struct trust_spf_outcome *s = r->spf;
 		token(s->identity, a, sizeof a);
 		comment_text(s->reason, why, sizeof why);
-		if (buf_printf(out, ";\r\n\tspf=%s%s%s%s %s=%s",
-			       trust_spf_result_name(s->result), why[0] ? " (" : "",
-			       why, why[0] ? ")" : "",
-			       s->helo_identity ? "smtp.helo" : "smtp.mailfrom",
-			       s->helo_identity ? s->domain : a) < 0)
+		if (cat(out, ";\r\n\tspf=", trust_spf_result_name(s->result), NULL) < 0 ||
+		    reason(out, why) < 0 ||
+		    cat(out, s->helo_identity ? " smtp.helo=" : " smtp.mailfrom=",
+			s->helo_identity ? s->domain : a, NULL) < 0)
 			return -1;
 		methods++;
 	}
 	if (r->dkim) {
 		const struct trust_dkim_outcome *d = r->dkim;
-		if (d->n_sigs == 0) {
-			if (buf_printf(out, ";\r\n\tdkim=%s",
-				       d->headers_too_big
-					       ? "permerror (header section too big)"
-					       : "none") < 0)
-				return -1;
-		}
+		if (d->n_sigs == 0 &&
+		    cat(out, ";\r\n\tdkim=",
+			d->headers_too_big ? "permerror (header section too big)" : "none",
+			NULL) < 0)
+			return -1;
 		for (size_t i = 0; i < d->n_sigs; i++) {
 			const struct trust_dkim_sig *s = &d->sigs[i];
 			token(s->domain, a, sizeof a);
@@ -75,12 +93,13 @@ int trust_auth_results_header(const char *authserv_id,
 			comment_text(s->reason, why, sizeof why);
 			char bp[sizeof s->b_prefix];
 			token(s->b_prefix, bp, sizeof bp);
-			if (buf_printf(out, ";\r\n\tdkim=%s%s%s%s header.d=%s header.s=%s",
-				       trust_auth_result_name(s->result),
-				       why[0] ? " (" : "", why, why[0] ? ")" : "", a,
-				       b) < 0)
+			bp[strnlen(bp, 8)] = '\0'; /* at most 8 characters */
+			if (cat(out, ";\r\n\tdkim=", trust_auth_result_name(s->result),
+				NULL) < 0 ||
+			    reason(out, why) < 0 ||
+			    cat(out, " header.d=", a, " header.s=", b, NULL) < 0)
 				return -1;
-			if (bp[0] && buf_printf(out, " header.b=\"%.8s\"", bp) < 0)
+			if (bp[0] && cat(out, " header.b=\"", bp, "\"", NULL) < 0)
 				return -1;
 		}
 		methods++;
@@ -89,9 +108,9 @@ int trust_auth_results_header(const char *authserv_id,
 		const struct trust_dmarc_outcome *m = r->dmarc;
 		static const char *const pol[] = {"none", "quarantine", "reject"};
 		token(m->domain, a, sizeof a);
-		if (buf_printf(out, ";\r\n\tdmarc=%s (p=%s dis=%s) header.from=%s",
-			       trust_auth_result_name(m->result), pol[m->policy],
-			       pol[m->disposition], a[0] ? a : "unknown") < 0)
+		if (cat(out, ";\r\n\tdmarc=", trust_auth_result_name(m->result),
+			" (p=", pol[m->policy], " dis=", pol[m->disposition],
+			") header.from=", a[0] ? a : "unknown", NULL) < 0)
 			return -1;
 		methods++;
 	}

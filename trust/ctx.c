@@ -491,7 +491,7 @@ void tdns_query(struct trust_ctx *c, const char *name, enum tdns_type type,
 	q->arg = arg;
 	q->type = type;
 	q->ctx = c;
-	snprintf(q->name, sizeof q->name, "%s", name);
+	trust_copy(q->name, sizeof q->name, name);
 	ares_query(c->channel, name, ns_c_in, (int)type, on_answer, q);
 	rearm(c);
 }

@@ -84,7 +84,7 @@ static void set_result(struct trust_dkim *d, size_t i, enum trust_auth_result r,
 		       const char *why)
 {
 	d->out.sigs[i].result = r;
-	snprintf(d->out.sigs[i].reason, sizeof d->out.sigs[i].reason, "%s", why);
+	trust_copy(d->out.sigs[i].reason, sizeof d->out.sigs[i].reason, why);
 	d->sigs[i].done = true;
 }
 

@@ -64,9 +64,8 @@ static void maybe_done(struct trust_dnsbl *b)
 		for (size_t i = 0; i < b->n; i++)
 			if (b->z[i].listed) {
 				b->out.listed = true;
-				snprintf(b->out.zone, sizeof b->out.zone, "%s", b->z[i].zone);
-				snprintf(b->out.answer, sizeof b->out.answer, "%s",
-					 b->z[i].answer);
+				trust_copy(b->out.zone, sizeof b->out.zone, b->z[i].zone);
+				trust_copy(b->out.answer, sizeof b->out.answer, b->z[i].answer);
 				break;
 			}
 		b->cb(b->arg, &b->out);

@@ -16,11 +16,12 @@
  * messages still get Authentication-Results. Checks the settings turn off
  * are simply left out of the header.
  */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "trust.h"
+#include "trust_int.h"
 
 struct trust_message {
 	struct trust_ctx *ctx;
@@ -54,8 +55,7 @@ struct trust_message *trust_message_new(struct trust_ctx *ctx,
 	else
 		trust_settings_defaults(&m->settings);
 	m->p.settings = &m->settings;
-	snprintf(m->authserv_id, sizeof m->authserv_id, "%s",
-		 p->authserv_id ? p->authserv_id : "localhost");
+	trust_copy(m->authserv_id, sizeof m->authserv_id, p->authserv_id ? p->authserv_id : "localhost");
 	if (p->spf) {
 		m->spf = *p->spf;
 		m->have_spf = true;
@@ -95,6 +95,46 @@ static bool from_is_local(const struct trust_message *m)
 {
 	return m->p.is_local && m->dkim_out.from_domain[0] &&
 	       m->p.is_local(m->p.is_local_arg, m->dkim_out.from_domain);
+}
+
+/* Append the NULL-terminated list of strings to dst, cut to fit. */
+static void log_cat(char *dst, size_t cap, ...)
+{
+	size_t n = strnlen(dst, cap - 1);
+	va_list ap;
+	va_start(ap, cap);
+	for (const char *s; (s = va_arg(ap, const char *)) != NULL && n + 1 < cap;) {
+		size_t k = strnlen(s, cap - 1 - n);
+		memcpy(dst + n, s, k);
+		n += k;
+	}
+	va_end(ap);
+	dst[n] = '\0';
+}
+
+static void uint_text(size_t v, char *out, size_t cap)
+{
+	char tmp[24];
+	size_t n = 0;
+	do {
+		tmp[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v > 0 && n < sizeof tmp);
+	size_t k = 0;
+	while (n > 0 && k + 1 < cap)
+		out[k++] = tmp[--n];
+	out[k] = '\0';
+}
+
+/* "5.5", "-0.2" */
+static void tenths_text(int v, char *out, size_t cap)
+{
+	char num[24];
+	long a = v < 0 ? -(long)v : v;
+	uint_text((size_t)(a / 10), num, sizeof num);
+	char frac[2] = {(char)('0' + a % 10), '\0'};
+	out[0] = '\0';
+	log_cat(out, cap, v < 0 ? "-" : "", num, ".", frac, NULL);
 }
 
 static void decide(struct trust_message *m)
@@ -147,22 +187,31 @@ static void decide(struct trust_message *m)
 	if (trust_auth_results_header(m->authserv_id, &r, &v->headers) < 0 ||
 	    (!m->p.authenticated && trust_spam_headers(&v->spam, &v->headers) < 0))
 		buf_reset(&v->headers); /* cannot happen with the cap above */
-	char dk[32] = "off";
+	/* the log summary, built without printf (once per message) */
+	char dk[48] = "off", sc[16];
 	if (r.dkim) {
 		size_t pass = 0;
 		for (size_t i = 0; i < r.dkim->n_sigs; i++)
 			pass += r.dkim->sigs[i].result == TRUST_AUTH_PASS;
-		snprintf(dk, sizeof dk, "%zu/%zu", pass, r.dkim->n_sigs);
+		char a[24], b[24];
+		uint_text(pass, a, sizeof a);
+		uint_text(r.dkim->n_sigs, b, sizeof b);
+		dk[0] = '\0';
+		log_cat(dk, sizeof dk, a, "/", b, NULL);
 	}
-	snprintf(v->log, sizeof v->log,
-		 "spf=%s dkim_pass=%s dmarc=%s dmarc_dis=%s from_domain=%.100s "
-		 "spam_score=%d.%d action=%s",
-		 r.spf ? trust_spf_result_name(r.spf->result) : "off", dk,
-		 d ? trust_auth_result_name(d->result) : "off",
-		 d ? (const char *[]){"none", "quarantine", "reject"}[d->disposition] : "none",
-		 m->dkim_out.from_domain, v->spam.score_tenths / 10,
-		 (v->spam.score_tenths < 0 ? -v->spam.score_tenths : v->spam.score_tenths) % 10,
-		 v->action == TRUST_REJECT ? "reject" : v->quarantine ? "quarantine" : "accept");
+	tenths_text(v->spam.score_tenths, sc, sizeof sc);
+	static const char *const dis[] = {"none", "quarantine", "reject"};
+	v->log[0] = '\0';
+	log_cat(v->log, sizeof v->log,
+		"spf=", r.spf ? trust_spf_result_name(r.spf->result) : "off",
+		" dkim_pass=", dk,
+		" dmarc=", d ? trust_auth_result_name(d->result) : "off",
+		" dmarc_dis=", d ? dis[d->disposition] : "none",
+		" from_domain=", m->dkim_out.from_domain,
+		" spam_score=", sc,
+		" action=", v->action == TRUST_REJECT ? "reject"
+			    : v->quarantine ? "quarantine" : "accept",
+		NULL);
 }
 
 static void done(struct trust_message *m)

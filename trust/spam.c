@@ -57,11 +57,25 @@ void trust_spam_score(const struct trust_results *r, bool quarantine,
 	out->is_spam = out->score_tenths >= threshold_tenths;
 }
 
-/* "5.5", "-0.2" */
+/* "5.5", "-0.2" (no printf: once per message, see authres.c) */
 static void tenths(int v, char *out, size_t cap)
 {
-	int a = v < 0 ? -v : v;
-	snprintf(out, cap, "%s%d.%d", v < 0 ? "-" : "", a / 10, a % 10);
+	char tmp[16];
+	size_t n = 0;
+	unsigned a = v < 0 ? (unsigned)-(long)v : (unsigned)v;
+	tmp[n++] = (char)('0' + a % 10);
+	tmp[n++] = '.';
+	a /= 10;
+	do {
+		tmp[n++] = (char)('0' + a % 10);
+		a /= 10;
+	} while (a > 0 && n < sizeof tmp - 1);
+	if (v < 0)
+		tmp[n++] = '-';
+	size_t k = 0;
+	while (n > 0 && k + 1 < cap)
+		out[k++] = tmp[--n];
+	out[k] = '\0';
 }
 
 int trust_spam_headers(const struct trust_spam *s, struct buf *out)
@@ -71,9 +85,12 @@ int trust_spam_headers(const struct trust_spam *s, struct buf *out)
 	tenths(s->threshold_tenths, th, sizeof th);
 	if (s->is_spam && buf_append_str(out, "X-Spam-Flag: YES\r\n") < 0)
 		return -1;
-	return buf_printf(out,
-			  "X-Spam-Score: %s\r\nX-Spam-Status: %s, score=%s required=%s "
-			  "tests=%s\r\n",
-			  sc, s->is_spam ? "Yes" : "No", sc, th,
-			  s->tests[0] ? s->tests : "none");
+	const char *parts[] = {"X-Spam-Score: ", sc, "\r\nX-Spam-Status: ",
+			       s->is_spam ? "Yes" : "No", ", score=", sc,
+			       " required=", th, " tests=",
+			       s->tests[0] ? s->tests : "none", "\r\n"};
+	for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++)
+		if (buf_append_str(out, parts[i]) < 0)
+			return -1;
+	return 0;
 }
