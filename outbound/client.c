@@ -86,8 +86,9 @@ static void reply_status(const struct ob_reply *r, char *dst, size_t len)
  * done only for the reply to the final dot (final). A 2xx or 3xx where a
  * failure was expected (MAIL, RCPT, DATA) is a server out of step: defer.
  */
-static void set_from_reply(struct ob_job *j, struct ob_rcpt *rc,
-			   const struct ob_reply *r, bool final)
+static void set_from_reply(struct ob_job *j, struct ob_msg *m,
+			   struct ob_rcpt *rc, const struct ob_reply *r,
+			   bool final)
 {
 	char text[OB_REPLY_TEXT_MAX + 8], status[16];
 	fmt_reply(r, text, sizeof text);
@@ -103,11 +104,11 @@ static void set_from_reply(struct ob_job *j, struct ob_rcpt *rc,
 	log_info("job=%llu event=%s host=%s from=<%s> to=<%s> tls=%s reply=\"%s\"",
 		 (unsigned long long)j->id,
 		 st == OB_RCPT_DONE ? "delivered" : st == OB_RCPT_DEFER ? "remote-4xx" : "remote-5xx",
-		 j->host, j->msgs[j->cur_msg].sender, rc->addr,
+		 j->host, m->sender, rc->addr,
 		 j->tls ? (j->tls_verified ? "verified" : "unverified") : "none",
 		 log_escape(esc, sizeof esc, text, strlen(text)));
 	if (st == OB_RCPT_DONE)
-		ob_runner_delivered(j->runner, &j->msgs[j->cur_msg], rc->queue_id);
+		ob_runner_delivered(j->runner, m, rc->queue_id);
 }
 
 static void conn_fail(struct ob_job *j, bool tls_failed, const char *fmt, ...)
@@ -318,7 +319,8 @@ static void start_txn(struct ob_job *j)
 		send_text(j, "DATA\r\n");
 	}
 	set_state(j, OB_C_MAIL);
-	set_timeout(j, REPLY_TIMEOUT);
+	/* A dot still unanswered in this group gets its own longer wait. */
+	set_timeout(j, j->dot_pending ? DOT_TIMEOUT : REPLY_TIMEOUT);
 }
 
 static void next_txn(struct ob_job *j)
@@ -360,6 +362,29 @@ static size_t return_path_len(const char *p, size_t n)
 }
 
 /* Send as much body as fits; at the end, the dot. false if it failed. */
+/* A message after the current one still has recipients to send to. */
+static bool more_after(const struct ob_job *j)
+{
+	for (size_t k = j->cur_msg + 1; k < j->n_msgs; k++)
+		if (msg_pending(&j->msgs[k]))
+			return true;
+	return false;
+}
+
+/* The final reply to message m's dot: its accepted recipients are done
+ * (2xx), deferred or failed, and its transaction is over. */
+static void dot_reply(struct ob_job *j, struct ob_msg *m, const struct ob_reply *r)
+{
+	for (size_t i = 0; i < m->n_rcpts; i++) {
+		if (m->rcpts[i].accepted) {
+			m->rcpts[i].accepted = false;
+			set_from_reply(j, m, &m->rcpts[i], r, true);
+		}
+		m->rcpts[i].in_txn = false;
+	}
+	j->msgs_this_conn++;
+}
+
 static bool fill_body(struct ob_job *j)
 {
 	char chunk[BODY_CHUNK];
@@ -378,9 +403,21 @@ static bool fill_body(struct ob_job *j)
 			}
 			bufferevent_write(j->bev, j->out.data, j->out.len);
 			store_body_close(&j->body);
-			set_state(j, OB_C_DOT);
 			set_timeout(j, DOT_TIMEOUT);
 			bufferevent_enable(j->bev, EV_READ);
+			if (j->ext_pipelining && more_after(j)) {
+				/* RFC 2920 3.1: the message text may begin a
+				 * group, so the next MAIL, RCPT and DATA go right
+				 * behind the dot: one round trip per message.
+				 * The dot's reply comes first (on_reply). */
+				j->dot_pending = true;
+				j->dot_msg = j->cur_msg;
+				j->in_txn = false;
+				j->cur_msg++;
+				next_txn(j);
+				return true;
+			}
+			set_state(j, OB_C_DOT);
 			return true;
 		}
 		size_t skip = 0;
@@ -543,6 +580,14 @@ static void on_reply(struct ob_job *j, const struct ob_reply *r)
 		conn_fail(j, false, "%s", text);
 		return;
 	}
+	if (j->dot_pending) {
+		/* The reply to the previous message's dot, sent in one group
+		 * with this transaction's commands (fill_body). */
+		j->dot_pending = false;
+		dot_reply(j, &j->msgs[j->dot_msg], r);
+		set_timeout(j, REPLY_TIMEOUT);
+		return;
+	}
 	struct ob_msg *m = j->cur_msg < j->n_msgs ? &j->msgs[j->cur_msg] : NULL;
 	switch (j->cstate) {
 	case OB_C_GREETING:
@@ -624,7 +669,7 @@ static void on_reply(struct ob_job *j, const struct ob_reply *r)
 			for (size_t k = 0; k < j->rcpt_sent; k++) {
 				size_t i = txn_rcpt(j, k);
 				if (i < m->n_rcpts)
-					set_from_reply(j, &m->rcpts[i], r, false);
+					set_from_reply(j, m, &m->rcpts[i], r, false);
 			}
 		}
 		set_state(j, OB_C_RCPT);
@@ -645,7 +690,7 @@ static void on_reply(struct ob_job *j, const struct ob_reply *r)
 				m->rcpts[i].accepted = true;
 				j->n_accepted++;
 			} else {
-				set_from_reply(j, &m->rcpts[i], r, false);
+				set_from_reply(j, m, &m->rcpts[i], r, false);
 			}
 		}
 		j->rcpt_replied++;
@@ -681,7 +726,7 @@ static void on_reply(struct ob_job *j, const struct ob_reply *r)
 			for (size_t i = 0; i < m->n_rcpts; i++)
 				if (m->rcpts[i].accepted) {
 					m->rcpts[i].accepted = false;
-					set_from_reply(j, &m->rcpts[i], r, false);
+					set_from_reply(j, m, &m->rcpts[i], r, false);
 				}
 			end_txn_status(j);
 			send_text(j, "RSET\r\n");
@@ -698,13 +743,7 @@ static void on_reply(struct ob_job *j, const struct ob_reply *r)
 		fill_body(j);
 		return;
 	case OB_C_DOT:
-		for (size_t i = 0; i < m->n_rcpts; i++)
-			if (m->rcpts[i].accepted) {
-				m->rcpts[i].accepted = false;
-				set_from_reply(j, &m->rcpts[i], r, true);
-			}
-		end_txn_status(j);
-		j->msgs_this_conn++;
+		dot_reply(j, m, r);
 		j->cur_msg++;
 		set_timeout(j, REPLY_TIMEOUT);
 		next_txn(j);
@@ -830,6 +869,7 @@ void ob_client_connect(struct ob_job *j, const struct ob_addr *a)
 	j->ext_size_kw = false;
 	j->ext_size = 0;
 	j->cur_msg = 0;
+	j->dot_pending = false;
 	j->msgs_this_conn = 0;
 	j->mail_ok = false;
 	j->cstate = OB_C_CONNECT;

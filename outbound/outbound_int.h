@@ -144,6 +144,8 @@ struct ob_job {
 	size_t rcpt_sent, rcpt_replied; /* in the current transaction */
 	bool mail_ok;
 	bool data_sent; /* DATA went pipelined with MAIL and RCPT (RFC 2920) */
+	bool dot_pending; /* msgs[dot_msg]'s dot is unanswered (pipelined) */
+	size_t dot_msg;
 	int n_accepted;
 	bool in_txn; /* MAIL was sent on this connection for cur_msg */
 	struct store_body_reader *body;
