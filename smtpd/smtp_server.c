@@ -89,6 +89,7 @@ struct conn {
 	bool tls_pending;
 	bool closing;
 	bool dead;
+	bool direct;       /* plain TCP: replies sent by conn_flush() */
 	char id[24];
 	char ip[64];
 	/* inbound trust checks (MX port only) */
@@ -562,6 +563,10 @@ static int conn_start_tls(struct conn *c)
 	/* Nothing the client sent before the handshake may survive. */
 	struct evbuffer *in = bufferevent_get_input(c->bev);
 	evbuffer_drain(in, evbuffer_get_length(in));
+	/* From here on the TLS filter writes through the socket's buffer:
+	 * libevent's own write event sends it. */
+	c->direct = false;
+	bufferevent_enable(c->bev, EV_WRITE);
 	SSL *ssl = SSL_new(c->srv->tls);
 	if (ssl == NULL)
 		return -1;
@@ -620,10 +625,35 @@ static void conn_run(struct conn *c)
 	conn_after(c);
 }
 
+/*
+ * Plain TCP: send the replies queued by this turn's work now. Left to the
+ * bufferevent, each reply armed the write event (epoll_ctl), waited for
+ * the next epoll_wait to say "writable", was sent, and disarmed it again
+ * (epoll_ctl): three more syscalls and a loop turn per reply. Whatever the
+ * socket does not take (a client that does not read) goes the usual way:
+ * the write event is armed until write_cb sees the buffer drained.
+ */
+static void conn_flush(struct conn *c)
+{
+	if (!c->direct || c->bev == NULL || c->dead)
+		return;
+	struct evbuffer *out = bufferevent_get_output(c->bev);
+	if (evbuffer_get_length(out) == 0)
+		return;
+	/* A bufferevent keeps its output's front frozen against draining
+	 * from outside; its own write callback thaws it the same way. */
+	evbuffer_unfreeze(out, 1);
+	(void)evbuffer_write(out, bufferevent_getfd(c->bev));
+	evbuffer_freeze(out, 1);
+	if (evbuffer_get_length(out) > 0)
+		bufferevent_enable(c->bev, EV_WRITE); /* errors surface there too */
+}
+
 static void conn_after(struct conn *c)
 {
 	if (c->dead || c->bev == NULL)
 		return;
+	conn_flush(c);
 	if (smtp_session_closing(c->sess))
 		c->closing = true;
 	if (c->tls_pending && !c->closing) {
@@ -736,8 +766,9 @@ static void read_cb(struct bufferevent *bev, void *arg)
 
 static void write_cb(struct bufferevent *bev, void *arg)
 {
-	(void)bev;
 	struct conn *c = arg;
+	if (c->direct) /* drained: conn_flush() sends the next replies */
+		bufferevent_disable(bev, EV_WRITE);
 	if (c->closing) {
 		if (output_pending(c) == 0)
 			conn_free(c);
@@ -884,7 +915,11 @@ static void accept_cb(struct evconnlistener *lev, evutil_socket_t fd,
 	srv->sessions_total++;
 	bufferevent_set_max_single_read(c->bev, SMTP_READ_CHUNK);
 	bufferevent_setcb(c->bev, read_cb, write_cb, event_cb, c);
+	/* Port 465 speaks TLS from the first byte: libevent writes for it. */
+	c->direct = lc->kind != SMTP_PORT_SMTPS;
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	if (c->direct) /* a new socket bufferevent starts write-enabled */
+		bufferevent_disable(c->bev, EV_WRITE);
 	c->sess = smtp_session_new(&srv->scfg[lc->kind], &host_ops, c, c->id, ip);
 	log_info("session=%s ip=%s event=connect port=%s", c->id, ip,
 		 smtp_port_kind_name(lc->kind));

@@ -4,7 +4,7 @@ import subprocess
 import time
 
 from conftest import BUILD
-from smtp_util import USERS, Dialog
+from smtp_util import USERS, Dialog, wait_for
 
 
 def start(m, **smtp):
@@ -46,8 +46,16 @@ def test_greeting_delay_key(mailroom):
     assert s.greeting[0] == 220 and time.monotonic() - t0 < 0.5
 
 
+def probes_gone(m):
+    """The harness's port probes (one connection per port, all from
+    127.0.0.1) count toward max_per_ip until smtpd has seen them close."""
+    log = m.log("smtpd")
+    return log.count("event=connect") == log.count("event=disconnect")
+
+
 def test_max_per_ip_key_refuses_third_session(mailroom):
     m = start(mailroom, max_per_ip="2", limit_loopback="yes")
+    assert wait_for(lambda: probes_gone(m))
     held = [Dialog(m.ports["smtp"]) for _ in range(2)]
     for h in held:
         assert h.greeting[0] == 220
