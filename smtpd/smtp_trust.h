@@ -4,7 +4,10 @@
  * before the greeting, SPF started at MAIL and running while RCPT and DATA
  * arrive, greylisting at RCPT, the message streamed through the DKIM/DMARC
  * verdict and the forged Authentication-Results filter during DATA, and the
- * verdict at the end of DATA.
+ * verdict at the end of DATA. A message of up to SMTP_TRUST_HOLD_MAX is
+ * held in memory until its verdict and then written once; every verdict
+ * (and a DNSBL refusal, greylisted recipients) becomes a message trace row
+ * (smtp_trace.h) with the reply the client got.
  *
  * Which port and session a check applies to (MX only, never after AUTH) is
  * decided by the caller (smtp_server.c); this file only runs the checks and
