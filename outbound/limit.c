@@ -45,6 +45,7 @@ struct lim_ent {
 	int64_t account_id;
 	struct ob_sendlimit_rec rec;
 	bool check, hold;    /* flagged by ob_limits_seen */
+	int64_t pending;     /* counted in rec, delete not yet committed */
 	bool touched, dirty; /* on the touched / dirty list */
 	char text[STORE_SENDLIMIT_RECORD_MAX];
 };
@@ -433,7 +434,10 @@ void ob_limits_check(struct ob_limits *l, int64_t now)
 			    STORE_OK)
 				log_error("event=store-error op=sendlimit-count reason=\"%s\"",
 					  store_errmsg(l->st));
-			int64_t sent = queued + ob_sendlimit_sum(&x->rec, now);
+			/* Rows whose delete the writer has not committed are
+			 * both still queued and in the record: once. */
+			int64_t sent = queued + ob_sendlimit_sum(&x->rec, now) -
+				       x->pending;
 			if (sent > l->limit) {
 				suspend(l, x, sent, now);
 				x->hold = false; /* suspend held every row */
@@ -446,17 +450,42 @@ void ob_limits_check(struct ob_limits *l, int64_t now)
 	l->n_touched = 0;
 }
 
-void ob_limits_left(struct ob_limits *l, int idx, int64_t created, int64_t now)
+bool ob_limits_left(struct ob_limits *l, int idx, int64_t created, int64_t now,
+		    bool pending)
 {
 	if (idx < 0 || (size_t)idx >= l->n)
-		return;
+		return false;
 	struct lim_ent *x = &l->e[idx];
 	if (created < x->rec.reset_at)
-		return; /* released by the admin: not counted again */
+		return false; /* released by the admin: not counted again */
 	ob_sendlimit_add(&x->rec, now, 1);
+	if (pending)
+		x->pending++;
 	if (!x->dirty) {
 		x->dirty = true;
 		l->dirty[l->n_dirty++] = idx;
+	}
+	return true;
+}
+
+void ob_limits_settled(struct ob_limits *l, int idx)
+{
+	if (idx >= 0 && (size_t)idx < l->n && l->e[idx].pending > 0)
+		l->e[idx].pending--;
+}
+
+void ob_limits_resync(struct ob_limits *l)
+{
+	for (size_t k = 0; k < l->n; k++) {
+		struct lim_ent *x = &l->e[k];
+		char rec[STORE_SENDLIMIT_RECORD_MAX];
+		int64_t suspended = x->rec.suspended_at, reset = x->rec.reset_at;
+		if (store_sendlimit_record_get(l->st, x->sender, rec, sizeof rec) !=
+			    STORE_OK ||
+		    ob_sendlimit_parse(rec, &x->rec) < 0)
+			ob_sendlimit_init(&x->rec);
+		x->rec.suspended_at = suspended;
+		x->rec.reset_at = reset;
 	}
 }
 

@@ -207,8 +207,16 @@ void ob_limits_seen(struct ob_limits *l, int idx, bool new_row);
 /* Check what ob_limits_seen flagged; suspends (and holds) accounts over
  * the limit. Afterwards ob_limits_suspended says which rows must wait. */
 void ob_limits_check(struct ob_limits *l, int64_t now);
-/* A row of idx created at created left the queue (delivered or bounced). */
-void ob_limits_left(struct ob_limits *l, int idx, int64_t created, int64_t now);
+/* A row of idx created at created left the queue (delivered or bounced).
+ * pending: its delete is not committed yet (the writer thread has it);
+ * until ob_limits_settled the row is in the queue and in the record, and
+ * must be counted once. True when the row counts (ob_limits_settled due
+ * if pending). */
+bool ob_limits_left(struct ob_limits *l, int idx, int64_t created, int64_t now,
+		    bool pending);
+void ob_limits_settled(struct ob_limits *l, int idx);
+/* A write of the records failed: read them back from the store. */
+void ob_limits_resync(struct ob_limits *l);
 /* The changed records as notes for store_queue_del_many_noted (valid
  * until the next call); ob_limits_notes_done says whether they were
  * written (if not, the records are read back from the store). */
@@ -225,6 +233,25 @@ void ob_limits_tick(struct ob_limits *l, int64_t now);
 int ob_idna_domain(const char *domain, char *out, size_t outlen);
 /* local@domain with the domain as A-labels. */
 int ob_idna_addr(const char *addr, char *out, size_t outlen);
+
+/* ---- the store writer thread (writer.c) ------------------------------- */
+
+struct ob_writer;
+typedef void (*ob_writer_done_fn)(void *arg, uint64_t ticket, bool ok);
+/* Its own store handle on db_path; fn runs on base's loop for each
+ * committed batch, in ticket order. */
+struct ob_writer *ob_writer_new(const char *db_path, struct event_base *base,
+				ob_writer_done_fn fn, void *arg, char *err,
+				size_t errlen);
+/* Copy a batch of deletes (and records) for the thread; its ticket, or 0
+ * when out of memory (then nothing was taken). */
+uint64_t ob_writer_submit(struct ob_writer *w, const int64_t *ids, size_t n,
+			  const struct store_sendlimit_note *notes,
+			  size_t n_notes);
+/* The last ticket handed out (0: none yet). */
+uint64_t ob_writer_last_ticket(const struct ob_writer *w);
+/* Commits everything submitted, stops the thread, frees. */
+void ob_writer_free(struct ob_writer **wp);
 
 /* Set one recipient's outcome from a reply (2xx done, 4xx defer, 5xx fail). */
 void ob_rcpt_set(struct ob_rcpt *r, enum ob_rcpt_state st, const char *status,

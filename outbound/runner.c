@@ -76,6 +76,21 @@ struct ob_runner {
 	size_t n_done, cap_done;
 	struct event *flush_ev;
 	bool flush_armed;
+	/* deletes go to the writer thread (writer.c); what waits for them */
+	struct ob_writer *writer;
+	uint64_t committed; /* the writer's last batch done */
+	struct pend *pends, **pends_tail;
+};
+
+/* Waits for the writer's batch `ticket`: in-flight rows of a finished job
+ * to release, sending-limit counts to settle. */
+struct pend {
+	struct pend *next;
+	uint64_t ticket;
+	int64_t *ids;
+	size_t n_ids;
+	int *lims;
+	size_t n_lims;
 };
 
 /* A delivered row and what the sending limit needs to count it. */
@@ -489,30 +504,93 @@ static void poll_queue(struct ob_runner *r, bool full);
 /* Delete every delivered row reported since the last flush: one
  * transaction, one fsync. On a store error the rows stay and are sent
  * again later (at least once). */
+static void pend_add(struct ob_runner *r, struct pend *p)
+{
+	p->next = NULL;
+	*r->pends_tail = p;
+	r->pends_tail = &p->next;
+}
+
+/* Delete every delivered row reported since the last flush: handed to the
+ * writer thread (one transaction with whatever else waits there), or, if
+ * that cannot take it, here. On a store error the rows stay and are sent
+ * again later (at least once). */
 static void flush_done(struct ob_runner *r)
 {
 	if (r->n_done == 0)
 		return;
 	int64_t now = (int64_t)time(NULL);
 	int64_t *ids = malloc(r->n_done * sizeof *ids);
+	struct pend *p = calloc(1, sizeof *p);
+	int *lims = malloc(r->n_done * sizeof *lims);
 	int rc = STORE_ERROR;
-	if (ids != NULL) {
+	if (ids != NULL && p != NULL && lims != NULL) {
+		size_t n_lims = 0;
 		for (size_t i = 0; i < r->n_done; i++) {
 			ids[i] = r->done[i].id;
-			ob_limits_left(r->limits, r->done[i].limit_idx,
-				       r->done[i].created, now);
+			if (ob_limits_left(r->limits, r->done[i].limit_idx,
+					   r->done[i].created, now, true))
+				lims[n_lims++] = r->done[i].limit_idx;
 		}
 		const struct store_sendlimit_note *notes;
 		size_t n_notes = ob_limits_notes(r->limits, now, &notes);
-		rc = store_queue_del_many_noted(r->p.store, ids, r->n_done, notes,
-						n_notes);
-		ob_limits_notes_done(r->limits, rc == STORE_OK);
-		free(ids);
+		uint64_t t = r->writer ? ob_writer_submit(r->writer, ids, r->n_done,
+							  notes, n_notes)
+				       : 0;
+		if (t != 0) {
+			ob_limits_notes_done(r->limits, true);
+			p->ticket = t;
+			p->lims = lims;
+			p->n_lims = n_lims;
+			pend_add(r, p);
+			p = NULL;
+			lims = NULL;
+			rc = STORE_OK;
+		} else {
+			rc = store_queue_del_many_noted(r->p.store, ids, r->n_done,
+							notes, n_notes);
+			ob_limits_notes_done(r->limits, rc == STORE_OK);
+			for (size_t i = 0; i < n_lims; i++)
+				ob_limits_settled(r->limits, lims[i]);
+		}
 	}
 	if (rc != STORE_OK)
 		log_error("event=store-error op=delete rows=%zu reason=\"%s\"",
 			  r->n_done, ids ? store_errmsg(r->p.store) : "out of memory");
+	free(ids);
+	free(p);
+	free(lims);
 	r->n_done = 0;
+}
+
+/* Writer thread -> loop: batch `ticket` (and all before it) is committed
+ * (ok) or failed. What waited for it goes on: counts settle, in-flight
+ * rows of finished jobs are released, and the queue is polled again. */
+static void on_committed(void *arg, uint64_t ticket, bool ok)
+{
+	struct ob_runner *r = arg;
+	r->committed = ticket;
+	if (!ok)
+		ob_limits_resync(r->limits);
+	bool released = false;
+	while (r->pends && r->pends->ticket <= r->committed) {
+		struct pend *p = r->pends;
+		r->pends = p->next;
+		if (r->pends == NULL)
+			r->pends_tail = &r->pends;
+		for (size_t i = 0; i < p->n_lims; i++)
+			ob_limits_settled(r->limits, p->lims[i]);
+		for (size_t i = 0; i < p->n_ids; i++) {
+			idset_del(&r->inflight, p->ids[i]);
+			r->n_inflight--;
+			released = true;
+		}
+		free(p->ids);
+		free(p->lims);
+		free(p);
+	}
+	if (released)
+		poll_queue(r, false);
 }
 
 static void on_flush(evutil_socket_t fd, short what, void *arg)
@@ -524,9 +602,10 @@ static void on_flush(evutil_socket_t fd, short what, void *arg)
 	flush_done(r);
 }
 
-/* Deliveries of this long share one commit: each commit is an fsync that
- * blocks the loop, and a crash re-sends at most this much (at least once). */
-#define FLUSH_DELAY_US 50000
+/* Deliveries of this long go to the writer together (it commits what
+ * piled up while it was busy anyway); a crash re-sends at most this much
+ * plus the commit in progress (at least once). */
+#define FLUSH_DELAY_US 2000
 
 void ob_runner_delivered(struct ob_runner *r, const struct ob_msg *m,
 			 int64_t queue_id)
@@ -571,25 +650,46 @@ static void finish_cb(evutil_socket_t fd, short what, void *arg)
 		size_t before = o.n_dels;
 		apply_msg(r, j, &j->msgs[m], now, &o);
 		for (size_t k = before; k < o.n_dels; k++)
-			ob_limits_left(r->limits, j->msgs[m].limit_idx,
-				       j->msgs[m].created, now);
+			(void)ob_limits_left(r->limits, j->msgs[m].limit_idx,
+					     j->msgs[m].created, now, false);
 	}
-	const struct store_sendlimit_note *notes;
-	size_t n_notes = ob_limits_notes(r->limits, now, &notes);
-	int drc = STORE_OK;
+	/* Bounced rows are deleted here, right after their DSN was stored
+	 * (not through the writer: a crash in between would bounce twice);
+	 * their senders' records go with the writer's next batch. */
 	if (store_queue_defer_many(r->p.store, o.defers, o.n_defers) != STORE_OK ||
-	    (drc = store_queue_del_many_noted(r->p.store, o.dels, o.n_dels, notes,
-					      n_notes)) != STORE_OK)
+	    store_queue_del_many(r->p.store, o.dels, o.n_dels) != STORE_OK)
 		log_error("job=%llu event=store-error reason=\"%s\"",
 			  (unsigned long long)j->id, store_errmsg(r->p.store));
-	ob_limits_notes_done(r->limits, drc == STORE_OK);
 	free(o.defers);
 	free(o.dels);
+	size_t n_ids = 0;
 	for (size_t m = 0; m < j->n_msgs; m++)
-		for (size_t i = 0; i < j->msgs[m].n_rcpts; i++) {
-			idset_del(&r->inflight, j->msgs[m].rcpts[i].queue_id);
-			r->n_inflight--;
+		n_ids += j->msgs[m].n_rcpts;
+	struct pend *p = NULL;
+	bool waiting = r->writer && r->committed < ob_writer_last_ticket(r->writer);
+	if (waiting && (p = calloc(1, sizeof *p)) != NULL &&
+	    (p->ids = malloc((n_ids ? n_ids : 1) * sizeof *p->ids)) != NULL) {
+		/* The job's delivered rows are still being deleted: its ids
+		 * stay in flight until that commit (on_committed). */
+		for (size_t m = 0; m < j->n_msgs; m++)
+			for (size_t i = 0; i < j->msgs[m].n_rcpts; i++)
+				p->ids[p->n_ids++] = j->msgs[m].rcpts[i].queue_id;
+		p->ticket = ob_writer_last_ticket(r->writer);
+		pend_add(r, p);
+	} else {
+		if (waiting) { /* no memory to wait: keep them out of polls */
+			log_error("job=%llu event=inflight-kept reason=\"out of memory\"",
+				  (unsigned long long)j->id);
+			free(p);
+		} else {
+			for (size_t m = 0; m < j->n_msgs; m++)
+				for (size_t i = 0; i < j->msgs[m].n_rcpts; i++) {
+					idset_del(&r->inflight,
+						  j->msgs[m].rcpts[i].queue_id);
+					r->n_inflight--;
+				}
 		}
+	}
 	for (struct ob_job **pp = &r->jobs; *pp; pp = &(*pp)->next)
 		if (*pp == j) {
 			*pp = j->next;
@@ -948,6 +1048,16 @@ struct ob_runner *ob_runner_new(const struct ob_runner_params *p, char *err,
 		ob_runner_free(&r);
 		return NULL;
 	}
+	r->pends_tail = &r->pends;
+	char db[CONFIG_PATH_MAX];
+	if (config_db_path(p->cfg, db, sizeof db) != 0 ||
+	    (r->writer = ob_writer_new(db, p->base, on_committed, r, err,
+				       errlen)) == NULL) {
+		if (r->writer == NULL && err[0] == '\0')
+			snprintf(err, errlen, "data_dir too long");
+		ob_runner_free(&r);
+		return NULL;
+	}
 	return r;
 }
 
@@ -971,6 +1081,14 @@ void ob_runner_free(struct ob_runner **rp)
 	if (r->flush_ev) {
 		flush_done(r); /* what was delivered is deleted, even at exit */
 		event_free(r->flush_ev);
+	}
+	ob_writer_free(&r->writer); /* commits what it was given first */
+	while (r->pends) {
+		struct pend *pd = r->pends;
+		r->pends = pd->next;
+		free(pd->ids);
+		free(pd->lims);
+		free(pd);
 	}
 	/* DNS first: its pending callbacks see ARES_EDESTRUCTION and leave
 	 * the jobs alone; then the jobs, whose rows simply stay due. */
