@@ -1,0 +1,106 @@
+/*
+ * test_outbound_writer.c - the queue runner's store writer thread: batches
+ * handed over from the loop are committed on the thread's own store
+ * handle (rows deleted, sending-limit records written in the same
+ * transaction) and reported back on the loop in ticket order; freeing it
+ * commits what it was given first.
+ */
+#include <event2/event.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "../../outbound/outbound_int.h"
+#include "../../store/sendlimit.h"
+#include "test.h"
+
+struct seen {
+	uint64_t tickets[8];
+	bool ok[8];
+	size_t n;
+};
+
+static void on_done(void *arg, uint64_t ticket, bool ok)
+{
+	struct seen *s = arg;
+	if (s->n < 8) {
+		s->tickets[s->n] = ticket;
+		s->ok[s->n] = ok;
+		s->n++;
+	}
+}
+
+static int count_rows(void *ctx, const struct store_queue_item *q)
+{
+	(void)q;
+	(*(int *)ctx)++;
+	return 0;
+}
+
+static void test_writer_commits_in_order(void)
+{
+	char *dir = test_tmpdir(), path[512], err[256];
+	snprintf(path, sizeof path, "%s/mailroom.db", dir);
+	struct store *st = NULL;
+	CHECK(store_open(path, &st, err, sizeof err) == STORE_OK);
+	static const char body[] = "Subject: x\r\n\r\nhello\r\n";
+	int fd = memfd_create("msg", 0);
+	CHECK(write(fd, body, sizeof body - 1) == (ssize_t)(sizeof body - 1));
+	const char *remote[] = {"a@remote.test", "b@remote.test", "c@remote.test"};
+	struct store_message m = {.fd = fd, .size = sizeof body - 1,
+				  .sender = "alice@example.test",
+				  .remote = remote, .n_remote = 3};
+	CHECK(store_deliver(st, &m, 1) == STORE_OK);
+	close(fd);
+	int n = 0;
+	CHECK(store_queue_list(st, count_rows, &n) == STORE_OK);
+	CHECK_INT(n, 3);
+
+	struct event_base *base = event_base_new();
+	struct seen seen = {.n = 0};
+	struct ob_writer *w = ob_writer_new(path, base, on_done, &seen, err, sizeof err);
+	CHECK(w != NULL);
+	CHECK_INT(ob_writer_last_ticket(w), 0);
+	int64_t first[] = {1, 2};
+	struct store_sendlimit_note note = {"alice@example.test", "v1 reset=0 suspended=0 5:2"};
+	uint64_t t1 = ob_writer_submit(w, first, 2, &note, 1);
+	int64_t second[] = {424242}; /* already gone: not an error */
+	uint64_t t2 = ob_writer_submit(w, second, 1, NULL, 0);
+	CHECK_INT(t1, 1);
+	CHECK_INT(t2, 2);
+	CHECK_INT(ob_writer_last_ticket(w), 2);
+	for (int i = 0; i < 500 && seen.n < 2; i++) {
+		struct timeval tv = {0, 10000};
+		event_base_loopexit(base, &tv);
+		event_base_dispatch(base);
+	}
+	CHECK_INT(seen.n, 2);
+	CHECK_INT(seen.tickets[0], 1);
+	CHECK_INT(seen.tickets[1], 2);
+	CHECK(seen.ok[0] && seen.ok[1]);
+	n = 0;
+	CHECK(store_queue_list(st, count_rows, &n) == STORE_OK);
+	CHECK_INT(n, 1);
+	char rec[STORE_SENDLIMIT_RECORD_MAX];
+	CHECK(store_sendlimit_record_get(st, "alice@example.test", rec, sizeof rec) ==
+	      STORE_OK);
+	CHECK_STR(rec, "v1 reset=0 suspended=0 5:2");
+	/* Freeing commits what was handed over, even unreported. */
+	int64_t last[] = {3};
+	CHECK_INT(ob_writer_submit(w, last, 1, NULL, 0), 3);
+	ob_writer_free(&w);
+	CHECK(w == NULL);
+	n = 0;
+	CHECK(store_queue_list(st, count_rows, &n) == STORE_OK);
+	CHECK_INT(n, 0);
+	event_base_free(base);
+	CHECK_INT(store_integrity_check(st), STORE_OK);
+	store_close(&st);
+	test_rmtree(dir);
+	free(dir);
+}
+
+TEST_SUITE(outbound_writer, {"commits in ticket order, drains at free",
+			     test_writer_commits_in_order});
