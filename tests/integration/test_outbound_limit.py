@@ -145,3 +145,15 @@ def test_limit_zero_is_off(out):
         submit(out, [f"friend{i}@remote.test"], subject=f"off {i}")
     assert wait_for(lambda: len(ids(sink)) == 7, 20), out.log("queued")
     assert "account-suspended" not in out.log("queued")
+
+
+def test_notice_goes_to_postmaster_when_there_is_one(limited):
+    m = limited
+    m.ctl("alias", "add", "postmaster@example.test", "bob@example.test")
+    m.start("queued")
+    burst(m, 7, "pm")
+    assert wait_for(lambda: "event=account-suspended-notice account=alice@example.test"
+                    in m.log("queued"), 20), m.log("queued")
+    got = pop3_messages(m, "bob@example.test")
+    assert len(got) == 1 and b"Subject: Account alice@example.test suspended" in got[0]
+    assert pop3_messages(m, ADMIN) == []  # postmaster first, the admin only without one
