@@ -11,16 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int hexval(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
+#include "../common/base64.h"
 
 long url_decode(const char *src, size_t len, bool plus_is_space, char *dst,
 		size_t dstlen)
@@ -34,8 +25,8 @@ long url_decode(const char *src, size_t len, bool plus_is_space, char *dst,
 		if (c == '%') {
 			if (len - i < 3)
 				return -1;
-			int hi = hexval((unsigned char)src[i + 1]);
-			int lo = hexval((unsigned char)src[i + 2]);
+			int hi = base16_value((unsigned char)src[i + 1]);
+			int lo = base16_value((unsigned char)src[i + 2]);
 			if (hi < 0 || lo < 0)
 				return -1;
 			c = (unsigned char)(hi * 16 + lo);
