@@ -189,20 +189,14 @@ static int parse_directive(const char *p, size_t len, struct trust_spf_term *t,
 			goto bad;
 		t->domain = arg;
 		return 0;
-	case SPF_T_PTR:
-		if (has_colon && !domain_spec_valid(arg))
-			goto bad;
-		if (!has_colon && arg.len)
-			goto bad;
-		t->domain = arg;
-		return 0;
 	case SPF_T_A:
 	case SPF_T_MX:
 		if (dual_cidr(&arg, t, true, true) < 0)
 			goto bad;
-		if (has_colon && !domain_spec_valid(arg))
-			goto bad;
-		if (!has_colon && arg.len)
+		/* past its CIDR, a and mx take ptr's optional ":domain-spec" */
+		/* fall through */
+	case SPF_T_PTR:
+		if (has_colon ? !domain_spec_valid(arg) : arg.len > 0)
 			goto bad;
 		t->domain = arg;
 		return 0;
