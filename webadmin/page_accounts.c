@@ -119,19 +119,16 @@ struct add_form {
 	const char *error;
 };
 
+/* The refused field's marks (form_error.c). */
 static void field_error(struct html *h, const struct add_form *f,
 			const char *field)
 {
-	if (f->error && f->field && strcmp(f->field, field) == 0)
-		html_fmt(h, "<p class=\"field-error\" id=\"%R-err\" role=\"alert\">"
-			    "%s</p>", field, f->error);
+	form_field_error(h, f->field, f->error, field);
 }
 
 static const char *invalid(const struct add_form *f, const char *field)
 {
-	return f->error && f->field && strcmp(f->field, field) == 0
-		       ? " aria-invalid=\"true\""
-		       : "";
+	return form_invalid(f->field, f->error, field);
 }
 
 static void accounts_page(struct web_req *r, const struct add_form *f)

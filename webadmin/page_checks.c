@@ -28,19 +28,16 @@ struct checks_form {
 	const char *error;
 };
 
+/* The refused field's marks (form_error.c). */
 static void field_error(struct html *h, const struct checks_form *f,
 			const char *field)
 {
-	if (f->error && f->field && strcmp(f->field, field) == 0)
-		html_fmt(h, "<p class=\"field-error\" id=\"%R-err\" role=\"alert\">"
-			    "%s</p>", field, f->error);
+	form_field_error(h, f->field, f->error, field);
 }
 
 static const char *invalid(const struct checks_form *f, const char *field)
 {
-	return f->error && f->field && strcmp(f->field, field) == 0
-		       ? " aria-invalid=\"true\""
-		       : "";
+	return form_invalid(f->field, f->error, field);
 }
 
 static void checkbox(struct html *h, const char *name, bool on,

@@ -22,19 +22,17 @@
 #define MB (1024LL * 1024)
 #define SIZE_LIMIT_MAX_MB 4096 /* the config file's own bound (4 GiB) */
 
+/* f is NULL when nothing was refused (form_error.c does the rest). */
 static void field_error(struct html *h, const struct outgoing_form *f,
 			const char *field)
 {
-	if (f && f->error && f->field && strcmp(f->field, field) == 0)
-		html_fmt(h, "<p class=\"field-error\" id=\"%R-err\" role=\"alert\">"
-			    "%s</p>", field, f->error);
+	if (f != NULL)
+		form_field_error(h, f->field, f->error, field);
 }
 
 static const char *invalid(const struct outgoing_form *f, const char *field)
 {
-	return f && f->error && f->field && strcmp(f->field, field) == 0
-		       ? " aria-invalid=\"true\""
-		       : "";
+	return f != NULL ? form_invalid(f->field, f->error, field) : "";
 }
 
 /* A stored setting, or "" when unset or unreadable. */

@@ -164,6 +164,16 @@ void web_redirect_msg(struct web_req *r, const char *path, const char *kind,
 		      const char *msg);
 extern const char web_css[];
 
+/* ---- a refused form shown again (form_error.c) ------------------------- */
+/* refused is the field the error is about (or NULL), error its message (or
+ * NULL: nothing refused). For field: the error paragraph (id "<field>-err")
+ * when it is the refused one, else nothing... */
+void form_field_error(struct html *h, const char *refused, const char *error,
+		      const char *field);
+/* ...and the attribute for its input: " aria-invalid=\"true\"" or "". */
+const char *form_invalid(const char *refused, const char *error,
+			 const char *field);
+
 /* ---- handlers ------------------------------------------------------------ */
 typedef void (*web_handler)(struct web_req *r);
 
