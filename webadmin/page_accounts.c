@@ -627,16 +627,12 @@ void h_alias_add(struct web_req *r)
 	/* split the targets on commas and spaces; check them all first */
 	struct addr t[16];
 	size_t nt = 0;
-	const char *p = targets;
-	while (*p) {
-		while (*p == ',' || *p == ' ' || *p == '\t' || *p == ';')
-			p++;
-		size_t n = strcspn(p, ", \t;");
-		if (n == 0)
-			break;
+	const char *p = targets, *item;
+	size_t n;
+	while (list_next(&p, &item, &n)) {
 		const char *why;
 		if (nt == sizeof t / sizeof t[0] ||
-		    addr_parse(p, n, 0, &t[nt], &why) != 0) {
+		    addr_parse(item, n, 0, &t[nt], &why) != 0) {
 			snprintf(msg, sizeof msg, "%s", nt == 16
 				 ? "At most 16 targets at a time."
 				 : "A target is not an email address.");
@@ -644,7 +640,6 @@ void h_alias_add(struct web_req *r)
 			return;
 		}
 		nt++;
-		p += n;
 	}
 	if (nt == 0) {
 		web_redirect_msg(r, "/aliases", "error", "Give at least one target.");

@@ -163,17 +163,14 @@ static int normalise_list(struct web_app *app, const char *in, bool local,
 {
 	size_t o = 0;
 	out[0] = '\0';
-	const char *p = in;
-	while (*p) {
-		p += strspn(p, ", \t;");
-		size_t n = strcspn(p, ", \t;");
-		if (n == 0)
-			break;
+	const char *p = in, *item;
+	size_t n;
+	while (list_next(&p, &item, &n)) {
 		char d[ADDR_DOMAIN_MAX + 1];
 		const char *err;
-		if (local && n == 1 && p[0] == '*') {
+		if (local && n == 1 && item[0] == '*') {
 			snprintf(d, sizeof d, "*");
-		} else if (addr_domain_normalise(p, n, d, &err) != 0 ||
+		} else if (addr_domain_normalise(item, n, d, &err) != 0 ||
 			   strchr(d, '.') == NULL) {
 			*why = local ? "Write our domains (or *) separated by "
 				       "commas, e.g. example.com."
@@ -191,7 +188,6 @@ static int normalise_list(struct web_app *app, const char *in, bool local,
 			return -1;
 		}
 		o += (size_t)w;
-		p += n;
 	}
 	return 0;
 }

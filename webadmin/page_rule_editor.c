@@ -446,16 +446,10 @@ static json_t *make_action(struct web_req *r, struct rule_page_state *st)
 		return NULL;
 	if (strcmp(a, "forward") == 0 || strcmp(a, "redirect") == 0) {
 		json_t *to = json_array();
-		const char *p = arg;
-		while (*p) {
-			while (*p == ',' || *p == ' ' || *p == ';' || *p == '\t')
-				p++;
-			size_t n = strcspn(p, ", ;\t");
-			if (n == 0)
-				break;
-			json_array_append_new(to, json_stringn(p, n));
-			p += n;
-		}
+		const char *p = arg, *item;
+		size_t n;
+		while (list_next(&p, &item, &n))
+			json_array_append_new(to, json_stringn(item, n));
 		if (json_array_size(to) == 0) {
 			snprintf(st->err_action, sizeof st->err_action,
 				 "Say which addresses to send it to.");

@@ -219,17 +219,13 @@ void h_me_forward(struct web_req *r)
 	bool keep = web_field(r, "keep") != NULL;
 	const char *to = web_field(r, "to");
 	json_t *list = json_array();
-	const char *p = to ? to : "";
-	while (*p) {
-		while (*p == ',' || *p == ' ' || *p == ';' || *p == '\t')
-			p++;
-		size_t n = strcspn(p, ", ;\t");
-		if (n == 0)
-			break;
+	const char *p = to ? to : "", *item;
+	size_t n;
+	while (list_next(&p, &item, &n)) {
 		struct addr t;
 		const char *why;
 		if (json_array_size(list) == FORWARD_TARGETS_MAX ||
-		    addr_parse(p, n, 0, &t, &why) != 0 ||
+		    addr_parse(item, n, 0, &t, &why) != 0 ||
 		    strcmp(t.full, a.address) == 0) {
 			json_decref(list);
 			web_redirect_msg(r, "/me", "error",
@@ -238,7 +234,6 @@ void h_me_forward(struct web_req *r)
 			return;
 		}
 		json_array_append_new(list, json_string(t.full));
-		p += n;
 	}
 	if (on && json_array_size(list) == 0) {
 		json_decref(list);

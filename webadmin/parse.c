@@ -258,3 +258,13 @@ void hex_encode(const unsigned char *src, size_t n, char *dst)
 	}
 	dst[2 * n] = '\0';
 }
+
+bool list_next(const char **p, const char **item, size_t *n)
+{
+	static const char sep[] = ", ;\t";
+	const char *s = *p + strspn(*p, sep);
+	*item = s;
+	*n = strcspn(s, sep);
+	*p = s + *n;
+	return *n > 0;
+}

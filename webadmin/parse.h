@@ -86,4 +86,9 @@ int csv_split(char *line, char **fields, size_t max);
 /* Lowercase hex of n bytes into dst (size >= 2n+1). */
 void hex_encode(const unsigned char *src, size_t n, char *dst);
 
+/* The next item of a list typed into a form field (addresses, domains),
+ * separated by commas, semicolons, spaces or tabs: *item and *n get it and
+ * *p moves past it. False when no item is left. */
+bool list_next(const char **p, const char **item, size_t *n);
+
 #endif

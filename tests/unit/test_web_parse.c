@@ -310,7 +310,33 @@ static void test_csv_split(void)
 	}
 }
 
-TEST_SUITE(web_parse, {"csv_split", test_csv_split}, {"url_decode", test_url_decode},
+/* list_next: the items of a typed list, whatever mix of separators. */
+static void test_list_next(void)
+{
+	static const struct {
+		const char *in;
+		const char *joined; /* items joined with '|' */
+	} cases[] = {
+		{"", ""},
+		{" ,;\t ", ""},
+		{"a@x.test", "a@x.test"},
+		{"a@x.test, b@y.test;c@z.test\td@w.test", "a@x.test|b@y.test|c@z.test|d@w.test"},
+		{",, a ;; b ,", "a|b"},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		test_state.label = cases[i].in;
+		char got[128] = "";
+		size_t o = 0, n;
+		const char *p = cases[i].in, *item;
+		while (list_next(&p, &item, &n))
+			o += (size_t)snprintf(got + o, sizeof got - o, "%s%.*s",
+					      o ? "|" : "", (int)n, item);
+		CHECK_STR(got, cases[i].joined);
+		CHECK(*p == '\0'); /* the whole input was read */
+	}
+}
+
+TEST_SUITE(web_parse, {"csv_split", test_csv_split}, {"list_next", test_list_next}, {"url_decode", test_url_decode},
 	   {"form_parse", test_form_parse},
 	   {"form_limits_and_get", test_form_limits_and_get},
 	   {"cookie_get", test_cookie_get}, {"route_match", test_route_match},
