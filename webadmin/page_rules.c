@@ -146,6 +146,23 @@ static int save_rule(struct web_req *r, int64_t account_id, const char *name,
 	return rc;
 }
 
+/* Save the user's own rule from spec (NULL when building it ran out of
+ * memory; spec is freed here), audit it and go back to /me with ok_msg or
+ * the store's error. */
+static void save_and_return(struct web_req *r, const struct store_account *a,
+			    const char *name, bool on, json_t *spec,
+			    const char *audit_action, const char *ok_msg)
+{
+	int rc = spec ? save_rule(r, a->id, name, on, spec) : STORE_ERROR;
+	json_decref(spec);
+	if (rc != STORE_OK) {
+		web_redirect_msg(r, "/me", "error", web_store_error(r->app, rc));
+		return;
+	}
+	web_audit(r, audit_action, "%s %s", a->address, on ? "on" : "off");
+	web_redirect_msg(r, "/me", "ok", ok_msg);
+}
+
 static bool valid_date(const char *s)
 {
 	if (s == NULL || *s == '\0')
@@ -199,15 +216,9 @@ void h_me_vacation(struct web_req *r)
 		json_object_set_new(act, "subject", json_string(subject));
 	json_t *spec = json_pack("{s:i,s:s,s:[],s:[o]}", "v", 1, "match", "all",
 				 "if", "then", act);
-	int rc = spec ? save_rule(r, a.id, RULE_VACATION, on, spec) : STORE_ERROR;
-	json_decref(spec);
-	if (rc != STORE_OK) {
-		web_redirect_msg(r, "/me", "error", web_store_error(r->app, rc));
-		return;
-	}
-	web_audit(r, "vacation", "%s %s", a.address, on ? "on" : "off");
-	web_redirect_msg(r, "/me", "ok",
-			 on ? "Your automatic reply is on." : "Your automatic reply is off.");
+	save_and_return(r, &a, RULE_VACATION, on, spec, "vacation",
+			on ? "Your automatic reply is on."
+			   : "Your automatic reply is off.");
 }
 
 void h_me_forward(struct web_req *r)
@@ -254,13 +265,6 @@ void h_me_forward(struct web_req *r)
 	json_t *spec = json_pack("{s:i,s:s,s:[],s:[{s:s,s:o}]}", "v", 1, "match",
 				 "all", "if", "then", "action",
 				 keep ? "forward" : "redirect", "to", list);
-	int rc = spec ? save_rule(r, a.id, RULE_FORWARD, on, spec) : STORE_ERROR;
-	json_decref(spec);
-	if (rc != STORE_OK) {
-		web_redirect_msg(r, "/me", "error", web_store_error(r->app, rc));
-		return;
-	}
-	web_audit(r, "forward", "%s %s", a.address, on ? "on" : "off");
-	web_redirect_msg(r, "/me", "ok",
-			 on ? "Your mail is forwarded." : "Forwarding is off.");
+	save_and_return(r, &a, RULE_FORWARD, on, spec, "forward",
+			on ? "Your mail is forwarded." : "Forwarding is off.");
 }
