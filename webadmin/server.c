@@ -365,6 +365,9 @@ static enum MHD_Result redirect_handle(void *cls, struct MHD_Connection *conn,
 	return ret;
 }
 
+/* fmt is libmicrohttpd's own format: the attribute tells the compiler so
+ * (clang's -Wformat-nonliteral in `make fuzz-build`). */
+__attribute__((format(printf, 2, 0)))
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
 	char line[LOG_LINE_MAX];
