@@ -143,6 +143,21 @@ def test_dropped_connection_after_dele_deletes_nothing(pop):
     p.quit()
 
 
+def test_retr_of_a_message_gone_since_login_is_err_not_a_cut_answer(pop):
+    """The snapshot is taken at login; the body is looked up at RETR (in the
+    same statement that reads its first chunk). If the admin removed the
+    account meanwhile, the client gets -ERR, never "+OK" and nothing."""
+    with login(pop.ports["pop3"]) as r:
+        assert r.cmd("RETR 2") == f"+OK {len(M2)} octets"
+        assert r.until() == M2 + b".\r\n"
+        pop.ctl("user", "del", USER)
+        for cmd in ("RETR 1", "TOP 3 0"):
+            reply = r.cmd(cmd)
+            assert reply.startswith("-ERR [SYS/PERM]"), (cmd, reply)
+        assert r.cmd("NOOP") == "+OK"
+    assert "event=body-open-failed" in pop.log("pop3d")
+
+
 def test_commands_out_of_state_and_bad_arguments(pop):
     with Raw(pop.ports["pop3"]) as r:
         assert r.line().startswith("+OK")
