@@ -15,6 +15,8 @@
 
 #include "rules.h"
 
+#include "../common/rfc5322_scan.h"
+
 size_t rules_header_block_len(const char *data, size_t len)
 {
 	for (size_t i = 0; i < len; i++) {
@@ -252,31 +254,12 @@ size_t rules_address_list(const char *value, size_t len, struct slice *addrs,
 		const char *angle = NULL, *angle_end = NULL;
 		const char *plain = NULL; /* start of a bare addr-spec run */
 		const char *plain_end = NULL;
-		int depth = 0;
-		bool quoted = false;
+		struct rfc5322_scan scan = {false, 0};
 		for (; i < len; i++) {
+			if (rfc5322_hidden(&scan, value, len, &i))
+				continue;
 			char c = value[i];
-			if (quoted) {
-				if (c == '\\' && i + 1 < len)
-					i++;
-				else if (c == '"')
-					quoted = false;
-				continue;
-			}
-			if (depth > 0) {
-				if (c == '\\' && i + 1 < len)
-					i++;
-				else if (c == '(')
-					depth++;
-				else if (c == ')')
-					depth--;
-				continue;
-			}
-			if (c == '"') {
-				quoted = true;
-			} else if (c == '(') {
-				depth = 1;
-			} else if (c == '<' && angle == NULL) {
+			if (c == '<' && angle == NULL) {
 				angle = value + i + 1;
 			} else if (c == '>' && angle && angle_end == NULL) {
 				angle_end = value + i;

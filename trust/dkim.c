@@ -26,6 +26,8 @@
 
 #include "dkim_int.h"
 
+#include "../common/rfc5322_scan.h"
+
 #define FIELDS_MAX 1000 /* header fields looked at for h= */
 #define B64_MAX 1024    /* decoded b= / bh= / p= (8192-bit RSA fits) */
 
@@ -312,8 +314,9 @@ static int from_domain(const char *v, size_t len, char *out, size_t cap)
 	 * angle-addr if it has one, else everything */
 	char *spec = malloc(len + 1), *angle = malloc(len + 1);
 	size_t n = 0, angle_n = 0;
-	bool in_quote = false, in_angle = false, have_angle = false;
-	int depth = 0, mailboxes = 1;
+	struct rfc5322_scan scan = {false, 0};
+	bool in_angle = false, have_angle = false;
+	int mailboxes = 1;
 	out[0] = '\0';
 	if (spec == NULL || angle == NULL) {
 		free(spec);
@@ -321,28 +324,10 @@ static int from_domain(const char *v, size_t len, char *out, size_t cap)
 		return 1;
 	}
 	for (size_t i = 0; i < len; i++) {
+		if (rfc5322_hidden(&scan, v, len, &i))
+			continue;
 		char c = v[i];
-		if (in_quote) {
-			if (c == '\\' && i + 1 < len)
-				i++;
-			else if (c == '"')
-				in_quote = false;
-			continue;
-		}
-		if (depth > 0) {
-			if (c == '\\' && i + 1 < len)
-				i++;
-			else if (c == '(')
-				depth++;
-			else if (c == ')')
-				depth--;
-			continue;
-		}
-		if (c == '"') {
-			in_quote = true;
-		} else if (c == '(') {
-			depth = 1;
-		} else if (c == '<' && !in_angle) {
+		if (c == '<' && !in_angle) {
 			in_angle = true;
 			if (mailboxes == 1 && !have_angle)
 				angle_n = 0;

@@ -175,6 +175,9 @@ static const struct {
 	{"empty group", "undisclosed-recipients:;", 0, {NULL}},
 	{"no at", "nobody", 0, {NULL}},
 	{"angle in quotes", "\"<x@evil.test>\" <real@x.test>", 1, {"real@x.test"}},
+	{"nested comment", "(a (b) <x@evil.test>) bob@x.test", 1, {"bob@x.test"}},
+	{"escaped quote", "\"a\\\" <x@evil.test>\" <real@x.test>", 1, {"real@x.test"}},
+	{"escaped paren", "bob@x.test (a \\) <x@evil.test>)", 1, {"bob@x.test"}},
 };
 
 static void test_address_list(void)

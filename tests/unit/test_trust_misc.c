@@ -457,6 +457,55 @@ static void test_cancel_and_destroy(void)
 	event_base_free(base);
 }
 
+static struct trust_dkim_outcome from_seen;
+
+static void from_cb(void *arg, const struct trust_dkim_outcome *o)
+{
+	(void)arg;
+	from_seen = *o;
+}
+
+/* The From domain DMARC aligns on: quoted strings and comments (nested,
+ * with \-escapes) neither hide nor fake the address. Unsigned messages,
+ * so the answer comes at once and no DNS is asked. */
+static void test_from_domain(void)
+{
+	static const struct {
+		const char *from, *domain;
+		int count;
+	} cases[] = {
+		{"boss@ours.test (<x@evil.test>)", "ours.test", 1},
+		{"\"a@ours.test\" <x@evil.test>", "evil.test", 1},
+		{"(a (b) <x@evil.test>) Boss <boss@Ours.Test>", "ours.test", 1},
+		{"\"a\\\" <x@evil.test>\" <y@ours.test>", "ours.test", 1},
+		{"bob@ours.test (a \\) <x@evil.test>)", "ours.test", 1},
+		{"a@ours.test, \"b,c\" <b@other.test>", "ours.test", 2},
+	};
+	struct event_base *base = event_base_new();
+	char err[128];
+	struct trust_ctx *ctx = trust_new(base, "127.0.0.1:9", err, sizeof err);
+	CHECK(ctx != NULL);
+	if (ctx == NULL) {
+		event_base_free(base);
+		return;
+	}
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		test_state.label = cases[i].from;
+		char msg[256];
+		int n = snprintf(msg, sizeof msg, "From: %s\r\nSubject: t\r\n\r\nbody\r\n",
+				 cases[i].from);
+		memset(&from_seen, 0, sizeof from_seen);
+		struct trust_dkim *d = trust_dkim_new(ctx);
+		trust_dkim_feed(d, msg, (size_t)n);
+		trust_dkim_finish(d, from_cb, NULL);
+		trust_dkim_free(&d);
+		CHECK_STR(from_seen.from_domain, cases[i].domain);
+		CHECK_INT(from_seen.from_count, cases[i].count);
+	}
+	trust_free(&ctx);
+	event_base_free(base);
+}
+
 /* TTLs read from raw replies for the answer cache. */
 static void test_reply_ttl(void)
 {
@@ -493,5 +542,6 @@ static void test_reply_ttl(void)
 TEST_SUITE(trust_dkim_canon, {"body", test_body_canon}, {"headers", test_header_canon});
 TEST_SUITE(trust_misc, {"auth_results", test_auth_results}, {"spam_score", test_spam_score},
 	   {"names", test_names}, {"ar_filter", test_arfilter}, {"settings", test_settings},
-	   {"cancel_and_destroy", test_cancel_and_destroy}, {"reply_ttl", test_reply_ttl});
+	   {"cancel_and_destroy", test_cancel_and_destroy}, {"reply_ttl", test_reply_ttl},
+	   {"from_domain", test_from_domain});
 TEST_SUITE(trust_greylist, {"store", test_greylist_store});
