@@ -26,9 +26,6 @@
 
 #include "trust_int.h"
 
-#define TRUST_PSL_FILE_MAX (4 * 1024 * 1024)
-#define TRUST_PSL_RULES_MAX 65536
-
 enum { PSL_NORMAL = 1, PSL_WILDCARD = 2, PSL_EXCEPTION = 4 };
 
 struct psl_slot {

@@ -208,6 +208,9 @@ void trust_org_domain(const char *domain, char *out, size_t outlen);
 /* ---- Public Suffix List (psl.c) ------------------------------------------- */
 
 #define TRUST_PSL_PATH "/usr/share/publicsuffix/public_suffix_list.dat"
+/* Caps of a list: bytes, and lines (an upper bound of its rules). */
+#define TRUST_PSL_FILE_MAX (4 * 1024 * 1024)
+#define TRUST_PSL_RULES_MAX 65536
 struct trust_psl;
 /* The list in the publicsuffix.org format, from memory or a file. NULL
  * with a reason in err (missing file, over the caps, no rules). */
