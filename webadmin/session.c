@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "../common/base64.h"
 #include "../common/log.h"
 #include "../store/store.h"
 #include "../store/websession.h"
@@ -40,13 +41,11 @@ int session_table_init(struct session_table *t)
 	return RAND_bytes(t->secret, sizeof t->secret) == 1 ? 0 : -1;
 }
 
+/* A lowercase hex digit's value (what session_random_hex writes), or -1:
+ * base16_value without the upper case. */
 static int hex_nibble(char c)
 {
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
+	return c >= 'A' && c <= 'F' ? -1 : base16_value((unsigned char)c);
 }
 
 /* The stored secret, 64 lowercase hex digits, into t->secret. -1 if bad. */
