@@ -138,6 +138,15 @@ def wait_for(pred, timeout=10, step=0.05):
     return pred()
 
 
+def probes_gone(m):
+    """The harness's port probes (one connection to each of the three
+    ports, all from 127.0.0.1) count toward max_per_ip until smtpd has
+    accepted them and seen them close."""
+    log = m.log("smtpd")
+    seen = log.count("event=connect") + log.count("event=per-ip-limit")
+    return seen >= 3 and log.count("event=connect") == log.count("event=disconnect")
+
+
 # start_smtpd keyword -> [smtp] config key (durations given in ms).
 _TUNING_KEYS = {"greeting_delay_ms": "greeting_delay", "command_timeout_ms": "command_timeout",
                 "data_timeout_ms": "data_timeout", "tls_timeout_ms": "tls_timeout",

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from smtp_util import (Dialog, counts, mailbox, queue, smtpd, start_smtpd,  # noqa: F401
+from smtp_util import (Dialog, counts, mailbox, probes_gone, queue, smtpd, start_smtpd,  # noqa: F401
                        under_asan, wait_for)
 
 
@@ -219,6 +219,7 @@ def test_command_timeout_421(mailroom, monkeypatch):
 
 def test_per_ip_session_limit(mailroom, monkeypatch):
     m = start_smtpd(mailroom, monkeypatch, max_per_ip=3, limit_loopback=1)
+    assert wait_for(lambda: probes_gone(m))
     held = [Dialog(m.ports["smtp"]) for _ in range(3)]
     extra = Dialog(m.ports["smtp"])
     assert extra.greeting[0] == 421 and extra.greeting[1][0].startswith("4.7.0")
