@@ -54,9 +54,9 @@ def users(m):
         m.add_user(u, pw)
 
 
-def test_smtpd_under_memcheck(mailroom, monkeypatch):
-    monkeypatch.setenv("MAILROOM_SMTPD_GREETING_DELAY_MS", "0")
-    monkeypatch.setenv("MAILROOM_SMTPD_AUTH_DELAY_MS", "0")
+def test_smtpd_under_memcheck(mailroom):
+    mailroom.extra.setdefault("smtp", {}).update(greeting_delay="0", auth_failure_delay="0")
+    mailroom.write_config()
     users(mailroom)
     start(mailroom, "smtpd", ("smtp", "submission", "smtps"))
     with smtplib.SMTP("127.0.0.1", mailroom.ports["smtp"], timeout=120) as s:
@@ -89,8 +89,9 @@ def test_smtpd_under_memcheck(mailroom, monkeypatch):
     stop_and_check(mailroom, "smtpd")
 
 
-def test_pop3d_under_memcheck(mailroom, monkeypatch):
-    monkeypatch.setenv("MAILROOM_SMTPD_GREETING_DELAY_MS", "0")
+def test_pop3d_under_memcheck(mailroom):
+    mailroom.extra.setdefault("smtp", {})["greeting_delay"] = "0"
+    mailroom.write_config()
     users(mailroom)
     mailroom.start("smtpd")  # not under test here; fills the mailbox
     with smtplib.SMTP("127.0.0.1", mailroom.ports["smtp"], timeout=60) as s:
