@@ -18,7 +18,6 @@
 #include <time.h>
 
 #include <jansson.h>
-#include <openssl/rand.h>
 
 #include "../common/addr.h"
 #include "../common/log.h"
@@ -179,19 +178,6 @@ static void api_accounts_get(struct web_req *r, json_t *body)
 	api_json(r, 200, a);
 }
 
-static int random_password(char *dst, size_t dstlen)
-{
-	static const char alphabet[] = "abcdefghjkmnpqrstuvwxyz"
-				       "ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
-	unsigned char raw[API_RANDOM_PASSWORD_LEN];
-	if (dstlen < API_RANDOM_PASSWORD_LEN + 1 || RAND_bytes(raw, sizeof raw) != 1)
-		return -1;
-	for (size_t i = 0; i < API_RANDOM_PASSWORD_LEN; i++)
-		dst[i] = alphabet[raw[i] % (sizeof alphabet - 1)];
-	dst[API_RANDOM_PASSWORD_LEN] = '\0';
-	return 0;
-}
-
 /* Optional fields shared by POST and PATCH; false after an error reply. */
 static bool account_fields(struct web_req *r, json_t *body,
 			   struct store_account_change *ch, const char **pw_r)
@@ -261,7 +247,8 @@ static void api_accounts_post(struct web_req *r, json_t *body)
 	if (!account_fields(r, body, &ch, &pw))
 		return;
 	if (pw == NULL) {
-		if (random_password(generated, sizeof generated) != 0) {
+		if (web_random_password(generated, sizeof generated,
+					API_RANDOM_PASSWORD_LEN) != 0) {
 			api_error(r, 500, "no randomness");
 			return;
 		}

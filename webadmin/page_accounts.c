@@ -11,7 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/rand.h>
 
 #include "../common/addr.h"
 #include "../common/log.h"
@@ -28,20 +27,6 @@ static bool may_manage_account(const struct web_req *r,
 		return true;
 	return web_can_manage_domain(&r->user, a->domain) &&
 	       a->role != STORE_ROLE_ADMIN;
-}
-
-/* A random password from an alphabet without look-alikes. */
-static int random_password(char *dst, size_t dstlen)
-{
-	static const char alphabet[] = "abcdefghjkmnpqrstuvwxyz"
-				       "ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
-	unsigned char raw[RANDOM_PASSWORD_LEN];
-	if (dstlen < RANDOM_PASSWORD_LEN + 1 || RAND_bytes(raw, sizeof raw) != 1)
-		return -1;
-	for (size_t i = 0; i < RANDOM_PASSWORD_LEN; i++)
-		dst[i] = alphabet[raw[i] % (sizeof alphabet - 1)];
-	dst[RANDOM_PASSWORD_LEN] = '\0';
-	return 0;
 }
 
 /* Quota in MB from a form field: "" or absent = 0 (no limit). -1 if bad. */
@@ -262,7 +247,8 @@ void h_account_add(struct web_req *r)
 		REFUSE(400, "name", "The name can have at most 200 characters.");
 	bool made_up = pw == NULL || *pw == '\0';
 	if (made_up) {
-		if (random_password(generated, sizeof generated) != 0) {
+		if (web_random_password(generated, sizeof generated,
+					RANDOM_PASSWORD_LEN) != 0) {
 			web_error_page(r, 500, "No randomness for a password.");
 			return;
 		}
@@ -474,7 +460,8 @@ void h_account_password(struct web_req *r)
 	snprintf(back, sizeof back, "/accounts/edit?address=%s", a.address);
 	bool made_up = pw == NULL || *pw == '\0';
 	if (made_up) {
-		if (random_password(generated, sizeof generated) != 0) {
+		if (web_random_password(generated, sizeof generated,
+					RANDOM_PASSWORD_LEN) != 0) {
 			web_error_page(r, 500, "No randomness for a password.");
 			return;
 		}

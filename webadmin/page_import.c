@@ -14,7 +14,6 @@
 #include <string.h>
 #include <strings.h>
 
-#include <openssl/rand.h>
 
 #include "../common/addr.h"
 #include "web.h"
@@ -40,19 +39,6 @@ void h_import_get(struct web_req *r)
 		    "<div><button type=\"submit\">Create accounts</button></div>"
 		    "</form></section>");
 	page_end(r);
-}
-
-static int random_password(char *dst, size_t dstlen)
-{
-	static const char alphabet[] = "abcdefghjkmnpqrstuvwxyz"
-				       "ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
-	unsigned char raw[IMPORT_PASSWORD_LEN];
-	if (dstlen < IMPORT_PASSWORD_LEN + 1 || RAND_bytes(raw, sizeof raw) != 1)
-		return -1;
-	for (size_t i = 0; i < IMPORT_PASSWORD_LEN; i++)
-		dst[i] = alphabet[raw[i] % (sizeof alphabet - 1)];
-	dst[IMPORT_PASSWORD_LEN] = '\0';
-	return 0;
 }
 
 /* Create one account from a split line; why_r gets a reason on failure. */
@@ -89,7 +75,7 @@ static bool import_one(struct web_req *r, char **f, int nf, char *addr_r,
 	const char *pw = nf > 3 ? f[3] : "";
 	pw_r[0] = '\0';
 	if (pw[0] == '\0') {
-		if (random_password(pw_r, pwlen) != 0) {
+		if (web_random_password(pw_r, pwlen, IMPORT_PASSWORD_LEN) != 0) {
 			*why_r = "no randomness";
 			return false;
 		}

@@ -164,6 +164,13 @@ void web_redirect_msg(struct web_req *r, const char *path, const char *kind,
 		      const char *msg);
 extern const char web_css[];
 
+/* ---- made-up passwords (random_password.c) ------------------------------ */
+#define WEB_RANDOM_PASSWORD_MAX 64
+/* len (at most WEB_RANDOM_PASSWORD_MAX) random characters from an alphabet
+ * without look-alikes into dst, NUL-terminated. -1 if dst is too small or
+ * there is no randomness. */
+int web_random_password(char *dst, size_t dstlen, size_t len);
+
 /* ---- a refused form shown again (form_error.c) ------------------------- */
 /* refused is the field the error is about (or NULL), error its message (or
  * NULL: nothing refused). For field: the error paragraph (id "<field>-err")

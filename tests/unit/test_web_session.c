@@ -10,6 +10,7 @@
 #include "../../store/store_int.h"
 #include "../../store/websession.h"
 #include "../../webadmin/session.h"
+#include "../../webadmin/web.h"
 #include "test.h"
 #include "test_store_util.h"
 
@@ -213,6 +214,24 @@ static void test_sessions_in_store(void)
 	tstore_done(&ts);
 }
 
+/* Made-up passwords: the length asked for, only the look-alike-free
+ * alphabet, different each time; too small a buffer or too long a
+ * password is refused. */
+static void test_random_password(void)
+{
+	char a[WEB_RANDOM_PASSWORD_MAX + 1], b[WEB_RANDOM_PASSWORD_MAX + 1];
+	CHECK_INT(web_random_password(a, sizeof a, 16), 0);
+	CHECK_INT(web_random_password(b, sizeof b, 16), 0);
+	CHECK_INT(strlen(a), 16);
+	CHECK(strcmp(a, b) != 0);
+	CHECK_INT(strspn(a, "abcdefghjkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"), 16);
+	CHECK_INT(web_random_password(a, sizeof a, WEB_RANDOM_PASSWORD_MAX), 0);
+	CHECK_INT(strlen(a), WEB_RANDOM_PASSWORD_MAX);
+	CHECK_INT(web_random_password(a, 16, 16), -1); /* no room for the NUL */
+	CHECK_INT(web_random_password(a, sizeof a, WEB_RANDOM_PASSWORD_MAX + 1), -1);
+}
+
 TEST_SUITE(web_session, {"sessions", test_sessions},
 	   {"csrf_tokens", test_csrf_tokens}, {"ratelimit", test_ratelimit},
-	   {"sessions_in_store", test_sessions_in_store});
+	   {"sessions_in_store", test_sessions_in_store},
+	   {"random_password", test_random_password});
