@@ -29,6 +29,23 @@ static bool may_manage_account(const struct web_req *r,
 	       a->role != STORE_ROLE_ADMIN;
 }
 
+enum pw_pick { PW_TYPED, PW_MADE_UP, PW_BAD_LENGTH, PW_NO_RANDOM };
+
+/* The password an admin set for an account (new one or reset): the typed
+ * one when its length is allowed, or a made-up one in generated (and *pw
+ * pointed at it) when the field was left empty. */
+static enum pw_pick pick_password(const char **pw, char *generated, size_t cap)
+{
+	if (*pw == NULL || **pw == '\0') {
+		if (web_random_password(generated, cap, RANDOM_PASSWORD_LEN) != 0)
+			return PW_NO_RANDOM;
+		*pw = generated;
+		return PW_MADE_UP;
+	}
+	size_t n = strlen(*pw);
+	return n < PASSWORD_MIN || n > PASSWORD_MAX ? PW_BAD_LENGTH : PW_TYPED;
+}
+
 /* Quota in MB from a form field: "" or absent = 0 (no limit). -1 if bad. */
 static int64_t parse_quota_mb(const char *s)
 {
@@ -245,18 +262,15 @@ void h_account_add(struct web_req *r)
 		REFUSE(400, "quota", "The size limit must be a whole number of MB.");
 	if (f.name != NULL && strlen(f.name) > DISPLAY_NAME_MAX)
 		REFUSE(400, "name", "The name can have at most 200 characters.");
-	bool made_up = pw == NULL || *pw == '\0';
-	if (made_up) {
-		if (web_random_password(generated, sizeof generated,
-					RANDOM_PASSWORD_LEN) != 0) {
-			web_error_page(r, 500, "No randomness for a password.");
-			return;
-		}
-		pw = generated;
-	} else if (strlen(pw) < PASSWORD_MIN || strlen(pw) > PASSWORD_MAX) {
+	enum pw_pick pick = pick_password(&pw, generated, sizeof generated);
+	if (pick == PW_NO_RANDOM) {
+		web_error_page(r, 500, "No randomness for a password.");
+		return;
+	}
+	if (pick == PW_BAD_LENGTH)
 		REFUSE(400, "password", "The password needs at least 8 characters "
 					"(or leave it empty to make one up).");
-	}
+	bool made_up = pick == PW_MADE_UP;
 	char hash[PASSWORD_HASH_MAX + 1];
 	if (store_password_hash(pw, hash, sizeof hash) != STORE_OK) {
 		web_error_page(r, 500, "Could not hash the password.");
@@ -458,19 +472,17 @@ void h_account_password(struct web_req *r)
 	const char *pw = web_field(r, "password");
 	char generated[RANDOM_PASSWORD_LEN + 1], back[ADDR_MAX * 3 + 32], msg[512];
 	snprintf(back, sizeof back, "/accounts/edit?address=%s", a.address);
-	bool made_up = pw == NULL || *pw == '\0';
-	if (made_up) {
-		if (web_random_password(generated, sizeof generated,
-					RANDOM_PASSWORD_LEN) != 0) {
-			web_error_page(r, 500, "No randomness for a password.");
-			return;
-		}
-		pw = generated;
-	} else if (strlen(pw) < PASSWORD_MIN || strlen(pw) > PASSWORD_MAX) {
+	enum pw_pick pick = pick_password(&pw, generated, sizeof generated);
+	if (pick == PW_NO_RANDOM) {
+		web_error_page(r, 500, "No randomness for a password.");
+		return;
+	}
+	if (pick == PW_BAD_LENGTH) {
 		web_redirect_msg(r, back, "error",
 				 "The password needs at least 8 characters.");
 		return;
 	}
+	bool made_up = pick == PW_MADE_UP;
 	char hash[PASSWORD_HASH_MAX + 1];
 	int rc = store_password_hash(pw, hash, sizeof hash) == STORE_OK
 			 ? store_account_set_password(r->app->store, a.address, hash)
