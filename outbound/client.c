@@ -146,6 +146,7 @@ static void send_text(struct ob_job *j, const char *fmt, ...)
 			  j->host, log_escape(esc, sizeof esc, line, (size_t)n));
 	}
 	bufferevent_write(j->bev, line, (size_t)n);
+	j->replies_due++; /* every line we send asks for one reply */
 }
 
 void ob_client_close(struct ob_job *j)
@@ -161,6 +162,7 @@ void ob_client_close(struct ob_job *j)
 		for (size_t i = 0; i < j->msgs[m].n_rcpts; i++)
 			j->msgs[m].rcpts[i].accepted = false;
 	j->in_txn = false;
+	j->replies_due = 0;
 	j->cstate = OB_C_IDLE;
 	for (size_t m = 0; m < j->n_msgs; m++)
 		for (size_t i = 0; i < j->msgs[m].n_rcpts; i++)
@@ -402,6 +404,7 @@ static bool fill_body(struct ob_job *j)
 				return false;
 			}
 			bufferevent_write(j->bev, j->out.data, j->out.len);
+			j->replies_due++; /* the dot's */
 			store_body_close(&j->body);
 			set_timeout(j, DOT_TIMEOUT);
 			bufferevent_enable(j->bev, EV_READ);
@@ -547,6 +550,7 @@ static void start_tls(struct ob_job *j)
 		evbuffer_drain(in, extra);
 	}
 	ob_reply_parser_reset(&j->rp);
+	j->replies_due = 0;
 	SSL *ssl = new_ssl(j);
 	struct bufferevent *tb = ssl ? bufferevent_openssl_filter_new(
 					       ob_runner_base(j->runner), j->bev, ssl,
@@ -787,10 +791,41 @@ static void on_read(struct bufferevent *bev, void *arg)
 			return;
 		}
 		if (st == OB_REPLY_DONE) {
+			/* RFC 5321 4.2 / RFC 2920: one reply per command, in
+			 * order. One more (an extra 250) would shift every
+			 * later reply onto the wrong command; a 421 may come
+			 * unasked (the server closing) and ends it anyway. */
+			if (j->replies_due == 0 && r.code != 421) {
+				conn_fail(j, false, "%s sent a reply to no command: %d",
+					  j->host, r.code);
+				return;
+			}
+			if (j->replies_due > 0)
+				j->replies_due--;
+			/* Every command sent is answered: until we send
+			 * more, the server has nothing to say. Bytes already
+			 * here (an extra 250 after a 354, or behind the EHLO
+			 * reply) would be taken as replies to the commands
+			 * on_reply is about to send, or to a dot the server
+			 * never saw. This reply was due and is acted on; what
+			 * on_reply queues is never written (the connection is
+			 * freed before the loop turns). */
+			bool out_of_step = j->replies_due == 0 &&
+					   j->cstate != OB_C_QUIT && r.code != 421 &&
+					   (evbuffer_get_length(in) > 0 ||
+					    ob_reply_parser_pending(&j->rp));
 			on_reply(j, &r);
-			/* Connection replaced (STARTTLS), closed, or job done:
+			/* Connection replaced (STARTTLS: it drops what
+			 * followed the 220 itself), closed, or job done:
 			 * nothing more may be read from this buffer. */
-			if (j->finished || j->bev != bev || j->cstate == OB_C_BODY)
+			if (j->finished || j->bev != bev)
+				return;
+			if (out_of_step) {
+				conn_fail(j, false, "%s sent more replies than commands",
+					  j->host);
+				return;
+			}
+			if (j->cstate == OB_C_BODY)
 				return;
 		}
 	}
@@ -871,6 +906,7 @@ void ob_client_connect(struct ob_job *j, const struct ob_addr *a)
 	j->cur_msg = 0;
 	j->dot_pending = false;
 	j->msgs_this_conn = 0;
+	j->replies_due = 1; /* the greeting */
 	j->mail_ok = false;
 	j->cstate = OB_C_CONNECT;
 	if (ob_reply_parser_init(&j->rp) < 0 || buf_init(&j->out, 4 * BODY_CHUNK) < 0) {

@@ -153,6 +153,11 @@ struct ob_job {
 	struct buf out; /* one chunk of stuffed DATA */
 	bool body_started; /* the first chunk of this message was read */
 	int msgs_this_conn;
+	/* Commands (and the greeting, and each dot) whose reply has not come
+	 * yet: a reply beyond them is a server out of step, whose later
+	 * replies would be matched to the wrong commands (a message's text
+	 * sent into another recipient's transaction). */
+	unsigned replies_due;
 	bool finished;
 };
 
