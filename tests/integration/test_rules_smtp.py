@@ -86,7 +86,9 @@ def pop(m, user):
 
 
 def sink_messages(m):
-    """What the sink received; it writes LF line ends, so compare with LF."""
+    """What the sink received; it writes LF line ends, so compare with LF.
+    smtp-sink writes a file while the message arrives: wait for the queue to
+    be empty too (the sink's 250 came) before reading one whole."""
     return [x.replace(b"\r\n", b"\n") for x in m.sink.messages()]
 
 
@@ -146,7 +148,7 @@ def test_forward_copy_reaches_remote_with_srs_and_is_kept(r):
     rule(r, ALICE, "Mobile", "--forward", "me@remote.test")
     r.start("queued")
     sent = send(r, [ALICE], subject="Forward me")
-    assert wait_for(lambda: len(sink_messages(r)) == 1, 20), r.log("queued")
+    assert wait_for(lambda: len(sink_messages(r)) == 1 and queue(r) == [], 20), r.log("queued")
     assert wait_for(lambda: queue(r) == [], 10)
     got = sink_messages(r)[0]
     # smtp-sink records the envelope: SRS sender at our domain, the target
@@ -163,7 +165,7 @@ def test_bounce_to_the_srs_address_reaches_the_original_sender(r):
     rule(r, ALICE, "Mobile", "--redirect", "me@remote.test")
     r.start("queued")
     send(r, [ALICE], subject="will bounce")
-    assert wait_for(lambda: len(sink_messages(r)) == 1, 20), r.log("queued")
+    assert wait_for(lambda: len(sink_messages(r)) == 1 and queue(r) == [], 20), r.log("queued")
     srs = re.search(rb"X-Mail-Args: <([^>]+)>", sink_messages(r)[0]).group(1).decode()
     assert srs.startswith("SRS0=") and srs.endswith("@example.test")
     # the remote side bounces to the SRS address; we pass it to carol
@@ -226,7 +228,7 @@ def test_forward_loop_ends(r):
     rule(r, ALICE, "Out", "--redirect", "loop@remote.test")
     r.start("queued")
     send(r, [ALICE], subject="round 1")
-    assert wait_for(lambda: len(sink_messages(r)) == 1, 20), r.log("queued")
+    assert wait_for(lambda: len(sink_messages(r)) == 1 and queue(r) == [], 20), r.log("queued")
     back = sink_messages(r)[0]
     # the remote side sends the very copy back (with its Delivered-To line)
     body = back[back.index(b"Delivered-To:"):]
