@@ -202,6 +202,15 @@ def check_never_delivered_unacked(m, *mxs):
             [(g["rcpts"], g["acked"]) for mx in mxs for g in mx.got], m.log("queued")[-4000:])
 
 
+def check_no_misdelivery(*mxs):
+    # a message's text only ever goes in a transaction for its own recipient
+    for mx in mxs:
+        for g in mx.got:
+            for i in map(int, re.findall(rb"message (\d+) of ", g["body"])):
+                assert g["rcpts"] == [rcpt_of(i)], (
+                    f"message {i}'s text went to {g['rcpts']} (acked={g['acked']})", g["body"][-300:])
+
+
 def body_ok(rec, i, tag):
     return f"Subject: {tag} {i}".encode() in rec["body"] and \
         f"message {i} of {tag}\r\n..leading dot\r\n".encode() in rec["body"]
@@ -239,6 +248,7 @@ def run(m, tag, policy=None, bytewise=False, bounced=(), settle=None):
             flush(m)
         assert wait_for(lambda: queue_rcpts(m) == [], 40), (queue_rcpts(m), m.log("queued")[-4000:])
         check_never_delivered_unacked(m, mx, sane)
+        check_no_misdelivery(mx, sane)
         # nothing lost: each recipient got a whole message (with its dot-stuffed
         # line intact) or was bounced because the hostile MX said 5xx to it
         for i in range(1, N + 1):
