@@ -432,3 +432,26 @@ def test_queue_flush_while_another_writer_commits(box):
         stop.set()
         t.join()
     assert failed == [], f"{len(failed)} of 40 flushes failed: {failed[0]}"
+
+
+def test_large_messages_pipelined_byte_exact(box):
+    # bodies beyond queued's 256 KB output mark: the text goes out over many
+    # write callbacks while the next MAIL/RCPT/DATA wait behind the dot
+    big = "".join(f".{k:07d} line starting with a dot, and more text\r\n" for k in range(8000))
+    for i in range(1, 4):
+        submit(box, [rcpt_of(i)], subject=f"big {i}", body=f"message {i} of big\r\n{big}end {i}\r\n")
+    mx = ScriptMX("127.0.0.2", box.ports["relay"], bytewise=False)
+    box.start("queued")
+    try:
+        assert wait_for(lambda: queue_rcpts(box) == [], 40), box.log("queued")[-3000:]
+        want = ("\r\n" + big).replace("\r\n.", "\r\n..")[2:].encode()
+        for i in range(1, 4):
+            got = [g for g in mx.got if g["rcpts"] == [rcpt_of(i)] and g["acked"]]
+            assert len(got) == 1, (i, [(g["rcpts"], g["acked"]) for g in mx.got])
+            body = got[0]["body"]
+            # the MX got the wire form: every line starting with '.' doubled
+            assert f"message {i} of big\r\n".encode() + want + f"end {i}\r\n".encode() in body
+        check_no_misdelivery(mx)
+        assert mx.sessions == 1
+    finally:
+        mx.close()
