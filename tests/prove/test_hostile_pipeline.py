@@ -455,3 +455,17 @@ def test_large_messages_pipelined_byte_exact(box):
         assert mx.sessions == 1
     finally:
         mx.close()
+
+
+@pytest.mark.parametrize("code", [b"554 5.6.0 content refused\r\n", b"451 4.3.0 try later\r\n"])
+def test_dot_refused_while_next_group_in_flight(box, code):
+    # message 2's dot refused when message 3's MAIL/RCPT/DATA already went
+    def policy(s, cmd, line):
+        if cmd == "DOT" and line["n"] == 2:
+            return code
+        return None
+    bounced = (rcpt_of(2),) if code.startswith(b"5") else ()
+    mx, sane = run(box, f"dot{code[:3].decode()}", policy, bounced=bounced)
+    assert rcpt_of(2) not in delivered_log(box) or sane.acked(rcpt_of(2)) == 1
+    for i in (1, 3, 4):
+        assert mx.acked(rcpt_of(i)) == 1
