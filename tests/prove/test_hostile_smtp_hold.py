@@ -141,6 +141,7 @@ def test_pipelining_client_that_never_reads(mx):
     after = rss_kb(pid)
     # a reply is ~30 bytes per 6-byte command: without backpressure 'sent'
     # bytes of commands would queue ~5x as much output in smtpd
+    print(f"non-reader: sent={sent} rss_before={before}kB rss_after={after}kB")
     assert after - before < 16 * 1024, (before, after, sent)
     s.close()
     d = Dialog(mx.ports["smtp"], timeout=30)
