@@ -1,7 +1,7 @@
 /*
  * queue.c - `mailroomctl queue list|flush|del ID`: the outbound queue.
- * flush makes every queued message due now; the queue runner in
- * mailroom-smtpd picks them up on its next pass.
+ * flush makes every queued message due now (one UPDATE); mailroom-queued
+ * picks them up on its next poll.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -25,12 +25,6 @@ static int print_item(void *ctx, const struct store_queue_item *q)
 	return 0;
 }
 
-static int flush_item(void *ctx, const struct store_queue_item *q)
-{
-	struct store *st = ctx;
-	return store_queue_retry_now(st, q->id);
-}
-
 int cli_queue_main(struct cli *cli, int argc, char **argv)
 {
 	if (argc < 2)
@@ -42,13 +36,16 @@ int cli_queue_main(struct cli *cli, int argc, char **argv)
 		struct store *st = cli_store(cli);
 		if (!st)
 			return 1;
+		int64_t n = 0;
 		bool list = strcmp(sub, "list") == 0;
-		int rc = store_queue_list(st, list ? print_item : flush_item, st);
+		int rc = list ? store_queue_list(st, print_item, NULL)
+			      : store_queue_retry_all_now(st, &n);
 		if (rc != STORE_OK)
 			return cli_store_fail(cli, rc, "queue");
 		if (!list) {
 			cli_audit(cli, "queue-flush", "");
-			printf("queue flushed: every message is due now\n");
+			printf("queue flushed: every message is due now (%lld were "
+			       "waiting)\n", (long long)n);
 		}
 		return 0;
 	}

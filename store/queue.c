@@ -110,6 +110,21 @@ int store_queue_retry_now(struct store *st, int64_t id)
 	return update_one(st, s, "queue retry");
 }
 
+static const char SQL_RETRY_ALL[] =
+	"UPDATE queue SET next_attempt = ?1 WHERE next_attempt > ?1";
+
+int store_queue_retry_all_now(struct store *st, int64_t *n_r)
+{
+	sqlite3_stmt *s = store_prepare(st, SQL_RETRY_ALL);
+	if (s == NULL)
+		return STORE_ERROR;
+	sqlite3_bind_int64(s, 1, store_now());
+	int ret = store_step_done(st, s, "queue retry all");
+	if (ret == STORE_OK && n_r)
+		*n_r = sqlite3_changes(st->db);
+	return ret;
+}
+
 static const char SQL_DEFER[] =
 	"UPDATE queue SET next_attempt = ?, last_error = ?,"
 	" attempts = attempts + 1 WHERE id = ?";

@@ -279,6 +279,11 @@ int store_queue_due(struct store *st, int64_t now, size_t limit,
 		    store_queue_cb cb, void *ctx);
 int store_queue_get(struct store *st, int64_t id, struct store_queue_item *out);
 int store_queue_retry_now(struct store *st, int64_t id);
+/* Every row not yet due becomes due now, in one statement (mailroomctl
+ * queue flush): no row is updated under an open read, which SQLite would
+ * refuse at once with SQLITE_BUSY after another connection's commit.
+ * The number of rows made due goes to n_r (may be NULL). */
+int store_queue_retry_all_now(struct store *st, int64_t *n_r);
 /* Delivered or given up: the row goes, and its body if unused. */
 int store_queue_del(struct store *st, int64_t id);
 int store_queue_defer(struct store *st, int64_t id, int64_t next_attempt,
