@@ -19,7 +19,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define LISTEN_BACKLOG 511
+/* A burst of connections (a mail client reconnecting after an outage, a
+ * bulk sender) waits in the kernel rather than retrying its SYN a second
+ * later; the kernel caps this at net.core.somaxconn (4096 on Debian 12). */
+#define LISTEN_BACKLOG 4096
 
 /* Parse a decimal port 0..65535 from s[0..len). -1 if not one. */
 static int parse_port(const char *s, size_t len)
