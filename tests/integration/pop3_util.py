@@ -2,15 +2,14 @@
 store's own delivery call (tests/tools/mr-deliver.c), a raw line-level
 POP3 client for dialogues poplib cannot script (pipelining, over-long
 lines, a chosen source address), and process memory readings."""
-import os
 import pathlib
 import socket
 import ssl
 import subprocess
 import tempfile
-import time
 
 from conftest import BUILD, REPO
+from sockutil import RawSocket, wait_for  # noqa: F401 (wait_for: re-exported)
 
 PASSWORD = "correct horse 1"
 USER = "bob@example.test"
@@ -61,7 +60,7 @@ def insecure_context():
     return ctx
 
 
-class Raw:
+class Raw(RawSocket):
     """A line-level POP3 client over a real socket (optionally from a chosen
     source address, optionally TLS) that sends exactly the bytes given."""
 
@@ -117,32 +116,6 @@ class Raw:
         self.send(text + "\r\n")
         return self.line()
 
-    def closed(self, timeout=5):
-        """True when the server closes the connection (EOF) within timeout."""
-        self.sock.settimeout(timeout)
-        try:
-            while True:
-                chunk = self.sock.recv(65536)
-                if not chunk:
-                    return True
-                self.buf += chunk
-        except (ConnectionResetError, ssl.SSLError):
-            return True
-        except socket.timeout:
-            return False
-
-    def close(self):
-        try:
-            self.sock.close()
-        except OSError:
-            pass
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *a):
-        self.close()
-
 
 def login(port, user=USER, password=PASSWORD, **kw):
     r = Raw(port, **kw)
@@ -158,12 +131,3 @@ def rss_kb(pid, field="VmRSS"):
         if l.startswith(field + ":"):
             return int(l.split()[1])
     raise KeyError(field)
-
-
-def wait_for(cond, timeout=10.0, step=0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cond():
-            return True
-        time.sleep(step)
-    return cond()

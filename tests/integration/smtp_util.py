@@ -5,9 +5,9 @@ sqlite3 in read-only URI mode: assertions only, never writes)."""
 import socket
 import sqlite3
 import ssl
-import time
 
 import pytest
+from sockutil import RawSocket, wait_for  # noqa: F401 (wait_for: re-exported)
 
 USERS = {"alice@example.test": "alice-pw-1", "bob@example.test": "bob-pw-2"}
 
@@ -19,7 +19,7 @@ def tls_client_ctx():
     return ctx
 
 
-class Dialog:
+class Dialog(RawSocket):
     """A raw SMTP client: send exact bytes, read whole replies."""
 
     def __init__(self, port, tls=False, timeout=10, greet=True):
@@ -68,26 +68,6 @@ class Dialog:
         self.sock = tls_client_ctx().wrap_socket(self.sock)
         self.buf = b""
 
-    def closed(self, timeout=5):
-        """True when the server closes the connection (after any replies)."""
-        self.sock.settimeout(timeout)
-        try:
-            while True:
-                d = self.sock.recv(65536)
-                if not d:
-                    return True
-                self.buf += d
-        except (ConnectionResetError, ssl.SSLError):
-            return True
-        except socket.timeout:
-            return False
-
-    def close(self):
-        try:
-            self.sock.close()
-        except OSError:
-            pass
-
 
 def under_asan(pid):
     """AddressSanitizer's quarantine makes VmHWM checks meaningless."""
@@ -127,15 +107,6 @@ def counts(m):
     with db(m) as c:
         return {t: c.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
                 for t in ("mailbox", "bodies", "queue")}
-
-
-def wait_for(pred, timeout=10, step=0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return True
-        time.sleep(step)
-    return pred()
 
 
 def probes_gone(m):
