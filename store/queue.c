@@ -148,7 +148,7 @@ int store_queue_defer(struct store *st, int64_t id, int64_t next_attempt,
 
 static const char SQL_DEL[] = "DELETE FROM queue WHERE id = ? RETURNING body_id";
 
-static int queue_del_tx(struct store *st, int64_t id)
+int store_queue_del_row(struct store *st, int64_t id, bool missing_ok)
 {
 	sqlite3_stmt *s = store_prepare(st, SQL_DEL);
 	if (s == NULL)
@@ -164,8 +164,9 @@ static int queue_del_tx(struct store *st, int64_t id)
 	if (rc != SQLITE_DONE)
 		return store_fail(st, rc, "queue del");
 	if (body_id == 0)
-		return store_failf(st, STORE_NOTFOUND, "no queue row %lld",
-				   (long long)id);
+		return missing_ok ? STORE_OK
+				  : store_failf(st, STORE_NOTFOUND,
+						"no queue row %lld", (long long)id);
 	return store_body_drop_if_unused(st, body_id);
 }
 
@@ -174,7 +175,7 @@ int store_queue_del(struct store *st, int64_t id)
 	int ret = store_tx_begin(st);
 	if (ret != STORE_OK)
 		return ret;
-	ret = queue_del_tx(st, id);
+	ret = store_queue_del_row(st, id, false);
 	if (ret != STORE_OK) {
 		store_tx_rollback(st);
 		return ret;

@@ -12,35 +12,13 @@
 #include "sendlimit.h"
 #include "store_int.h"
 
-static const char SQL_DEL[] = "DELETE FROM queue WHERE id = ? RETURNING body_id";
-
-static int del_one(struct store *st, int64_t id)
-{
-	sqlite3_stmt *s = store_prepare(st, SQL_DEL);
-	if (s == NULL)
-		return STORE_ERROR;
-	sqlite3_bind_int64(s, 1, id);
-	int rc = sqlite3_step(s);
-	int64_t body_id = 0;
-	if (rc == SQLITE_ROW) {
-		body_id = sqlite3_column_int64(s, 0);
-		rc = sqlite3_step(s);
-	}
-	store_release(st, s);
-	if (rc != SQLITE_DONE)
-		return store_fail(st, rc, "queue del");
-	if (body_id == 0)
-		return STORE_OK; /* already gone (mailroomctl queue del) */
-	return store_body_drop_if_unused(st, body_id);
-}
-
 int store_queue_del_many(struct store *st, const int64_t *ids, size_t n)
 {
 	if (n == 0)
 		return STORE_OK;
 	int ret = store_tx_begin(st);
 	for (size_t i = 0; ret == STORE_OK && i < n; i++)
-		ret = del_one(st, ids[i]);
+		ret = store_queue_del_row(st, ids[i], true); /* gone: queue del */
 	if (ret != STORE_OK) {
 		store_tx_rollback(st);
 		return ret;
@@ -56,7 +34,7 @@ int store_queue_del_many_noted(struct store *st, const int64_t *ids, size_t n,
 		return STORE_OK;
 	int ret = store_tx_begin(st);
 	for (size_t i = 0; ret == STORE_OK && i < n; i++)
-		ret = del_one(st, ids[i]);
+		ret = store_queue_del_row(st, ids[i], true); /* gone: queue del */
 	for (size_t i = 0; ret == STORE_OK && i < n_notes; i++)
 		ret = store_sendlimit_record_set(st, notes[i].sender,
 						 notes[i].value);

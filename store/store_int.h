@@ -87,6 +87,10 @@ int64_t store_address_domain_id(struct store *st, const char *address);
 /* Delete body_id when no mailbox entry or queue row points at it. Call
  * inside a transaction. */
 int store_body_drop_if_unused(struct store *st, int64_t body_id);
+/* Inside a transaction: delete queue row id and its body if nothing else
+ * uses it. A row already gone is STORE_NOTFOUND, or STORE_OK when
+ * missing_ok (queued's batches: mailroomctl queue del may have won). */
+int store_queue_del_row(struct store *st, int64_t id, bool missing_ok);
 /* Delete every body nothing points at (after bulk deletes). */
 int store_bodies_sweep(struct store *st);
 
