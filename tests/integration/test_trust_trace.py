@@ -100,9 +100,12 @@ def test_greylisted_row_then_accepted(mailroom, monkeypatch, rsa):  # noqa: F811
     msg = message("A <a@good.test>", "grey")
     with smtplib.SMTP("127.0.0.1", mailroom.ports["smtp"], timeout=20) as s:
         s.ehlo("mx.sender.test")
-        with pytest.raises(smtplib.SMTPRecipientsRefused) as e:
-            s.sendmail("a@good.test", ["bob@example.test"], msg)
-        code, text = e.value.recipients["bob@example.test"]
+        assert s.mail("a@good.test")[0] == 250
+        # SPF is looked up while MAIL is answered; a greylisting RCPT
+        # straight behind it can come first, and its row then has no SPF
+        # result yet (seen in about half the runs): give the lookup time.
+        time.sleep(0.5)
+        code, text = s.rcpt("bob@example.test")
         assert code == 451
     got = wait_rows(mailroom, 1)
     assert len(got) == 1, got
