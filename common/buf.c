@@ -252,3 +252,24 @@ size_t linereader_feed(struct linereader *lr, const char *data, size_t len,
 	*status_r = LINE_OK;
 	return take;
 }
+
+void str_copy_cut(char *dst, size_t cap, const char *src)
+{
+	size_t n = strnlen(src, cap - 1);
+	memmove(dst, src, n);
+	dst[n] = '\0';
+}
+
+void str_cat_cut(char *dst, size_t cap, ...)
+{
+	size_t n = strnlen(dst, cap - 1);
+	va_list ap;
+	va_start(ap, cap);
+	for (const char *s; (s = va_arg(ap, const char *)) != NULL && n + 1 < cap;) {
+		size_t k = strnlen(s, cap - 1 - n);
+		memcpy(dst + n, s, k);
+		n += k;
+	}
+	va_end(ap);
+	dst[n] = '\0';
+}

@@ -52,6 +52,15 @@ bool slice_has_byte(struct slice s, char c);
 int slice_copy(struct slice s, char *dst, size_t dstlen)
 	__attribute__((warn_unused_result));
 
+/* Copy src into dst cut to cap - 1 bytes, always terminated (cap > 0).
+ * For the per-message text fields (trace rows, Authentication-Results),
+ * where a cut is acceptable and snprintf's format machinery was a
+ * measurable share of the cost. src and dst may overlap. */
+void str_copy_cut(char *dst, size_t cap, const char *src);
+/* Append the NULL-terminated list of strings to the text already in dst,
+ * cut to fit cap (always terminated). */
+void str_cat_cut(char *dst, size_t cap, ...);
+
 enum line_status {
 	LINE_AGAIN = 0, /* no complete line yet: feed more bytes */
 	LINE_OK,        /* *line_r holds a complete line */

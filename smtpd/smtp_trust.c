@@ -22,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../common/buf.h"
 #include "../common/log.h"
 #include "../rules/rules.h"
 #include "../store/store.h"
@@ -139,37 +140,12 @@ void smtp_trust_conn_free(struct smtp_trust_conn *tc)
 
 #define TRACE_GREY_MAX 1024
 
-/* Append the NULL-terminated list of strings to the text in dst, cut to
- * fit (always terminated). The per-message fields are built with this,
- * not snprintf: the format machinery was a third of the trace's cost. */
-static void tcat(char *dst, size_t cap, ...)
-{
-	size_t n = strnlen(dst, cap - 1);
-	va_list ap;
-	va_start(ap, cap);
-	for (const char *s; (s = va_arg(ap, const char *)) != NULL && n + 1 < cap;) {
-		size_t k = strnlen(s, cap - 1 - n);
-		memcpy(dst + n, s, k);
-		n += k;
-	}
-	va_end(ap);
-	dst[n] = '\0';
-}
-
-/* Copy src cut to fit dst (always terminated). */
-static void trace_copy(char *dst, size_t cap, const char *src)
-{
-	size_t n = strnlen(src, cap - 1);
-	memcpy(dst, src, n);
-	dst[n] = '\0';
-}
-
 static void trace_fill(const struct smtp_trust_conn *tc, struct store_trace *r)
 {
 	memset(r, 0, sizeof(*r));
 	r->at = time(NULL);
-	trace_copy(r->session, sizeof(r->session), tc->id);
-	trace_copy(r->client_ip, sizeof(r->client_ip), tc->ip);
+	str_copy_cut(r->session, sizeof(r->session), tc->id);
+	str_copy_cut(r->client_ip, sizeof(r->client_ip), tc->ip);
 }
 
 /* The whole row is queued or dropped (counted by the queue): the trace
@@ -184,8 +160,8 @@ static void trace_dnsbl(struct smtp_trust_conn *tc,
 {
 	struct store_trace r;
 	trace_fill(tc, &r);
-	trace_copy(r.outcome, sizeof(r.outcome), STORE_TRACE_REFUSED);
-	trace_copy(r.reply, sizeof(r.reply), tc->reply);
+	str_copy_cut(r.outcome, sizeof(r.outcome), STORE_TRACE_REFUSED);
+	str_copy_cut(r.reply, sizeof(r.reply), tc->reply);
 	snprintf(r.dnsbl, sizeof(r.dnsbl), "listed %.70s %.47s", o->zone, o->answer);
 	snprintf(r.details, sizeof(r.details), "stage=connect");
 	trace_emit(tc, &r);
@@ -218,8 +194,8 @@ static void trace_begin(struct smtp_trust_conn *tc, const char *helo,
 	if (!tc->t->trace.started)
 		return;
 	tc->traced = true;
-	trace_copy(tc->helo, sizeof(tc->helo), helo ? helo : "");
-	trace_copy(tc->sender, sizeof(tc->sender), sender ? sender : "");
+	str_copy_cut(tc->helo, sizeof(tc->helo), helo ? helo : "");
+	str_copy_cut(tc->sender, sizeof(tc->sender), sender ? sender : "");
 	buf_reset(&tc->rcpts);
 	buf_reset(&tc->grey);
 }
@@ -227,10 +203,10 @@ static void trace_begin(struct smtp_trust_conn *tc, const char *helo,
 static void trace_envelope(const struct smtp_trust_conn *tc, struct store_trace *r)
 {
 	trace_fill(tc, r);
-	trace_copy(r->helo, sizeof(r->helo), tc->helo);
-	trace_copy(r->sender, sizeof(r->sender), tc->sender);
+	str_copy_cut(r->helo, sizeof(r->helo), tc->helo);
+	str_copy_cut(r->sender, sizeof(r->sender), tc->sender);
 	if (tc->spf_done)
-		tcat(r->spf, sizeof(r->spf), trust_spf_result_name(tc->spf_out.result),
+		str_cat_cut(r->spf, sizeof(r->spf), trust_spf_result_name(tc->spf_out.result),
 		     tc->spf_out.helo_identity ? " helo=" : " mailfrom=",
 		     tc->spf_out.domain, NULL);
 }
@@ -239,9 +215,9 @@ static void trace_dkim(const struct trust_dkim_outcome *d, char *out, size_t cap
 {
 	out[0] = '\0';
 	if (d->n_sigs == 0)
-		tcat(out, cap, "none", NULL);
+		str_cat_cut(out, cap, "none", NULL);
 	for (size_t i = 0; i < d->n_sigs; i++)
-		tcat(out, cap, i ? ", " : "", trust_auth_result_name(d->sigs[i].result),
+		str_cat_cut(out, cap, i ? ", " : "", trust_auth_result_name(d->sigs[i].result),
 		     " d=", d->sigs[i].domain, NULL);
 }
 
@@ -263,14 +239,14 @@ static void trace_verdict(struct smtp_trust_conn *tc, const struct trust_verdict
 		return;
 	struct store_trace *r = tc->row;
 	trace_envelope(tc, r);
-	trace_copy(r->rcpts, sizeof(r->rcpts), tc->rcpts.len ? tc->rcpts.data : "");
+	str_copy_cut(r->rcpts, sizeof(r->rcpts), tc->rcpts.len ? tc->rcpts.data : "");
 	if (v->dkim != NULL) {
-		trace_copy(r->message_id, sizeof(r->message_id), v->dkim->message_id);
+		str_copy_cut(r->message_id, sizeof(r->message_id), v->dkim->message_id);
 		if (tc->t->set.dkim)
 			trace_dkim(v->dkim, r->dkim, sizeof(r->dkim));
 	}
 	if (v->dmarc != NULL)
-		tcat(r->dmarc, sizeof(r->dmarc), trust_auth_result_name(v->dmarc->result),
+		str_cat_cut(r->dmarc, sizeof(r->dmarc), trust_auth_result_name(v->dmarc->result),
 		     " p=", policy_name(v->dmarc->policy), " from=", v->dmarc->domain,
 		     NULL);
 	r->spam_score = v->spam.score_tenths;
@@ -281,14 +257,14 @@ static void trace_verdict(struct smtp_trust_conn *tc, const struct trust_verdict
 							    : STORE_TRACE_REFUSED)
 			      : v->quarantine ? STORE_TRACE_QUARANTINED
 			      : v->is_spam ? STORE_TRACE_TAGGED : STORE_TRACE_ACCEPTED;
-	trace_copy(r->outcome, sizeof(r->outcome), outcome);
-	tcat(r->details, sizeof(r->details), "tests=",
+	str_copy_cut(r->outcome, sizeof(r->outcome), outcome);
+	str_cat_cut(r->details, sizeof(r->details), "tests=",
 	     v->spam.tests[0] ? v->spam.tests : "none", NULL);
 	if (tc->grey.len > 0)
-		tcat(r->details, sizeof(r->details), " greylisted=", tc->grey.data, NULL);
+		str_cat_cut(r->details, sizeof(r->details), " greylisted=", tc->grey.data, NULL);
 	buf_reset(&tc->grey); /* in this row, not a row of their own */
 	if (v->action == TRUST_REJECT) {
-		trace_copy(r->reply, sizeof(r->reply), v->reply);
+		str_copy_cut(r->reply, sizeof(r->reply), v->reply);
 		trace_emit(tc, r);
 		free(tc->row);
 		tc->row = NULL;
@@ -304,20 +280,20 @@ void smtp_trust_delivered(struct smtp_trust_conn *tc, const char *queue_id,
 	/* the texts smtp_session.c answers with */
 	if (reject != NULL && reject[0] != '\0') {
 		r->reply[0] = '\0';
-		tcat(r->reply, sizeof(r->reply), "550 5.7.1 ", reject, NULL);
-		trace_copy(r->outcome, sizeof(r->outcome), STORE_TRACE_REFUSED);
+		str_cat_cut(r->reply, sizeof(r->reply), "550 5.7.1 ", reject, NULL);
+		str_copy_cut(r->outcome, sizeof(r->outcome), STORE_TRACE_REFUSED);
 	} else if (result == STORE_OK) {
 		r->reply[0] = '\0';
-		tcat(r->reply, sizeof(r->reply), "250 2.0.0 Ok: queued as ",
+		str_cat_cut(r->reply, sizeof(r->reply), "250 2.0.0 Ok: queued as ",
 		     queue_id ? queue_id : "", NULL);
 	} else {
-		trace_copy(r->reply, sizeof(r->reply),
+		str_copy_cut(r->reply, sizeof(r->reply),
 			   result == STORE_OVERQUOTA
 				   ? "452 4.2.2 Mailbox full, try again later"
 				   : "451 4.3.0 Temporary local problem, try again later");
-		trace_copy(r->outcome, sizeof(r->outcome), STORE_TRACE_TEMPFAIL);
+		str_copy_cut(r->outcome, sizeof(r->outcome), STORE_TRACE_TEMPFAIL);
 	}
-	tcat(r->details, sizeof(r->details), r->details[0] ? " queue_id=" : "queue_id=",
+	str_cat_cut(r->details, sizeof(r->details), r->details[0] ? " queue_id=" : "queue_id=",
 	     queue_id ? queue_id : "", reject && reject[0] ? " refused_by=rules" : "",
 	     NULL);
 	trace_emit(tc, r);
@@ -334,16 +310,16 @@ static void trace_end(struct smtp_trust_conn *tc)
 		struct store_trace *r = tc->row;
 		snprintf(r->reply, sizeof(r->reply),
 			 "451 4.3.0 Temporary local problem, try again later");
-		trace_copy(r->outcome, sizeof(r->outcome), STORE_TRACE_TEMPFAIL);
+		str_copy_cut(r->outcome, sizeof(r->outcome), STORE_TRACE_TEMPFAIL);
 		trace_emit(tc, r);
 		free(tc->row);
 		tc->row = NULL;
 	} else if (tc->traced && tc->grey.len > 0) {
 		struct store_trace r;
 		trace_envelope(tc, &r);
-		trace_copy(r.rcpts, sizeof(r.rcpts), tc->grey.data);
-		trace_copy(r.outcome, sizeof(r.outcome), STORE_TRACE_GREYLISTED);
-		trace_copy(r.reply, sizeof(r.reply), tc->reply);
+		str_copy_cut(r.rcpts, sizeof(r.rcpts), tc->grey.data);
+		str_copy_cut(r.outcome, sizeof(r.outcome), STORE_TRACE_GREYLISTED);
+		str_copy_cut(r.reply, sizeof(r.reply), tc->reply);
 		snprintf(r.details, sizeof(r.details), "stage=rcpt%s%s",
 			 tc->rcpts.len ? " accepted=" : "",
 			 tc->rcpts.len ? tc->rcpts.data : "");

@@ -491,7 +491,7 @@ void tdns_query(struct trust_ctx *c, const char *name, enum tdns_type type,
 	q->arg = arg;
 	q->type = type;
 	q->ctx = c;
-	trust_copy(q->name, sizeof q->name, name);
+	str_copy_cut(q->name, sizeof q->name, name);
 	ares_query(c->channel, name, ns_c_in, (int)type, on_answer, q);
 	rearm(c);
 }

@@ -86,7 +86,7 @@ static void set_result(struct trust_dkim *d, size_t i, enum trust_auth_result r,
 		       const char *why)
 {
 	d->out.sigs[i].result = r;
-	trust_copy(d->out.sigs[i].reason, sizeof d->out.sigs[i].reason, why);
+	str_copy_cut(d->out.sigs[i].reason, sizeof d->out.sigs[i].reason, why);
 	d->sigs[i].done = true;
 }
 

@@ -299,14 +299,14 @@ struct trust_dmarc *trust_dmarc_evaluate(struct trust_ctx *ctx,
 	m->in = *in;
 	if (in->dkim)
 		m->dkim = *in->dkim;
-	trust_copy(m->spf_domain, sizeof m->spf_domain, in->spf_domain ? in->spf_domain : "");
-	trust_copy(m->out.domain, sizeof m->out.domain, in->from_domain ? in->from_domain : "");
+	str_copy_cut(m->spf_domain, sizeof m->spf_domain, in->spf_domain ? in->spf_domain : "");
+	str_copy_cut(m->out.domain, sizeof m->out.domain, in->from_domain ? in->from_domain : "");
 	if (in->from_count != 1 || !tdns_name_ok(m->out.domain) ||
 	    strlen(m->out.domain) > 240 || /* room for "_dmarc.": asked async */
 	    strchr(m->out.domain, '.') == NULL) {
 		/* 6.6.1: no single usable From domain */
 		m->out.result = TRUST_AUTH_PERMERROR;
-		trust_copy(m->out.reason, sizeof m->out.reason, in->from_count != 1 ? "not exactly one From field"
+		str_copy_cut(m->out.reason, sizeof m->out.reason, in->from_count != 1 ? "not exactly one From field"
 					     : "no usable From domain");
 		deliver(m);
 		return NULL;

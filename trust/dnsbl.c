@@ -64,8 +64,8 @@ static void maybe_done(struct trust_dnsbl *b)
 		for (size_t i = 0; i < b->n; i++)
 			if (b->z[i].listed) {
 				b->out.listed = true;
-				trust_copy(b->out.zone, sizeof b->out.zone, b->z[i].zone);
-				trust_copy(b->out.answer, sizeof b->out.answer, b->z[i].answer);
+				str_copy_cut(b->out.zone, sizeof b->out.zone, b->z[i].zone);
+				str_copy_cut(b->out.answer, sizeof b->out.answer, b->z[i].answer);
 				break;
 			}
 		b->cb(b->arg, &b->out);

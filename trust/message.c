@@ -55,7 +55,7 @@ struct trust_message *trust_message_new(struct trust_ctx *ctx,
 	else
 		trust_settings_defaults(&m->settings);
 	m->p.settings = &m->settings;
-	trust_copy(m->authserv_id, sizeof m->authserv_id, p->authserv_id ? p->authserv_id : "localhost");
+	str_copy_cut(m->authserv_id, sizeof m->authserv_id, p->authserv_id ? p->authserv_id : "localhost");
 	if (p->spf) {
 		m->spf = *p->spf;
 		m->have_spf = true;
@@ -97,21 +97,6 @@ static bool from_is_local(const struct trust_message *m)
 	       m->p.is_local(m->p.is_local_arg, m->dkim_out.from_domain);
 }
 
-/* Append the NULL-terminated list of strings to dst, cut to fit. */
-static void log_cat(char *dst, size_t cap, ...)
-{
-	size_t n = strnlen(dst, cap - 1);
-	va_list ap;
-	va_start(ap, cap);
-	for (const char *s; (s = va_arg(ap, const char *)) != NULL && n + 1 < cap;) {
-		size_t k = strnlen(s, cap - 1 - n);
-		memcpy(dst + n, s, k);
-		n += k;
-	}
-	va_end(ap);
-	dst[n] = '\0';
-}
-
 static void uint_text(size_t v, char *out, size_t cap)
 {
 	char tmp[24];
@@ -134,7 +119,7 @@ static void tenths_text(int v, char *out, size_t cap)
 	uint_text((size_t)(a / 10), num, sizeof num);
 	char frac[2] = {(char)('0' + a % 10), '\0'};
 	out[0] = '\0';
-	log_cat(out, cap, v < 0 ? "-" : "", num, ".", frac, NULL);
+	str_cat_cut(out, cap, v < 0 ? "-" : "", num, ".", frac, NULL);
 }
 
 static void decide(struct trust_message *m)
@@ -197,12 +182,12 @@ static void decide(struct trust_message *m)
 		uint_text(pass, a, sizeof a);
 		uint_text(r.dkim->n_sigs, b, sizeof b);
 		dk[0] = '\0';
-		log_cat(dk, sizeof dk, a, "/", b, NULL);
+		str_cat_cut(dk, sizeof dk, a, "/", b, NULL);
 	}
 	tenths_text(v->spam.score_tenths, sc, sizeof sc);
 	static const char *const dis[] = {"none", "quarantine", "reject"};
 	v->log[0] = '\0';
-	log_cat(v->log, sizeof v->log,
+	str_cat_cut(v->log, sizeof v->log,
 		"spf=", r.spf ? trust_spf_result_name(r.spf->result) : "off",
 		" dkim_pass=", dk,
 		" dmarc=", d ? trust_auth_result_name(d->result) : "off",

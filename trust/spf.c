@@ -125,7 +125,7 @@ static void env_of(const struct trust_spf *s, struct spf_macro_env *e)
 static void reason(struct trust_spf *s, const char *why)
 {
 	if (s->out.reason[0] == '\0')
-		trust_copy(s->out.reason, sizeof s->out.reason, why);
+		str_copy_cut(s->out.reason, sizeof s->out.reason, why);
 }
 
 static void finish_frame(struct trust_spf *s, enum trust_spf_result r);
@@ -251,7 +251,7 @@ static void on_mx(struct trust_spf *s, const struct tdns_answer *a)
 	}
 	s->n_names = 0;
 	for (size_t i = 0; i < a->n && s->n_names < SPF_MX_PTR_MAX; i++)
-		trust_copy(s->names[s->n_names++], sizeof s->names[0], a->text[i]);
+		str_copy_cut(s->names[s->n_names++], sizeof s->names[0], a->text[i]);
 	s->name_idx = 0;
 }
 
@@ -259,7 +259,7 @@ static void on_ptr(struct trust_spf *s, const struct tdns_answer *a)
 {
 	s->n_names = 0;
 	for (size_t i = 0; i < a->n && s->n_names < SPF_MX_PTR_MAX; i++)
-		trust_copy(s->names[s->n_names++], sizeof s->names[0], a->text[i]);
+		str_copy_cut(s->names[s->n_names++], sizeof s->names[0], a->text[i]);
 	s->name_idx = 0;
 }
 
@@ -301,7 +301,7 @@ static void expand_exp(struct trust_spf *s)
 	struct slice t = {s->exp_text, strlen(s->exp_text)};
 	char buf[TRUST_REASON_MAX + 1];
 	if (spf_macro_expand(&e, t, true, buf, sizeof buf) == 0)
-		trust_copy(s->out.explanation, sizeof s->out.explanation, buf);
+		str_copy_cut(s->out.explanation, sizeof s->out.explanation, buf);
 }
 
 static void start_p(struct trust_spf *s, bool for_exp);
@@ -326,7 +326,7 @@ static void on_p_ptr(struct trust_spf *s, const struct tdns_answer *a)
 {
 	s->n_p = 0;
 	for (size_t i = 0; i < a->n && s->n_p < SPF_MX_PTR_MAX; i++) {
-		trust_copy(s->p_names[s->n_p], sizeof s->p_names[0], a->text[i]);
+		str_copy_cut(s->p_names[s->n_p], sizeof s->p_names[0], a->text[i]);
 		s->p_valid[s->n_p++] = false;
 	}
 	s->p_idx = 0;
@@ -438,7 +438,7 @@ static bool push_frame(struct trust_spf *s, const char *domain, bool via_redirec
 	struct frame *f = calloc(1, sizeof *f);
 	if (f == NULL)
 		return false;
-	trust_copy(f->domain, sizeof f->domain, domain);
+	str_copy_cut(f->domain, sizeof f->domain, domain);
 	f->via_redirect = via_redirect;
 	f->top_chain = s->depth == 0 ||
 		       (via_redirect && s->frames[s->depth - 1]->top_chain);
@@ -518,7 +518,7 @@ static bool target_of(struct trust_spf *s, struct slice spec, char *out,
 	struct spf_macro_env e;
 	env_of(s, &e);
 	if (spec.len == 0) {
-		trust_copy(out, cap, e.domain);
+		str_copy_cut(out, cap, e.domain);
 		return true;
 	}
 	if (spf_macro_expand(&e, spec, false, out, cap) < 0) {
@@ -569,10 +569,10 @@ static bool p_step(struct trust_spf *s)
 	s->p_name[0] = '\0';
 	for (size_t i = 0; i < s->n_p && !s->p_name[0]; i++)
 		if (s->p_valid[i] && domain_under(s->p_names[i], dom))
-			trust_copy(s->p_name, sizeof s->p_name, s->p_names[i]);
+			str_copy_cut(s->p_name, sizeof s->p_name, s->p_names[i]);
 	for (size_t i = 0; i < s->n_p && !s->p_name[0]; i++)
 		if (s->p_valid[i])
-			trust_copy(s->p_name, sizeof s->p_name, s->p_names[i]);
+			str_copy_cut(s->p_name, sizeof s->p_name, s->p_names[i]);
 	s->p_done = true;
 	s->phase = PH_NONE;
 	if (s->p_for_exp)
@@ -635,7 +635,7 @@ static void start_term(struct trust_spf *s)
 		ask(s, PH_EXISTS, dom, TDNS_A);
 		return;
 	case SPF_T_PTR: {
-		trust_copy(s->target, sizeof s->target, dom);
+		str_copy_cut(s->target, sizeof s->target, dom);
 		char rev[80];
 		reverse_name(s, rev, sizeof rev);
 		s->n_names = 0;
@@ -804,15 +804,15 @@ struct trust_spf *trust_spf_check(struct trust_ctx *ctx, const char *client_ip,
 	s->cb = cb;
 	s->arg = arg;
 	clock_gettime(CLOCK_MONOTONIC, &s->started);
-	trust_copy(s->helo, sizeof s->helo, helo ? helo : "");
+	str_copy_cut(s->helo, sizeof s->helo, helo ? helo : "");
 	const char *at = mail_from ? strrchr(mail_from, '@') : NULL;
 	if (mail_from == NULL || mail_from[0] == '\0') {
 		s->out.helo_identity = true;
 		snprintf(s->local, sizeof s->local, "postmaster");
-		trust_copy(s->sender_domain, sizeof s->sender_domain, s->helo);
+		str_copy_cut(s->sender_domain, sizeof s->sender_domain, s->helo);
 	} else if (at == NULL) {
 		snprintf(s->local, sizeof s->local, "postmaster");
-		trust_copy(s->sender_domain, sizeof s->sender_domain, mail_from);
+		str_copy_cut(s->sender_domain, sizeof s->sender_domain, mail_from);
 	} else {
 		size_t ll = (size_t)(at - mail_from);
 		if (ll == 0 || ll >= sizeof s->local)
@@ -821,12 +821,12 @@ struct trust_spf *trust_spf_check(struct trust_ctx *ctx, const char *client_ip,
 			memcpy(s->local, mail_from, ll);
 			s->local[ll] = '\0';
 		}
-		trust_copy(s->sender_domain, sizeof s->sender_domain, at + 1);
+		str_copy_cut(s->sender_domain, sizeof s->sender_domain, at + 1);
 	}
 	size_t dl = strlen(s->sender_domain);
 	if (dl > 0 && s->sender_domain[dl - 1] == '.')
 		s->sender_domain[dl - 1] = '\0';
-	trust_copy(s->out.domain, sizeof s->out.domain, s->sender_domain);
+	str_copy_cut(s->out.domain, sizeof s->out.domain, s->sender_domain);
 	snprintf(s->out.identity, sizeof s->out.identity, "%s@%s", s->local,
 		 s->sender_domain);
 	if (tdns_parse_ip(client_ip ? client_ip : "", &s->ip, &s->family) < 0) {

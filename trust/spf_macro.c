@@ -62,14 +62,14 @@ static int expand_one(const struct spf_macro_env *e, const char *p, size_t len,
 	val[0] = '\0';
 	switch (l) {
 	case 's': snprintf(val, sizeof val, "%s@%s", e->local, e->sender_domain); break;
-	case 'l': trust_copy(val, sizeof val, e->local); break;
-	case 'o': trust_copy(val, sizeof val, e->sender_domain); break;
-	case 'd': trust_copy(val, sizeof val, e->domain); break;
-	case 'h': trust_copy(val, sizeof val, e->helo); break;
+	case 'l': str_copy_cut(val, sizeof val, e->local); break;
+	case 'o': str_copy_cut(val, sizeof val, e->sender_domain); break;
+	case 'd': str_copy_cut(val, sizeof val, e->domain); break;
+	case 'h': str_copy_cut(val, sizeof val, e->helo); break;
 	case 'i': ip_dotted(e, val, sizeof val, false); break;
 	case 'c': if (!exp) return -1; ip_dotted(e, val, sizeof val, true); break;
-	case 'p': trust_copy(val, sizeof val, e->p ? e->p : "unknown"); break;
-	case 'v': trust_copy(val, sizeof val, e->family == AF_INET ? "in-addr" : "ip6"); break;
+	case 'p': str_copy_cut(val, sizeof val, e->p ? e->p : "unknown"); break;
+	case 'v': str_copy_cut(val, sizeof val, e->family == AF_INET ? "in-addr" : "ip6"); break;
 	case 'r': if (!exp) return -1; snprintf(val, sizeof val, "%s", e->receiver); break;
 	case 't': if (!exp) return -1; snprintf(val, sizeof val, "%lld", (long long)e->now); break;
 	default: return -1;

@@ -9,17 +9,8 @@
 
 #include <string.h>
 
+#include "../common/buf.h"
 #include "trust.h"
-
-/* Copy src into dst cut to cap - 1 bytes, always terminated (cap > 0):
- * the copies made for every message, without snprintf's format machinery
- * (measurable at thousands of messages a second). */
-static inline void trust_copy(char *dst, size_t cap, const char *src)
-{
-	size_t n = strnlen(src, cap - 1);
-	memmove(dst, src, n);
-	dst[n] = '\0';
-}
 
 /* Status of one DNS question, as SPF and DMARC need to tell them apart. */
 enum tdns_status {
