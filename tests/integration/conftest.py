@@ -12,6 +12,7 @@ test-integration BUILD=build/asan` runs the suite against sanitizer builds.
 """
 import os
 import pathlib
+import random
 import signal
 import socket
 import subprocess
@@ -34,25 +35,44 @@ DOMAIN = "example.test"
 HOSTNAME = "mail.example.test"
 
 
+# Ports handed out by this process. Test ports come from below the kernel's
+# ephemeral range (32768-60999 on Debian), so an outgoing connection made by
+# any daemon or client cannot sit on a port a later test is about to listen
+# on, and no two calls in one run return the same port (the kernel's bind(0)
+# can, once the first probe socket is closed: a sink and the smtpd it feeds
+# then collided in CI).
+_PORT_LOW, _PORT_HIGH = 20000, 32000
+_ports_given = set()
+_port_rng = random.Random(os.getpid() ^ time.monotonic_ns())
+
+
+def _port_free(port, kinds):
+    for kind in kinds:
+        with socket.socket(socket.AF_INET, kind) as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                return False
+    return True
+
+
+def _pick_port(kinds):
+    for _ in range(10000):
+        port = _port_rng.randrange(_PORT_LOW, _PORT_HIGH)
+        if port not in _ports_given and _port_free(port, kinds):
+            _ports_given.add(port)
+            return port
+    raise RuntimeError("no free loopback port left in the test range")
+
+
 def free_port():
-    """A TCP port nobody listens on right now (the kernel picks it)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A TCP port nobody listens on now and no other test of this run got."""
+    return _pick_port((socket.SOCK_STREAM,))
 
 
 def free_udp_port():
     """A port free for both UDP and TCP (dnsmasq listens on both)."""
-    while True:
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
-            u.bind(("127.0.0.1", 0))
-            port = u.getsockname()[1]
-            with socket.socket() as t:
-                try:
-                    t.bind(("127.0.0.1", port))
-                except OSError:
-                    continue
-            return port
+    return _pick_port((socket.SOCK_DGRAM, socket.SOCK_STREAM))
 
 
 def wait_port(port, host="127.0.0.1", timeout=10.0, proc=None):
