@@ -4,6 +4,11 @@
  * Passwords come from standard input (one line; no echo on a terminal) or
  * are generated with --random and printed once. They are hashed before
  * they reach the store and never printed or logged otherwise.
+ *
+ * passwd, set --disable and del also end the account's web panel sessions
+ * (the web_sessions rows), as the panel's own password change does: a
+ * cookie taken before the change must not outlive it, nor come back to
+ * life when the account is enabled again or re-created under its address.
  */
 #include <stdio.h>
 #include <string.h>
@@ -11,6 +16,7 @@
 #include <openssl/crypto.h>
 
 #include "cli.h"
+#include "../store/websession.h"
 
 struct user_opts {
 	const char *address;
@@ -73,6 +79,17 @@ static int new_password_hash(const struct user_opts *o, char *hash,
 	if (rc != STORE_OK)
 		return cli_fail("cannot hash the password");
 	return 0;
+}
+
+/* Forget every web panel session of address. 0, or cli_fail and 1 (the
+ * change itself is already done: the line says so). */
+static int end_web_sessions(struct cli *cli, struct store *st,
+			    const char *address, const char *done)
+{
+	if (store_websession_del_address(st, address, NULL) == STORE_OK)
+		return 0;
+	return cli_fail("%s, but its web panel sessions were not ended: %s",
+			done, store_errmsg(cli->store));
 }
 
 static int print_account(void *ctx, const struct store_account *a)
@@ -173,6 +190,8 @@ int cli_user_main(struct cli *cli, int argc, char **argv)
 		if (rc != STORE_OK)
 			return cli_store_fail(cli, rc, what);
 		cli_audit(cli, "user-del", address);
+		if ((rc = end_web_sessions(cli, st, address, "user deleted")) != 0)
+			return rc;
 		printf("%s deleted\n", what);
 		return 0;
 	}
@@ -190,6 +209,8 @@ int cli_user_main(struct cli *cli, int argc, char **argv)
 		if (rc != STORE_OK)
 			return cli_store_fail(cli, rc, what);
 		cli_audit(cli, "user-passwd", address);
+		if ((rc = end_web_sessions(cli, st, address, "password changed")) != 0)
+			return rc;
 		printf("password of %s changed\n", address);
 		return 0;
 	}
@@ -217,6 +238,9 @@ int cli_user_main(struct cli *cli, int argc, char **argv)
 	if (rc != STORE_OK)
 		return cli_store_fail(cli, rc, what);
 	cli_audit(cli, "user-set", address);
+	if (o.enabled == 0 &&
+	    (rc = end_web_sessions(cli, st, address, "user disabled")) != 0)
+		return rc;
 	printf("%s updated\n", what);
 	return 0;
 }
