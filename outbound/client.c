@@ -491,16 +491,16 @@ static void b64(const char *in, size_t len, char *out, size_t outlen)
 
 static void start_auth(struct ob_job *j)
 {
-	const struct config *cfg = ob_runner_cfg(j->runner);
+	const struct ob_smarthost *sh = &j->sh;
 	char enc[AUTH_LINE_MAX];
 	if (j->ext_auth_plain) {
 		char raw[ADDR_MAX + PASSWORD_MAX + 4];
-		size_t ul = strlen(cfg->smarthost_user);
-		size_t pwl = strlen(cfg->smarthost_password);
+		size_t ul = strlen(sh->user);
+		size_t pwl = strlen(sh->password);
 		raw[0] = '\0';
-		memcpy(raw + 1, cfg->smarthost_user, ul);
+		memcpy(raw + 1, sh->user, ul);
 		raw[1 + ul] = '\0';
-		memcpy(raw + 2 + ul, cfg->smarthost_password, pwl);
+		memcpy(raw + 2 + ul, sh->password, pwl);
 		b64(raw, 2 + ul + pwl, enc, sizeof enc);
 		explicit_bzero(raw, sizeof raw);
 		send_text(j, "AUTH PLAIN %s\r\n", enc);
@@ -519,7 +519,6 @@ static void start_auth(struct ob_job *j)
 
 static void after_ehlo(struct ob_job *j)
 {
-	const struct config *cfg = ob_runner_cfg(j->runner);
 	if (!j->tls && j->ext_starttls && !j->plain_retry) {
 		send_text(j, "STARTTLS\r\n");
 		set_state(j, OB_C_STARTTLS);
@@ -531,7 +530,7 @@ static void after_ehlo(struct ob_job *j)
 			  j->host);
 		return;
 	}
-	if (j->smarthost && cfg->smarthost_user[0]) {
+	if (j->smarthost && j->sh.user[0]) {
 		start_auth(j);
 		return;
 	}
@@ -651,15 +650,13 @@ static void on_reply(struct ob_job *j, const struct ob_reply *r)
 		char enc[AUTH_LINE_MAX];
 		/* The first 334 asks for the user, the second for the password. */
 		if (!j->mail_ok) {
-			b64(cfg->smarthost_user, strlen(cfg->smarthost_user), enc,
-			    sizeof enc);
+			b64(j->sh.user, strlen(j->sh.user), enc, sizeof enc);
 			j->mail_ok = true; /* reused as "user sent" */
 			send_text(j, "%s\r\n", enc);
 			return;
 		}
 		j->mail_ok = false;
-		b64(cfg->smarthost_password, strlen(cfg->smarthost_password),
-		    enc, sizeof enc);
+		b64(j->sh.password, strlen(j->sh.password), enc, sizeof enc);
 		send_text(j, "%s\r\n", enc);
 		explicit_bzero(enc, sizeof enc);
 		set_state(j, OB_C_AUTH_PASS);
@@ -919,8 +916,7 @@ void ob_client_connect(struct ob_job *j, const struct ob_addr *a)
 	int port = 0;
 	char h[HOSTNAME_MAX + 1];
 	bool implicit_tls = j->smarthost &&
-			    ob_smarthost_split(ob_runner_cfg(j->runner)->smarthost,
-					       h, sizeof h, &port) == 0 &&
+			    ob_smarthost_split(j->sh.host, h, sizeof h, &port) == 0 &&
 			    port == 465;
 	if (implicit_tls) {
 		SSL *ssl = new_ssl(j);

@@ -44,40 +44,6 @@ static int drop_privileges(const struct config *cfg)
 	return 0;
 }
 
-/*
- * A reseller's preseed (mailroomctl preseed apply) stores the ISP's
- * smarthost in the settings table, since the daemons' config file is not
- * the panel's to write. [smtp] smarthost in the config file wins; when it
- * is empty the stored one is used. A stored value that does not fit is
- * ignored with a warning rather than cut.
- */
-static void smarthost_from_settings(struct config *cfg, struct store *st)
-{
-	if (cfg->smarthost[0] != '\0')
-		return;
-	char host[sizeof cfg->smarthost];
-	if (store_setting_get(st, "smarthost.host", host, sizeof host) !=
-		    STORE_OK ||
-	    host[0] == '\0')
-		return;
-	char user[sizeof cfg->smarthost_user] = "";
-	char pass[sizeof cfg->smarthost_password] = "";
-	int ru = store_setting_get(st, "smarthost.user", user, sizeof user);
-	int rp = store_setting_get(st, "smarthost.password", pass, sizeof pass);
-	if ((ru != STORE_OK && ru != STORE_NOTFOUND) ||
-	    (rp != STORE_OK && rp != STORE_NOTFOUND)) {
-		log_warn("event=smarthost-settings-ignored reason=\"unreadable "
-			 "or too long\"");
-		explicit_bzero(pass, sizeof pass);
-		return;
-	}
-	memcpy(cfg->smarthost, host, sizeof host);
-	memcpy(cfg->smarthost_user, user, sizeof user);
-	memcpy(cfg->smarthost_password, pass, sizeof pass);
-	explicit_bzero(pass, sizeof pass);
-	log_info("event=smarthost-from-settings smarthost=%s", cfg->smarthost);
-}
-
 static void on_term(evutil_socket_t sig, short what, void *arg)
 {
 	(void)what;
@@ -99,7 +65,6 @@ static int run(struct config *cfg)
 		log_error("event=startup-failed error=\"store: %s\"", err);
 		return 1;
 	}
-	smarthost_from_settings(cfg, st);
 	int status = 1;
 	struct event_base *base = event_base_new();
 	struct event *sig_term = NULL, *sig_int = NULL;
@@ -134,8 +99,11 @@ static int run(struct config *cfg)
 		log_error("event=startup-failed error=\"cannot start the runner\"");
 		goto out;
 	}
+	/* The smarthost is the config file's, else the panel's (a reseller's
+	 * preseed writes it there too), re-read at every queue run. */
+	const char *sh = ob_runner_smarthost(r);
 	log_info("event=running smarthost=%s relay_port=%d lifetime=%llds",
-		 cfg->smarthost[0] ? cfg->smarthost : "-", cfg->relay_port,
+		 sh[0] ? sh : "-", cfg->relay_port,
 		 (long long)cfg->queue_lifetime);
 	event_base_dispatch(base);
 	status = 0;

@@ -291,6 +291,9 @@ struct ob_runner *ob_runner_new(const struct ob_runner_params *p, char *err,
 				size_t errlen);
 /* Start polling the queue. */
 int ob_runner_start(struct ob_runner *r);
+/* The smarthost (host:port) in force now, "" for delivery by MX: the
+ * config file's, else the panel's, re-read at every queue run. */
+const char *ob_runner_smarthost(const struct ob_runner *r);
 /* Stop taking new work; sessions in flight are dropped (their rows stay
  * due, so they are sent again after a restart: at least once). */
 void ob_runner_free(struct ob_runner **rp);

@@ -56,6 +56,36 @@ bool ob_dns_status_permanent(int status);
 /* TLS 1.2+, system trust store (plus extra_ca when non-empty). */
 SSL_CTX *ob_tls_client_ctx(const char *extra_ca, char *err, size_t errlen);
 
+/* ---- the smarthost in force (smarthost.c) -------------------------------- */
+
+/* Where remote mail goes and the login for it. The runner holds the one in
+ * force and re-reads it at every queue run; each job takes a copy when it
+ * is made, so a change in the panel never mixes two smarthosts' host and
+ * login in one session (the old host never sees the new password). */
+struct ob_smarthost {
+	char host[CONFIG_VALUE_MAX]; /* host:port; "" = deliver by MX */
+	char user[ADDR_MAX + 1];
+	char password[PASSWORD_MAX + 1];
+	bool from_config; /* [smtp] smarthost in the config file: never re-read */
+	bool bad_settings; /* stored values unusable: ignored, deliver by MX */
+};
+
+enum ob_smarthost_load {
+	OB_SH_LOADED,     /* *out is what is in force now */
+	OB_SH_UNREADABLE, /* the store did not answer: keep the old one */
+};
+
+/* The smarthost in force: [smtp] smarthost (with its user and password)
+ * when the config file has one, else the panel's settings (smarthost.host,
+ * .user, .password). Stored values too long for the config's buffers are
+ * ignored (bad_settings), never cut. Three indexed SELECTs at most. */
+enum ob_smarthost_load ob_smarthost_load(const struct config *cfg,
+					 struct store *st,
+					 struct ob_smarthost *out);
+/* True when a and b send mail the same way (host, user and password). */
+bool ob_smarthost_same(const struct ob_smarthost *a,
+		       const struct ob_smarthost *b);
+
 /* ---- jobs ---------------------------------------------------------------- */
 
 enum ob_rcpt_state { OB_RCPT_PENDING, OB_RCPT_DONE, OB_RCPT_DEFER, OB_RCPT_FAIL };
@@ -116,6 +146,7 @@ struct ob_job {
 	uint64_t id;         /* for log lines */
 	char dest[ADDR_DOMAIN_MAX + 1]; /* domain, or "" for the smarthost */
 	bool smarthost;
+	struct ob_smarthost sh; /* the runner's at job_new (smarthost.c) */
 	struct ob_msg *msgs;
 	size_t n_msgs, cap_msgs;
 

@@ -78,7 +78,7 @@ static int job_port(const struct ob_job *j)
 	if (j->smarthost) {
 		char host[HOSTNAME_MAX + 1];
 		int port = 25;
-		if (ob_smarthost_split(cfg->smarthost, host, sizeof host, &port) < 0)
+		if (ob_smarthost_split(j->sh.host, host, sizeof host, &port) < 0)
 			return 25;
 		return port;
 	}
@@ -185,11 +185,10 @@ static void mx_done(void *arg, int status, enum ob_mx_status mxst,
 
 void ob_job_start(struct ob_job *j)
 {
-	const struct config *cfg = ob_runner_cfg(j->runner);
 	if (j->smarthost) {
 		int port;
 		memset(&j->mx, 0, sizeof j->mx);
-		if (ob_smarthost_split(cfg->smarthost, j->mx.hosts[0].name,
+		if (ob_smarthost_split(j->sh.host, j->mx.hosts[0].name,
 				       sizeof j->mx.hosts[0].name, &port) < 0) {
 			settle_pending(j, OB_RCPT_DEFER, "4.3.5",
 				       "smarthost setting is not host:port");

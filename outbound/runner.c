@@ -71,6 +71,7 @@ struct ob_runner {
 	size_t n_batch;
 	struct ob_limits *limits;
 	bool smarthost;
+	struct ob_smarthost sh; /* in force; re-read at every full poll */
 	/* delivered rows waiting for the next batch delete */
 	struct done_row *done;
 	size_t n_done, cap_done;
@@ -491,6 +492,7 @@ static void apply_msg(struct ob_runner *r, struct ob_job *j, struct ob_msg *m,
 static void job_free(struct ob_job *j)
 {
 	ob_client_close(j);
+	explicit_bzero(&j->sh, sizeof j->sh);
 	for (size_t m = 0; m < j->n_msgs; m++) {
 		free(j->msgs[m].rcpts);
 		free(j->msgs[m].dkim);
@@ -919,6 +921,7 @@ static struct ob_job *job_new(struct ob_runner *r, const char *dest)
 	j->runner = r;
 	j->id = ++r->next_job_id;
 	j->smarthost = r->smarthost;
+	j->sh = r->sh;
 	snprintf(j->dest, sizeof j->dest, "%s", dest);
 	j->next = r->jobs;
 	r->jobs = j;
@@ -1002,11 +1005,53 @@ static void poll_queue(struct ob_runner *r, bool full)
 	}
 }
 
+/* The smarthost in force into r->sh. starting: the first read (its log
+ * line says where it came from); later: a change is logged once, as
+ * event=smarthost-changed, and applies to jobs made from now on (the
+ * jobs in flight finish with the one they started with). -1 when the
+ * store did not answer at start. */
+static int load_smarthost(struct ob_runner *r, bool starting)
+{
+	if (!starting && r->sh.from_config)
+		return 0; /* the config file's: only a restart changes it */
+	struct ob_smarthost sh;
+	if (ob_smarthost_load(r->p.cfg, r->p.store, &sh) != OB_SH_LOADED) {
+		explicit_bzero(&sh, sizeof sh);
+		return starting ? -1 : 0; /* busy now: the next run reads again */
+	}
+	if (!starting && ob_smarthost_same(&sh, &r->sh)) {
+		explicit_bzero(&sh, sizeof sh);
+		return 0;
+	}
+	if (sh.bad_settings && (starting || !r->sh.bad_settings))
+		log_warn("event=smarthost-settings-ignored reason=\"unreadable "
+			 "or too long\"");
+	if (starting) {
+		if (!sh.from_config && sh.host[0] != '\0')
+			log_info("event=smarthost-from-settings smarthost=%s",
+				 sh.host);
+	} else {
+		log_info("event=smarthost-changed smarthost=%s login=%s",
+			 sh.host[0] ? sh.host : "-", sh.user[0] ? "yes" : "no");
+	}
+	explicit_bzero(&r->sh, sizeof r->sh);
+	r->sh = sh;
+	explicit_bzero(&sh, sizeof sh);
+	r->smarthost = r->sh.host[0] != '\0';
+	return 0;
+}
+
+const char *ob_runner_smarthost(const struct ob_runner *r)
+{
+	return r->sh.host;
+}
+
 static void on_poll(evutil_socket_t fd, short what, void *arg)
 {
 	struct ob_runner *r = arg;
 	(void)fd;
 	(void)what;
+	load_smarthost(r, false);
 	ob_limits_tick(r->limits, (int64_t)time(NULL));
 	poll_queue(r, true);
 }
@@ -1026,7 +1071,12 @@ struct ob_runner *ob_runner_new(const struct ob_runner_params *p, char *err,
 		r->p.max_per_dest = 1;
 	if (r->p.max_msgs_per_conn < 1)
 		r->p.max_msgs_per_conn = 1;
-	r->smarthost = p->cfg->smarthost[0] != '\0';
+	if (load_smarthost(r, true) < 0) {
+		snprintf(err, errlen, "cannot read the smarthost settings: %s",
+			 store_errmsg(p->store));
+		ob_runner_free(&r);
+		return NULL;
+	}
 	r->batch = calloc(POLL_LIMIT, sizeof *r->batch);
 	r->batch_lim = calloc(POLL_LIMIT, sizeof *r->batch_lim);
 	if (r->batch == NULL || r->batch_lim == NULL) {
@@ -1111,6 +1161,7 @@ void ob_runner_free(struct ob_runner **rp)
 	free(r->batch);
 	free(r->batch_lim);
 	ob_limits_free(&r->limits);
+	explicit_bzero(&r->sh, sizeof r->sh);
 	free(r);
 	*rp = NULL;
 }
