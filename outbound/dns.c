@@ -1,98 +1,25 @@
 /*
- * dns.c - asynchronous DNS for the queue runner: c-ares driven by the same
- * libevent loop as the SMTP connections, so a slow name server never
- * blocks a delivery in progress.
- *
- * c-ares tells us which sockets it wants watched (sock_state_cb); each gets
- * a persistent libevent event that calls ares_process_fd, and one timer
- * fires at ares_timeout() so retries and timeouts happen without traffic.
- * `[smtp] dns_servers` (ADDR:PORT,...) replaces the system resolvers;
- * tests point it at a loopback dnsmasq.
+ * dns.c - asynchronous DNS for the queue runner: MX and address lookups on
+ * a c-ares channel driven by the same libevent loop as the SMTP
+ * connections (common/dns_loop.c), so a slow name server never blocks a
+ * delivery in progress. `[smtp] dns_servers` (ADDR:PORT,...) replaces the
+ * system resolvers; tests point it at a loopback dnsmasq.
  */
 #include <ares.h>
 #include <arpa/nameser.h>
-#include <event2/event.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "../common/log.h"
+#include "../common/dns_loop.h"
 #include "outbound_int.h"
 
-#define DNS_WATCH_MAX 32    /* sockets c-ares uses at once (one per server) */
 #define DNS_TIMEOUT_MS 3000 /* per try */
 #define DNS_TRIES 3
 
-struct dns_watch {
-	ares_socket_t fd;
-	struct event *ev;
-};
-
 struct ob_dns {
-	struct event_base *base;
-	ares_channel channel;
-	struct event *timer;
-	struct dns_watch watch[DNS_WATCH_MAX];
-	size_t n_watch;
+	struct dns_loop *loop;
 };
-
-static void rearm_timer(struct ob_dns *d)
-{
-	struct timeval tv, *tvp = ares_timeout(d->channel, NULL, &tv);
-	if (tvp == NULL) {
-		evtimer_del(d->timer);
-		return;
-	}
-	evtimer_add(d->timer, tvp);
-}
-
-static void on_timer(evutil_socket_t fd, short what, void *arg)
-{
-	struct ob_dns *d = arg;
-	(void)fd;
-	(void)what;
-	ares_process_fd(d->channel, ARES_SOCKET_BAD, ARES_SOCKET_BAD);
-	rearm_timer(d);
-}
-
-static void on_sock(evutil_socket_t fd, short what, void *arg)
-{
-	struct ob_dns *d = arg;
-	ares_process_fd(d->channel,
-			(what & EV_READ) ? (ares_socket_t)fd : ARES_SOCKET_BAD,
-			(what & EV_WRITE) ? (ares_socket_t)fd : ARES_SOCKET_BAD);
-	rearm_timer(d);
-}
-
-static void sock_state(void *data, ares_socket_t fd, int readable, int writable)
-{
-	struct ob_dns *d = data;
-	size_t i;
-	for (i = 0; i < d->n_watch; i++)
-		if (d->watch[i].fd == fd)
-			break;
-	if (i < d->n_watch) {
-		event_free(d->watch[i].ev);
-		d->watch[i] = d->watch[--d->n_watch];
-	}
-	if (!readable && !writable)
-		return;
-	if (d->n_watch >= DNS_WATCH_MAX) {
-		log_error("event=dns-error reason=\"too many resolver sockets\"");
-		return;
-	}
-	short what = EV_PERSIST | (readable ? EV_READ : 0) | (writable ? EV_WRITE : 0);
-	struct event *ev = event_new(d->base, fd, what, on_sock, d);
-	if (ev == NULL || event_add(ev, NULL) < 0) {
-		if (ev)
-			event_free(ev);
-		log_error("event=dns-error reason=\"cannot watch a resolver socket\"");
-		return;
-	}
-	d->watch[d->n_watch].fd = fd;
-	d->watch[d->n_watch].ev = ev;
-	d->n_watch++;
-}
 
 struct ob_dns *ob_dns_new(struct event_base *base, const char *servers,
 			  char *err, size_t errlen)
@@ -102,31 +29,10 @@ struct ob_dns *ob_dns_new(struct event_base *base, const char *servers,
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
-	d->base = base;
-	d->timer = evtimer_new(base, on_timer, d);
-	struct ares_options o;
-	memset(&o, 0, sizeof o);
-	o.sock_state_cb = sock_state;
-	o.sock_state_cb_data = d;
-	o.timeout = DNS_TIMEOUT_MS;
-	o.tries = DNS_TRIES;
-	int rc = d->timer ? ares_init_options(&d->channel, &o,
-					      ARES_OPT_SOCK_STATE_CB |
-						      ARES_OPT_TIMEOUTMS |
-						      ARES_OPT_TRIES)
-			  : ARES_ENOMEM;
-	if (rc != ARES_SUCCESS) {
-		snprintf(err, errlen, "c-ares: %s", ares_strerror(rc));
-		if (d->timer)
-			event_free(d->timer);
+	d->loop = dns_loop_new(base, servers, DNS_TIMEOUT_MS, DNS_TRIES,
+			       "dns-error", err, errlen);
+	if (d->loop == NULL) {
 		free(d);
-		return NULL;
-	}
-	if (servers && servers[0] &&
-	    (rc = ares_set_servers_ports_csv(d->channel, servers)) != ARES_SUCCESS) {
-		snprintf(err, errlen, "dns_servers '%s': %s", servers,
-			 ares_strerror(rc));
-		ob_dns_free(&d);
 		return NULL;
 	}
 	return d;
@@ -137,12 +43,7 @@ void ob_dns_free(struct ob_dns **dp)
 	struct ob_dns *d = *dp;
 	if (d == NULL)
 		return;
-	if (d->channel)
-		ares_destroy(d->channel); /* callbacks run: ARES_EDESTRUCTION */
-	for (size_t i = 0; i < d->n_watch; i++)
-		event_free(d->watch[i].ev);
-	if (d->timer)
-		event_free(d->timer);
+	dns_loop_free(&d->loop); /* callbacks run: ARES_EDESTRUCTION */
 	free(d);
 	*dp = NULL;
 }
@@ -185,8 +86,9 @@ void ob_dns_mx(struct ob_dns *d, const char *domain, ob_dns_mx_cb cb, void *arg)
 	}
 	q->cb = cb;
 	q->arg = arg;
-	ares_query(d->channel, domain, ns_c_in, ns_t_mx, mx_done, q);
-	rearm_timer(d);
+	ares_query(dns_loop_channel(d->loop), domain, ns_c_in, ns_t_mx, mx_done,
+		   q);
+	dns_loop_sent(d->loop);
 }
 
 struct addr_query {
@@ -236,6 +138,7 @@ void ob_dns_addrs(struct ob_dns *d, const char *host, int port,
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_STREAM;
 	hints.ai_flags = ARES_AI_NUMERICSERV;
-	ares_getaddrinfo(d->channel, host, service, &hints, addr_done, q);
-	rearm_timer(d);
+	ares_getaddrinfo(dns_loop_channel(d->loop), host, service, &hints,
+			 addr_done, q);
+	dns_loop_sent(d->loop);
 }

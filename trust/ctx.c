@@ -1,34 +1,28 @@
 /*
  * ctx.c - the trust context: a c-ares channel driven by the caller's
- * libevent loop, so a slow name server never blocks an SMTP session.
- *
- * The loop glue is the one outbound/dns.c uses (sock_state_cb -> one
- * persistent event per resolver socket, one timer at ares_timeout()). It is
- * a copy because outbound keeps it private; the report proposes moving one
- * shared resolver into common/. tdns_query() adds what SPF needs on top:
- * the answer parsed per type and the NXDOMAIN / NODATA / temporary split.
+ * libevent loop (common/dns_loop.c, the one outbound/dns.c uses too), so a
+ * slow name server never blocks an SMTP session, plus the DKIM key cache.
+ * tdns_query() adds what SPF needs on top of the channel: the answer parsed
+ * per type and the NXDOMAIN / NODATA / temporary split.
  */
 #include <ares.h>
 #include <arpa/inet.h>
 #include <arpa/nameser.h>
-#include <event2/event.h>
+#include <netdb.h> /* struct hostent from ares_parse_ptr_reply */
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#include "../common/log.h"
+#include "../common/dns_loop.h"
 #include "trust_int.h"
 
-#define WATCH_MAX 32
 #define KEY_CACHE_MAX 32
 #define KEY_CACHE_TTL 3600 /* seconds: a rotated key is seen within the hour */
-
-struct watch {
-	ares_socket_t fd;
-	struct event *ev;
-};
+#define DNS_TIMEOUT_MS 3000 /* per try, until trust_set_dns_timeout */
+#define DNS_TRIES 2
+#define DNS_LOG_EVENT "trust-dns-error"
 
 struct cached_key {
 	unsigned char id[32]; /* SHA-256 of alg and the p= text */
@@ -39,11 +33,8 @@ struct cached_key {
 
 struct trust_ctx {
 	struct event_base *base;
-	ares_channel channel;
-	struct event *timer;
-	struct watch watch[WATCH_MAX];
-	size_t n_watch;
-	char servers[512];
+	struct dns_loop *dns;
+	char servers[512]; /* kept for trust_set_dns_timeout's new channel */
 	int64_t now;  /* 0: time(NULL) */
 	bool closing; /* in ares_destroy: new questions fail at once */
 	struct cached_key keys[KEY_CACHE_MAX];
@@ -51,91 +42,6 @@ struct trust_ctx {
 	struct tdns_cache *cache; /* NULL: caching off (out of memory) */
 	struct trust_psl *psl;    /* NULL: dmarc.c's built-in list */
 };
-
-static void rearm(struct trust_ctx *c)
-{
-	struct timeval tv, *tvp = ares_timeout(c->channel, NULL, &tv);
-	if (tvp == NULL)
-		evtimer_del(c->timer);
-	else
-		evtimer_add(c->timer, tvp);
-}
-
-static void on_timer(evutil_socket_t fd, short what, void *arg)
-{
-	struct trust_ctx *c = arg;
-	(void)fd;
-	(void)what;
-	ares_process_fd(c->channel, ARES_SOCKET_BAD, ARES_SOCKET_BAD);
-	rearm(c);
-}
-
-static void on_sock(evutil_socket_t fd, short what, void *arg)
-{
-	struct trust_ctx *c = arg;
-	ares_process_fd(c->channel,
-			(what & EV_READ) ? (ares_socket_t)fd : ARES_SOCKET_BAD,
-			(what & EV_WRITE) ? (ares_socket_t)fd : ARES_SOCKET_BAD);
-	rearm(c);
-}
-
-static void sock_state(void *data, ares_socket_t fd, int readable, int writable)
-{
-	struct trust_ctx *c = data;
-	size_t i;
-	for (i = 0; i < c->n_watch; i++)
-		if (c->watch[i].fd == fd)
-			break;
-	if (i < c->n_watch) {
-		event_free(c->watch[i].ev);
-		c->watch[i] = c->watch[--c->n_watch];
-	}
-	if (!readable && !writable)
-		return;
-	if (c->n_watch >= WATCH_MAX) {
-		log_error("event=trust-dns-error reason=\"too many resolver sockets\"");
-		return;
-	}
-	short what = EV_PERSIST | (readable ? EV_READ : 0) | (writable ? EV_WRITE : 0);
-	struct event *ev = event_new(c->base, fd, what, on_sock, c);
-	if (ev == NULL || event_add(ev, NULL) < 0) {
-		if (ev)
-			event_free(ev);
-		log_error("event=trust-dns-error reason=\"cannot watch a resolver socket\"");
-		return;
-	}
-	c->watch[c->n_watch].fd = fd;
-	c->watch[c->n_watch].ev = ev;
-	c->n_watch++;
-}
-
-static int channel_open(struct trust_ctx *c, int timeout_ms, int tries,
-			char *err, size_t errlen)
-{
-	struct ares_options o;
-	memset(&o, 0, sizeof o);
-	o.sock_state_cb = sock_state;
-	o.sock_state_cb_data = c;
-	o.timeout = timeout_ms;
-	o.tries = tries;
-	int rc = ares_init_options(&c->channel, &o,
-				   ARES_OPT_SOCK_STATE_CB | ARES_OPT_TIMEOUTMS |
-					   ARES_OPT_TRIES);
-	if (rc != ARES_SUCCESS) {
-		snprintf(err, errlen, "c-ares: %s", ares_strerror(rc));
-		c->channel = NULL;
-		return -1;
-	}
-	if (c->servers[0] &&
-	    (rc = ares_set_servers_ports_csv(c->channel, c->servers)) != ARES_SUCCESS) {
-		snprintf(err, errlen, "dns_servers '%s': %s", c->servers,
-			 ares_strerror(rc));
-		ares_destroy(c->channel);
-		c->channel = NULL;
-		return -1;
-	}
-	return 0;
-}
 
 struct trust_ctx *trust_new(struct event_base *base, const char *servers,
 			    char *err, size_t errlen)
@@ -152,14 +58,9 @@ struct trust_ctx *trust_new(struct event_base *base, const char *servers,
 		free(c);
 		return NULL;
 	}
-	c->timer = evtimer_new(base, on_timer, c);
-	if (c->timer == NULL) {
-		snprintf(err, errlen, "out of memory");
-		free(c);
-		return NULL;
-	}
-	if (channel_open(c, 3000, 2, err, errlen) < 0) {
-		event_free(c->timer);
+	c->dns = dns_loop_new(base, c->servers, DNS_TIMEOUT_MS, DNS_TRIES,
+			      DNS_LOG_EVENT, err, errlen);
+	if (c->dns == NULL) {
 		free(c);
 		return NULL;
 	}
@@ -186,15 +87,11 @@ void trust_free(struct trust_ctx **cp)
 	/* callbacks run inside ares_destroy (ARES_EDESTRUCTION) and may ask
 	 * their next question: it must not reach the dying channel */
 	c->closing = true;
-	if (c->channel)
-		ares_destroy(c->channel);
-	for (size_t i = 0; i < c->n_watch; i++)
-		event_free(c->watch[i].ev);
+	dns_loop_free(&c->dns);
 	for (size_t i = 0; i < KEY_CACHE_MAX; i++)
 		EVP_PKEY_free(c->keys[i].key);
 	tdns_cache_free(&c->cache);
 	trust_psl_free(&c->psl);
-	event_free(c->timer);
 	free(c);
 	*cp = NULL;
 }
@@ -258,15 +155,14 @@ void trust_set_dns_timeout(struct trust_ctx *c, int timeout_ms, int tries)
 {
 	/* Only before the first question: a new channel, same servers. */
 	char err[128];
-	ares_channel old = c->channel;
-	c->closing = true;
-	if (channel_open(c, timeout_ms, tries, err, sizeof err) < 0) {
-		c->channel = old;
-		c->closing = false;
+	struct dns_loop *fresh = dns_loop_new(c->base, c->servers, timeout_ms,
+					      tries, DNS_LOG_EVENT, err,
+					      sizeof err);
+	if (fresh == NULL)
 		return;
-	}
-	if (old)
-		ares_destroy(old);
+	c->closing = true;
+	dns_loop_free(&c->dns);
+	c->dns = fresh;
 	c->closing = false;
 }
 
@@ -492,6 +388,7 @@ void tdns_query(struct trust_ctx *c, const char *name, enum tdns_type type,
 	q->type = type;
 	q->ctx = c;
 	str_copy_cut(q->name, sizeof q->name, name);
-	ares_query(c->channel, name, ns_c_in, (int)type, on_answer, q);
-	rearm(c);
+	ares_query(dns_loop_channel(c->dns), name, ns_c_in, (int)type, on_answer,
+		   q);
+	dns_loop_sent(c->dns);
 }
