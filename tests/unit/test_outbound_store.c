@@ -11,6 +11,7 @@
 
 #include "../../store/store_int.h" /* store_open_version: build a v4 file */
 #include "test.h"
+#include "test_outbound_util.h"
 
 struct ids {
 	int64_t v[8];
@@ -27,52 +28,38 @@ static int collect(void *ctx, const struct store_queue_item *q)
 
 static void test_batch_updates(void)
 {
-	char *dir = test_tmpdir(), path[512], err[256];
-	snprintf(path, sizeof path, "%s/mailroom.db", dir);
-	struct store *st = NULL;
-	CHECK(store_open(path, &st, err, sizeof err) == STORE_OK);
-	static const char body[] = "Subject: x\r\n\r\nhello\r\n";
-	int fd = memfd_create("msg", 0);
-	CHECK(write(fd, body, sizeof body - 1) == (ssize_t)(sizeof body - 1));
-	const char *remote[] = {"a@remote.test", "b@remote.test", "c@remote.test"};
-	struct store_message m = {.fd = fd, .size = sizeof body - 1,
-				  .sender = "alice@example.test",
-				  .remote = remote, .n_remote = 3};
-	CHECK(store_deliver(st, &m, 1) == STORE_OK);
-	close(fd);
-	struct ids ids = {.n = 0};
-	CHECK(store_queue_list(st, collect, &ids) == STORE_OK);
-	CHECK_INT(ids.n, 3);
+	struct tqueued t;
+	tqueued_open(&t);
+	struct store *st = t.st;
+	const int64_t *id = t.ids;
 
 	struct store_queue_deferral d[] = {
-		{ids.v[0], 1000, "451 4.7.1 greylisted"},
-		{ids.v[1], 2000, "connection refused"},
+		{id[0], 1000, "451 4.7.1 greylisted"},
+		{id[1], 2000, "connection refused"},
 	};
 	CHECK(store_queue_defer_many(st, d, 2) == STORE_OK);
 	struct store_queue_item q;
-	CHECK(store_queue_get(st, ids.v[0], &q) == STORE_OK);
+	CHECK(store_queue_get(st, id[0], &q) == STORE_OK);
 	CHECK_INT(q.attempts, 1);
 	CHECK_INT(q.next_attempt, 1000);
 	CHECK_STR(q.last_error, "451 4.7.1 greylisted");
-	CHECK(store_queue_get(st, ids.v[1], &q) == STORE_OK);
+	CHECK(store_queue_get(st, id[1], &q) == STORE_OK);
 	CHECK_STR(q.last_error, "connection refused");
-	CHECK(store_queue_get(st, ids.v[2], &q) == STORE_OK);
+	CHECK(store_queue_get(st, id[2], &q) == STORE_OK);
 	CHECK_INT(q.attempts, 0);
 	CHECK(store_queue_defer_many(st, d, 0) == STORE_OK);
 
 	/* Two of three go: the body stays for the third. */
-	int64_t del[] = {ids.v[0], ids.v[1], 999999 /* already gone: skipped */};
+	int64_t del[] = {id[0], id[1], 999999 /* already gone: skipped */};
 	CHECK(store_queue_del_many(st, del, 3) == STORE_OK);
 	CHECK_INT(store_queue_length(st), 1);
 	struct store_body_reader *r = NULL;
-	CHECK(store_body_open_by_id(st, m.body_id_r, &r) == STORE_OK);
+	CHECK(store_body_open_by_id(st, t.body_id, &r) == STORE_OK);
 	store_body_close(&r);
-	CHECK(store_queue_del_many(st, &ids.v[2], 1) == STORE_OK);
+	CHECK(store_queue_del_many(st, &id[2], 1) == STORE_OK);
 	CHECK_INT(store_queue_length(st), 0);
-	CHECK(store_body_open_by_id(st, m.body_id_r, &r) == STORE_NOTFOUND);
-	store_close(&st);
-	test_rmtree(dir);
-	free(dir);
+	CHECK(store_body_open_by_id(st, t.body_id, &r) == STORE_NOTFOUND);
+	tqueued_done(&t);
 }
 
 /* Schema v5 (queue.warned): a queue row made by a v4 Mailroom migrates

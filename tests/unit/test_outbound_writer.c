@@ -9,12 +9,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <unistd.h>
 
 #include "../../outbound/outbound_int.h"
 #include "../../store/sendlimit.h"
 #include "test.h"
+#include "test_outbound_util.h"
 
 struct seen {
 	uint64_t tickets[8];
@@ -41,29 +40,18 @@ static int count_rows(void *ctx, const struct store_queue_item *q)
 
 static void test_writer_commits_in_order(void)
 {
-	char *dir = test_tmpdir(), path[512], err[256];
-	snprintf(path, sizeof path, "%s/mailroom.db", dir);
-	struct store *st = NULL;
-	CHECK(store_open(path, &st, err, sizeof err) == STORE_OK);
-	static const char body[] = "Subject: x\r\n\r\nhello\r\n";
-	int fd = memfd_create("msg", 0);
-	CHECK(write(fd, body, sizeof body - 1) == (ssize_t)(sizeof body - 1));
-	const char *remote[] = {"a@remote.test", "b@remote.test", "c@remote.test"};
-	struct store_message m = {.fd = fd, .size = sizeof body - 1,
-				  .sender = "alice@example.test",
-				  .remote = remote, .n_remote = 3};
-	CHECK(store_deliver(st, &m, 1) == STORE_OK);
-	close(fd);
-	int n = 0;
-	CHECK(store_queue_list(st, count_rows, &n) == STORE_OK);
-	CHECK_INT(n, 3);
+	struct tqueued t;
+	tqueued_open(&t);
+	struct store *st = t.st;
+	char err[256];
+	int n;
 
 	struct event_base *base = event_base_new();
 	struct seen seen = {.n = 0};
-	struct ob_writer *w = ob_writer_new(path, base, on_done, &seen, err, sizeof err);
+	struct ob_writer *w = ob_writer_new(t.path, base, on_done, &seen, err, sizeof err);
 	CHECK(w != NULL);
 	CHECK_INT(ob_writer_last_ticket(w), 0);
-	int64_t first[] = {1, 2};
+	int64_t first[] = {t.ids[0], t.ids[1]};
 	struct store_sendlimit_note note = {"alice@example.test", "v1 reset=0 suspended=0 5:2"};
 	uint64_t t1 = ob_writer_submit(w, first, 2, &note, 1);
 	int64_t second[] = {424242}; /* already gone: not an error */
@@ -88,7 +76,7 @@ static void test_writer_commits_in_order(void)
 	      STORE_OK);
 	CHECK_STR(rec, "v1 reset=0 suspended=0 5:2");
 	/* Freeing commits what was handed over, even unreported. */
-	int64_t last[] = {3};
+	int64_t last[] = {t.ids[2]};
 	CHECK_INT(ob_writer_submit(w, last, 1, NULL, 0), 3);
 	ob_writer_free(&w);
 	CHECK(w == NULL);
@@ -97,9 +85,7 @@ static void test_writer_commits_in_order(void)
 	CHECK_INT(n, 0);
 	event_base_free(base);
 	CHECK_INT(store_integrity_check(st), STORE_OK);
-	store_close(&st);
-	test_rmtree(dir);
-	free(dir);
+	tqueued_done(&t);
 }
 
 TEST_SUITE(outbound_writer, {"commits in ticket order, drains at free",
