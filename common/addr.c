@@ -8,11 +8,16 @@
  * literals ([1.2.3.4]), a trailing dot, empty labels and any byte outside
  * the grammar (controls, space, NUL, 0x7f) are refused. Octets >= 0x80 are
  * accepted in the local part only with ADDR_ALLOW_UTF8, and then only as
- * well-formed UTF-8. Domains must be ASCII (IDNs arrive as xn-- A-labels).
+ * well-formed UTF-8. Domains must be ASCII (IDNs arrive as xn-- A-labels)
+ * unless the caller passes ADDR_ALLOW_ULABEL: then a Unicode domain is
+ * turned into its A-labels by libidn2 first and the result is held to the
+ * same LDH rules, so what reaches the store is always ASCII.
  */
 #include "addr.h"
 
+#include <idn2.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define DOMAIN_TEXT_MAX 253 /* RFC 1035 name as text, without a root dot */
@@ -141,6 +146,49 @@ bool addr_domain_valid(const char *s, size_t len)
 	return addr_domain_normalise(s, len, tmp, &e) == 0;
 }
 
+bool addr_has_non_ascii(const char *s, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		if ((unsigned char)s[i] >= 0x80)
+			return true;
+	return false;
+}
+
+/* Longest Unicode domain taken as input: every A-label character may be
+ * a 4-octet UTF-8 sequence at most, so nothing longer can fit in 253. */
+#define ULABEL_INPUT_MAX (4 * DOMAIN_TEXT_MAX)
+
+int addr_domain_to_alabel(const char *s, size_t len, char *dst,
+			  const char **error_r)
+{
+	if (!addr_has_non_ascii(s, len))
+		return addr_domain_normalise(s, len, dst, error_r);
+	if (len > ULABEL_INPUT_MAX) {
+		set_err(error_r, "domain longer than 253 octets");
+		return -1;
+	}
+	char in[ULABEL_INPUT_MAX + 1];
+	if (memchr(s, '\0', len) != NULL || s[0] == '[') {
+		set_err(error_r, "invalid character in domain");
+		return -1;
+	}
+	memcpy(in, s, len);
+	in[len] = '\0';
+	char *a = NULL;
+	/* NFC first (a composed and a decomposed ü are one name), then UTS
+	 * #46 non-transitional mapping (lower case, ß kept): the form
+	 * outbound/idna.c looks up, so both sides agree on the A-label. */
+	int rc = idn2_to_ascii_8z(in, &a, IDN2_NFC_INPUT | IDN2_NONTRANSITIONAL);
+	if (rc != IDN2_OK || a == NULL) {
+		free(a);
+		set_err(error_r, "invalid internationalized domain name");
+		return -1;
+	}
+	rc = addr_domain_normalise(a, strlen(a), dst, error_r);
+	idn2_free(a);
+	return rc;
+}
+
 static int local_normalise(const char *s, size_t len, int flags, char *dst,
 			   const char **error_r)
 {
@@ -226,10 +274,14 @@ int addr_parse(const char *s, size_t len, int flags, struct addr *out,
 	size_t llen = (size_t)(at - s);
 	if (local_normalise(s, llen, flags, out->local, error_r) < 0)
 		return -1;
-	if (addr_domain_normalise(at + 1, len - llen - 1, out->domain,
-				  error_r) < 0)
+	int drc = (flags & ADDR_ALLOW_ULABEL)
+			  ? addr_domain_to_alabel(at + 1, len - llen - 1,
+						  out->domain, error_r)
+			  : addr_domain_normalise(at + 1, len - llen - 1,
+						  out->domain, error_r);
+	if (drc < 0)
 		return -1;
-	size_t dlen = len - llen - 1;
+	size_t dlen = strlen(out->domain);
 	memcpy(out->full, out->local, llen);
 	out->full[llen] = '@';
 	memcpy(out->full + llen + 1, out->domain, dlen + 1);

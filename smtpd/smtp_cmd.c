@@ -133,7 +133,8 @@ static void cmd_mail(struct smtp_session *s, struct slice args)
 {
 	struct smtp_path path;
 	enum smtp_path_result r =
-		smtp_path_parse(args, "FROM:", ADDR_ALLOW_UTF8, &path);
+		smtp_path_parse(args, "FROM:", ADDR_ALLOW_UTF8 | ADDR_ALLOW_ULABEL,
+				&path);
 	switch (r) {
 	case SMTP_PATH_OK:
 	case SMTP_PATH_NULL:
@@ -193,7 +194,8 @@ static void cmd_mail(struct smtp_session *s, struct slice args)
 		return;
 	}
 	const char *sender = r == SMTP_PATH_NULL ? "" : path.addr.full;
-	if (!utf8 && has_non_ascii(sender)) {
+	/* path.non_ascii: a U-label domain is ASCII in sender by now. */
+	if (!utf8 && (has_non_ascii(sender) || path.non_ascii)) {
 		smtp_reply_error(s, "553 5.6.7 Non-ASCII address needs SMTPUTF8");
 		return;
 	}
@@ -260,7 +262,8 @@ static void cmd_rcpt(struct smtp_session *s, struct slice args)
 	}
 	struct smtp_path path;
 	enum smtp_path_result r =
-		smtp_path_parse(args, "TO:", ADDR_ALLOW_UTF8, &path);
+		smtp_path_parse(args, "TO:", ADDR_ALLOW_UTF8 | ADDR_ALLOW_ULABEL,
+				&path);
 	char pm[ADDR_MAX + 1];
 	const char *rcpt = path.addr.full;
 	switch (r) {
@@ -289,7 +292,7 @@ static void cmd_rcpt(struct smtp_session *s, struct slice args)
 		smtp_reply_error(s, "555 5.5.4 Unsupported RCPT parameter");
 		return;
 	}
-	if (!t->smtputf8 && has_non_ascii(rcpt)) {
+	if (!t->smtputf8 && (has_non_ascii(rcpt) || path.non_ascii)) {
 		smtp_reply_error(s, "553 5.6.7 Non-ASCII address needs SMTPUTF8");
 		return;
 	}

@@ -185,6 +185,7 @@ enum smtp_path_result smtp_path_parse(struct slice args, const char *prefix,
 {
 	out->n_params = 0;
 	out->error = NULL;
+	out->non_ascii = false;
 	out->addr.full[0] = '\0';
 	if (!prefix_match(args, prefix)) {
 		out->error = "syntax: expected FROM:<address> or TO:<address>";
@@ -225,6 +226,7 @@ enum smtp_path_result smtp_path_parse(struct slice args, const char *prefix,
 			     "address literals are not accepted";
 		return SMTP_PATH_RELAY;
 	}
+	out->non_ascii = addr_has_non_ascii(m, mlen);
 	const char *err = NULL;
 	if (addr_parse(m, mlen, addr_flags, &out->addr, &err) < 0) {
 		out->error = err ? err : "bad address";

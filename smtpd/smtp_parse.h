@@ -59,13 +59,18 @@ struct smtp_path {
 	struct smtp_param params[SMTP_PARAMS_MAX];
 	size_t n_params;
 	const char *error; /* for SYNTAX/RELAY/BAD_ADDR/PARAMS, static text */
+	/* The mailbox as sent had an octet >= 0x80 (UTF-8 local part or
+	 * U-label domain): it needs SMTPUTF8 (RFC 6531 3.7.4.1) even when
+	 * ADDR_ALLOW_ULABEL made addr.domain ASCII. */
+	bool non_ascii;
 };
 
 /*
  * Parse "FROM:<path> params" or "TO:<path> params" (prefix is "FROM:" or
  * "TO:", matched case-insensitively; spaces after the colon are tolerated).
- * addr_flags are addr.h's (ADDR_ALLOW_UTF8 after SMTPUTF8). Param slices
- * point into args.
+ * addr_flags are addr.h's (ADDR_ALLOW_UTF8 after SMTPUTF8; with
+ * ADDR_ALLOW_ULABEL a U-label domain comes back as its A-labels). Param
+ * slices point into args.
  */
 enum smtp_path_result smtp_path_parse(struct slice args, const char *prefix,
 				      int addr_flags, struct smtp_path *out);

@@ -1,1 +1,1 @@
-#define COMMON_SUITES(X) X(buf) X(config) X(listen) X(log) X(addr) X(tls)
+#define COMMON_SUITES(X) X(buf) X(config) X(listen) X(log) X(addr) X(tls) X(addr_idn)
