@@ -89,6 +89,10 @@ void smtp_trust_init(struct smtp_trust *t, struct event_base *base,
 			log_info("event=trust-psl-builtin reason=\"%s\" (short built-in "
 				 "suffix list used)", err);
 		trust_set_psl(t->ctx, psl);
+		t->dkim_worker = trust_dkim_worker_start(base, err, sizeof(err));
+		if (t->dkim_worker == NULL)
+			log_warn("event=dkim-worker-unavailable error=\"%s\" (DKIM "
+				 "signatures are verified on the event loop)", err);
 	}
 	char path[CONFIG_PATH_MAX];
 	if (t->ctx != NULL &&
@@ -114,6 +118,11 @@ void smtp_trust_free(struct smtp_trust *t)
 		event_free(t->reload);
 	t->reload = NULL;
 	smtp_trace_stop(&t->trace);
+	if (t->dkim_worker != NULL) {
+		uint64_t jobs = trust_dkim_worker_jobs(t->dkim_worker);
+		trust_dkim_worker_stop(&t->dkim_worker); /* before the context goes */
+		log_info("event=dkim-worker-stopped jobs=%llu", (unsigned long long)jobs);
+	}
 	trust_free(&t->ctx);
 }
 
@@ -562,6 +571,7 @@ int smtp_trust_message_begin(struct smtp_trust_conn *tc, bool authenticated,
 		.is_local = is_local,
 		.is_local_arg = t,
 		.sample = draw % 100,
+		.dkim_worker = t->dkim_worker,
 	};
 	tc->msg = trust_message_new(t->ctx, &p);
 	if (tc->msg == NULL)

@@ -66,6 +66,8 @@ struct smtp_trust {
 	uint64_t draw;         /* xorshift state for DMARC pct= (seeded once) */
 	unsigned ticks;
 	struct smtp_trace trace; /* message trace rows to the store */
+	/* DKIM arithmetic off the loop; NULL: verified on the loop */
+	struct trust_dkim_worker *dkim_worker;
 };
 
 /* Never fails hard: without DNS the checks are off (logged). */

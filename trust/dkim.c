@@ -9,6 +9,16 @@
  * all signatures), so memory does not depend on the message size. At the
  * end, the keys are fetched in parallel and each signature gets a result.
  *
+ * The arithmetic (canonicalizing and hashing the body, the header hash, the
+ * RSA or Ed25519 verification) is most of a signed message's cost. With a
+ * worker (trust_dkim_use_worker) it runs on that thread: the body is held
+ * instead of hashed as it streams (up to TRUST_DKIM_HOLD_MAX; past that it
+ * is hashed on the loop as before), the keys are fetched on the loop, then
+ * one job does the rest and the result comes back to the loop. Without a
+ * worker the same job runs on the loop. During a job the loop thread does
+ * not touch the verifier's state; trust_dkim_free only marks it, and the
+ * job's return frees it.
+ *
  * l= (body length): only that many canonical body bytes are signed, so
  * anything after them could have been appended by anyone. A signature that
  * verifies but leaves bytes unsigned gets result "policy" (RFC 8601 2.7.1:
@@ -50,6 +60,12 @@ struct sig {
 	char i_domain[TRUST_DOMAIN_MAX + 1];
 	size_t field; /* index of its DKIM-Signature field */
 	char *h;      /* copy of h= */
+	/* From the key lookup, used by the job: the key (a reference), or
+	 * why there is none (applied after the body hash is checked, so a
+	 * tampered body reads "fail" whatever the key). */
+	EVP_PKEY *key;
+	enum trust_auth_result key_result;
+	const char *key_reason; /* a string constant */
 };
 
 struct trust_dkim {
@@ -66,6 +82,12 @@ struct trust_dkim {
 	void *arg;
 	int pending;
 	bool finishing, freed, delivered;
+	/* the worker, the body held for it, and whether a job is out */
+	struct trust_dkim_worker *worker;
+	struct buf held;
+	bool holding;   /* body bytes go to held (not hashed yet) */
+	bool in_job;
+	struct trust_dkim *job_next; /* the worker's queue (under its mutex) */
 };
 
 const char *trust_auth_result_name(enum trust_auth_result r)
@@ -457,6 +479,8 @@ static void headers_done(struct trust_dkim *d)
 	}
 	dkim_canon_init(&d->simple, false, body_emit_simple, d);
 	dkim_canon_init(&d->relaxed, true, body_emit_relaxed, d);
+	d->holding = d->worker != NULL && (d->need_simple || d->need_relaxed) &&
+		     buf_init(&d->held, TRUST_DKIM_HOLD_MAX) == 0;
 }
 
 static void body_emit(struct trust_dkim *d, bool relaxed, const char *p, size_t n)
@@ -507,6 +531,21 @@ static void body_feed(struct trust_dkim *d, const char *p, size_t n)
 		dkim_canon_feed(&d->relaxed, p, n);
 }
 
+/* Body bytes from the client: held for the worker while they fit, else
+ * (from then on) hashed here. */
+static void body_take(struct trust_dkim *d, const char *p, size_t n)
+{
+	if (d->holding) {
+		if (d->held.len + n <= TRUST_DKIM_HOLD_MAX &&
+		    buf_append(&d->held, p, n) == 0)
+			return;
+		d->holding = false;
+		body_feed(d, d->held.data, d->held.len);
+		buf_free(&d->held);
+	}
+	body_feed(d, p, n);
+}
+
 void trust_dkim_feed(struct trust_dkim *d, const char *p, size_t n)
 {
 	if (d == NULL)
@@ -543,7 +582,7 @@ void trust_dkim_feed(struct trust_dkim *d, const char *p, size_t n)
 		i = stop;
 	}
 	if (d->in_body && i < n)
-		body_feed(d, p + i, n - i);
+		body_take(d, p + i, n - i);
 }
 
 /* ---- the end: header hash, keys, signatures --------------------------------- */
@@ -682,34 +721,43 @@ static bool verify(struct sig *s, EVP_PKEY *k, const unsigned char *md, size_t m
 	return ok;
 }
 
-/* A key record arrived for s: check it and the signature. */
-static void check_key(struct trust_dkim *d, struct sig *s, const struct tdns_answer *a)
+/* Why s has no usable key; the job reports it once the body hash is known
+ * to match. */
+static void key_problem(struct sig *s, enum trust_auth_result r, const char *why)
+{
+	s->key_result = r;
+	s->key_reason = why;
+}
+
+/* A key record arrived for s (loop thread): check the record and keep the
+ * key for the job. */
+static void accept_key(struct trust_dkim *d, struct sig *s, const struct tdns_answer *a)
 {
 	size_t i = s->index;
 	if (a->status == TDNS_TEMP) {
-		set_result(d, i, TRUST_AUTH_TEMPERROR, "key lookup failed");
+		key_problem(s, TRUST_AUTH_TEMPERROR, "key lookup failed");
 		return;
 	}
 	if (a->status != TDNS_OK || a->n == 0) {
-		set_result(d, i, TRUST_AUTH_PERMERROR, "no key for signature");
+		key_problem(s, TRUST_AUTH_PERMERROR, "no key for signature");
 		return;
 	}
 	struct trust_tags t;
 	const char *err = "bad key record";
 	if (trust_tags_parse(a->text[0], a->text_len[0], &t, &err) < 0) {
-		set_result(d, i, TRUST_AUTH_PERMERROR, err);
+		key_problem(s, TRUST_AUTH_PERMERROR, err);
 		return;
 	}
 	const struct slice *v = trust_tags_get(&t, "v"), *k = trust_tags_get(&t, "k"),
 			   *p = trust_tags_get(&t, "p"), *h = trust_tags_get(&t, "h"),
 			   *fl = trust_tags_get(&t, "t");
 	if ((v && !slice_is(*v, "DKIM1")) || p == NULL) {
-		set_result(d, i, TRUST_AUTH_PERMERROR, "bad key record");
+		key_problem(s, TRUST_AUTH_PERMERROR, "bad key record");
 		return;
 	}
 	bool want_ed = s->alg == ALG_ED25519_SHA256;
 	if ((k && !slice_is(*k, want_ed ? "ed25519" : "rsa")) || (!k && want_ed)) {
-		set_result(d, i, TRUST_AUTH_PERMERROR, "key type does not match a=");
+		key_problem(s, TRUST_AUTH_PERMERROR, "key type does not match a=");
 		return;
 	}
 	if (h) {
@@ -718,17 +766,17 @@ static void check_key(struct trust_dkim *d, struct sig *s, const struct tdns_ans
 			if (strncasecmp(h->ptr + j, "sha256", 6) == 0)
 				sha256 = true;
 		if (!sha256) {
-			set_result(d, i, TRUST_AUTH_PERMERROR, "key does not allow sha256");
+			key_problem(s, TRUST_AUTH_PERMERROR, "key does not allow sha256");
 			return;
 		}
 	}
 	if (p->len == 0) {
-		set_result(d, i, TRUST_AUTH_PERMERROR, "key revoked");
+		key_problem(s, TRUST_AUTH_PERMERROR, "key revoked");
 		return;
 	}
 	if (fl && memchr(fl->ptr, 's', fl->len) && s->i_domain[0] &&
 	    strcasecmp(s->i_domain, d->out.sigs[i].domain) != 0) {
-		set_result(d, i, TRUST_AUTH_PERMERROR, "key t=s: i= must equal d=");
+		key_problem(s, TRUST_AUTH_PERMERROR, "key t=s: i= must equal d=");
 		return;
 	}
 	unsigned char raw[B64_MAX];
@@ -737,88 +785,33 @@ static void check_key(struct trust_dkim *d, struct sig *s, const struct tdns_ans
 	if (key == NULL) {
 		if (b64_decode(*p, raw, sizeof raw, &raw_len) < 0 ||
 		    (key = key_from(s->alg, raw, raw_len)) == NULL) {
-			set_result(d, i, TRUST_AUTH_PERMERROR, "unusable public key");
+			key_problem(s, TRUST_AUTH_PERMERROR, "unusable public key");
 			return;
 		}
 		trust_key_cache_put(d->ctx, s->alg, p->ptr, p->len, key);
 	}
 	if (!want_ed && EVP_PKEY_get_bits(key) < 1024) {
 		EVP_PKEY_free(key);
-		set_result(d, i, TRUST_AUTH_PERMERROR, "RSA key under 1024 bits");
+		key_problem(s, TRUST_AUTH_PERMERROR, "RSA key under 1024 bits");
 		return;
 	}
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int md_len = 0;
-	if (header_hash(d, s, md, &md_len) < 0) {
-		EVP_PKEY_free(key);
-		set_result(d, i, TRUST_AUTH_TEMPERROR, "out of memory");
-		return;
-	}
-	bool ok = verify(s, key, md, md_len);
-	EVP_PKEY_free(key);
-	if (!ok) {
-		set_result(d, i, TRUST_AUTH_FAIL, "signature did not verify");
-		return;
-	}
-	struct trust_dkim_sig *o = &d->out.sigs[i];
-	if (o->unsigned_bytes > 0) {
-		char why[TRUST_REASON_MAX];
-		snprintf(why, sizeof why, "l= leaves %lld body bytes unsigned",
-			 o->unsigned_bytes);
-		set_result(d, i, TRUST_AUTH_POLICY, why);
-		return;
-	}
-	set_result(d, i, TRUST_AUTH_PASS, "");
+	s->key = key;
 }
 
-static void dkim_release(struct trust_dkim *d)
+/* The job (worker or loop thread): hash what was held, end the bodies,
+ * then for each signature the body hash, the header hash and the
+ * signature. Touches only d's own state and the keys it holds. */
+void dkim_job_run(struct trust_dkim *d)
 {
-	for (size_t i = 0; i < TRUST_DKIM_SIGS_MAX; i++) {
-		EVP_MD_CTX_free(d->sigs[i].bh_ctx);
-		free(d->sigs[i].h);
-	}
-	buf_free(&d->headers);
-	free(d);
-}
-
-static void maybe_deliver(struct trust_dkim *d)
-{
-	if (d->pending > 0 || d->delivered)
-		return;
-	d->delivered = true;
-	if (d->freed) {
-		dkim_release(d);
-		return;
-	}
-	d->cb(d->arg, &d->out);
-}
-
-static void on_key(void *arg, const struct tdns_answer *a)
-{
-	struct sig *s = arg;
-	struct trust_dkim *d = s->owner;
-	d->pending--;
-	if (!d->freed)
-		check_key(d, s, a);
-	if (!d->finishing)
-		maybe_deliver(d);
-}
-
-void trust_dkim_finish(struct trust_dkim *d, trust_dkim_cb cb, void *arg)
-{
-	d->cb = cb;
-	d->arg = arg;
-	if (!d->in_body) {
-		/* no empty line: all header, no body */
-		d->in_body = true;
-		if (!d->out.headers_too_big)
-			headers_done(d);
+	if (d->holding) {
+		d->holding = false;
+		body_feed(d, d->held.data, d->held.len);
+		buf_free(&d->held);
 	}
 	if (d->need_simple)
 		dkim_canon_end(&d->simple);
 	if (d->need_relaxed)
 		dkim_canon_end(&d->relaxed);
-	d->finishing = true;
 	for (size_t i = 0; i < d->out.n_sigs; i++) {
 		struct sig *s = &d->sigs[i];
 		if (!s->ok || s->done)
@@ -836,13 +829,127 @@ void trust_dkim_finish(struct trust_dkim *d, trust_dkim_cb cb, void *arg)
 			set_result(d, i, TRUST_AUTH_FAIL, "body hash did not verify");
 			continue;
 		}
+		if (s->key == NULL) {
+			set_result(d, i, s->key_result, s->key_reason);
+			continue;
+		}
+		unsigned char md[EVP_MAX_MD_SIZE];
+		unsigned int md_len = 0;
+		if (header_hash(d, s, md, &md_len) < 0) {
+			set_result(d, i, TRUST_AUTH_TEMPERROR, "out of memory");
+			continue;
+		}
+		if (!verify(s, s->key, md, md_len)) {
+			set_result(d, i, TRUST_AUTH_FAIL, "signature did not verify");
+			continue;
+		}
+		if (o->unsigned_bytes > 0) {
+			char why[TRUST_REASON_MAX];
+			snprintf(why, sizeof why, "l= leaves %lld body bytes unsigned",
+				 o->unsigned_bytes);
+			set_result(d, i, TRUST_AUTH_POLICY, why);
+			continue;
+		}
+		set_result(d, i, TRUST_AUTH_PASS, "");
+	}
+}
+
+static void dkim_release(struct trust_dkim *d)
+{
+	for (size_t i = 0; i < TRUST_DKIM_SIGS_MAX; i++) {
+		EVP_MD_CTX_free(d->sigs[i].bh_ctx);
+		EVP_PKEY_free(d->sigs[i].key);
+		free(d->sigs[i].h);
+	}
+	buf_free(&d->headers);
+	buf_free(&d->held);
+	free(d);
+}
+
+static void maybe_deliver(struct trust_dkim *d)
+{
+	if (d->pending > 0 || d->in_job || d->delivered)
+		return;
+	d->delivered = true;
+	if (d->freed) {
+		dkim_release(d);
+		return;
+	}
+	d->cb(d->arg, &d->out);
+}
+
+/* Every key is in (loop thread): run the job, on the worker when there is
+ * one and a signature is left to check. */
+static void keys_done(struct trust_dkim *d)
+{
+	if (d->pending > 0 || d->in_job || d->delivered)
+		return;
+	bool work = false;
+	for (size_t i = 0; i < d->out.n_sigs; i++)
+		if (d->sigs[i].ok && !d->sigs[i].done)
+			work = true;
+	if (work && !d->freed) {
+		if (d->worker != NULL) {
+			d->in_job = true;
+			dkim_worker_submit(d->worker, d);
+			return;
+		}
+		dkim_job_run(d);
+	}
+	maybe_deliver(d);
+}
+
+void dkim_job_done(struct trust_dkim *d)
+{
+	d->in_job = false;
+	maybe_deliver(d);
+}
+
+struct trust_dkim **dkim_job_next(struct trust_dkim *d)
+{
+	return &d->job_next;
+}
+
+static void on_key(void *arg, const struct tdns_answer *a)
+{
+	struct sig *s = arg;
+	struct trust_dkim *d = s->owner;
+	d->pending--;
+	if (!d->freed)
+		accept_key(d, s, a);
+	if (!d->finishing)
+		keys_done(d);
+}
+
+void trust_dkim_use_worker(struct trust_dkim *d, struct trust_dkim_worker *w)
+{
+	if (d != NULL && !d->in_body && d->headers.len == 0)
+		d->worker = w;
+}
+
+void trust_dkim_finish(struct trust_dkim *d, trust_dkim_cb cb, void *arg)
+{
+	d->cb = cb;
+	d->arg = arg;
+	if (!d->in_body) {
+		/* no empty line: all header, no body */
+		d->in_body = true;
+		if (!d->out.headers_too_big)
+			headers_done(d);
+	}
+	d->finishing = true;
+	for (size_t i = 0; i < d->out.n_sigs; i++) {
+		struct sig *s = &d->sigs[i];
+		if (!s->ok || s->done)
+			continue;
+		struct trust_dkim_sig *o = &d->out.sigs[i];
 		char name[TRUST_DOMAIN_MAX + 80];
 		snprintf(name, sizeof name, "%s._domainkey.%s", o->selector, o->domain);
 		d->pending++;
 		tdns_query(d->ctx, name, TDNS_TXT, on_key, s);
 	}
 	d->finishing = false;
-	maybe_deliver(d);
+	keys_done(d);
 }
 
 void trust_dkim_free(struct trust_dkim **dp)
@@ -852,7 +959,7 @@ void trust_dkim_free(struct trust_dkim **dp)
 	if (d == NULL)
 		return;
 	d->freed = true;
-	if (d->pending > 0)
-		return; /* the last key answer frees it */
+	if (d->pending > 0 || d->in_job)
+		return; /* the last key answer, or the job's return, frees it */
 	dkim_release(d);
 }

@@ -27,4 +27,15 @@ void dkim_canon_end(struct dkim_canon *c);
 int dkim_canon_header(const char *field, size_t len, bool relaxed, bool crlf,
 		      struct buf *out) __attribute__((warn_unused_result));
 
+/* The verifier's job and the worker thread (dkim.c, dkim_worker.c). */
+struct trust_dkim;
+/* Any thread: hash the held body, then check every signature. */
+void dkim_job_run(struct trust_dkim *d);
+/* Loop thread: the job is back; deliver (or free, if freed meanwhile). */
+void dkim_job_done(struct trust_dkim *d);
+/* The link the worker's queues use. */
+struct trust_dkim **dkim_job_next(struct trust_dkim *d);
+/* Loop thread: queue d's job on w. */
+void dkim_worker_submit(struct trust_dkim_worker *w, struct trust_dkim *d);
+
 #endif

@@ -72,6 +72,7 @@ struct trust_message *trust_message_new(struct trust_ctx *ctx,
 			free(m);
 			return NULL;
 		}
+		trust_dkim_use_worker(m->dkim, p->dkim_worker);
 	}
 	return m;
 }

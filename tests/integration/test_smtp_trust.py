@@ -138,6 +138,10 @@ def test_dkim_signed_passes_and_tampered_fails(trusted, rsa):
     assert "dkim=pass" in head(got[0]) and "header.d=signer.test" in head(got[0])
     assert "dkim=fail" in head(got[1]) and "dkim=pass" not in head(got[1])
     assert b"see you!" in got[1]
+    # both signatures were checked on smtpd's DKIM worker thread
+    trusted.stop("smtpd")
+    jobs = re.findall(r"event=dkim-worker-stopped jobs=(\d+)", trusted.log("smtpd"))
+    assert jobs and int(jobs[0]) == 2, trusted.log("smtpd")[-2000:]
 
 
 def test_dmarc_reject_with_spf_fail_refused_nothing_stored(trusted):

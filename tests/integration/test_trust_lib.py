@@ -12,6 +12,8 @@ import json
 import os
 import socket
 import subprocess
+
+import pytest
 import time
 
 from conftest import BUILD, REPO, free_udp_port
@@ -25,7 +27,7 @@ def trust_check_binary():
     libs = [BUILD / "libtrust.a", BUILD / "libstore.a", BUILD / "libcommon.a"]
     if out.exists() and out.stat().st_mtime >= max(p.stat().st_mtime for p in [TOOL_SRC, *libs]):
         return out
-    flags = subprocess.run(["pkg-config", "--libs", "libevent", "libcares", "openssl",
+    flags = subprocess.run(["pkg-config", "--libs", "libevent", "libevent_pthreads", "libcares", "openssl",
                             "sqlite3", "libcrypt"],
                            capture_output=True, text=True, check=True).stdout.split()
     san = ["-fsanitize=address,undefined"] if "asan" in str(BUILD) else []
@@ -118,9 +120,25 @@ class Zone:
         return f"127.0.0.1:{self.port}"
 
 
+# "worker": trust-check verifies DKIM on the worker thread, as smtpd does;
+# test_trust_dkim.py and test_trust_verdict.py run every case both ways.
+DKIM_MODE = {"worker": False}
+
+
+@pytest.fixture(params=["loop", "worker"])
+def dkim_mode(request):
+    """Import with autouse in a module: its tests run with the DKIM
+    arithmetic on the loop and on the worker thread; same answers."""
+    DKIM_MODE["worker"] = request.param == "worker"
+    yield request.param
+    DKIM_MODE["worker"] = False
+
+
 def run_tool(zone, lines, timeout_ms=400, now=None):
     """Run trust-check with commands (lists of fields); JSON results."""
     cmd = [str(trust_check_binary()), "-s", zone.server, "-t", str(timeout_ms)]
+    if DKIM_MODE["worker"]:
+        cmd.append("-w")
     if now:
         cmd += ["-n", str(now)]
     data = "".join("\t".join(f) + "\n" for f in lines).encode("latin-1")

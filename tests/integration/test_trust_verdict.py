@@ -9,7 +9,13 @@ import sqlite3
 import pytest
 
 from test_trust_dkim import BAD, GOOD, keys, message, sign  # noqa: F401 (fixture)
-from test_trust_lib import Zone, run_tool
+from test_trust_lib import Zone, dkim_mode, run_tool  # noqa: F401 (fixture)
+
+
+@pytest.fixture(autouse=True)
+def _both_dkim_modes(dkim_mode):
+    """Every case on the loop and on smtpd's DKIM worker thread."""
+    return dkim_mode
 
 AUTHSERV = "mail.office.test"
 

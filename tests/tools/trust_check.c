@@ -17,10 +17,13 @@
  *         stored, prepended fields first, goes to FILE.out. Settings come
  *         from the store given with -d DB, else the defaults.)
  *
- * Options: -s ADDR:PORT (dns_servers), -t MS (per-try timeout), -n NOW.
+ * Options: -s ADDR:PORT (dns_servers), -t MS (per-try timeout), -n NOW,
+ * -w (DKIM arithmetic on the worker thread, as smtpd does it).
  * Test tool only: it exits on bad usage and trusts its arguments.
  */
 #include <event2/event.h>
+#include <event2/thread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,6 +44,7 @@ struct run {
 	struct trust_dnsbl_outcome dnsbl;
 	const char *db;
 	struct buf *out_headers;
+	struct trust_dkim_worker *worker; /* -w: DKIM on a thread, as smtpd */
 };
 
 static void json_str(const char *s)
@@ -151,6 +155,7 @@ static void cmd_msg(struct run *r, char **f, int n)
 	if (fp == NULL)
 		exit(2);
 	struct trust_dkim *d = trust_dkim_new(r->ctx);
+	trust_dkim_use_worker(d, r->worker);
 	char chunk[777]; /* odd size: pieces split lines and CRLFs */
 	size_t k;
 	while ((k = fread(chunk, 1, sizeof chunk, fp)) > 0)
@@ -282,6 +287,7 @@ static void cmd_verdict(struct run *r, char **f, int n)
 		.authenticated = strcmp(f[7], "yes") == 0,
 		.is_local = is_local,
 		.sample = (unsigned)strtoul(f[5], NULL, 10),
+		.dkim_worker = r->worker,
 	};
 	struct trust_message *m = trust_message_new(r->ctx, &mp);
 	if (m && set.spf)
@@ -356,7 +362,8 @@ int main(int argc, char **argv)
 	int timeout = 0, opt;
 	long long now = 0;
 	const char *db = NULL;
-	while ((opt = getopt(argc, argv, "s:t:n:d:")) != -1) {
+	bool worker = false;
+	while ((opt = getopt(argc, argv, "s:t:n:d:w")) != -1) {
 		if (opt == 's')
 			servers = optarg;
 		else if (opt == 't')
@@ -365,6 +372,8 @@ int main(int argc, char **argv)
 			now = strtoll(optarg, NULL, 10);
 		else if (opt == 'd')
 			db = optarg;
+		else if (opt == 'w')
+			worker = true;
 		else
 			return 2;
 	}
@@ -372,10 +381,16 @@ int main(int argc, char **argv)
 	memset(&r, 0, sizeof r);
 	r.db = db;
 	char err[256];
+	if (worker)
+		evthread_use_pthreads(); /* before the base, as smtpd does */
 	r.base = event_base_new();
 	r.ctx = trust_new(r.base, servers, err, sizeof err);
 	if (r.ctx == NULL) {
 		fprintf(stderr, "trust_new: %s\n", err);
+		return 1;
+	}
+	if (worker && (r.worker = trust_dkim_worker_start(r.base, err, sizeof err)) == NULL) {
+		fprintf(stderr, "trust_dkim_worker_start: %s\n", err);
 		return 1;
 	}
 	if (timeout > 0)
@@ -412,6 +427,7 @@ int main(int argc, char **argv)
 			return 2;
 		fflush(stdout);
 	}
+	trust_dkim_worker_stop(&r.worker);
 	trust_free(&r.ctx);
 	event_base_free(r.base);
 	return 0;

@@ -1,0 +1,211 @@
+/*
+ * test_trust_worker.c - the DKIM worker thread (trust/dkim_worker.c):
+ * verifiers handed to it give the same outcome as verifiers that run on
+ * the loop, each callback runs once on the loop thread, a body over the
+ * hold limit falls back to hashing on the loop, and stopping the worker
+ * with verifiers queued or freed loses nothing and leaks nothing (ASan
+ * build). Keys come from a loopback port nobody answers (key lookup
+ * fails), so what is checked is the body hash and the path through the
+ * thread; real signatures through the worker are test_trust_dkim.py's
+ * (smtpd always uses the worker).
+ */
+#include <event2/event.h>
+#include <event2/thread.h>
+#include <openssl/evp.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../trust/trust.h"
+#include "test.h"
+
+#define N_MSGS 40
+
+struct seen {
+	int calls;
+	pthread_t thread;
+	struct trust_dkim_outcome out;
+};
+
+static void on_outcome(void *arg, const struct trust_dkim_outcome *o)
+{
+	struct seen *s = arg;
+	s->calls++;
+	s->thread = pthread_self();
+	s->out = *o;
+}
+
+/* "DKIM-Signature ... bh=<hash of body>" + From + body; tamper: the body
+ * sent differs from the one hashed. */
+static char *signed_message(const char *body, size_t body_len, bool tamper)
+{
+	unsigned char md[32];
+	unsigned int md_len = 0;
+	EVP_Digest(body, body_len, md, &md_len, EVP_sha256(), NULL);
+	unsigned char bh[64];
+	EVP_EncodeBlock(bh, md, (int)md_len);
+	size_t cap = body_len + 512;
+	char *m = malloc(cap);
+	if (m == NULL)
+		return NULL;
+	int n = snprintf(m, cap,
+			 "DKIM-Signature: v=1; a=rsa-sha256; c=simple/simple; d=x.test; "
+			 "s=sel; h=from; bh=%s; b=AAAA\r\n"
+			 "From: a@x.test\r\n\r\n", (const char *)bh);
+	memcpy(m + n, body, body_len);
+	m[n + body_len] = '\0';
+	if (tamper)
+		m[n] = (char)(m[n] == 'X' ? 'Y' : 'X');
+	return m;
+}
+
+static void run_until(struct event_base *base, const int *counter, int want)
+{
+	for (int i = 0; i < 2000 && *counter < want; i++)
+		event_base_loop(base, EVLOOP_ONCE | EVLOOP_NONBLOCK), nanosleep(&(struct timespec){0, 1000000}, NULL);
+}
+
+static int total_calls(const struct seen *s, size_t n)
+{
+	int c = 0;
+	for (size_t i = 0; i < n; i++)
+		c += s[i].calls;
+	return c;
+}
+
+/* One verifier, with or without the worker; returns its outcome. */
+static void verify_one(struct event_base *base, struct trust_ctx *ctx,
+		       struct trust_dkim_worker *w, const char *msg, struct seen *s)
+{
+	memset(s, 0, sizeof *s);
+	struct trust_dkim *d = trust_dkim_new(ctx);
+	CHECK(d != NULL);
+	if (d == NULL)
+		return;
+	trust_dkim_use_worker(d, w);
+	size_t len = strlen(msg);
+	trust_dkim_feed(d, msg, len / 2); /* in two pieces */
+	trust_dkim_feed(d, msg + len / 2, len - len / 2);
+	trust_dkim_finish(d, on_outcome, s);
+	run_until(base, &s->calls, 1);
+	trust_dkim_free(&d);
+}
+
+static void test_same_outcome(void)
+{
+	evthread_use_pthreads();
+	struct event_base *base = event_base_new();
+	char err[128];
+	struct trust_ctx *ctx = trust_new(base, "127.0.0.1:9", err, sizeof err);
+	CHECK(ctx != NULL);
+	struct trust_dkim_worker *w = trust_dkim_worker_start(base, err, sizeof err);
+	CHECK(w != NULL);
+	if (ctx == NULL || w == NULL)
+		return;
+	trust_set_dns_timeout(ctx, 100, 1);
+	static const char body[] = "Hello\r\nthe figures\r\n";
+	/* small bodies (held for the worker) and one over the hold limit
+	 * (hashed on the loop, then the rest on the worker) */
+	size_t big_len = (TRUST_DKIM_HOLD_MAX / 70 + 70) * 70; /* whole lines */
+	char *big = malloc(big_len + 1);
+	CHECK(big != NULL);
+	if (big == NULL)
+		return;
+	for (size_t i = 0; i < big_len; i++)
+		big[i] = (i % 70 == 68) ? '\r' : (i % 70 == 69) ? '\n' : (char)('a' + i % 26);
+	struct {
+		const char *name, *body;
+		size_t len;
+		bool tamper;
+		enum trust_auth_result want;
+		const char *reason;
+	} cases[] = {
+		{"body intact: key lookup decides", body, sizeof body - 1, false,
+		 TRUST_AUTH_TEMPERROR, "key lookup failed"},
+		{"body changed", body, sizeof body - 1, true, TRUST_AUTH_FAIL,
+		 "body hash did not verify"},
+		{"big body intact", big, big_len, false, TRUST_AUTH_TEMPERROR,
+		 "key lookup failed"},
+		{"big body changed", big, big_len, true, TRUST_AUTH_FAIL,
+		 "body hash did not verify"},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		test_state.label = cases[i].name;
+		char *msg = signed_message(cases[i].body, cases[i].len, cases[i].tamper);
+		CHECK(msg != NULL);
+		if (msg == NULL)
+			continue;
+		struct seen on_loop, on_worker;
+		uint64_t jobs0 = trust_dkim_worker_jobs(w);
+		verify_one(base, ctx, NULL, msg, &on_loop);
+		CHECK(trust_dkim_worker_jobs(w) == jobs0);
+		verify_one(base, ctx, w, msg, &on_worker);
+		CHECK(trust_dkim_worker_jobs(w) == jobs0 + 1);
+		CHECK_INT(on_loop.calls, 1);
+		CHECK_INT(on_worker.calls, 1);
+		CHECK(pthread_equal(on_worker.thread, pthread_self()));
+		CHECK_INT(on_worker.out.n_sigs, 1);
+		CHECK_INT(on_loop.out.sigs[0].result, cases[i].want);
+		CHECK_INT(on_worker.out.sigs[0].result, cases[i].want);
+		CHECK_STR(on_worker.out.sigs[0].reason, cases[i].reason);
+		CHECK_STR(on_worker.out.from_domain, "x.test");
+		CHECK_STR(on_loop.out.sigs[0].reason, on_worker.out.sigs[0].reason);
+		CHECK(on_loop.out.sigs[0].unsigned_bytes == on_worker.out.sigs[0].unsigned_bytes);
+		CHECK_INT(on_loop.out.from_count, on_worker.out.from_count);
+		free(msg);
+	}
+	free(big);
+
+	/* many at once: every callback once, on the loop thread; half of
+	 * them freed after finish (their callbacks never run) */
+	test_state.label = "forty at once";
+	static struct seen many[N_MSGS];
+	struct trust_dkim *ds[N_MSGS];
+	memset(many, 0, sizeof many);
+	char *msg = signed_message(body, sizeof body - 1, false);
+	CHECK(msg != NULL);
+	for (size_t i = 0; msg && i < N_MSGS; i++) {
+		ds[i] = trust_dkim_new(ctx);
+		trust_dkim_use_worker(ds[i], w);
+		trust_dkim_feed(ds[i], msg, strlen(msg));
+		trust_dkim_finish(ds[i], on_outcome, &many[i]);
+		if (i % 2)
+			trust_dkim_free(&ds[i]);
+	}
+	static int live_calls;
+	for (int k = 0; k < 4000; k++) {
+		live_calls = total_calls(many, N_MSGS);
+		if (live_calls >= N_MSGS / 2)
+			break;
+		event_base_loop(base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
+		nanosleep(&(struct timespec){0, 1000000}, NULL);
+	}
+	for (size_t i = 0; i < N_MSGS; i++) {
+		CHECK_INT(many[i].calls, i % 2 ? 0 : 1);
+		if (i % 2 == 0) {
+			CHECK_INT(many[i].out.sigs[0].result, TRUST_AUTH_TEMPERROR);
+			CHECK(pthread_equal(many[i].thread, pthread_self()));
+			trust_dkim_free(&ds[i]);
+		}
+	}
+
+	/* stopping with verifiers still waiting for keys: they are answered
+	 * when the context goes, and nothing leaks */
+	test_state.label = "stop while waiting";
+	struct seen late;
+	memset(&late, 0, sizeof late);
+	struct trust_dkim *d = trust_dkim_new(ctx);
+	trust_dkim_use_worker(d, w);
+	trust_dkim_feed(d, msg, strlen(msg));
+	trust_dkim_finish(d, on_outcome, &late);
+	trust_dkim_free(&d);
+	free(msg);
+	trust_dkim_worker_stop(&w);
+	CHECK(w == NULL);
+	trust_free(&ctx);
+	CHECK_INT(late.calls, 0);
+	event_base_free(base);
+}
+
+TEST_SUITE(trust_dkim_worker, {"same_outcome", test_same_outcome});

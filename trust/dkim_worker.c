@@ -1,0 +1,140 @@
+/*
+ * dkim_worker.c - one thread that runs DKIM verification jobs (dkim.c's
+ * dkim_job_run: hashing, header hash, RSA / Ed25519) off the caller's
+ * event loop.
+ *
+ * Why: for a signed message that arithmetic is the largest part of what
+ * the inbound checks cost, and smtpd's loop is one thread; on the second
+ * core it no longer delays the sessions the loop serves. The shape is
+ * smtpd's writer thread's: the loop queues a verifier, the thread runs it,
+ * moves it to a done list and wakes the loop with event_active(); the
+ * loop hands it back to dkim.c (dkim_job_done), which calls the
+ * verifier's callback or frees it. A verifier is touched by one thread at
+ * a time: the loop until it is queued, the worker until it is done.
+ */
+#include <event2/event.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "dkim_int.h"
+
+struct trust_dkim_worker {
+	pthread_t thread;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct trust_dkim *pending, **pending_tail; /* under mu */
+	struct trust_dkim *done, **done_tail;       /* under mu */
+	bool stop;                                  /* under mu */
+	struct event *done_ev;
+	uint64_t jobs; /* loop thread */
+};
+
+static void *worker_main(void *arg)
+{
+	struct trust_dkim_worker *w = arg;
+	for (;;) {
+		pthread_mutex_lock(&w->mu);
+		while (w->pending == NULL && !w->stop)
+			pthread_cond_wait(&w->cv, &w->mu);
+		struct trust_dkim *d = w->pending;
+		if (d == NULL) { /* stop, and nothing left */
+			pthread_mutex_unlock(&w->mu);
+			return NULL;
+		}
+		w->pending = *dkim_job_next(d);
+		if (w->pending == NULL)
+			w->pending_tail = &w->pending;
+		pthread_mutex_unlock(&w->mu);
+
+		dkim_job_run(d);
+
+		pthread_mutex_lock(&w->mu);
+		*dkim_job_next(d) = NULL;
+		*w->done_tail = d;
+		w->done_tail = dkim_job_next(d);
+		pthread_mutex_unlock(&w->mu);
+		event_active(w->done_ev, EV_READ, 0);
+	}
+}
+
+/* Loop thread: give finished verifiers back to dkim.c. */
+static void done_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	struct trust_dkim_worker *w = arg;
+	pthread_mutex_lock(&w->mu);
+	struct trust_dkim *list = w->done;
+	w->done = NULL;
+	w->done_tail = &w->done;
+	pthread_mutex_unlock(&w->mu);
+	while (list != NULL) {
+		struct trust_dkim *next = *dkim_job_next(list);
+		w->jobs++;
+		dkim_job_done(list); /* may free list */
+		list = next;
+	}
+}
+
+struct trust_dkim_worker *trust_dkim_worker_start(struct event_base *base,
+						  char *err, size_t errlen)
+{
+	struct trust_dkim_worker *w = calloc(1, sizeof *w);
+	if (w == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	w->pending_tail = &w->pending;
+	w->done_tail = &w->done;
+	w->done_ev = event_new(base, -1, 0, done_cb, w);
+	if (w->done_ev == NULL) {
+		snprintf(err, errlen, "event_new failed");
+		free(w);
+		return NULL;
+	}
+	pthread_mutex_init(&w->mu, NULL);
+	pthread_cond_init(&w->cv, NULL);
+	if (pthread_create(&w->thread, NULL, worker_main, w) != 0) {
+		snprintf(err, errlen, "cannot start a thread");
+		pthread_mutex_destroy(&w->mu);
+		pthread_cond_destroy(&w->cv);
+		event_free(w->done_ev);
+		free(w);
+		return NULL;
+	}
+	return w;
+}
+
+void dkim_worker_submit(struct trust_dkim_worker *w, struct trust_dkim *d)
+{
+	*dkim_job_next(d) = NULL;
+	pthread_mutex_lock(&w->mu);
+	*w->pending_tail = d;
+	w->pending_tail = dkim_job_next(d);
+	pthread_cond_signal(&w->cv);
+	pthread_mutex_unlock(&w->mu);
+}
+
+uint64_t trust_dkim_worker_jobs(const struct trust_dkim_worker *w)
+{
+	return w ? w->jobs : 0;
+}
+
+void trust_dkim_worker_stop(struct trust_dkim_worker **wp)
+{
+	struct trust_dkim_worker *w = *wp;
+	*wp = NULL;
+	if (w == NULL)
+		return;
+	pthread_mutex_lock(&w->mu);
+	w->stop = true;
+	pthread_cond_signal(&w->cv);
+	pthread_mutex_unlock(&w->mu);
+	pthread_join(w->thread, NULL); /* it empties its queue first */
+	done_cb(-1, 0, w);
+	event_free(w->done_ev);
+	pthread_mutex_destroy(&w->mu);
+	pthread_cond_destroy(&w->cv);
+	free(w);
+}
