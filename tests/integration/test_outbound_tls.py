@@ -3,31 +3,21 @@ injection attack against it), the ISP smarthost with TLS and AUTH, and
 SIGKILL during delivery.
 
 The fake MX here is a small raw SMTP server in Python (it must misbehave on
-purpose); the smarthost is aiosmtpd with a certificate made by openssl for
-the test and an authenticator that checks the password.
+purpose); the smarthost is outbound_util's aiosmtpd with a certificate made
+by openssl for the test and an authenticator that checks the password.
 """
 import signal
 import socket
 import ssl
-import subprocess
 import threading
 import time
 
 import pytest
-from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import AuthResult, LoginPassword
 
+# Smarthost and make_cert are imported from here by other tests too.
+from outbound_util import Smarthost, make_cert, send_through_smarthost, start_smarthost  # noqa: F401
 from smtp_util import db, wait_for  # noqa: F401
 from test_outbound import ALICE, MX2, out, pop3_messages, queue_rows, submit  # noqa: F401
-
-
-def make_cert(tmp, name, ip=None):
-    cert, key = tmp / f"{name}.crt", tmp / f"{name}.key"
-    san = f"DNS:{name}" + (f",IP:{ip}" if ip else "")
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
-                    "-nodes", "-days", "2", "-subj", f"/CN={name}", "-addext", f"subjectAltName={san}",
-                    "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
-    return cert, key
 
 
 class InjectingMX(threading.Thread):
@@ -136,63 +126,17 @@ def test_broken_tls_mx_gets_mail_in_plain_text(out, tmp_path):
     mx.close()
 
 
-class Smarthost:
-    """aiosmtpd requiring STARTTLS and AUTH (PLAIN/LOGIN) before mail."""
-
-    def __init__(self, ip, port, cert, key, user, password, exclude=()):
-        self.messages, self.logins = [], []
-
-        outer = self
-
-        class Handler:
-            async def handle_DATA(self, server, session, envelope):
-                outer.messages.append((session.authenticated, envelope.mail_from,
-                                       list(envelope.rcpt_tos), envelope.content))
-                return "250 2.0.0 accepted by the ISP"
-
-        def authenticator(server, session, envelope, mechanism, data):
-            ok = isinstance(data, LoginPassword) and data.login == user.encode() \
-                and data.password == password.encode()
-            outer.logins.append((mechanism, data.login if isinstance(data, LoginPassword) else None, ok))
-            # handled=False: aiosmtpd then answers a failure with its 535.
-            return AuthResult(success=ok, handled=False)
-
-        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        ctx.load_cert_chain(cert, key)
-        self.ctl = Controller(Handler(), hostname=ip, port=port, tls_context=ctx,
-                              require_starttls=True, authenticator=authenticator,
-                              auth_require_tls=True, auth_required=True,
-                              auth_exclude_mechanism=list(exclude))
-        self.ctl.start()
-
-    def stop(self):
-        self.ctl.stop()
-
-
 @pytest.fixture
 def smarthost(out, tmp_path):
-    cert, key = make_cert(tmp_path, "smarthost.test")
-    port = out.ports["relay"]
-    out.extra = {"smtp": {"smarthost": f"smarthost.test:{port}",
-                          "smarthost_user": "office@isp.test",
-                          "smarthost_password": "isp secret"},
-                 "queue": {"smarthost_ca": str(cert)}}
-    out.write_config()
-    out.start_dns("--host-record=smarthost.test,127.0.0.4", *MX2)
-    out.cert, out.key = cert, key
-    sh = Smarthost("127.0.0.4", port, cert, key, "office@isp.test", "isp secret")
+    sh = start_smarthost(out, tmp_path, "127.0.0.4", out.ports["relay"], "office@isp.test",
+                         "isp secret")
     yield out, sh
     sh.stop()
 
 
 def test_smarthost_with_tls_and_auth(smarthost):
     m, sh = smarthost
-    m.start("queued")
-    submit(m, ["friend@remote.test", "other@elsewhere.test"], subject="via the isp")
-    assert wait_for(lambda: len(sh.messages) >= 1, 15), m.log("queued")
-    assert wait_for(lambda: queue_rows(m) == [], 10), m.log("queued")
-    rcpts = sorted(r for msg in sh.messages for r in msg[2])
-    assert rcpts == ["friend@remote.test", "other@elsewhere.test"]  # all remote mail goes there
+    send_through_smarthost(m, sh, "via the isp")
     for authed, mail_from, _, content in sh.messages:
         assert authed and mail_from == ALICE and b"Subject: via the isp" in content
     assert all(ok for _, _, ok in sh.logins) and sh.logins[0][1] == b"office@isp.test"
