@@ -20,8 +20,15 @@
  * ADDR --enable, or the web admin) is seen within a second: the held rows
  * are due again and the count starts afresh.
  *
- * Mail sent from an alias address of an account is not counted (the queue
- * row knows the address, not who logged in).
+ * Mail sent from an alias address (or through the domain's catch-all) is
+ * counted against the account(s) that address delivers to: the same
+ * expansion smtpd uses to let a logged-in user send as it (RFC 6409 6.1).
+ * The queue row knows the address, not who logged in, so an alias shared
+ * by several accounts counts toward each of them (at most
+ * ALIAS_OWNERS_MAX); a flood through it suspends them all rather than
+ * none. Such an address is an entry of its own (alias = true) that only
+ * points at its owners; suspending an owner holds the alias's rows too,
+ * and enabling it releases them unless another owner is still suspended.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -39,6 +46,9 @@
 #define NEG_SLOTS 256   /* senders known not to be local accounts */
 #define NEG_TTL 60      /* ... for this long (an account may be added) */
 #define NOTICE_MAX 8192
+#define ALIAS_OWNERS_MAX 8 /* accounts one alias sender counts toward */
+#define ALIAS_TTL 60       /* seconds before an alias's owners are re-read */
+#define HELD_SENDERS_MAX 256 /* distinct held senders looked at per release */
 
 struct lim_ent {
 	char sender[ADDR_MAX + 1];
@@ -48,6 +58,11 @@ struct lim_ent {
 	int64_t pending;     /* counted in rec, delete not yet committed */
 	bool touched, dirty; /* on the touched / dirty list */
 	char text[STORE_SENDLIMIT_RECORD_MAX];
+	/* An alias sender: no record of its own, counts go to owners[]. */
+	bool alias;
+	int owners[ALIAS_OWNERS_MAX];
+	size_t n_owners;
+	int64_t resolved_at;
 };
 
 struct neg_slot {
@@ -199,15 +214,99 @@ void ob_limits_free(struct ob_limits **lp)
 	*lp = NULL;
 }
 
+/* The entry of account address (tracked from now on), or -1. */
+static int account_ent(struct ob_limits *l, const char *address, int64_t id)
+{
+	int k = find(l, address);
+	if (k >= 0)
+		return k;
+	char rec[STORE_SENDLIMIT_RECORD_MAX];
+	int rc = store_sendlimit_record_get(l->st, address, rec, sizeof rec);
+	k = add_ent(l, address, id, rc == STORE_OK ? rec : NULL);
+	if (k < 0)
+		log_error("event=sendlimit-untracked account=%s reason=\"out of memory\"",
+			  address);
+	return k;
+}
+
+/* The accounts sender delivers to (store_expand: aliases, recursively,
+ * and the catch-all), as entries, into owners. The number found (0 when
+ * none or on a store error). Entries may be added: pointers into l->e
+ * are stale afterwards. */
+static size_t alias_owners(struct ob_limits *l, const char *sender,
+			   int owners[ALIAS_OWNERS_MAX])
+{
+	struct store_expansion e;
+	memset(&e, 0, sizeof e);
+	if (store_expand(l->st, sender, 0, &e) != STORE_OK)
+		return 0;
+	size_t n = 0;
+	for (size_t i = 0; i < e.n_local && n < ALIAS_OWNERS_MAX; i++) {
+		struct store_account a;
+		if (store_account_get_by_id(l->st, e.local_ids[i], &a) != STORE_OK)
+			continue;
+		int k = account_ent(l, a.address, a.id);
+		if (k >= 0)
+			owners[n++] = k;
+	}
+	store_expansion_free(&e);
+	return n;
+}
+
+/* Read an alias entry's owners again (an admin may have changed the
+ * alias). An empty answer keeps the old owners: store_expand skips
+ * disabled accounts, and a suspended owner is disabled, yet its alias's
+ * rows must stay held. */
+static void alias_refresh(struct ob_limits *l, int k, int64_t now)
+{
+	int owners[ALIAS_OWNERS_MAX];
+	char sender[ADDR_MAX + 1];
+	memcpy(sender, l->e[k].sender, sizeof sender);
+	size_t n = alias_owners(l, sender, owners);
+	struct lim_ent *x = &l->e[k];
+	x->resolved_at = now;
+	if (n > 0) {
+		memcpy(x->owners, owners, n * sizeof owners[0]);
+		x->n_owners = n;
+	}
+}
+
+/* A new alias entry for sender when it delivers to local accounts; -1
+ * when it does not (or out of memory). */
+static int alias_ent(struct ob_limits *l, const char *sender, int64_t now)
+{
+	int owners[ALIAS_OWNERS_MAX];
+	size_t n = alias_owners(l, sender, owners);
+	if (n == 0)
+		return -1;
+	int k = add_ent(l, sender, 0, NULL);
+	if (k < 0)
+		return -1;
+	struct lim_ent *x = &l->e[k];
+	x->alias = true;
+	memcpy(x->owners, owners, n * sizeof owners[0]);
+	x->n_owners = n;
+	x->resolved_at = now;
+	log_debug("event=sendlimit-alias sender=%s owners=%zu first=%s", sender,
+		  n, l->e[owners[0]].sender);
+	return k;
+}
+
 int ob_limits_sender(struct ob_limits *l, const char *sender)
 {
 	if (sender[0] == '\0')
 		return -1;
-	if (l->last_idx >= 0 && strcmp(l->e[l->last_idx].sender, sender) == 0)
-		return l->last_idx;
-	int k = find(l, sender);
-	if (k >= 0)
+	int k = l->last_idx >= 0 && strcmp(l->e[l->last_idx].sender, sender) == 0
+			? l->last_idx
+			: find(l, sender);
+	if (k >= 0) {
+		if (l->e[k].alias) {
+			int64_t now = (int64_t)time(NULL);
+			if (now - l->e[k].resolved_at >= ALIAS_TTL)
+				alias_refresh(l, k, now);
+		}
 		return l->last_idx = k;
+	}
 	if (l->limit <= 0)
 		return -1;
 	int64_t now = (int64_t)time(NULL);
@@ -216,25 +315,35 @@ int ob_limits_sender(struct ob_limits *l, const char *sender)
 		return -1;
 	struct store_account a;
 	int rc = store_account_get(l->st, sender, &a);
-	if (rc != STORE_OK) {
-		if (rc == STORE_NOTFOUND || rc == STORE_INVALID) {
-			snprintf(ns->sender, sizeof ns->sender, "%s", sender);
-			ns->at = now;
-		}
-		return -1;
+	if (rc == STORE_OK)
+		return l->last_idx = account_ent(l, sender, a.id);
+	if (rc == STORE_NOTFOUND && (k = alias_ent(l, sender, now)) >= 0)
+		return l->last_idx = k;
+	if (rc == STORE_NOTFOUND || rc == STORE_INVALID) {
+		snprintf(ns->sender, sizeof ns->sender, "%s", sender);
+		ns->at = now;
 	}
-	char rec[STORE_SENDLIMIT_RECORD_MAX];
-	rc = store_sendlimit_record_get(l->st, sender, rec, sizeof rec);
-	k = add_ent(l, sender, a.id, rc == STORE_OK ? rec : NULL);
-	if (k < 0)
-		log_error("event=sendlimit-untracked account=%s reason=\"out of memory\"",
-			  sender);
-	return l->last_idx = k;
+	return -1;
+}
+
+/* True when alias entry x points at owner entry k. */
+static bool owned_by(const struct lim_ent *x, int k)
+{
+	for (size_t i = 0; i < x->n_owners; i++)
+		if (x->owners[i] == k)
+			return true;
+	return false;
 }
 
 bool ob_limits_suspended(const struct ob_limits *l, int idx)
 {
-	return idx >= 0 && (size_t)idx < l->n && l->e[idx].rec.suspended_at != 0;
+	if (idx < 0 || (size_t)idx >= l->n)
+		return false;
+	const struct lim_ent *x = &l->e[idx];
+	for (size_t i = 0; x->alias && i < x->n_owners; i++)
+		if (l->e[x->owners[i]].rec.suspended_at != 0)
+			return true;
+	return x->rec.suspended_at != 0;
 }
 
 void ob_limits_seen(struct ob_limits *l, int idx, bool new_row)
@@ -242,6 +351,11 @@ void ob_limits_seen(struct ob_limits *l, int idx, bool new_row)
 	if (idx < 0 || (size_t)idx >= l->n)
 		return;
 	struct lim_ent *x = &l->e[idx];
+	if (x->alias) {
+		for (size_t i = 0; i < x->n_owners; i++)
+			ob_limits_seen(l, x->owners[i], new_row);
+		return;
+	}
 	if (x->rec.suspended_at != 0)
 		x->hold = true;
 	else if (new_row)
@@ -396,7 +510,40 @@ static int64_t hold_rows(struct ob_limits *l, struct lim_ent *x, int64_t now)
 	if (store_sendlimit_hold(l->st, x->sender, until, why, &n) != STORE_OK)
 		log_error("event=store-error op=hold account=%s reason=\"%s\"",
 			  x->sender, store_errmsg(l->st));
+	/* and the rows it sent as one of its aliases */
+	int k = (int)(x - l->e);
+	for (size_t a = 0; a < l->n; a++) {
+		const struct lim_ent *y = &l->e[a];
+		int64_t m = 0;
+		if (!y->alias || !owned_by(y, k))
+			continue;
+		if (store_sendlimit_hold(l->st, y->sender, until, why, &m) != STORE_OK)
+			log_error("event=store-error op=hold account=%s alias=%s "
+				  "reason=\"%s\"",
+				  x->sender, y->sender, store_errmsg(l->st));
+		n += m;
+	}
 	return n;
+}
+
+/* Rows x has in the queue created at or after since: as itself and as
+ * each of its aliases. */
+static int64_t queued_rows(struct ob_limits *l, const struct lim_ent *x,
+			   int64_t since)
+{
+	int k = (int)(x - l->e);
+	int64_t sum = 0;
+	for (size_t a = 0; a < l->n; a++) {
+		const struct lim_ent *y = &l->e[a];
+		if ((int)a != k && (!y->alias || !owned_by(y, k)))
+			continue;
+		int64_t q = 0;
+		if (store_sendlimit_queued(l->st, y->sender, since, &q) != STORE_OK)
+			log_error("event=store-error op=sendlimit-count reason=\"%s\"",
+				  store_errmsg(l->st));
+		sum += q;
+	}
+	return sum;
 }
 
 static void suspend(struct ob_limits *l, struct lim_ent *x, int64_t sent,
@@ -429,11 +576,7 @@ void ob_limits_check(struct ob_limits *l, int64_t now)
 			int64_t since = now - OB_SENDLIMIT_WINDOW;
 			if (x->rec.reset_at > since)
 				since = x->rec.reset_at;
-			int64_t queued = 0;
-			if (store_sendlimit_queued(l->st, x->sender, since, &queued) !=
-			    STORE_OK)
-				log_error("event=store-error op=sendlimit-count reason=\"%s\"",
-					  store_errmsg(l->st));
+			int64_t queued = queued_rows(l, x, since);
 			/* Rows whose delete the writer has not committed are
 			 * both still queued and in the record: once. */
 			int64_t sent = queued + ob_sendlimit_sum(&x->rec, now) -
@@ -456,6 +599,13 @@ bool ob_limits_left(struct ob_limits *l, int idx, int64_t created, int64_t now,
 	if (idx < 0 || (size_t)idx >= l->n)
 		return false;
 	struct lim_ent *x = &l->e[idx];
+	if (x->alias) {
+		bool counted = false;
+		for (size_t i = 0; i < x->n_owners; i++)
+			counted |= ob_limits_left(l, x->owners[i], created, now,
+						  pending);
+		return counted;
+	}
 	if (created < x->rec.reset_at)
 		return false; /* released by the admin: not counted again */
 	ob_sendlimit_add(&x->rec, now, 1);
@@ -470,7 +620,12 @@ bool ob_limits_left(struct ob_limits *l, int idx, int64_t created, int64_t now,
 
 void ob_limits_settled(struct ob_limits *l, int idx)
 {
-	if (idx >= 0 && (size_t)idx < l->n && l->e[idx].pending > 0)
+	if (idx < 0 || (size_t)idx >= l->n)
+		return;
+	const struct lim_ent *x = &l->e[idx];
+	for (size_t i = 0; x->alias && i < x->n_owners; i++)
+		ob_limits_settled(l, x->owners[i]);
+	if (l->e[idx].pending > 0)
 		l->e[idx].pending--;
 }
 
@@ -478,6 +633,8 @@ void ob_limits_resync(struct ob_limits *l)
 {
 	for (size_t k = 0; k < l->n; k++) {
 		struct lim_ent *x = &l->e[k];
+		if (x->alias)
+			continue; /* no record of its own */
 		char rec[STORE_SENDLIMIT_RECORD_MAX];
 		int64_t suspended = x->rec.suspended_at, reset = x->rec.reset_at;
 		if (store_sendlimit_record_get(l->st, x->sender, rec, sizeof rec) !=
@@ -526,17 +683,76 @@ void ob_limits_notes_done(struct ob_limits *l, bool written)
 	l->n_dirty = 0;
 }
 
-static void release(struct ob_limits *l, struct lim_ent *x, int64_t now)
+/* Distinct senders of held rows, for release_aliases. */
+struct held_senders {
+	char (*v)[ADDR_MAX + 1];
+	size_t n;
+};
+
+static int collect_held(void *ctx, const struct store_queue_item *q)
+{
+	struct held_senders *h = ctx;
+	if (strncmp(q->last_error, OB_SENDLIMIT_HELD, strlen(OB_SENDLIMIT_HELD)) != 0)
+		return 0;
+	for (size_t i = 0; i < h->n; i++)
+		if (strcmp(h->v[i], q->sender) == 0)
+			return 0;
+	if (h->n == HELD_SENDERS_MAX)
+		return 0;
+	memcpy(h->v[h->n++], q->sender, sizeof h->v[0]);
+	return 0;
+}
+
+/*
+ * Owner k was enabled again: release the held rows of its aliases whose
+ * other owners are not suspended. The held rows are found in the queue
+ * (not only through the alias entries in memory: after a restart a held
+ * row never comes due, so its alias may be unknown here). The senders are
+ * collected first and updated after the list's SELECT has ended (an
+ * update inside it can meet SQLITE_BUSY). The number of rows released.
+ */
+static int64_t release_aliases(struct ob_limits *l, int k, int64_t now)
+{
+	struct held_senders h = {calloc(HELD_SENDERS_MAX, sizeof *h.v), 0};
+	if (h.v == NULL)
+		return 0;
+	int64_t total = 0;
+	if (store_queue_list(l->st, collect_held, &h) != STORE_OK)
+		log_error("event=store-error op=release-list reason=\"%s\"",
+			  store_errmsg(l->st));
+	for (size_t i = 0; i < h.n; i++) {
+		int a = find(l, h.v[i]);
+		if (a < 0)
+			a = alias_ent(l, h.v[i], now);
+		else if (l->e[a].alias)
+			alias_refresh(l, a, now); /* k is enabled: it is there */
+		if (a < 0 || !l->e[a].alias || !owned_by(&l->e[a], k) ||
+		    ob_limits_suspended(l, a))
+			continue;
+		int64_t n = 0;
+		if (store_sendlimit_release(l->st, h.v[i], OB_SENDLIMIT_HELD, now,
+					    &n) != STORE_OK)
+			log_error("event=store-error op=release alias=%s reason=\"%s\"",
+				  h.v[i], store_errmsg(l->st));
+		total += n;
+	}
+	free(h.v);
+	return total;
+}
+
+static void release(struct ob_limits *l, int k, int64_t now)
 {
 	int64_t n = 0;
-	if (store_sendlimit_release(l->st, x->sender, OB_SENDLIMIT_HELD, now, &n) !=
-	    STORE_OK) {
+	if (store_sendlimit_release(l->st, l->e[k].sender, OB_SENDLIMIT_HELD, now,
+				    &n) != STORE_OK) {
 		log_error("event=store-error op=release account=%s reason=\"%s\"",
-			  x->sender, store_errmsg(l->st));
+			  l->e[k].sender, store_errmsg(l->st));
 		return; /* tried again at the next tick */
 	}
-	ob_sendlimit_reset(&x->rec, now);
-	write_rec(l, x, now);
+	ob_sendlimit_reset(&l->e[k].rec, now);
+	write_rec(l, &l->e[k], now);
+	n += release_aliases(l, k, now); /* may move l->e */
+	const struct lim_ent *x = &l->e[k];
 	char detail[512];
 	snprintf(detail, sizeof detail, "account=%s released=%lld", x->sender,
 		 (long long)n);
@@ -548,12 +764,12 @@ static void release(struct ob_limits *l, struct lim_ent *x, int64_t now)
 void ob_limits_tick(struct ob_limits *l, int64_t now)
 {
 	for (size_t k = 0; k < l->n; k++) {
-		struct lim_ent *x = &l->e[k];
-		if (x->rec.suspended_at == 0)
+		const struct lim_ent *x = &l->e[k];
+		if (x->alias || x->rec.suspended_at == 0)
 			continue;
 		struct store_account a;
 		if (store_account_get_by_id(l->st, x->account_id, &a) == STORE_OK &&
 		    a.enabled)
-			release(l, x, now);
+			release(l, (int)k, now);
 	}
 }

@@ -234,7 +234,9 @@ struct ob_limits *ob_limits_new(struct store *st, const struct config *cfg,
 				char *err, size_t errlen);
 void ob_limits_free(struct ob_limits **lp);
 /* The tracked account sending as sender (an index), or -1: not a local
- * account, or the limit is off. */
+ * account nor an address that delivers to one, or the limit is off. For
+ * an alias (or catch-all) sender the index stands for the accounts it
+ * delivers to: each function below applies to all of them. */
 int ob_limits_sender(struct ob_limits *l, const char *sender);
 bool ob_limits_suspended(const struct ob_limits *l, int idx);
 /* A row of idx not counted before is about to be sent: count it at the
