@@ -31,7 +31,7 @@ DEB_PACKAGES := build-essential pkg-config clang libclang-rt-14-dev \
     python3-dnslib whois swaks curl fetchmail dnsmasq-base postfix \
     nodejs chromium procps iproute2 dovecot-pop3d wrk \
     debhelper lintian devscripts pebble uacme \
-    nmap testssl.sh sqlmap valgrind publicsuffix
+    nmap testssl.sh sqlmap valgrind publicsuffix spamd
 
 COMMON_SRC  := $(sort $(wildcard common/*.c))
 STORE_SRC   := $(sort $(wildcard store/*.c))
