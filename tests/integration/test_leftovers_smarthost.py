@@ -7,7 +7,7 @@ import time
 
 from smtp_util import wait_for
 from test_outbound import MX2, queue_rows, submit, out  # noqa: F401
-from test_outbound_tls import Smarthost, make_cert
+from outbound_util import Smarthost, make_cert
 from test_web_client import Web
 
 ADMIN = "admin@example.test"
