@@ -804,9 +804,10 @@ static void accept_key(struct trust_dkim *d, struct sig *s, const struct tdns_an
 void dkim_job_run(struct trust_dkim *d)
 {
 	if (d->holding) {
+		/* the buffer is freed by the loop thread (dkim_release): a free
+		 * here would lock the loop's malloc arena against it */
 		d->holding = false;
 		body_feed(d, d->held.data, d->held.len);
-		buf_free(&d->held);
 	}
 	if (d->need_simple)
 		dkim_canon_end(&d->simple);

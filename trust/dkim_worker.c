@@ -6,16 +6,27 @@
  * Why: for a signed message that arithmetic is the largest part of what
  * the inbound checks cost, and smtpd's loop is one thread; on the second
  * core it no longer delays the sessions the loop serves. The shape is
- * smtpd's writer thread's: the loop queues a verifier, the thread runs it,
- * moves it to a done list and wakes the loop with event_active(); the
- * loop hands it back to dkim.c (dkim_job_done), which calls the
- * verifier's callback or frees it. A verifier is touched by one thread at
- * a time: the loop until it is queued, the worker until it is done.
+ * smtpd's writer thread's: the loop queues a verifier, the thread runs it
+ * and moves it to a done list; the loop hands it back to dkim.c
+ * (dkim_job_done), which calls the verifier's callback or frees it. A
+ * verifier is touched by one thread at a time: the loop until it is
+ * queued, the worker until it is done.
+ *
+ * The loop is woken through an eventfd of our own, written only when the
+ * done list goes from empty to not empty (one wake-up per batch), instead
+ * of event_active() from the thread: that takes the event base's lock
+ * against the busy loop, and measured 3 futex calls per message more than
+ * without the worker (strace -c, 20 sessions of signed mail).
  */
+#include <errno.h>
 #include <event2/event.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include "dkim_int.h"
 
@@ -26,6 +37,7 @@ struct trust_dkim_worker {
 	struct trust_dkim *pending, **pending_tail; /* under mu */
 	struct trust_dkim *done, **done_tail;       /* under mu */
 	bool stop;                                  /* under mu */
+	int wake_fd;   /* eventfd: the done list is not empty */
 	struct event *done_ev;
 	uint64_t jobs; /* loop thread */
 };
@@ -50,11 +62,17 @@ static void *worker_main(void *arg)
 		dkim_job_run(d);
 
 		pthread_mutex_lock(&w->mu);
+		bool was_empty = w->done == NULL;
 		*dkim_job_next(d) = NULL;
 		*w->done_tail = d;
 		w->done_tail = dkim_job_next(d);
 		pthread_mutex_unlock(&w->mu);
-		event_active(w->done_ev, EV_READ, 0);
+		if (was_empty) {
+			uint64_t one = 1;
+			/* EAGAIN (counter full) still leaves it readable */
+			while (write(w->wake_fd, &one, sizeof one) < 0 && errno == EINTR)
+				;
+		}
 	}
 }
 
@@ -64,6 +82,9 @@ static void done_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	struct trust_dkim_worker *w = arg;
+	uint64_t n;
+	if (fd >= 0)
+		(void)!read(w->wake_fd, &n, sizeof n); /* nonblocking: drain */
 	pthread_mutex_lock(&w->mu);
 	struct trust_dkim *list = w->done;
 	w->done = NULL;
@@ -87,9 +108,18 @@ struct trust_dkim_worker *trust_dkim_worker_start(struct event_base *base,
 	}
 	w->pending_tail = &w->pending;
 	w->done_tail = &w->done;
-	w->done_ev = event_new(base, -1, 0, done_cb, w);
-	if (w->done_ev == NULL) {
+	w->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (w->wake_fd < 0) {
+		snprintf(err, errlen, "eventfd: %s", strerror(errno));
+		free(w);
+		return NULL;
+	}
+	w->done_ev = event_new(base, w->wake_fd, EV_READ | EV_PERSIST, done_cb, w);
+	if (w->done_ev == NULL || event_add(w->done_ev, NULL) < 0) {
 		snprintf(err, errlen, "event_new failed");
+		if (w->done_ev)
+			event_free(w->done_ev);
+		close(w->wake_fd);
 		free(w);
 		return NULL;
 	}
@@ -100,6 +130,7 @@ struct trust_dkim_worker *trust_dkim_worker_start(struct event_base *base,
 		pthread_mutex_destroy(&w->mu);
 		pthread_cond_destroy(&w->cv);
 		event_free(w->done_ev);
+		close(w->wake_fd);
 		free(w);
 		return NULL;
 	}
@@ -134,6 +165,7 @@ void trust_dkim_worker_stop(struct trust_dkim_worker **wp)
 	pthread_join(w->thread, NULL); /* it empties its queue first */
 	done_cb(-1, 0, w);
 	event_free(w->done_ev);
+	close(w->wake_fd);
 	pthread_mutex_destroy(&w->mu);
 	pthread_cond_destroy(&w->cv);
 	free(w);

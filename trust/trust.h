@@ -190,8 +190,8 @@ void trust_dkim_free(struct trust_dkim **dp);
  * canonicalization and SHA-256, header hash, RSA / Ed25519 verification,
  * about 40 us of a signed 10 KB message) so the caller's loop goes on
  * serving sessions while another core verifies. Results still arrive on
- * the loop. libevent must be set up for threads (evthread_use_pthreads()
- * before the base was made). A verifier given a worker holds the body
+ * the loop (through an eventfd it watches; the thread never calls into
+ * libevent). A verifier given a worker holds the body
  * (up to TRUST_DKIM_HOLD_MAX, then it hashes on the loop as without one).
  */
 #define TRUST_DKIM_HOLD_MAX (64 * 1024)
@@ -309,6 +309,97 @@ int trust_auth_results_header(const char *authserv_id,
 bool trust_auth_results_is_ours(const char *field, size_t len,
 				const char *authserv_id);
 
+/* ---- SpamAssassin's spamd (spamd.c): the SPAMC/1.5 protocol ------------------ */
+
+/*
+ * A client of spamd's protocol (SpamAssassin's spamd/PROTOCOL; our code,
+ * not theirs): one TCP connection per message, "SYMBOLS SPAMC/1.5" with a
+ * Content-length, the message, then the reply "SPAMD/1.1 0 EX_OK",
+ * "Spam: True ; 15.3 / 5.0" and the names of the rules that hit. On the
+ * caller's libevent loop, never blocking it: a connect timeout and a
+ * total timeout, the message sent from memory as the socket drains.
+ *
+ * Memory: the message is copied as it is fed, up to TRUST_SPAMD_SEND_MAX
+ * (spamc's default max-size, 500 KiB, rounded up); a longer message is
+ * cut at the last line end before it and only that part is asked about
+ * (outcome.cut). At most TRUST_SPAMD_REPLY_MAX of the reply is read.
+ */
+#define TRUST_SPAMD_SEND_MAX (512 * 1024)
+#define TRUST_SPAMD_HEAD_MAX 4096           /* reply status line + headers */
+#define TRUST_SPAMD_REPLY_MAX (8 * 1024)    /* head + the rule names read */
+#define TRUST_SPAMD_SYMBOLS_MAX 256
+#define TRUST_SPAMD_DEFAULT_PORT 783
+#define TRUST_SPAMD_CONNECT_MS_MAX 3000     /* connect within this (or the total) */
+
+/* The daemon's address: an IP literal with a port ("127.0.0.1:783",
+ * "[::1]:783"), or "localhost:783"; a bare address gets port 783. Names
+ * are refused: resolving them would block the loop. */
+struct trust_spamd_addr {
+	int family;              /* AF_INET or AF_INET6 */
+	unsigned char ip[16];
+	unsigned port;
+};
+/* 0, or -1 with *error_r (words for the admin). */
+int trust_spamd_addr_parse(const char *s, struct trust_spamd_addr *out,
+			   const char **error_r);
+/* "127.0.0.1:783", "[::1]:783" */
+void trust_spamd_addr_text(const struct trust_spamd_addr *a, char *out,
+			   size_t cap);
+
+/* The reply's status line and header section, parsed (pure: fuzzed). */
+struct trust_spamd_reply {
+	int code;                 /* 0 = EX_OK; the sysexits numbers */
+	char message[32];         /* "EX_OK", printable ASCII, cut */
+	bool have_spam;           /* a Spam: header was there */
+	bool spam;                /* True / Yes */
+	int score_tenths, required_tenths; /* rounded half away from zero */
+	long long content_length; /* -1 when absent */
+	size_t head_len;          /* octets up to and with the empty line */
+};
+/*
+ * p[0..n) is the start of a reply. 1: the header section is complete
+ * (out filled, head_len set); 0: need more bytes; -1: not a valid reply
+ * (*error_r): not "SPAMD/x.y CODE MSG", a header line without a colon, a
+ * bad Spam or Content-length value, two of either, or no empty line
+ * within TRUST_SPAMD_HEAD_MAX. Lines end in CRLF or a bare LF. Scores
+ * beyond +-1,000,000 points are refused.
+ */
+int trust_spamd_reply_parse(const char *p, size_t n,
+			    struct trust_spamd_reply *out, const char **error_r);
+/* spamd's rule names (the SYMBOLS body) as "A,B,C": only [A-Za-z0-9_]
+ * names, anything else separates them, cut at a name that does not fit.
+ * The number of names kept. */
+size_t trust_spamd_symbols(const char *p, size_t n, char *out, size_t cap);
+
+struct trust_spamd_outcome {
+	bool answered;            /* false: reason says why */
+	bool spam;                /* spamd's verdict */
+	int score_tenths, required_tenths;
+	bool cut;                 /* only the first part of the message was sent */
+	char symbols[TRUST_SPAMD_SYMBOLS_MAX];
+	char reason[TRUST_REASON_MAX + 1];
+	int64_t elapsed_us;
+};
+typedef void (*trust_spamd_cb)(void *arg, const struct trust_spamd_outcome *o);
+
+struct trust_spamd;
+/* A question for the daemon at addr (the trust.spamd text; a bad one is
+ * reported as unavailable at finish). timeout_ms covers connect, send and
+ * answer. NULL only when out of memory. */
+struct trust_spamd *trust_spamd_new(struct event_base *base, const char *addr,
+				    int timeout_ms);
+/* Header fields (CRLF-terminated) sent in front of the message, e.g. the
+ * Received field of this hop, so spamd's relay checks see the client.
+ * Copied; counted in the TRUST_SPAMD_SEND_MAX budget. */
+void trust_spamd_prefix(struct trust_spamd *s, const char *p, size_t n);
+/* The message as received (CRLF lines, dot-unstuffed), in pieces. */
+void trust_spamd_feed(struct trust_spamd *s, const char *p, size_t n);
+/* Connect and ask; cb runs exactly once, always from the loop (never
+ * before this returns), unless trust_spamd_free comes first. */
+void trust_spamd_finish(struct trust_spamd *s, trust_spamd_cb cb, void *arg);
+/* Close and free; cb never runs after this. Allowed inside cb. */
+void trust_spamd_free(struct trust_spamd **sp);
+
 /* ---- spam score (spam.c) ---------------------------------------------------- */
 
 struct trust_spam {
@@ -316,6 +407,15 @@ struct trust_spam {
 	int threshold_tenths;
 	bool is_spam;
 	char tests[TRUST_REASON_MAX + 1]; /* "SPF_FAIL,DKIM_NONE,..." */
+	/* spamd's part (trust_spam_add_spamd): 0 not asked, 1 answered (then
+	 * score_tenths is spamd's score), -1 unavailable */
+	int spamd;
+	int spamd_score_tenths, spamd_required_tenths;
+	bool spamd_spam;                     /* spamd's own verdict */
+	char spamd_tests[TRUST_SPAMD_SYMBOLS_MAX]; /* its rule names, "A,B" */
+	char spamd_summary[48];              /* "15.3/5.0" or "unavailable" */
+	char spamd_reason[TRUST_REASON_MAX + 1]; /* why unavailable */
+	int spamd_ms;                        /* how long the exchange took */
 };
 /* Score the results (any may be NULL). threshold_tenths: e.g. 50. */
 void trust_spam_score(const struct trust_results *r, bool quarantine,
@@ -324,6 +424,16 @@ void trust_spam_score(const struct trust_results *r, bool quarantine,
  * "X-Spam-Status: Yes, score=5.5 required=5.0 tests=...\r\n". */
 int trust_spam_headers(const struct trust_spam *s, struct buf *out)
 	__attribute__((warn_unused_result));
+/*
+ * spamd's answer joins the score made by trust_spam_score: when spamd
+ * answered, the score becomes spamd's (it weighs far more evidence than
+ * ours), SPAMD joins the tests and spamd's rule names follow them in
+ * X-Spam-Status, and the message is spam when spamd's score or our own
+ * reaches our threshold (spamd's own required score is only reported).
+ * When it did not answer: SPAMD_UNAVAILABLE, our score stands.
+ */
+void trust_spam_add_spamd(struct trust_spam *s,
+			  const struct trust_spamd_outcome *o);
 
 /* ---- greylisting keys (greylist.c) ------------------------------------------ */
 
@@ -345,6 +455,8 @@ bool trust_domain_in_list(const char *list, const char *domain);
  *   trust.spam_threshold                   points, e.g. 5 or 5.5 (5.0)
  *   trust.spam_subject_tag                 e.g. "[SPAM]" ("" = off)
  *   trust.reject_forged_own_domain         yes|no (yes)
+ *   trust.spamd                            "127.0.0.1:783" ("" = off)
+ *   trust.spamd_timeout                    seconds, 1..300 (10)
  */
 struct store;
 struct trust_settings {
@@ -355,6 +467,9 @@ struct trust_settings {
 	int spam_threshold_tenths;
 	char spam_subject_tag[64];
 	bool reject_forged_own_domain;
+	/* SpamAssassin's spamd (spamd.c): "ADDR:PORT", "" = off */
+	char spamd[64];
+	int spamd_timeout; /* seconds for the whole exchange */
 };
 void trust_settings_defaults(struct trust_settings *s);
 /* Defaults, then every key the store has. 0, or -1 with *error_r naming
@@ -404,6 +519,16 @@ void trust_message_set_spf(struct trust_message *m,
 void trust_message_finish(struct trust_message *m, trust_verdict_cb cb, void *arg);
 /* Free; cancels a pending finish (cb never runs). */
 void trust_message_free(struct trust_message **mp);
+/*
+ * Ask spamd too (settings' trust.spamd set, the session not
+ * authenticated), on base's loop, in parallel with the DKIM key lookups;
+ * the verdict waits for its answer or its timeout. received (may be NULL):
+ * a header field with CRLF sent to spamd only, in front of the message.
+ * Call before the first trust_message_feed. Without this call (or with
+ * trust.spamd empty) nothing changes.
+ */
+void trust_message_spamd(struct trust_message *m, struct event_base *base,
+			 const char *received);
 
 /* ---- arriving Authentication-Results removed (arfilter.c) ----------------- */
 
