@@ -43,9 +43,11 @@ static void load_settings(struct smtp_trust *t, bool log_ok)
 	t->set = fresh;
 	if (changed || log_ok)
 		log_info("event=trust-settings spf=%d dkim=%d dmarc=%d dnsbl=\"%s\" "
-			 "greylist=\"%s\" greylist_delay=%d",
+			 "greylist=\"%s\" greylist_delay=%d spamd=\"%s\" "
+			 "spamd_timeout=%d",
 			 t->set.spf, t->set.dkim, t->set.dmarc, t->set.dnsbl_zones,
-			 t->set.greylist_domains, t->set.greylist_delay);
+			 t->set.greylist_domains, t->set.greylist_delay, t->set.spamd,
+			 t->set.spamd_timeout);
 }
 
 static void reload_cb(evutil_socket_t fd, short what, void *arg)
@@ -271,6 +273,9 @@ static void trace_verdict(struct smtp_trust_conn *tc, const struct trust_verdict
 	     v->spam.tests[0] ? v->spam.tests : "none", NULL);
 	if (tc->grey.len > 0)
 		str_cat_cut(r->details, sizeof(r->details), " greylisted=", tc->grey.data, NULL);
+	if (v->spam.spamd != 0) /* trust.spamd: its score/required or why not */
+		str_cat_cut(r->details, sizeof(r->details), " spamd=", v->spam.spamd_summary,
+			    NULL);
 	buf_reset(&tc->grey); /* in this row, not a row of their own */
 	if (v->action == TRUST_REJECT) {
 		str_copy_cut(r->reply, sizeof(r->reply), v->reply);
@@ -552,6 +557,34 @@ static int gather(void *ctx, const char *p, size_t n)
 	return wbuf_add(tc, p, n) == 0 ? 0 : tc->sink(tc->sink_ctx, p, n);
 }
 
+/*
+ * trust.spamd set: spamd is asked too (trust_message_spamd), with a
+ * Received field of this hop in front of the message so its relay checks
+ * see the client's address and HELO (the spool's own Received field was
+ * written before the message reached us).
+ */
+static void spamd_ask(struct smtp_trust_conn *tc)
+{
+	char helo[128], date[64], field[512];
+	size_t o = 0;
+	for (const char *p = tc->helo; *p && o + 1 < sizeof(helo); p++) {
+		unsigned char c = (unsigned char)*p;
+		helo[o++] = c > 0x20 && c < 0x7f && c != '(' && c != ')' && c != '\\'
+				    ? (char)c : '?';
+	}
+	helo[o] = '\0';
+	time_t now = time(NULL);
+	struct tm tm;
+	if (gmtime_r(&now, &tm) == NULL ||
+	    strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S +0000", &tm) == 0)
+		date[0] = '\0';
+	snprintf(field, sizeof(field),
+		 "Received: from %s ([%s])\r\n\tby %s with ESMTP; %s\r\n",
+		 helo[0] ? helo : "unknown", tc->ip, tc->t->hostname, date);
+	trust_message_spamd(tc->msg, tc->t->reload ? event_get_base(tc->t->reload) : NULL,
+			    field);
+}
+
 int smtp_trust_message_begin(struct smtp_trust_conn *tc, bool authenticated,
 			     trust_sink_fn sink, void *sink_ctx)
 {
@@ -576,6 +609,8 @@ int smtp_trust_message_begin(struct smtp_trust_conn *tc, bool authenticated,
 	tc->msg = trust_message_new(t->ctx, &p);
 	if (tc->msg == NULL)
 		return -1;
+	if (t->set.spamd[0] != '\0')
+		spamd_ask(tc);
 	tc->sink = sink;
 	tc->sink_ctx = sink_ctx;
 	wbuf_free(tc);
@@ -610,6 +645,10 @@ static void on_verdict(void *arg, const struct trust_verdict *v)
 {
 	struct smtp_trust_conn *tc = arg;
 	struct trust_verdict held;
+	if (v->spam.spamd < 0) /* trust.spamd: accepted on our own checks */
+		log_warn("session=%s event=spamd-unavailable reason=\"%s\" "
+			 "spamd_ms=%d (Mailroom's own checks only)",
+			 tc->id, v->spam.spamd_reason, v->spam.spamd_ms);
 	if (tc->holding) {
 		tc->holding = false;
 		held = *v;

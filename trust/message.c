@@ -15,6 +15,12 @@
  * Authenticated sessions (our own users) are never refused here; their
  * messages still get Authentication-Results. Checks the settings turn off
  * are simply left out of the header.
+ *
+ * spamd (trust.spamd, trust_message_spamd): asked in parallel with the
+ * DKIM key lookups; the verdict waits for its answer (or its timeout) and
+ * its score joins ours (trust_spam_add_spamd). A spamd that is down, slow
+ * or confused costs at most the timeout and never refuses mail: the
+ * verdict is then Mailroom's own, with SPAMD_UNAVAILABLE in the tests.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -40,6 +46,12 @@ struct trust_message {
 	void *arg;
 	int in_call;       /* inside trust_dmarc_evaluate: free later */
 	bool free_pending;
+	/* spamd (trust_message_spamd): NULL when not asked */
+	struct trust_spamd *spamd;
+	struct trust_spamd_outcome spamd_out;
+	bool spamd_asked;   /* a verdict without spamd_out says unavailable */
+	bool spamd_waiting; /* asked, no answer yet */
+	bool verdict_waiting; /* DKIM/DMARC done, waiting for spamd */
 };
 
 struct trust_message *trust_message_new(struct trust_ctx *ctx,
@@ -81,6 +93,27 @@ void trust_message_feed(struct trust_message *m, const char *p, size_t n)
 {
 	if (m && m->dkim)
 		trust_dkim_feed(m->dkim, p, n);
+	if (m && m->spamd)
+		trust_spamd_feed(m->spamd, p, n);
+}
+
+void trust_message_spamd(struct trust_message *m, struct event_base *base,
+			 const char *received)
+{
+	if (m == NULL || m->settings.spamd[0] == '\0' || m->p.authenticated ||
+	    m->spamd_asked)
+		return;
+	m->spamd_asked = true;
+	if (base != NULL)
+		m->spamd = trust_spamd_new(base, m->settings.spamd,
+					   m->settings.spamd_timeout * 1000);
+	if (m->spamd == NULL) {
+		snprintf(m->spamd_out.reason, sizeof m->spamd_out.reason, "%s",
+			 base ? "out of memory" : "no event loop");
+		return;
+	}
+	if (received != NULL)
+		trust_spamd_prefix(m->spamd, received, strlen(received));
 }
 
 void trust_message_set_spf(struct trust_message *m,
@@ -166,6 +199,8 @@ static void decide(struct trust_message *m)
 		}
 	}
 	trust_spam_score(&r, v->quarantine, s->spam_threshold_tenths, &v->spam);
+	if (m->spamd_asked)
+		trust_spam_add_spamd(&v->spam, &m->spamd_out);
 	v->is_spam = v->spam.is_spam && !m->p.authenticated;
 	v->subject_tag = v->is_spam && s->spam_subject_tag[0] ? s->spam_subject_tag
 							       : NULL;
@@ -198,15 +233,38 @@ static void decide(struct trust_message *m)
 		" action=", v->action == TRUST_REJECT ? "reject"
 			    : v->quarantine ? "quarantine" : "accept",
 		NULL);
+	if (v->spam.spamd != 0) {
+		char ms[24];
+		uint_text((size_t)(v->spam.spamd_ms > 0 ? v->spam.spamd_ms : 0), ms,
+			  sizeof ms);
+		str_cat_cut(v->log, sizeof v->log, " spamd=", v->spam.spamd_summary,
+			    " spamd_ms=", ms, NULL);
+	}
 }
 
 static void done(struct trust_message *m)
 {
+	if (m->spamd_waiting) {
+		m->verdict_waiting = true; /* on_spamd decides */
+		return;
+	}
 	decide(m);
 	trust_verdict_cb cb = m->cb;
 	m->cb = NULL;
 	if (cb)
 		cb(m->arg, &m->v);
+}
+
+/* spamd answered or gave up (never inside trust_message_finish). */
+static void on_spamd(void *arg, const struct trust_spamd_outcome *o)
+{
+	struct trust_message *m = arg;
+	m->spamd_out = *o;
+	m->spamd_waiting = false;
+	if (m->verdict_waiting) {
+		m->verdict_waiting = false;
+		done(m); /* the verdict callback may free m */
+	}
 }
 
 static void on_dmarc(void *arg, const struct trust_dmarc_outcome *o)
@@ -250,6 +308,10 @@ void trust_message_finish(struct trust_message *m, trust_verdict_cb cb, void *ar
 {
 	m->cb = cb;
 	m->arg = arg;
+	if (m->spamd != NULL) {
+		m->spamd_waiting = true;
+		trust_spamd_finish(m->spamd, on_spamd, m); /* answers later */
+	}
 	if (m->dkim == NULL) {
 		done(m);
 		return;
@@ -269,6 +331,7 @@ void trust_message_free(struct trust_message **mp)
 	}
 	trust_dmarc_cancel(&m->dmarc);
 	trust_dkim_free(&m->dkim);
+	trust_spamd_free(&m->spamd);
 	buf_free(&m->v.headers);
 	free(m);
 }

@@ -20,6 +20,7 @@ void trust_settings_defaults(struct trust_settings *s)
 	s->greylist_delay = 300;
 	s->spam_threshold_tenths = 50;
 	s->reject_forged_own_domain = true;
+	s->spamd_timeout = 10;
 }
 
 static int get(struct store *st, const char *key, char *dst, size_t len)
@@ -123,6 +124,33 @@ int trust_settings_load(struct store *st, struct trust_settings *s,
 		*error_r = "trust.spam_subject_tag";
 		s->spam_subject_tag[0] = '\0';
 		ret = -1;
+	}
+	/* spamd: an address the client can use as it is, or off */
+	if ((rc = get(st, "trust.spamd", v, sizeof v)) < 0) {
+		*error_r = "trust.spamd";
+		ret = -1;
+	} else if (rc == 1 && v[0] != '\0') {
+		struct trust_spamd_addr a;
+		const char *why;
+		if (trust_spamd_addr_parse(v, &a, &why) < 0) {
+			*error_r = "trust.spamd";
+			ret = -1;
+		} else {
+			trust_spamd_addr_text(&a, s->spamd, sizeof s->spamd);
+		}
+	}
+	if ((rc = get(st, "trust.spamd_timeout", v, sizeof v)) < 0) {
+		*error_r = "trust.spamd_timeout";
+		ret = -1;
+	} else if (rc == 1) {
+		char *end;
+		long t = strtol(v, &end, 10);
+		if (end == v || *end != '\0' || t < 1 || t > 300) {
+			*error_r = "trust.spamd_timeout";
+			ret = -1;
+		} else {
+			s->spamd_timeout = (int)t;
+		}
 	}
 	return ret;
 }

@@ -3,6 +3,11 @@
  * that fail checks but are not refused, and the X-Spam-* header text
  * (SpamAssassin's field names, so mail clients' filters already know
  * them). Weights in tenths of a point; 5.0 is the usual threshold.
+ *
+ * With spamd (trust.spamd) its answer joins: the score becomes spamd's,
+ * SPAMD joins our tests and spamd's rule names follow ours in
+ * X-Spam-Status (folded); spam is spamd's score or ours at our
+ * threshold. Without spamd the headers are byte for byte what they were.
  */
 #include <stdio.h>
 #include <string.h>
@@ -78,6 +83,32 @@ static void tenths(int v, char *out, size_t cap)
 	out[k] = '\0';
 }
 
+/* spamd's rule names after ours: ",NAME" each, a new folded line
+ * ("\r\n\t") before a name that would pass 78 columns. line is the
+ * length of the current line so far. */
+static int append_folded(struct buf *out, const char *names, size_t line)
+{
+	const char *p = names;
+	while (*p) {
+		const char *comma = strchr(p, ',');
+		size_t n = comma ? (size_t)(comma - p) : strlen(p);
+		if (line + 1 + n > 78) {
+			if (buf_append(out, ",\r\n\t", 4) < 0)
+				return -1;
+			line = 1;
+		} else {
+			if (buf_append(out, ",", 1) < 0)
+				return -1;
+			line++;
+		}
+		if (buf_append(out, p, n) < 0)
+			return -1;
+		line += n;
+		p += n + (comma ? 1 : 0);
+	}
+	return 0;
+}
+
 int trust_spam_headers(const struct trust_spam *s, struct buf *out)
 {
 	char sc[16], th[16];
@@ -88,9 +119,44 @@ int trust_spam_headers(const struct trust_spam *s, struct buf *out)
 	const char *parts[] = {"X-Spam-Score: ", sc, "\r\nX-Spam-Status: ",
 			       s->is_spam ? "Yes" : "No", ", score=", sc,
 			       " required=", th, " tests=",
-			       s->tests[0] ? s->tests : "none", "\r\n"};
+			       s->tests[0] ? s->tests : "none"};
+	size_t start = out->len;
 	for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++)
 		if (buf_append_str(out, parts[i]) < 0)
 			return -1;
-	return 0;
+	if (s->spamd == 1 && s->spamd_tests[0]) {
+		const char *line = memchr(out->data + start, '\n', out->len - start);
+		size_t col = line ? out->len - (size_t)(line + 1 - out->data) : 0;
+		if (append_folded(out, s->spamd_tests, col) < 0)
+			return -1;
+	}
+	return buf_append_str(out, "\r\n");
+}
+
+void trust_spam_add_spamd(struct trust_spam *s,
+			  const struct trust_spamd_outcome *o)
+{
+	s->spamd_ms = (int)(o->elapsed_us / 1000);
+	if (!o->answered) {
+		s->spamd = -1;
+		snprintf(s->spamd_summary, sizeof s->spamd_summary, "unavailable");
+		snprintf(s->spamd_reason, sizeof s->spamd_reason, "%s",
+			 o->reason[0] ? o->reason : "not asked");
+		add(s, 0, "SPAMD_UNAVAILABLE");
+		return;
+	}
+	char a[16], b[16];
+	tenths(o->score_tenths, a, sizeof a);
+	tenths(o->required_tenths, b, sizeof b);
+	s->spamd = 1;
+	s->spamd_score_tenths = o->score_tenths;
+	s->spamd_required_tenths = o->required_tenths;
+	s->spamd_spam = o->spam;
+	snprintf(s->spamd_summary, sizeof s->spamd_summary, "%s/%s%s", a, b,
+		 o->cut ? " (first 512 KiB)" : "");
+	snprintf(s->spamd_tests, sizeof s->spamd_tests, "%s", o->symbols);
+	add(s, 0, "SPAMD");
+	bool ours = s->score_tenths >= s->threshold_tenths;
+	s->score_tenths = o->score_tenths;
+	s->is_spam = ours || s->score_tenths >= s->threshold_tenths;
 }
