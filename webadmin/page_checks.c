@@ -4,7 +4,8 @@
  * re-reads them every minute and on SIGHUP): SPF, DKIM and DMARC on or
  * off, refusing forged mail from our own domains, DNS blocklists,
  * greylisting per domain and its delay, the spam score threshold and the
- * subject tag for spam.
+ * subject tag for spam, and an optional SpamAssassin daemon (spamd) whose
+ * score joins ours (trust/spamd.c).
  *
  * Every value is checked here with words for the admin (errors next to
  * their field), written as the trust.* settings, then read back through
@@ -24,6 +25,7 @@
 struct checks_form {
 	bool spf, dkim, dmarc, forged;
 	const char *dnsbl, *grey, *delay, *threshold, *tag;
+	const char *spamd, *spamd_timeout; /* NULL in a POST: left as they are */
 	const char *field; /* the refused one, or NULL */
 	const char *error;
 };
@@ -109,6 +111,19 @@ static void checks_page(struct web_req *r, const struct checks_form *f)
 		   "the subject is left alone (the X-Spam headers are always "
 		   "added).",
 		   f->tag, " maxlength=\"63\"");
+	html_raw(h, "</section><section><h2>SpamAssassin</h2>");
+	text_field(h, f, "spamd", "SpamAssassin daemon (spamd)",
+		   "Address and port of a spamd this server may ask about each "
+		   "message from the internet, e.g. 127.0.0.1:783. Its score then "
+		   "counts instead of ours (ours still marks spam when it reaches "
+		   "the threshold). Mail is never refused or lost when spamd is "
+		   "down or slow. Empty: not used.",
+		   f->spamd ? f->spamd : "", " placeholder=\"127.0.0.1:783\"");
+	text_field(h, f, "spamd_timeout", "spamd timeout in seconds",
+		   "How long a message may wait for spamd's answer (1 to 300; "
+		   "usually 10). After that it is judged by our own checks.",
+		   f->spamd_timeout ? f->spamd_timeout : "10",
+		   " inputmode=\"numeric\"");
 	html_raw(h, "</section><div><button type=\"submit\">Save mail checks"
 		    "</button></div></form>");
 	page_end(r);
@@ -116,7 +131,7 @@ static void checks_page(struct web_req *r, const struct checks_form *f)
 
 /* The current settings as the form shows them; bufs hold the texts. */
 struct checks_bufs {
-	char delay[16], threshold[16];
+	char delay[16], threshold[16], spamd_timeout[16];
 	struct trust_settings s;
 };
 
@@ -138,6 +153,9 @@ static void load_form(struct web_req *r, struct checks_form *f,
 	f->delay = b->delay;
 	f->threshold = b->threshold;
 	f->tag = b->s.spam_subject_tag;
+	snprintf(b->spamd_timeout, sizeof b->spamd_timeout, "%d", b->s.spamd_timeout);
+	f->spamd = b->s.spamd;
+	f->spamd_timeout = b->spamd_timeout;
 }
 
 void h_checks(struct web_req *r)
@@ -219,6 +237,8 @@ void h_checks_post(struct web_req *r)
 		.delay = web_field(r, "greylist_delay"),
 		.threshold = web_field(r, "spam_threshold"),
 		.tag = web_field(r, "spam_subject_tag"),
+		.spamd = web_field(r, "spamd"),
+		.spamd_timeout = web_field(r, "spamd_timeout"),
 	};
 	const char **texts[] = {&f.dnsbl, &f.grey, &f.delay, &f.threshold, &f.tag};
 	for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++)
@@ -275,6 +295,27 @@ void h_checks_post(struct web_req *r)
 			why = "The tag must be one line of at most 63 characters.";
 		}
 	}
+	/* spamd: only when the form has the field (a client that does not
+	 * know it leaves it as it is); normalised as smtpd will read it */
+	char spamd_addr[sizeof want->spamd] = "", spamd_to[16] = "10";
+	if (field == NULL && f.spamd != NULL && f.spamd[0] != '\0') {
+		struct trust_spamd_addr a;
+		if (trust_spamd_addr_parse(f.spamd, &a, &why) < 0)
+			field = "spamd";
+		else
+			trust_spamd_addr_text(&a, spamd_addr, sizeof spamd_addr);
+	}
+	if (field == NULL && f.spamd != NULL && f.spamd_timeout != NULL &&
+	    f.spamd_timeout[0] != '\0') {
+		long t = strtol(f.spamd_timeout, &end, 10);
+		if (*end != '\0' || t < 1 || t > 300 || f.spamd_timeout[0] == '+') {
+			field = "spamd_timeout";
+			why = "The timeout must be a whole number of seconds from 1 "
+			      "to 300.";
+		} else {
+			snprintf(spamd_to, sizeof spamd_to, "%ld", t);
+		}
+	}
 	if (field != NULL) {
 		refuse(r, &f, field, why);
 		free(cur);
@@ -298,9 +339,12 @@ void h_checks_post(struct web_req *r)
 		{"trust.greylist_delay", delay},
 		{"trust.spam_threshold", thr},
 		{"trust.spam_subject_tag", f.tag},
+		{"trust.spamd", spamd_addr},
+		{"trust.spamd_timeout", spamd_to},
 	};
+	size_t n_kv = sizeof kv / sizeof kv[0] - (f.spamd == NULL ? 2 : 0);
 	int rc = STORE_OK;
-	for (size_t i = 0; i < sizeof kv / sizeof kv[0] && rc == STORE_OK; i++)
+	for (size_t i = 0; i < n_kv && rc == STORE_OK; i++)
 		rc = store_setting_set(r->app->store, kv[i].key, kv[i].value);
 	const char *bad = NULL;
 	if (rc != STORE_OK) {
@@ -313,9 +357,11 @@ void h_checks_post(struct web_req *r)
 		web_audit(r, "mail-checks",
 			  "spf=%s dkim=%s dmarc=%s forged_own_domain=%s dnsbl=\"%s\" "
 			  "greylist=\"%s\" greylist_delay=%s spam_threshold=%s "
-			  "subject_tag=\"%s\"",
+			  "subject_tag=\"%s\" spamd=\"%s\" spamd_timeout=%s",
 			  kv[0].value, kv[1].value, kv[2].value, kv[3].value,
-			  want->dnsbl_zones, want->greylist_domains, delay, thr, f.tag);
+			  want->dnsbl_zones, want->greylist_domains, delay, thr, f.tag,
+			  f.spamd ? spamd_addr : cur->spamd,
+			  f.spamd ? spamd_to : "unchanged");
 		web_redirect_msg(r, "/checks", "ok",
 				 "Mail checks saved. The mail server uses them "
 				 "within a minute.");

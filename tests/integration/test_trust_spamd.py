@@ -506,3 +506,48 @@ def test_bad_setting_is_off_and_logged(mailroom, fake):
     assert "event=trust-settings-bad key=trust.spamd" in log
     assert send(mailroom, message())[0] == 250
     assert "SPAMD" not in field(head(pop_all(mailroom)[0]), "X-Spam-Status")
+
+
+# ---- the panel's Mail checks page ----------------------------------------------------
+
+def test_panel_sets_spamd_and_smtpd_uses_it(mailroom, fake):
+    import signal
+    from test_web_checks import GOOD, admin, trust_settings
+    m = mailroom
+    f = fake("answer", GOOD_REPLY)
+    start(m)
+    w = admin(m)
+    page = w.get("/checks").text
+    assert re.search(r'id="spamd"[^>]*value=""', page)
+    assert re.search(r'id="spamd_timeout"[^>]*value="10"', page)
+    for change, fld in [({"spamd": "spamd.example.test:783"}, "spamd"),
+                        ({"spamd": "127.0.0.1:99999"}, "spamd"),
+                        ({"spamd": "127.0.0.1:783", "spamd_timeout": "0"}, "spamd_timeout"),
+                        ({"spamd": "127.0.0.1:783", "spamd_timeout": "soon"}, "spamd_timeout")]:
+        r = w.submit("/checks", "/checks", {**GOOD, **change})
+        assert r.status == 400, (change, r)
+        assert f'id="{fld}-err" role="alert">' in r.text, change
+    assert "trust.spamd" not in trust_settings(m)
+    r = w.submit("/checks", "/checks", {**GOOD, "spamd": f"localhost:{f.port}",
+                                        "spamd_timeout": "4"})
+    assert r.status == 303, r
+    got = trust_settings(m)
+    assert got["trust.spamd"] == f"127.0.0.1:{f.port}" and got["trust.spamd_timeout"] == "4"
+    page = w.get("/checks").text
+    assert re.search(r'id="spamd"[^>]*value="127.0.0.1:%d"' % f.port, page)
+    audit = w.get("/audit").text
+    assert "mail-checks" in audit and f"127.0.0.1:{f.port}" in audit and "spamd_timeout=4" in audit
+    # a form without the field (an older client) leaves it alone
+    assert w.submit("/checks", "/checks", GOOD).status == 303
+    assert trust_settings(m)["trust.spamd"] == f"127.0.0.1:{f.port}"
+    # smtpd takes it up on SIGHUP (as on its minute tick) and asks the fake spamd
+    before = m.log("smtpd").count("event=trust-settings ")
+    m.procs["smtpd"].send_signal(signal.SIGHUP)
+    m.wait_log("smtpd", "event=trust-settings ", count=before + 1)
+    assert f'spamd="127.0.0.1:{f.port}" spamd_timeout=4' in m.log("smtpd")
+    assert send(m, message("Via panel"))[0] == 250
+    assert len(f.requests) == 1
+    assert field(head(pop_all(m)[0]), "X-Spam-Score") == "7.5"
+    # emptied in the panel: off again
+    assert w.submit("/checks", "/checks", {**GOOD, "spamd": ""}).status == 303
+    assert trust_settings(m)["trust.spamd"] == ""
