@@ -80,6 +80,7 @@ def trace_rows(m, n, timeout=8.0):
 def send(m, msg, sender="alice@good.test", rcpt="bob@example.test"):
     """One message on the MX port; (code, text, seconds from DATA's end to the reply)."""
     with smtplib.SMTP("127.0.0.1", m.ports["smtp"], timeout=60) as s:
+        s.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         s.ehlo("mx.good.test")
         assert s.mail(sender)[0] == 250
         assert s.rcpt(rcpt)[0] == 250
@@ -551,3 +552,49 @@ def test_panel_sets_spamd_and_smtpd_uses_it(mailroom, fake):
     # emptied in the panel: off again
     assert w.submit("/checks", "/checks", {**GOOD, "spamd": ""}).status == 303
     assert trust_settings(m)["trust.spamd"] == ""
+
+
+# ---- what spamd costs a message ---------------------------------------------------------
+
+def test_added_latency(mailroom, spamd, capsys):
+    """End of DATA to the 250, one message at a time, the same clean
+    message with spamd off and on (SIGHUP between): printed for the
+    README; asserted only loosely (a shared machine)."""
+    import signal
+    import statistics
+    m = start(mailroom)
+    n = 15
+
+    def run():
+        out = []
+        with smtplib.SMTP("127.0.0.1", m.ports["smtp"], timeout=60) as s:
+            s.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # no Nagle wait
+            s.ehlo("mx.good.test")
+            for _ in range(n):
+                assert s.mail("alice@good.test")[0] == 250
+                assert s.rcpt("bob@example.test")[0] == 250
+                assert s.docmd("DATA")[0] == 354
+                s.send(message())
+                t0 = time.monotonic()
+                s.send(b".\r\n")
+                code, _ = s.getreply()
+                out.append(time.monotonic() - t0)
+                assert code == 250
+        return out
+
+    off = run()
+    set_settings(m, spamd=f"127.0.0.1:{spamd.port}")
+    before = m.log("smtpd").count("event=trust-settings ")
+    m.procs["smtpd"].send_signal(signal.SIGHUP)
+    m.wait_log("smtpd", "event=trust-settings ", count=before + 1)
+    on = run()
+    ms = [int(x) for x in re.findall(r"spamd_ms=(\d+)", m.log("smtpd"))]
+    med_off, med_on = statistics.median(off) * 1000, statistics.median(on) * 1000
+    with capsys.disabled():
+        print(f"\nspamd latency: end of DATA -> 250, median of {n}: off {med_off:.1f} ms, "
+              f"on {med_on:.1f} ms (added {med_on - med_off:.1f} ms; max on "
+              f"{max(on) * 1000:.1f} ms); smtpd's spamd_ms median "
+              f"{statistics.median(ms)} ms")
+    assert len(ms) == n and "spamd-unavailable" not in m.log("smtpd")
+    assert med_on > med_off  # spamd really was asked
+    assert med_on - med_off < 2000
