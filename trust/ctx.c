@@ -25,7 +25,13 @@
 #define DNS_LOG_EVENT "trust-dns-error"
 
 struct cached_key {
-	unsigned char id[32]; /* SHA-256 of alg and the p= text */
+	/* alg and the exact p= text the key was decoded from: compared in
+	 * full (a hash alone would let a hostile record that collides with a
+	 * signer's text be answered with the signer's key, or the reverse) */
+	int alg;
+	char *p;
+	size_t len;
+	uint64_t hash; /* FNV-1a of the text: most misses end here */
 	EVP_PKEY *key;
 	int64_t added;
 	uint64_t used;
@@ -41,6 +47,11 @@ struct trust_ctx {
 	uint64_t key_clock;
 	struct tdns_cache *cache; /* NULL: caching off (out of memory) */
 	struct trust_psl *psl;    /* NULL: dmarc.c's built-in list */
+	/* SHA-256 fetched once: EVP_sha256() makes OpenSSL 3 look the
+	 * implementation up again at every digest and signature (~1 us each).
+	 * Set before any thread uses it, never changed: the DKIM worker reads
+	 * it too. */
+	EVP_MD *sha256;
 };
 
 struct trust_ctx *trust_new(struct event_base *base, const char *servers,
@@ -65,7 +76,13 @@ struct trust_ctx *trust_new(struct event_base *base, const char *servers,
 		return NULL;
 	}
 	c->cache = tdns_cache_new();
+	c->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL); /* NULL: EVP_sha256() */
 	return c;
+}
+
+const EVP_MD *trust_ctx_sha256(const struct trust_ctx *ctx)
+{
+	return ctx->sha256 ? ctx->sha256 : EVP_sha256();
 }
 
 void trust_set_psl(struct trust_ctx *ctx, struct trust_psl *psl)
@@ -88,35 +105,40 @@ void trust_free(struct trust_ctx **cp)
 	 * their next question: it must not reach the dying channel */
 	c->closing = true;
 	dns_loop_free(&c->dns);
-	for (size_t i = 0; i < KEY_CACHE_MAX; i++)
+	for (size_t i = 0; i < KEY_CACHE_MAX; i++) {
 		EVP_PKEY_free(c->keys[i].key);
+		free(c->keys[i].p);
+	}
 	tdns_cache_free(&c->cache);
 	trust_psl_free(&c->psl);
+	EVP_MD_free(c->sha256);
 	free(c);
 	*cp = NULL;
 }
 
-static void key_id(int alg, const char *p, size_t len, unsigned char *id)
+static uint64_t text_hash(const char *p, size_t len)
 {
-	EVP_MD_CTX *m = EVP_MD_CTX_new();
-	unsigned int n = 0;
-	unsigned char a = (unsigned char)alg;
-	memset(id, 0, 32);
-	if (m && EVP_DigestInit_ex(m, EVP_sha256(), NULL) == 1 &&
-	    EVP_DigestUpdate(m, &a, 1) == 1 && EVP_DigestUpdate(m, p, len) == 1)
-		EVP_DigestFinal_ex(m, id, &n);
-	EVP_MD_CTX_free(m);
+	uint64_t h = 1469598103934665603ULL;
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ (unsigned char)p[i]) * 1099511628211ULL;
+	return h;
+}
+
+static bool key_is(const struct cached_key *k, int alg, const char *p, size_t len,
+		   uint64_t hash)
+{
+	return k->key != NULL && k->alg == alg && k->hash == hash && k->len == len &&
+	       memcmp(k->p, p, len) == 0;
 }
 
 EVP_PKEY *trust_key_cache_get(struct trust_ctx *c, int alg, const char *p,
 			      size_t len)
 {
-	unsigned char id[32];
-	key_id(alg, p, len, id);
+	uint64_t hash = text_hash(p, len);
 	int64_t now = trust_now(c);
 	for (size_t i = 0; i < KEY_CACHE_MAX; i++) {
 		struct cached_key *k = &c->keys[i];
-		if (k->key == NULL || memcmp(k->id, id, sizeof id) != 0)
+		if (!key_is(k, alg, p, len, hash))
 			continue;
 		if (now - k->added > KEY_CACHE_TTL || now < k->added)
 			return NULL; /* stale: decoded again and replaced */
@@ -129,11 +151,10 @@ EVP_PKEY *trust_key_cache_get(struct trust_ctx *c, int alg, const char *p,
 void trust_key_cache_put(struct trust_ctx *c, int alg, const char *p,
 			 size_t len, EVP_PKEY *key)
 {
-	unsigned char id[32];
-	key_id(alg, p, len, id);
+	uint64_t hash = text_hash(p, len);
 	size_t slot = 0;
 	for (size_t i = 0; i < KEY_CACHE_MAX; i++) {
-		if (c->keys[i].key && memcmp(c->keys[i].id, id, sizeof id) == 0) {
+		if (key_is(&c->keys[i], alg, p, len, hash)) {
 			slot = i; /* replace the stale copy */
 			break;
 		}
@@ -142,10 +163,20 @@ void trust_key_cache_put(struct trust_ctx *c, int alg, const char *p,
 		if (c->keys[slot].key == NULL)
 			break;
 	}
-	if (EVP_PKEY_up_ref(key) != 1)
+	char *copy = malloc(len ? len : 1);
+	if (copy == NULL)
 		return;
+	if (EVP_PKEY_up_ref(key) != 1) {
+		free(copy);
+		return;
+	}
+	memcpy(copy, p, len);
 	EVP_PKEY_free(c->keys[slot].key);
-	memcpy(c->keys[slot].id, id, sizeof id);
+	free(c->keys[slot].p);
+	c->keys[slot].alg = alg;
+	c->keys[slot].p = copy;
+	c->keys[slot].len = len;
+	c->keys[slot].hash = hash;
 	c->keys[slot].key = key;
 	c->keys[slot].added = trust_now(c);
 	c->keys[slot].used = ++c->key_clock;

@@ -29,6 +29,7 @@
 #include <openssl/evp.h>
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,10 +73,7 @@ struct trust_dkim {
 	struct trust_ctx *ctx;
 	struct buf headers;
 	bool in_body, line_empty, prev_cr;
-	size_t fstart[FIELDS_MAX], flen[FIELDS_MAX];
 	size_t n_fields;
-	struct sig sigs[TRUST_DKIM_SIGS_MAX];
-	struct dkim_canon simple, relaxed;
 	bool need_simple, need_relaxed;
 	struct trust_dkim_outcome out;
 	trust_dkim_cb cb;
@@ -88,6 +86,12 @@ struct trust_dkim {
 	bool holding;   /* body bytes go to held (not hashed yet) */
 	bool in_job;
 	struct trust_dkim *job_next; /* the worker's queue (under its mutex) */
+	/* Not zeroed by trust_dkim_new (35 KiB a message): the field table is
+	 * read below n_fields, a signature is zeroed when headers_done takes
+	 * it, the canonicalizers are set up there. */
+	size_t fstart[FIELDS_MAX], flen[FIELDS_MAX];
+	struct sig sigs[TRUST_DKIM_SIGS_MAX];
+	struct dkim_canon simple, relaxed;
 };
 
 const char *trust_auth_result_name(enum trust_auth_result r)
@@ -302,7 +306,7 @@ static void parse_sig(struct trust_dkim *d, size_t i, const char *val, size_t le
 	s->h = malloc(h->len + 1);
 	s->bh_ctx = EVP_MD_CTX_new();
 	if (s->h == NULL || s->bh_ctx == NULL ||
-	    EVP_DigestInit_ex(s->bh_ctx, EVP_sha256(), NULL) != 1) {
+	    EVP_DigestInit_ex(s->bh_ctx, trust_ctx_sha256(d->ctx), NULL) != 1) {
 		set_result(d, i, TRUST_AUTH_TEMPERROR, "out of memory");
 		return;
 	}
@@ -473,6 +477,7 @@ static void headers_done(struct trust_dkim *d)
 				continue;
 			}
 			size_t k = d->out.n_sigs++;
+			memset(&d->sigs[k], 0, sizeof d->sigs[k]);
 			d->sigs[k].field = d->n_fields - 1;
 			parse_sig(d, k, colon + 1, vlen);
 		}
@@ -511,9 +516,10 @@ static void body_emit_relaxed(void *ctx, const char *p, size_t n)
 
 struct trust_dkim *trust_dkim_new(struct trust_ctx *ctx)
 {
-	struct trust_dkim *d = calloc(1, sizeof *d);
+	struct trust_dkim *d = malloc(sizeof *d);
 	if (d == NULL)
 		return NULL;
+	memset(d, 0, offsetof(struct trust_dkim, fstart));
 	d->ctx = ctx;
 	d->line_empty = true;
 	if (buf_init(&d->headers, TRUST_DKIM_HEADERS_MAX) < 0) {
@@ -642,7 +648,7 @@ static int header_hash(struct trust_dkim *d, struct sig *s, unsigned char *md,
 		return -1;
 	int rc = -1;
 	EVP_MD_CTX *m = EVP_MD_CTX_new();
-	if (m == NULL || EVP_DigestInit_ex(m, EVP_sha256(), NULL) != 1)
+	if (m == NULL || EVP_DigestInit_ex(m, trust_ctx_sha256(d->ctx), NULL) != 1)
 		goto out;
 	for (char *p = s->h; *p;) {
 		char *e = strchr(p, ':');
@@ -702,7 +708,8 @@ static EVP_PKEY *key_from(int alg, const unsigned char *p, size_t n)
 	return k;
 }
 
-static bool verify(struct sig *s, EVP_PKEY *k, const unsigned char *md, size_t md_len)
+static bool verify(struct sig *s, EVP_PKEY *k, const EVP_MD *md_alg,
+		   const unsigned char *md, size_t md_len)
 {
 	bool ok = false;
 	if (s->alg == ALG_ED25519_SHA256) {
@@ -715,7 +722,7 @@ static bool verify(struct sig *s, EVP_PKEY *k, const unsigned char *md, size_t m
 	EVP_PKEY_CTX *c = EVP_PKEY_CTX_new(k, NULL);
 	ok = c && EVP_PKEY_verify_init(c) == 1 &&
 	     EVP_PKEY_CTX_set_rsa_padding(c, RSA_PKCS1_PADDING) == 1 &&
-	     EVP_PKEY_CTX_set_signature_md(c, EVP_sha256()) == 1 &&
+	     EVP_PKEY_CTX_set_signature_md(c, md_alg) == 1 &&
 	     EVP_PKEY_verify(c, s->b, s->b_len, md, md_len) == 1;
 	EVP_PKEY_CTX_free(c);
 	return ok;
@@ -840,7 +847,7 @@ void dkim_job_run(struct trust_dkim *d)
 			set_result(d, i, TRUST_AUTH_TEMPERROR, "out of memory");
 			continue;
 		}
-		if (!verify(s, s->key, md, md_len)) {
+		if (!verify(s, s->key, trust_ctx_sha256(d->ctx), md, md_len)) {
 			set_result(d, i, TRUST_AUTH_FAIL, "signature did not verify");
 			continue;
 		}
@@ -857,7 +864,7 @@ void dkim_job_run(struct trust_dkim *d)
 
 static void dkim_release(struct trust_dkim *d)
 {
-	for (size_t i = 0; i < TRUST_DKIM_SIGS_MAX; i++) {
+	for (size_t i = 0; i < d->out.n_sigs; i++) {
 		EVP_MD_CTX_free(d->sigs[i].bh_ctx);
 		EVP_PKEY_free(d->sigs[i].key);
 		free(d->sigs[i].h);

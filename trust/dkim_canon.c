@@ -9,6 +9,7 @@
  * LF ends a line like CRLF (smtpd refuses bare LF in DATA anyway).
  */
 #include <ctype.h>
+#include <stddef.h>
 #include <string.h>
 #if defined(__SSE2__)
 #include <emmintrin.h>
@@ -37,7 +38,10 @@ static void put(struct dkim_canon *c, const char *p, size_t n)
 void dkim_canon_init(struct dkim_canon *c, bool relaxed, dkim_emit_fn emit,
 		     void *ctx)
 {
-	memset(c, 0, sizeof *c);
+	/* every field but the stage (read only below n_stage): 8 KiB a
+	 * message not zeroed */
+	memset(c, 0, offsetof(struct dkim_canon, stage));
+	c->n_stage = 0;
 	c->relaxed = relaxed;
 	c->emit = emit;
 	c->ctx = ctx;
@@ -168,6 +172,25 @@ void dkim_canon_end(struct dkim_canon *c)
 
 static bool ws(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
 
+/* Output of the relaxed header canonicalization, staged on the stack and
+ * appended in blocks (a buf_append per octet was most of a header hash). */
+struct hstage {
+	struct buf *out;
+	char b[512];
+	size_t n;
+	int rc;
+};
+
+static void hput(struct hstage *h, char c)
+{
+	if (h->n == sizeof h->b) {
+		if (h->rc == 0 && buf_append(h->out, h->b, h->n) < 0)
+			h->rc = -1;
+		h->n = 0;
+	}
+	h->b[h->n++] = c;
+}
+
 int dkim_canon_header(const char *field, size_t len, bool relaxed, bool crlf,
 		      struct buf *out)
 {
@@ -182,13 +205,10 @@ int dkim_canon_header(const char *field, size_t len, bool relaxed, bool crlf,
 	size_t nl = (size_t)(colon - field);
 	while (nl > 0 && ws(field[nl - 1]))
 		nl--;
-	for (size_t i = 0; i < nl; i++) {
-		char c = (char)tolower((unsigned char)field[i]);
-		if (buf_append(out, &c, 1) < 0)
-			return -1;
-	}
-	if (buf_append(out, ":", 1) < 0)
-		return -1;
+	struct hstage h = {.out = out};
+	for (size_t i = 0; i < nl; i++)
+		hput(&h, (char)tolower((unsigned char)field[i]));
+	hput(&h, ':');
 	bool pending = false, any = false;
 	for (size_t i = (size_t)(colon - field) + 1; i < len; i++) {
 		char c = field[i];
@@ -198,12 +218,17 @@ int dkim_canon_header(const char *field, size_t len, bool relaxed, bool crlf,
 			pending = true;
 			continue;
 		}
-		if (pending && any && buf_append(out, " ", 1) < 0)
-			return -1;
+		if (pending && any)
+			hput(&h, ' ');
 		pending = false;
 		any = true;
-		if (buf_append(out, &c, 1) < 0)
-			return -1;
+		hput(&h, c);
 	}
-	return crlf ? buf_append(out, "\r\n", 2) : 0;
+	if (crlf) {
+		hput(&h, '\r');
+		hput(&h, '\n');
+	}
+	if (h.rc == 0 && buf_append(out, h.b, h.n) < 0)
+		h.rc = -1;
+	return h.rc;
 }

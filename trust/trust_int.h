@@ -52,6 +52,10 @@ bool tdns_name_ok(const char *name);
  * d2i_PUBKEY costs ~1M instructions, and most mail comes from few
  * signers. Returns a new reference (EVP_PKEY_free it) or NULL. */
 typedef struct evp_pkey_st EVP_PKEY;
+typedef struct evp_md_st EVP_MD;
+/* SHA-256 for digests and signatures, fetched once per context (any
+ * thread may use it). */
+const EVP_MD *trust_ctx_sha256(const struct trust_ctx *ctx);
 /* The Public Suffix List DMARC uses, or NULL for the built-in list. */
 const struct trust_psl *trust_ctx_psl(const struct trust_ctx *ctx);
 EVP_PKEY *trust_key_cache_get(struct trust_ctx *ctx, int alg, const char *p,

@@ -4,7 +4,9 @@
  * the loop, each callback runs once on the loop thread, a body over the
  * hold limit falls back to hashing on the loop, and stopping the worker
  * with verifiers queued or freed loses nothing and leaks nothing (ASan
- * build). Keys come from a loopback port nobody answers (key lookup
+ * build); and the context's cache of decoded keys answers only for the
+ * exact key text and algorithm it was given. Keys come from a loopback
+ * port nobody answers (key lookup
  * fails), so what is checked is the body hash and the path through the
  * thread; real signatures through the worker are test_trust_dkim.py's
  * (smtpd always uses the worker).
@@ -18,6 +20,7 @@
 #include <string.h>
 
 #include "../../trust/trust.h"
+#include "../../trust/trust_int.h"
 #include "test.h"
 
 #define N_MSGS 40
@@ -208,4 +211,55 @@ static void test_same_outcome(void)
 	event_base_free(base);
 }
 
-TEST_SUITE(trust_dkim_worker, {"same_outcome", test_same_outcome});
+static EVP_PKEY *ed_key(unsigned char fill)
+{
+	unsigned char raw[32];
+	memset(raw, fill, sizeof raw);
+	return EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL, raw, sizeof raw);
+}
+
+/* Same length, one octet apart: each text gets its own key back, never the
+ * other's; another algorithm or a longer text gets nothing. */
+static void test_key_cache(void)
+{
+	struct event_base *base = event_base_new();
+	char err[128];
+	struct trust_ctx *ctx = trust_new(base, "127.0.0.1:9", err, sizeof err);
+	CHECK(ctx != NULL);
+	if (ctx == NULL)
+		return;
+	static const char a[] = "MCowBQYDK2VwAyEAaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa=";
+	static const char b[] = "MCowBQYDK2VwAyEAaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaab=";
+	EVP_PKEY *ka = ed_key(1), *kb = ed_key(2);
+	CHECK(ka != NULL && kb != NULL);
+	CHECK(trust_key_cache_get(ctx, 2, a, sizeof a - 1) == NULL);
+	trust_key_cache_put(ctx, 2, a, sizeof a - 1, ka);
+	trust_key_cache_put(ctx, 2, b, sizeof b - 1, kb);
+	EVP_PKEY *got = trust_key_cache_get(ctx, 2, a, sizeof a - 1);
+	CHECK(got == ka);
+	EVP_PKEY_free(got);
+	got = trust_key_cache_get(ctx, 2, b, sizeof b - 1);
+	CHECK(got == kb);
+	EVP_PKEY_free(got);
+	CHECK(trust_key_cache_get(ctx, 1, a, sizeof a - 1) == NULL); /* other alg */
+	CHECK(trust_key_cache_get(ctx, 2, a, sizeof a - 2) == NULL); /* prefix */
+	/* forty more keys: the cache stays bounded, the newest are there */
+	for (unsigned char i = 0; i < 40; i++) {
+		char t[sizeof a];
+		memcpy(t, a, sizeof a);
+		t[20] = (char)('A' + i % 26);
+		t[21] = (char)('A' + i / 26);
+		EVP_PKEY *k = ed_key((unsigned char)(10 + i));
+		trust_key_cache_put(ctx, 2, t, sizeof t - 1, k);
+		EVP_PKEY_free(k);
+		got = trust_key_cache_get(ctx, 2, t, sizeof t - 1);
+		CHECK(got != NULL);
+		EVP_PKEY_free(got);
+	}
+	EVP_PKEY_free(ka);
+	EVP_PKEY_free(kb);
+	trust_free(&ctx);
+	event_base_free(base);
+}
+
+TEST_SUITE(trust_dkim_worker, {"same_outcome", test_same_outcome}, {"key_cache", test_key_cache});
