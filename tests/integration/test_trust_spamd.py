@@ -598,3 +598,55 @@ def test_added_latency(mailroom, spamd, capsys):
     assert len(ms) == n and "spamd-unavailable" not in m.log("smtpd")
     assert med_on > med_off  # spamd really was asked
     assert med_on - med_off < 2000
+
+
+def test_spamd_alone_when_other_checks_off(mailroom, fake):
+    """SPF, DKIM and DMARC off: the verdict waits for spamd alone."""
+    f = fake("answer", GOOD_REPLY)
+    start(mailroom, spamd=f"127.0.0.1:{f.port}", spf="no", dkim="no", dmarc="no")
+    assert send(mailroom, message("Alone"))[0] == 250
+    h = head(pop_all(mailroom)[0])
+    assert field(h, "X-Spam-Status") == ("Yes, score=7.5 required=5.0 "
+                                         "tests=SPAMD,FAKE_RULE_A,FAKE_RULE_B")
+    assert len(f.requests) == 1
+
+
+def test_client_gone_while_spamd_thinks(mailroom, fake):
+    """The client drops the connection while the verdict waits for a
+    stalled spamd. smtpd does not read a paused session's socket (as while
+    DKIM keys are looked up), so the message is judged after the timeout on
+    our own checks and stored, once; then smtpd is stopped while another
+    verdict waits: it finishes that message (within the timeout) and exits
+    cleanly."""
+    f = fake("stall")
+    start(mailroom, spamd=f"127.0.0.1:{f.port}", spamd_timeout=2)
+
+    def offer(subject):
+        s = socket.create_connection(("127.0.0.1", mailroom.ports["smtp"]), timeout=10)
+        rf = s.makefile("rb")
+        rf.readline()
+        for line in (b"EHLO mx.good.test\r\n", b"MAIL FROM:<alice@good.test>\r\n",
+                     b"RCPT TO:<bob@example.test>\r\n", b"DATA\r\n"):
+            s.sendall(line)
+            while rf.readline()[3:4] == b"-":
+                pass
+        n = len(f.requests)
+        s.sendall(message(subject) + b".\r\n")
+        deadline = time.monotonic() + 5
+        while len(f.requests) == n and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert len(f.requests) == n + 1
+        return s
+
+    offer("Gone").close()
+    mailroom.wait_log("smtpd", "event=spamd-unavailable", timeout=5)
+    got = pop_all(mailroom)
+    assert [field(head(g), "Subject") for g in got] == ["Gone"]
+    s = offer("Stopped")
+    t0 = time.monotonic()
+    assert mailroom.stop("smtpd") == 0
+    # a stopping smtpd finishes the message in hand: at most the timeout
+    assert time.monotonic() - t0 < 4.0
+    s.close()
+    assert mailroom.log("smtpd").count("event=spamd-unavailable") == 2
+    assert [field(head(g), "Subject") for g in pop_all(mailroom)] == ["Gone", "Stopped"]
