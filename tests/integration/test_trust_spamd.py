@@ -300,13 +300,13 @@ class FakeSpamd:
     """Listens on a loopback port; per connection reads the request (up to
     Content-length, or until EOF) and then does what mode says."""
 
-    def __init__(self, mode, reply=b""):
+    def __init__(self, mode, reply=b"", host="127.0.0.1"):
         self.mode, self.reply = mode, reply
         self.requests = []
-        self.sock = socket.socket()
+        self.sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.port = free_port()
-        self.sock.bind(("127.0.0.1", self.port))
+        self.sock.bind((host, self.port))
         self.sock.listen(16)
         self.stopping = False
         self.conns = []
@@ -366,8 +366,8 @@ class FakeSpamd:
 def fake():
     made = []
 
-    def make(mode, reply=b""):
-        f = FakeSpamd(mode, reply)
+    def make(mode, reply=b"", host="127.0.0.1"):
+        f = FakeSpamd(mode, reply, host)
         made.append(f)
         return f
     yield make
@@ -405,6 +405,25 @@ def test_fake_spamd_request_and_reply(mailroom, fake):
     assert status.endswith(",SPAMD,FAKE_RULE_A,FAKE_RULE_B"), status
     row = trace_rows(mailroom, 1)[0]
     assert row["outcome"] == "tagged" and "spamd=7.5/5.0" in row["details"]
+
+
+def ipv6_loopback():
+    try:
+        with socket.socket(socket.AF_INET6) as t:
+            t.bind(("::1", 0))
+        return True
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not ipv6_loopback(), reason="no IPv6 loopback here")
+def test_fake_spamd_on_ipv6_loopback(mailroom, fake):
+    f = fake("answer", GOOD_REPLY, host="::1")
+    start(mailroom, spamd=f"[::1]:{f.port}")
+    assert send(mailroom, message("Six"))[0] == 250
+    assert len(f.requests) == 1
+    assert field(head(pop_all(mailroom)[0]), "X-Spam-Score") == "7.5"
+    assert f'spamd="[::1]:{f.port}"' in mailroom.log("smtpd")
 
 
 def test_big_message_sends_first_512k(mailroom, fake):
