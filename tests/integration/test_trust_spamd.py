@@ -166,6 +166,14 @@ class Spamd:
         return [(float(a), float(b)) for a, b in re.findall(
             r"spamd: (?:clean message|identified spam) \((-?[\d.]+)/(-?[\d.]+)\)", self.log())]
 
+    def wait_results(self, n, timeout=10.0):
+        """spamd's result lines once there are more than n (a child may log
+        just after it answered)."""
+        deadline = time.monotonic() + timeout
+        while len(self.results()) <= n and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return self.results()
+
     def close(self):
         self.stop()
         shutil.rmtree(self.dir, ignore_errors=True)
@@ -217,7 +225,7 @@ def test_clean_message_carries_spamds_score(mailroom, spamd):
     assert len(got) == 1
     h = head(got[0])
     # what spamd itself logged for this message
-    res = spamd.results()[n_before:]
+    res = spamd.wait_results(n_before)[n_before:]
     assert len(res) == 1, spamd.log()[-2000:]
     flag, _, sa_tests = res[0]
     sa_score, sa_required = spamd.scores()[-1]
@@ -244,12 +252,14 @@ def test_clean_message_carries_spamds_score(mailroom, spamd):
 
 def test_gtube_is_tagged_spam(mailroom, spamd):
     start(mailroom, spamd=f"127.0.0.1:{spamd.port}", spam_subject_tag="[SPAM]")
+    n_before = len(spamd.results())
     body = f"This is the GTUBE test.\r\n\r\n{GTUBE}\r\n"
     code, text, _ = send(mailroom, message("Cheap offer", body))
     assert code == 250, text
     got = pop_all(mailroom)
     assert len(got) == 1
     h = head(got[0])
+    assert spamd.wait_results(n_before)[-1][0] == "Y"
     sa_score, _ = spamd.scores()[-1]
     assert sa_score >= 900  # GTUBE is 1000 points, other rules move it a little
     assert field(h, "X-Spam-Flag") == "YES"
