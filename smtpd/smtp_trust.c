@@ -68,6 +68,7 @@ void smtp_trust_init(struct smtp_trust *t, struct event_base *base,
 		     struct store *st, const struct config *cfg)
 {
 	memset(t, 0, sizeof(*t));
+	t->base = base;
 	t->st = st;
 	t->hostname = cfg->hostname;
 	trust_settings_defaults(&t->set);
@@ -581,7 +582,7 @@ static void spamd_ask(struct smtp_trust_conn *tc)
 	snprintf(field, sizeof(field),
 		 "Received: from %s ([%s])\r\n\tby %s with ESMTP; %s\r\n",
 		 helo[0] ? helo : "unknown", tc->ip, tc->t->hostname, date);
-	trust_message_spamd(tc->msg, tc->t->reload ? event_get_base(tc->t->reload) : NULL,
+	trust_message_spamd(tc->msg, tc->t->base,
 			    field);
 }
 

@@ -59,6 +59,7 @@ struct smtp_trust {
 	struct smtp_local_answer local[SMTP_LOCAL_SLOTS];
 	struct smtp_grey_known grey_known[SMTP_GREY_KNOWN_SLOTS];
 	struct trust_ctx *ctx; /* NULL: DNS unusable, every check is skipped */
+	struct event_base *base; /* the loop (spamd connections) */
 	struct trust_settings set;
 	struct store *st;      /* the loop thread's handle (settings, greylist) */
 	const char *hostname;  /* authserv-id; points into the live config */
