@@ -5,7 +5,9 @@
  * RATE_KEYS_MAX entries a scan is a few microseconds, and nothing a client
  * sends can make them grow. Ids are compared in constant time. With a
  * store attached the session array is a cache of web_sessions: every
- * create/destroy goes to both, a cache miss reads the store once.
+ * create/destroy goes to both, a cache miss reads the store once, and a
+ * hit is confirmed by one lookup of the row (still_stored below), since
+ * mailroomctl, another process, deletes rows this cache cannot see go.
  */
 #include "session.h"
 
@@ -189,6 +191,37 @@ static struct session *reload(struct session_table *t, const char *id,
 	return slot;
 }
 
+/*
+ * Whether the cached session s still has its row. Another process ends
+ * sessions behind this cache's back: `mailroomctl user passwd|set
+ * --disable|del` delete the account's rows, and the cookie must be refused
+ * on the very next request, not after a restart. So every hit costs one
+ * lookup by primary key (a SHA-256 and an indexed SELECT: a few
+ * microseconds next to the account read every request does anyway). A
+ * change counter would be cheaper only if something bumped it; SQLite's
+ * data_version moves on every commit of smtpd too, so it would save little.
+ * A row that is gone (or, never in practice, names another account) drops
+ * the slot. A store error refuses this request but keeps the slot: failing
+ * closed, the next request asks again.
+ */
+static bool still_stored(struct session_table *t, struct session *s)
+{
+	struct store_websession w;
+	int rc = store_websession_get(t->store, s->id, &w);
+	if (rc == STORE_OK && strcmp(w.address, s->address) == 0)
+		return true;
+	if (rc == STORE_OK || rc == STORE_NOTFOUND) {
+		char esc[LOG_ESCAPED_MAX];
+		log_info("webadmin: event=session-revoked address=\"%s\"",
+			 log_escape(esc, sizeof esc, s->address, strlen(s->address)));
+		memset(s, 0, sizeof *s);
+	} else {
+		log_warn("webadmin: event=session-check-failed error=\"%s\"",
+			 store_errmsg(t->store));
+	}
+	return false;
+}
+
 struct session *session_find(struct session_table *t, const char *id,
 			     int64_t now)
 {
@@ -201,8 +234,11 @@ struct session *session_find(struct session_table *t, const char *id,
 		if (s->id[0] != '\0' && id_eq(s->id, id))
 			found = s;
 	}
-	if (found == NULL)
+	bool from_store = false; /* reload just read the row */
+	if (found == NULL) {
 		found = reload(t, id, now);
+		from_store = true;
+	}
 	if (found == NULL)
 		return NULL;
 	if (!live(t, found, now)) {
@@ -211,6 +247,8 @@ struct session *session_find(struct session_table *t, const char *id,
 		memset(found, 0, sizeof *found);
 		return NULL;
 	}
+	if (t->store != NULL && !from_store && !still_stored(t, found))
+		return NULL;
 	found->last_seen = now;
 	if (t->store != NULL && now - found->stored_seen >= touch_every(t)) {
 		if (store_websession_touch(t->store, found->id, now) == STORE_OK)

@@ -6,8 +6,11 @@
  * once session_table_attach() gave the table a store, every session is
  * also a row of web_sessions (store/websession.h: only the id's SHA-256 is
  * stored) and the secret is the setting "webadmin.session_secret". The
- * fixed array below is then a cache in front of the store: a hit costs no
- * SQL, a miss (after a restart, or an evicted slot) reads the row once.
+ * fixed array below is then a cache in front of the store: a miss (after a
+ * restart, or an evicted slot) reads the row into a slot, and a hit still
+ * looks the row up once (by primary key) to confirm it exists, because
+ * mailroomctl (user passwd, set --disable, del) deletes rows from another
+ * process and the old cookie must be refused on the very next request.
  * last_seen reaches the store at most every SESSION_TOUCH_SECONDS (less
  * when the idle limit is short), so a session restored after a restart
  * may end up to that much early, never late. Without a store (unit tests)
@@ -86,8 +89,10 @@ int session_table_attach(struct session_table *t, struct store *st,
  * the store refused the row). */
 int session_create(struct session_table *t, const char *address, int64_t now,
 		   char id_r[SESSION_ID_HEX + 1]) __attribute__((warn_unused_result));
-/* The live session with this id (touching it), or NULL. Looks in the
- * store when the cache does not have it; deletes it there once expired. */
+/* The live session with this id (touching it), or NULL. With a store it
+ * is NULL too when the row is gone (another process ended the session) or
+ * cannot be read; looks in the store when the cache does not have it;
+ * deletes it there once expired. */
 struct session *session_find(struct session_table *t, const char *id,
 			     int64_t now);
 void session_destroy(struct session_table *t, const char *id);

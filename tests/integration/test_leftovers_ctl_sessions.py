@@ -1,12 +1,10 @@
 """mailroomctl user passwd / set --disable / del end the account's web
 panel sessions, like the panel's own password change: the row in
-web_sessions goes, so the cookie taken before the change is refused (after
-a restart of mailroom-webadmin, which reads sessions from the store; see
-the xfail below for the running panel's in-memory cache) and does not come
-back when the account is enabled again or re-created."""
+web_sessions goes, so the cookie taken before the change is refused (by
+the running mailroom-webadmin on the very next request, since its in-memory
+cache confirms every hit against the store, and after a restart) and does
+not come back when the account is enabled again or re-created."""
 import sqlite3
-
-import pytest
 
 from test_web_client import Web
 
@@ -91,12 +89,24 @@ def test_ctl_set_other_fields_keeps_sessions(mailroom):
     assert logged_in(bob)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "webadmin/session.c keeps sessions in an in-memory cache and session_find "
-    "does not look at the store on a hit, so a running panel keeps honouring a "
-    "cookie whose row mailroomctl deleted until it restarts (webadmin's room)"))
 def test_ctl_passwd_ends_sessions_of_a_running_panel(mailroom):
     m = mailroom
-    bob, _ = two_sessions(m)
+    bob, admin = two_sessions(m)
     m.ctl("user", "passwd", BOB, input="bob-new-pw-2\n")
     assert bob.get("/").header("Location") == "/login"
+    assert logged_in(admin)  # the other account's cached session still works
+
+
+def test_ctl_disable_and_del_end_sessions_of_a_running_panel(mailroom):
+    m = mailroom
+    bob, admin = two_sessions(m)
+    m.ctl("user", "set", BOB, "--disable")
+    m.ctl("user", "set", BOB, "--enable")  # enabled again before bob's next request
+    assert bob.get("/").header("Location") == "/login"
+    assert logged_in(admin)
+    assert bob.login(BOB, BOB_PW).status == 303
+    assert logged_in(bob)
+    assert "deleted" in m.ctl("user", "del", BOB).stdout
+    m.add_user(BOB, BOB_PW)  # re-created, same password, before the next request
+    assert bob.get("/").header("Location") == "/login"
+    assert logged_in(admin)
