@@ -1,15 +1,22 @@
 /*
  * fuzz_smtp_path.c - libFuzzer harness for the MAIL/RCPT path and ESMTP
  * parameter parser and the SASL base64 decoder (smtpd/smtp_parse.h).
+ * The first input byte chooses the prefix and the addr.h flags (bit 0
+ * ADDR_ALLOW_UTF8, bit 1 "TO:", bit 2 ADDR_ALLOW_ULABEL: U-label domains
+ * through libidn2); the rest is the command's argument text.
  * Properties: an accepted mailbox is NUL-terminated, lowercase ASCII or
  * UTF-8 only when allowed, never holds a relay character ('%', '!', '"',
- * '[', ':') or a second '@'; parameter slices lie inside the input;
- * base64 output never exceeds 3/4 of the input.
+ * '[', ':') or a second '@'; its domain is always ASCII LDH (a U-label
+ * domain only comes back as A-labels), and the stored form parses again,
+ * unchanged, as a plain ASCII-domain address: what reaches the store
+ * re-validates. Parameter slices lie inside the input; base64 output never
+ * exceeds 3/4 of the input.
  */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "../../common/addr.h"
 #include "../../smtpd/smtp_parse.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -32,13 +39,28 @@ static void check_addr(const struct addr *a, int flags)
 	}
 	if (ats != 1)
 		abort();
+	/* the domain: ASCII letters, digits, '-' and '.', equal to a->domain */
+	const char *at = strchr(a->full, '@');
+	if (strcmp(at + 1, a->domain) != 0 ||
+	    strspn(a->domain, "abcdefghijklmnopqrstuvwxyz0123456789-.") !=
+		    strlen(a->domain))
+		abort();
+	/* the stored form is a fixed point: it parses again without
+	 * ADDR_ALLOW_ULABEL (its domain is ASCII) to the same text */
+	struct addr again;
+	const char *err = NULL;
+	if (addr_parse(a->full, n, flags & ADDR_ALLOW_UTF8, &again, &err) != 0 ||
+	    strcmp(again.full, a->full) != 0 ||
+	    strcmp(again.domain, a->domain) != 0)
+		abort();
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (size < 1)
 		return 0;
-	int flags = (data[0] & 1) ? ADDR_ALLOW_UTF8 : 0;
+	int flags = ((data[0] & 1) ? ADDR_ALLOW_UTF8 : 0) |
+		    ((data[0] & 4) ? ADDR_ALLOW_ULABEL : 0);
 	const char *prefix = (data[0] & 2) ? "TO:" : "FROM:";
 	char *buf = malloc(size);
 	if (buf == NULL)
