@@ -120,13 +120,16 @@ void smtp_trust_free(struct smtp_trust *t)
 	if (t->reload != NULL)
 		event_free(t->reload);
 	t->reload = NULL;
-	smtp_trace_stop(&t->trace);
 	if (t->dkim_worker != NULL) {
 		uint64_t jobs = trust_dkim_worker_jobs(t->dkim_worker);
 		trust_dkim_worker_stop(&t->dkim_worker); /* before the context goes */
 		log_info("event=dkim-worker-stopped jobs=%llu", (unsigned long long)jobs);
 	}
+	/* SPF checks still running for greylisted rows are answered now
+	 * (cancelled): their rows go out without SPF, before the trace stops */
+	t->closing = true;
 	trust_free(&t->ctx);
+	smtp_trace_stop(&t->trace);
 }
 
 void smtp_trust_conn_init(struct smtp_trust_conn *tc, struct smtp_trust *t,
@@ -149,6 +152,28 @@ void smtp_trust_conn_free(struct smtp_trust_conn *tc)
 }
 
 /* ---- the message trace (smtp_trace.h, store/trace.h) --------------------- */
+
+/*
+ * The SPF check's callback argument. While the transaction lives it points
+ * to the connection. A transaction whose recipients were all greylisted
+ * usually ends (451, then QUIT) before an uncached SPF lookup does; then
+ * its trace row waits here with the check, which goes on without the
+ * connection, and is queued when SPF answers, so the row shows why the
+ * sender might be worth the wait.
+ */
+struct smtp_spf_wait {
+	struct smtp_trust_conn *tc; /* NULL once detached */
+	struct smtp_trust *t;
+	struct store_trace *row;    /* detached: the greylisted row */
+};
+
+static void trace_spf(struct store_trace *r, const struct trust_spf_outcome *o)
+{
+	r->spf[0] = '\0';
+	str_cat_cut(r->spf, sizeof(r->spf), trust_spf_result_name(o->result),
+		    o->helo_identity ? " helo=" : " mailfrom=", o->domain, NULL);
+}
+
 
 #define TRACE_GREY_MAX 1024
 
@@ -218,9 +243,7 @@ static void trace_envelope(const struct smtp_trust_conn *tc, struct store_trace 
 	str_copy_cut(r->helo, sizeof(r->helo), tc->helo);
 	str_copy_cut(r->sender, sizeof(r->sender), tc->sender);
 	if (tc->spf_done)
-		str_cat_cut(r->spf, sizeof(r->spf), trust_spf_result_name(tc->spf_out.result),
-		     tc->spf_out.helo_identity ? " helo=" : " mailfrom=",
-		     tc->spf_out.domain, NULL);
+		trace_spf(r, &tc->spf_out);
 }
 
 static void trace_dkim(const struct trust_dkim_outcome *d, char *out, size_t cap)
@@ -330,15 +353,28 @@ static void trace_end(struct smtp_trust_conn *tc)
 		free(tc->row);
 		tc->row = NULL;
 	} else if (tc->traced && tc->grey.len > 0) {
-		struct store_trace r;
-		trace_envelope(tc, &r);
-		str_copy_cut(r.rcpts, sizeof(r.rcpts), tc->grey.data);
-		str_copy_cut(r.outcome, sizeof(r.outcome), STORE_TRACE_GREYLISTED);
-		str_copy_cut(r.reply, sizeof(r.reply), tc->reply);
-		snprintf(r.details, sizeof(r.details), "stage=rcpt%s%s",
-			 tc->rcpts.len ? " accepted=" : "",
-			 tc->rcpts.len ? tc->rcpts.data : "");
-		trace_emit(tc, &r);
+		struct store_trace *r = malloc(sizeof(*r));
+		if (r != NULL) {
+			trace_envelope(tc, r);
+			str_copy_cut(r->rcpts, sizeof(r->rcpts), tc->grey.data);
+			str_copy_cut(r->outcome, sizeof(r->outcome), STORE_TRACE_GREYLISTED);
+			str_copy_cut(r->reply, sizeof(r->reply), tc->reply);
+			snprintf(r->details, sizeof(r->details), "stage=rcpt%s%s",
+				 tc->rcpts.len ? " accepted=" : "",
+				 tc->rcpts.len ? tc->rcpts.data : "");
+			if (tc->spf != NULL && tc->spf_wait != NULL) {
+				/* SPF still running: the row goes out with
+				 * its answer (on_spf) */
+				tc->spf_wait->tc = NULL;
+				tc->spf_wait->row = r;
+				tc->spf_wait = NULL;
+				tc->spf = NULL;
+				tc->spf_started = false;
+			} else {
+				trace_emit(tc, r);
+				free(r);
+			}
+		}
 	}
 	tc->traced = false;
 	buf_reset(&tc->grey);
@@ -387,7 +423,18 @@ static void finish(struct smtp_trust_conn *tc);
 
 static void on_spf(void *arg, const struct trust_spf_outcome *o)
 {
-	struct smtp_trust_conn *tc = arg;
+	struct smtp_spf_wait *w = arg;
+	struct smtp_trust_conn *tc = w->tc;
+	if (tc == NULL) {
+		if (!w->t->closing)
+			trace_spf(w->row, o);
+		smtp_trace_add(&w->t->trace, w->row);
+		free(w->row);
+		free(w);
+		return;
+	}
+	free(w);
+	tc->spf_wait = NULL;
 	tc->spf = NULL;
 	tc->spf_out = *o;
 	tc->spf_done = true;
@@ -407,9 +454,15 @@ void smtp_trust_mail(struct smtp_trust_conn *tc, const char *helo,
 	trace_begin(tc, helo, sender);
 	if (!t->set.spf)
 		return;
+	struct smtp_spf_wait *w = calloc(1, sizeof(*w));
+	if (w == NULL)
+		return; /* no SPF for this transaction (logged nowhere: rare) */
+	w->tc = tc;
+	w->t = t;
+	tc->spf_wait = w;
 	tc->spf_started = true;
 	struct trust_spf *h = trust_spf_check(t->ctx, tc->ip, helo, sender,
-					      on_spf, tc);
+					      on_spf, w);
 	if (!tc->spf_done)
 		tc->spf = h;
 }
@@ -700,7 +753,9 @@ int smtp_trust_message_end(struct smtp_trust_conn *tc,
 void smtp_trust_reset(struct smtp_trust_conn *tc)
 {
 	trace_end(tc);
-	trust_spf_cancel(&tc->spf);
+	trust_spf_cancel(&tc->spf); /* on_spf will not run: its argument goes */
+	free(tc->spf_wait);
+	tc->spf_wait = NULL;
 	trust_message_free(&tc->msg);
 	if (tc->af_live)
 		trust_arfilter_free(&tc->af);

@@ -69,6 +69,7 @@ struct smtp_trust {
 	struct smtp_trace trace; /* message trace rows to the store */
 	/* DKIM arithmetic off the loop; NULL: verified on the loop */
 	struct trust_dkim_worker *dkim_worker;
+	bool closing; /* smtp_trust_free: SPF answers now are cancellations */
 };
 
 /* Never fails hard: without DNS the checks are off (logged). */
@@ -92,6 +93,7 @@ struct smtp_trust_conn {
 	void *arg;
 	/* the transaction */
 	struct trust_spf *spf;
+	struct smtp_spf_wait *spf_wait; /* the SPF check's callback argument */
 	bool spf_started, spf_done;
 	struct trust_spf_outcome spf_out;
 	struct trust_message *msg;
