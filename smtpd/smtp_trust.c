@@ -663,8 +663,17 @@ int smtp_trust_message_begin(struct smtp_trust_conn *tc, bool authenticated,
 	tc->msg = trust_message_new(t->ctx, &p);
 	if (tc->msg == NULL)
 		return -1;
-	if (t->set.spamd[0] != '\0')
-		spamd_ask(tc);
+	if (t->set.spamd[0] != '\0') {
+		if (t->spamd_inflight < SMTP_TRUST_SPAMD_MAX) {
+			spamd_ask(tc);
+			tc->spamd_asked = true;
+			t->spamd_inflight++;
+		} else if (time(NULL) != t->spamd_busy_logged) {
+			t->spamd_busy_logged = time(NULL);
+			log_warn("session=%s event=spamd-busy inflight=%u (this message is "
+				 "checked without spamd)", tc->id, t->spamd_inflight);
+		}
+	}
 	tc->sink = sink;
 	tc->sink_ctx = sink_ctx;
 	wbuf_free(tc);
@@ -757,6 +766,10 @@ void smtp_trust_reset(struct smtp_trust_conn *tc)
 	free(tc->spf_wait);
 	tc->spf_wait = NULL;
 	trust_message_free(&tc->msg);
+	if (tc->spamd_asked) {
+		tc->spamd_asked = false;
+		tc->t->spamd_inflight--;
+	}
 	if (tc->af_live)
 		trust_arfilter_free(&tc->af);
 	tc->af_live = false;

@@ -19,6 +19,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "../common/buf.h"
 #include "../common/config.h"
@@ -70,7 +71,14 @@ struct smtp_trust {
 	/* DKIM arithmetic off the loop; NULL: verified on the loop */
 	struct trust_dkim_worker *dkim_worker;
 	bool closing; /* smtp_trust_free: SPF answers now are cancellations */
+	/* messages being checked by spamd now (each holds a copy of up to
+	 * 512 KiB for it): at most SMTP_TRUST_SPAMD_MAX, so a slow spamd and
+	 * many sessions cannot grow smtpd without bound */
+	unsigned spamd_inflight;
+	time_t spamd_busy_logged;
 };
+
+#define SMTP_TRUST_SPAMD_MAX 64
 
 /* Never fails hard: without DNS the checks are off (logged). */
 void smtp_trust_init(struct smtp_trust *t, struct event_base *base,
@@ -94,6 +102,7 @@ struct smtp_trust_conn {
 	/* the transaction */
 	struct trust_spf *spf;
 	struct smtp_spf_wait *spf_wait; /* the SPF check's callback argument */
+	bool spamd_asked; /* counted in t->spamd_inflight until the reset */
 	bool spf_started, spf_done;
 	struct trust_spf_outcome spf_out;
 	struct trust_message *msg;

@@ -503,6 +503,39 @@ def test_fake_spamd_stalls_timeout(mailroom, fake):
     assert len(pop_all(mailroom)) == 3
 
 
+def test_at_most_64_messages_wait_for_spamd(mailroom, fake):
+    """A stalled spamd and 64 messages waiting for it: the 65th is checked
+    without spamd at once (each waiting message holds a copy for spamd, so
+    the count bounds smtpd's memory), and once the 64 are answered spamd is
+    asked again."""
+    f = fake("stall")
+    start(mailroom, spamd=f"127.0.0.1:{f.port}", spamd_timeout=6)
+    results = []
+
+    def one(i):
+        try:
+            results.append(send(mailroom, message(f"wait {i}"))[0])
+        except Exception as e:  # noqa: BLE001 (recorded, asserted below)
+            results.append(repr(e))
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(64)]
+    for t in threads:
+        t.start()
+    deadline = time.monotonic() + 5
+    while len(f.requests) < 64 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert len(f.requests) == 64
+    code, text, secs = send(mailroom, message("the 65th"))
+    assert code == 250, text
+    assert secs < 2.0, secs
+    assert "event=spamd-busy inflight=64" in mailroom.log("smtpd")
+    assert len(f.requests) == 64
+    for t in threads:
+        t.join(30)
+    assert results == [250] * 64, results
+    send(mailroom, message("after"))  # stalls again: spamd is asked once more
+    assert len(f.requests) == 65
+
+
 def test_empty_setting_asks_nobody(mailroom, fake):
     """trust.spamd empty (the default): no connection, headers as before."""
     f = fake("answer", GOOD_REPLY)
