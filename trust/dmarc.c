@@ -10,6 +10,7 @@
  * subdomain of an unusual multi-label public suffix is grouped too widely.
  */
 #include <ctype.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -177,9 +178,11 @@ struct trust_dmarc {
 	bool finished; /* outcome ready, delivered when evaluate returns */
 	char org[TRUST_DOMAIN_MAX + 1];
 	struct trust_dmarc_input in;
-	struct trust_dkim_outcome dkim; /* copy: the caller's may go */
 	char spf_domain[TRUST_DOMAIN_MAX + 1];
 	struct trust_dmarc_outcome out;
+	/* last: a copy of the caller's (which may go), written whole by
+	 * trust_dmarc_evaluate rather than zeroed and then overwritten */
+	struct trust_dkim_outcome dkim;
 };
 
 static void deliver(struct trust_dmarc *m)
@@ -284,7 +287,14 @@ struct trust_dmarc *trust_dmarc_evaluate(struct trust_ctx *ctx,
 					 const struct trust_dmarc_input *in,
 					 trust_dmarc_cb cb, void *arg)
 {
-	struct trust_dmarc *m = calloc(1, sizeof *m);
+	struct trust_dmarc *m = malloc(sizeof *m);
+	if (m != NULL) {
+		memset(m, 0, offsetof(struct trust_dmarc, dkim));
+		if (in->dkim)
+			m->dkim = *in->dkim;
+		else
+			memset(&m->dkim, 0, sizeof m->dkim);
+	}
 	if (m == NULL) {
 		struct trust_dmarc_outcome o;
 		memset(&o, 0, sizeof o);
@@ -297,8 +307,6 @@ struct trust_dmarc *trust_dmarc_evaluate(struct trust_ctx *ctx,
 	m->cb = cb;
 	m->arg = arg;
 	m->in = *in;
-	if (in->dkim)
-		m->dkim = *in->dkim;
 	str_copy_cut(m->spf_domain, sizeof m->spf_domain, in->spf_domain ? in->spf_domain : "");
 	str_copy_cut(m->out.domain, sizeof m->out.domain, in->from_domain ? in->from_domain : "");
 	if (in->from_count != 1 || !tdns_name_ok(m->out.domain) ||

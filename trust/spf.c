@@ -15,6 +15,7 @@
  */
 #include <arpa/inet.h>
 #include <ctype.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,12 +32,14 @@
 struct frame {
 	char domain[TRUST_DOMAIN_MAX + 1];
 	char *text; /* the record (owned); terms point into it */
-	struct trust_spf_record rec;
 	size_t idx;
 	bool loaded;
 	bool via_redirect; /* result goes to the parent as its own */
 	bool top_chain;    /* reached from the start by redirects only: exp applies */
 	bool redirect_done;
+	/* last, not zeroed by push_frame: read only once loaded, and
+	 * trust_spf_record_parse sets all of it */
+	struct trust_spf_record rec;
 };
 
 enum phase { PH_NONE, PH_RECORD, PH_A, PH_MX, PH_MX_ADDR, PH_PTR,
@@ -60,19 +63,22 @@ struct trust_spf {
 	bool matched;
 	enum trust_spf_result pending_result; /* set: frame ends with it */
 	bool have_pending;
-	char names[SPF_MX_PTR_MAX][TRUST_DOMAIN_MAX + 1];
 	size_t n_names, name_idx;
 	char target[TRUST_DOMAIN_MAX + 2]; /* ptr: the domain to match */
 	bool exp_pending;
 	/* %{p}: resolved once, on first use (7.3) */
 	bool p_done, p_for_exp;
 	char p_name[TRUST_DOMAIN_MAX + 1];
-	char p_names[SPF_MX_PTR_MAX][TRUST_DOMAIN_MAX + 1];
-	bool p_valid[SPF_MX_PTR_MAX];
 	size_t n_p, p_idx;
-	char exp_text[TDNS_TXT_MAX + 1];
 	struct timespec started; /* CLOCK_MONOTONIC */
 	struct trust_spf_outcome out;
+	/* Not zeroed by trust_spf_check (9 KiB of a check that mostly needs
+	 * none of it): the name tables are read below n_names / n_p, the
+	 * exp text once on_exp wrote it (set to "" at the start). */
+	char names[SPF_MX_PTR_MAX][TRUST_DOMAIN_MAX + 1];
+	char p_names[SPF_MX_PTR_MAX][TRUST_DOMAIN_MAX + 1];
+	bool p_valid[SPF_MX_PTR_MAX];
+	char exp_text[TDNS_TXT_MAX + 1];
 };
 
 const char *trust_spf_result_name(enum trust_spf_result r)
@@ -435,9 +441,10 @@ static bool push_frame(struct trust_spf *s, const char *domain, bool via_redirec
 		reason(s, "too deep");
 		return false;
 	}
-	struct frame *f = calloc(1, sizeof *f);
+	struct frame *f = malloc(sizeof *f);
 	if (f == NULL)
 		return false;
+	memset(f, 0, offsetof(struct frame, rec));
 	str_copy_cut(f->domain, sizeof f->domain, domain);
 	f->via_redirect = via_redirect;
 	f->top_chain = s->depth == 0 ||
@@ -791,7 +798,11 @@ struct trust_spf *trust_spf_check(struct trust_ctx *ctx, const char *client_ip,
 				  const char *helo, const char *mail_from,
 				  trust_spf_cb cb, void *arg)
 {
-	struct trust_spf *s = calloc(1, sizeof *s);
+	struct trust_spf *s = malloc(sizeof *s);
+	if (s != NULL) {
+		memset(s, 0, offsetof(struct trust_spf, names));
+		s->exp_text[0] = '\0';
+	}
 	if (s == NULL) {
 		struct trust_spf_outcome o;
 		memset(&o, 0, sizeof o);
