@@ -23,10 +23,11 @@ CAMPAIGN_DIR=${CAMPAIGN_DIR:-/var/tmp/mailroom-fuzz}
 bin_dir=${FUZZ_BIN_DIR:-$here/../../build/fuzz}
 
 summary() {
-	printf "%-22s %6s %10s %14s %8s\n" target slices cpu-min executions crashes
-	awk -F'\t' 'NR > 1 { cpu[$2] += $5; ex[$2] += $6; cr[$2] += $8; n[$2]++ }
+	printf "%-22s %6s %10s %14s %8s %8s\n" target slices cpu-min executions crashes timeouts
+	awk -F'\t' 'NR > 1 { cpu[$2] += $5; ex[$2] += $6; n[$2]++
+		if ($8 == "timeout") to[$2]++; else cr[$2] += $8 }
 	END {
-		for (t in cpu) printf "%-22s %6d %10.1f %14d %8d\n", t, n[t], cpu[t] / 60, ex[t], cr[t]
+		for (t in cpu) printf "%-22s %6d %10.1f %14d %8d %8d\n", t, n[t], cpu[t] / 60, ex[t], cr[t], to[t]
 	}' "$ledger" | sort
 }
 
@@ -58,8 +59,17 @@ run() {
 		execs=$(awk '/stat::number_of_executed_units/ { print $2 }' "$log" | tail -1)
 		wall=$(awk '/Done [0-9]+ runs in/ { print $(NF-1) }' "$log" | tail -1)
 		after=$(ls "$corpus" | wc -l)
+		# a timeout (an input ran over -timeout=10 s of wall time: also what
+		# a SIGSTOP of the slice looks like) is recorded as such, not as a
+		# crash; replay the input from $CAMPAIGN_DIR/crashes to judge it
 		crashes=0
-		[ "$rc" -ne 0 ] && crashes=1
+		if [ "$rc" -ne 0 ]; then
+			if grep -q 'ERROR: libFuzzer: timeout' "$log"; then
+				crashes=timeout
+			else
+				crashes=1
+			fi
+		fi
 		printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$(date -u +%F)" "$t" "$commit" \
 			"${wall:-$slice}" "${cpu:-0}" "${execs:-0}" $((after - before)) "$crashes" >>"$ledger"
 	done
