@@ -47,11 +47,19 @@ static int buf_reserve(struct buf *b, size_t extra)
 
 int buf_init(struct buf *b, size_t max)
 {
+	return buf_init_sized(b, max, BUF_INITIAL);
+}
+
+int buf_init_sized(struct buf *b, size_t max, size_t first)
+{
 	b->data = NULL;
 	b->len = 0;
 	b->cap = 0;
 	b->max = max == SIZE_MAX ? SIZE_MAX - 1 : max;
-	size_t first = max < BUF_INITIAL ? max + 1 : BUF_INITIAL;
+	if (first < 1)
+		first = 1;
+	if (first > b->max)
+		first = b->max + 1;
 	b->data = malloc(first);
 	if (b->data == NULL) {
 		errno = ENOMEM;

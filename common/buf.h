@@ -33,6 +33,11 @@ struct buf {
 
 /* 0 or -1 (ENOMEM). max is the cap; the buffer starts small. */
 int buf_init(struct buf *b, size_t max) __attribute__((warn_unused_result));
+/* buf_init with room for `first` bytes at once (at most max): for buffers
+ * whose usual size is known, so they do not grow from 64 bytes by doubling
+ * (a realloc and a copy each time) for every message. */
+int buf_init_sized(struct buf *b, size_t max, size_t first)
+	__attribute__((warn_unused_result));
 void buf_free(struct buf *b);
 void buf_reset(struct buf *b);
 /* 0, or -1 with errno EMSGSIZE (cap) or ENOMEM; on -1 b is unchanged. */

@@ -12,7 +12,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "trust.h"
+#include "trust_int.h"
 
 int trust_arfilter_init(struct trust_arfilter *f, const char *authserv_id,
 			trust_sink_fn sink, void *ctx)
@@ -24,9 +24,9 @@ int trust_arfilter_init(struct trust_arfilter *f, const char *authserv_id,
 	memcpy(f->authserv_id, authserv_id, n + 1);
 	f->sink = sink;
 	f->ctx = ctx;
-	if (buf_init(&f->line, TRUST_ARFILTER_FIELD_MAX) < 0)
+	if (buf_init_sized(&f->line, TRUST_ARFILTER_FIELD_MAX, TRUST_FIELD_FIRST) < 0)
 		return -1;
-	if (buf_init(&f->field, TRUST_ARFILTER_FIELD_MAX) < 0) {
+	if (buf_init_sized(&f->field, TRUST_ARFILTER_FIELD_MAX, TRUST_FIELD_FIRST) < 0) {
 		buf_free(&f->line);
 		return -1;
 	}

@@ -16,7 +16,7 @@
 #include <time.h>
 
 #include "../common/dns_loop.h"
-#include "trust_int.h"
+#include "dkim_int.h"
 
 #define KEY_CACHE_MAX 32
 #define KEY_CACHE_TTL 3600 /* seconds: a rotated key is seen within the hour */
@@ -52,6 +52,8 @@ struct trust_ctx {
 	 * Set before any thread uses it, never changed: the DKIM worker reads
 	 * it too. */
 	EVP_MD *sha256;
+	/* prepared RSA checks for verifications run on the loop (no worker) */
+	struct dkim_verify_cache *verify_cache;
 };
 
 struct trust_ctx *trust_new(struct event_base *base, const char *servers,
@@ -78,6 +80,13 @@ struct trust_ctx *trust_new(struct event_base *base, const char *servers,
 	c->cache = tdns_cache_new();
 	c->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL); /* NULL: EVP_sha256() */
 	return c;
+}
+
+struct dkim_verify_cache *trust_ctx_verify_cache(struct trust_ctx *ctx)
+{
+	if (ctx->verify_cache == NULL)
+		ctx->verify_cache = dkim_verify_cache_new(); /* NULL: per check */
+	return ctx->verify_cache;
 }
 
 const EVP_MD *trust_ctx_sha256(const struct trust_ctx *ctx)
@@ -112,6 +121,7 @@ void trust_free(struct trust_ctx **cp)
 	tdns_cache_free(&c->cache);
 	trust_psl_free(&c->psl);
 	EVP_MD_free(c->sha256);
+	dkim_verify_cache_free(&c->verify_cache);
 	free(c);
 	*cp = NULL;
 }

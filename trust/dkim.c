@@ -485,7 +485,8 @@ static void headers_done(struct trust_dkim *d)
 	dkim_canon_init(&d->simple, false, body_emit_simple, d);
 	dkim_canon_init(&d->relaxed, true, body_emit_relaxed, d);
 	d->holding = d->worker != NULL && (d->need_simple || d->need_relaxed) &&
-		     buf_init(&d->held, TRUST_DKIM_HOLD_MAX) == 0;
+		     buf_init_sized(&d->held, TRUST_DKIM_HOLD_MAX,
+					    TRUST_DKIM_HOLD_FIRST) == 0;
 }
 
 static void body_emit(struct trust_dkim *d, bool relaxed, const char *p, size_t n)
@@ -522,7 +523,8 @@ struct trust_dkim *trust_dkim_new(struct trust_ctx *ctx)
 	memset(d, 0, offsetof(struct trust_dkim, fstart));
 	d->ctx = ctx;
 	d->line_empty = true;
-	if (buf_init(&d->headers, TRUST_DKIM_HEADERS_MAX) < 0) {
+	if (buf_init_sized(&d->headers, TRUST_DKIM_HEADERS_MAX,
+			   TRUST_HEADERS_FIRST) < 0) {
 		free(d);
 		return NULL;
 	}
@@ -644,7 +646,7 @@ static int header_hash(struct trust_dkim *d, struct sig *s, unsigned char *md,
 	bool used[FIELDS_MAX];
 	memset(used, 0, sizeof used);
 	struct buf tmp;
-	if (buf_init(&tmp, TRUST_DKIM_HEADERS_MAX + 1024) < 0)
+	if (buf_init_sized(&tmp, TRUST_DKIM_HEADERS_MAX + 1024, TRUST_FIELD_FIRST) < 0)
 		return -1;
 	int rc = -1;
 	EVP_MD_CTX *m = EVP_MD_CTX_new();
@@ -673,7 +675,7 @@ static int header_hash(struct trust_dkim *d, struct sig *s, unsigned char *md,
 		}
 	}
 	struct buf sb;
-	if (buf_init(&sb, TRUST_DKIM_HEADERS_MAX) < 0)
+	if (buf_init_sized(&sb, TRUST_DKIM_HEADERS_MAX, TRUST_FIELD_FIRST) < 0)
 		goto out;
 	buf_reset(&tmp);
 	if (strip_b(d->headers.data + d->fstart[s->field], d->flen[s->field], &sb) < 0 ||
@@ -709,23 +711,17 @@ static EVP_PKEY *key_from(int alg, const unsigned char *p, size_t n)
 }
 
 static bool verify(struct sig *s, EVP_PKEY *k, const EVP_MD *md_alg,
-		   const unsigned char *md, size_t md_len)
+		   const unsigned char *md, size_t md_len,
+		   struct dkim_verify_cache *vc)
 {
-	bool ok = false;
 	if (s->alg == ALG_ED25519_SHA256) {
 		EVP_MD_CTX *m = EVP_MD_CTX_new();
-		ok = m && EVP_DigestVerifyInit(m, NULL, NULL, NULL, k) == 1 &&
-		     EVP_DigestVerify(m, s->b, s->b_len, md, md_len) == 1;
+		bool ok = m && EVP_DigestVerifyInit(m, NULL, NULL, NULL, k) == 1 &&
+			  EVP_DigestVerify(m, s->b, s->b_len, md, md_len) == 1;
 		EVP_MD_CTX_free(m);
 		return ok;
 	}
-	EVP_PKEY_CTX *c = EVP_PKEY_CTX_new(k, NULL);
-	ok = c && EVP_PKEY_verify_init(c) == 1 &&
-	     EVP_PKEY_CTX_set_rsa_padding(c, RSA_PKCS1_PADDING) == 1 &&
-	     EVP_PKEY_CTX_set_signature_md(c, md_alg) == 1 &&
-	     EVP_PKEY_verify(c, s->b, s->b_len, md, md_len) == 1;
-	EVP_PKEY_CTX_free(c);
-	return ok;
+	return dkim_verify_rsa(vc, k, md_alg, s->b, s->b_len, md, md_len);
 }
 
 /* Why s has no usable key; the job reports it once the body hash is known
@@ -808,7 +804,7 @@ static void accept_key(struct trust_dkim *d, struct sig *s, const struct tdns_an
 /* The job (worker or loop thread): hash what was held, end the bodies,
  * then for each signature the body hash, the header hash and the
  * signature. Touches only d's own state and the keys it holds. */
-void dkim_job_run(struct trust_dkim *d)
+void dkim_job_run(struct trust_dkim *d, struct dkim_verify_cache *vc)
 {
 	if (d->holding) {
 		/* the buffer is freed by the loop thread (dkim_release): a free
@@ -847,7 +843,7 @@ void dkim_job_run(struct trust_dkim *d)
 			set_result(d, i, TRUST_AUTH_TEMPERROR, "out of memory");
 			continue;
 		}
-		if (!verify(s, s->key, trust_ctx_sha256(d->ctx), md, md_len)) {
+		if (!verify(s, s->key, trust_ctx_sha256(d->ctx), md, md_len, vc)) {
 			set_result(d, i, TRUST_AUTH_FAIL, "signature did not verify");
 			continue;
 		}
@@ -902,7 +898,7 @@ static void keys_done(struct trust_dkim *d)
 			dkim_worker_submit(d->worker, d);
 			return;
 		}
-		dkim_job_run(d);
+		dkim_job_run(d, trust_ctx_verify_cache(d->ctx));
 	}
 	maybe_deliver(d);
 }

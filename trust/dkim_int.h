@@ -29,8 +29,20 @@ int dkim_canon_header(const char *field, size_t len, bool relaxed, bool crlf,
 
 /* The verifier's job and the worker thread (dkim.c, dkim_worker.c). */
 struct trust_dkim;
-/* Any thread: hash the held body, then check every signature. */
-void dkim_job_run(struct trust_dkim *d);
+/* Prepared RSA verification contexts, one cache per verifying thread
+ * (dkim_verify.c). */
+struct dkim_verify_cache;
+struct dkim_verify_cache *dkim_verify_cache_new(void);
+void dkim_verify_cache_free(struct dkim_verify_cache **c);
+/* true when sig is key's PKCS#1 v1.5 signature of hash (digest md); c may
+ * be NULL. */
+bool dkim_verify_rsa(struct dkim_verify_cache *c, EVP_PKEY *key,
+		     const EVP_MD *md, const unsigned char *sig, size_t sig_len,
+		     const unsigned char *hash, size_t hash_len);
+
+/* Any thread: hash the held body, then check every signature, with that
+ * thread's verification cache vc (may be NULL). */
+void dkim_job_run(struct trust_dkim *d, struct dkim_verify_cache *vc);
 /* Loop thread: the job is back; deliver (or free, if freed meanwhile). */
 void dkim_job_done(struct trust_dkim *d);
 /* The link the worker's queues use. */

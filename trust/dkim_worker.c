@@ -37,6 +37,7 @@ struct trust_dkim_worker {
 	struct trust_dkim *pending, **pending_tail; /* under mu */
 	struct trust_dkim *done, **done_tail;       /* under mu */
 	bool stop;                                  /* under mu */
+	struct dkim_verify_cache *vc; /* the thread's; NULL: none (no memory) */
 	int wake_fd;   /* eventfd: the done list is not empty */
 	struct event *done_ev;
 	uint64_t jobs; /* loop thread */
@@ -59,7 +60,7 @@ static void *worker_main(void *arg)
 			w->pending_tail = &w->pending;
 		pthread_mutex_unlock(&w->mu);
 
-		dkim_job_run(d);
+		dkim_job_run(d, w->vc);
 
 		pthread_mutex_lock(&w->mu);
 		bool was_empty = w->done == NULL;
@@ -125,8 +126,10 @@ struct trust_dkim_worker *trust_dkim_worker_start(struct event_base *base,
 	}
 	pthread_mutex_init(&w->mu, NULL);
 	pthread_cond_init(&w->cv, NULL);
+	w->vc = dkim_verify_cache_new(); /* NULL: contexts made per check */
 	if (pthread_create(&w->thread, NULL, worker_main, w) != 0) {
 		snprintf(err, errlen, "cannot start a thread");
+		dkim_verify_cache_free(&w->vc);
 		pthread_mutex_destroy(&w->mu);
 		pthread_cond_destroy(&w->cv);
 		event_free(w->done_ev);
@@ -168,5 +171,6 @@ void trust_dkim_worker_stop(struct trust_dkim_worker **wp)
 	close(w->wake_fd);
 	pthread_mutex_destroy(&w->mu);
 	pthread_cond_destroy(&w->cv);
+	dkim_verify_cache_free(&w->vc);
 	free(w);
 }

@@ -73,7 +73,7 @@ struct trust_message *trust_message_new(struct trust_ctx *ctx,
 		m->have_spf = true;
 	}
 	m->p.spf = NULL;
-	if (buf_init(&m->v.headers, 16 * 1024) < 0) {
+	if (buf_init_sized(&m->v.headers, 16 * 1024, TRUST_FIELD_FIRST) < 0) {
 		free(m);
 		return NULL;
 	}

@@ -20,6 +20,13 @@ enum tdns_status {
 	TDNS_TEMP,     /* timeout, SERVFAIL, ... */
 };
 
+/* First sizes of the per-message buffers (they grow to their caps when a
+ * message needs it): what most mail needs at once, so a message costs one
+ * malloc per buffer instead of a chain of doubling reallocs from 64 bytes. */
+#define TRUST_DKIM_HOLD_FIRST (16 * 1024) /* the body held for the worker */
+#define TRUST_HEADERS_FIRST (4 * 1024)    /* a header section */
+#define TRUST_FIELD_FIRST 1024            /* one header field */
+
 #define TDNS_ANSWERS_MAX 32
 #define TDNS_TXT_MAX 4096
 
@@ -56,6 +63,10 @@ typedef struct evp_md_st EVP_MD;
 /* SHA-256 for digests and signatures, fetched once per context (any
  * thread may use it). */
 const EVP_MD *trust_ctx_sha256(const struct trust_ctx *ctx);
+/* Loop thread: the context's verification cache (dkim_verify.c), made on
+ * first use; NULL when out of memory. */
+struct dkim_verify_cache;
+struct dkim_verify_cache *trust_ctx_verify_cache(struct trust_ctx *ctx);
 /* The Public Suffix List DMARC uses, or NULL for the built-in list. */
 const struct trust_psl *trust_ctx_psl(const struct trust_ctx *ctx);
 EVP_PKEY *trust_key_cache_get(struct trust_ctx *ctx, int alg, const char *p,

@@ -9,7 +9,10 @@
  * port nobody answers (key lookup
  * fails), so what is checked is the body hash and the path through the
  * thread; real signatures through the worker are test_trust_dkim.py's
- * (smtpd always uses the worker).
+ * (smtpd always uses the worker). The RSA verification cache
+ * (dkim_verify.c) is checked with real keys: a reused context still
+ * refuses a bad signature and the wrong key's, and keeps working for keys
+ * it evicted and for keys whose caller's reference is gone.
  */
 #include <event2/event.h>
 #include <event2/thread.h>
@@ -20,8 +23,10 @@
 #include <string.h>
 
 #include "../../trust/trust.h"
+#include "../../trust/dkim_int.h"
 #include "../../trust/trust_int.h"
 #include "test.h"
+#include <openssl/rsa.h>
 
 #define N_MSGS 40
 
@@ -262,4 +267,81 @@ static void test_key_cache(void)
 	event_base_free(base);
 }
 
-TEST_SUITE(trust_dkim_worker, {"same_outcome", test_same_outcome}, {"key_cache", test_key_cache});
+#define VC_KEYS 10 /* more than the cache holds (8) */
+
+static EVP_PKEY *rsa_key(void)
+{
+	EVP_PKEY_CTX *g = EVP_PKEY_CTX_new_id(EVP_PKEY_RSA, NULL);
+	EVP_PKEY *k = NULL;
+	if (g && EVP_PKEY_keygen_init(g) == 1 &&
+	    EVP_PKEY_CTX_set_rsa_keygen_bits(g, 1024) == 1)
+		(void)EVP_PKEY_keygen(g, &k);
+	EVP_PKEY_CTX_free(g);
+	return k;
+}
+
+static size_t rsa_sign(EVP_PKEY *k, const unsigned char *md, unsigned char *sig,
+		       size_t cap)
+{
+	EVP_PKEY_CTX *c = EVP_PKEY_CTX_new(k, NULL);
+	size_t len = cap;
+	if (c == NULL || EVP_PKEY_sign_init(c) != 1 ||
+	    EVP_PKEY_CTX_set_rsa_padding(c, RSA_PKCS1_PADDING) != 1 ||
+	    EVP_PKEY_CTX_set_signature_md(c, EVP_sha256()) != 1 ||
+	    EVP_PKEY_sign(c, sig, &len, md, 32) != 1)
+		len = 0;
+	EVP_PKEY_CTX_free(c);
+	return len;
+}
+
+static void test_verify_cache(void)
+{
+	struct dkim_verify_cache *vc = dkim_verify_cache_new();
+	CHECK(vc != NULL);
+	const EVP_MD *md_alg = EVP_sha256();
+	EVP_PKEY *keys[VC_KEYS];
+	unsigned char sig[VC_KEYS][256], md[32];
+	size_t len[VC_KEYS];
+	memset(md, 0x5a, sizeof md);
+	for (int i = 0; i < VC_KEYS; i++) {
+		keys[i] = rsa_key();
+		CHECK(keys[i] != NULL);
+		if (keys[i] == NULL)
+			return;
+		len[i] = rsa_sign(keys[i], md, sig[i], sizeof sig[i]);
+		CHECK(len[i] == 128);
+	}
+	unsigned char bad[256];
+	for (int round = 0; round < 2; round++) {
+		for (int i = 0; i < VC_KEYS; i++) {
+			CHECK(dkim_verify_rsa(vc, keys[i], md_alg, sig[i], len[i], md, 32));
+			memcpy(bad, sig[i], len[i]);
+			bad[len[i] / 2] ^= 0x01;
+			CHECK(!dkim_verify_rsa(vc, keys[i], md_alg, bad, len[i], md, 32));
+			/* the same context right after a failure */
+			CHECK(dkim_verify_rsa(vc, keys[i], md_alg, sig[i], len[i], md, 32));
+			int other = (i + 1) % VC_KEYS;
+			CHECK(!dkim_verify_rsa(vc, keys[i], md_alg, sig[other], len[other],
+					       md, 32));
+			unsigned char md2[32];
+			memset(md2, 0xa5, sizeof md2);
+			CHECK(!dkim_verify_rsa(vc, keys[i], md_alg, sig[i], len[i], md2, 32));
+		}
+	}
+	/* without a cache: the same answers */
+	CHECK(dkim_verify_rsa(NULL, keys[0], md_alg, sig[0], len[0], md, 32));
+	CHECK(!dkim_verify_rsa(NULL, keys[0], md_alg, sig[1], len[1], md, 32));
+	/* the caller drops its references: cached contexts keep theirs */
+	EVP_PKEY *last = keys[VC_KEYS - 1];
+	for (int i = 0; i < VC_KEYS - 1; i++)
+		EVP_PKEY_free(keys[i]);
+	CHECK(dkim_verify_rsa(vc, last, md_alg, sig[VC_KEYS - 1], len[VC_KEYS - 1],
+			      md, 32));
+	EVP_PKEY_free(last);
+	dkim_verify_cache_free(&vc);
+	CHECK(vc == NULL);
+	dkim_verify_cache_free(&vc); /* twice: harmless */
+}
+
+TEST_SUITE(trust_dkim_worker, {"same_outcome", test_same_outcome}, {"key_cache", test_key_cache},
+	   {"verify_cache", test_verify_cache});
