@@ -11,58 +11,68 @@
 
 static bool wsp(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
 
-static struct slice trim(const char *p, size_t n)
+static bool name_char(char c, bool first)
 {
-	while (n > 0 && wsp(p[0])) {
-		p++;
-		n--;
-	}
-	while (n > 0 && wsp(p[n - 1]))
-		n--;
-	struct slice s = {p, n};
-	return s;
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	       (!first && ((c >= '0' && c <= '9') || c == '_'));
 }
 
+/*
+ * One pass over the text (it is read for every signed message): each
+ * "name = value" entry up to its ';' is checked as it is read. The errors
+ * are the same, in the same order, as checking each trimmed entry whole: an
+ * entry without '=' first, then its name, then its value's characters.
+ */
 int trust_tags_parse(const char *s, size_t len, struct trust_tags *out,
 		     const char **error_r)
 {
 	out->n = 0;
 	size_t i = 0;
 	while (i <= len) {
-		size_t st = i;
-		while (i < len && s[i] != ';')
+		while (i < len && wsp(s[i]))
 			i++;
-		struct slice spec = trim(s + st, i - st);
-		i++; /* past ';' (or the end) */
-		if (spec.len == 0)
+		if (i >= len || s[i] == ';') { /* an empty entry */
+			i++;
 			continue;
-		const char *eq = memchr(spec.ptr, '=', spec.len);
-		if (eq == NULL) {
+		}
+		/* the name: up to '=' (or the entry's end: no '=') */
+		size_t name_at = i, name_end = i;
+		bool name_ok = true;
+		for (; i < len && s[i] != '=' && s[i] != ';'; i++) {
+			if (wsp(s[i]))
+				continue;
+			/* white space inside the name (not at its end) is bad */
+			if (name_end != i && name_end != name_at)
+				name_ok = false;
+			if (!name_char(s[i], i == name_at))
+				name_ok = false;
+			name_end = i + 1;
+		}
+		if (i >= len || s[i] != '=') {
 			*error_r = "tag without '='";
 			return -1;
 		}
-		struct slice name = trim(spec.ptr, (size_t)(eq - spec.ptr));
-		struct slice val = trim(eq + 1, spec.len - (size_t)(eq - spec.ptr) - 1);
-		if (name.len == 0 || !((name.ptr[0] >= 'a' && name.ptr[0] <= 'z') ||
-				       (name.ptr[0] >= 'A' && name.ptr[0] <= 'Z'))) {
+		if (!name_ok || name_end == name_at) {
 			*error_r = "bad tag name";
 			return -1;
 		}
-		for (size_t k = 0; k < name.len; k++) {
-			char c = name.ptr[k];
-			if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-			      (c >= '0' && c <= '9') || c == '_')) {
-				*error_r = "bad tag name";
-				return -1;
+		size_t eq = i++; /* past '=' */
+		while (i < len && s[i] != ';' && wsp(s[i]))
+			i++;
+		size_t val_at = i, val_end = i;
+		for (; i < len && s[i] != ';'; i++) {
+			unsigned char c = (unsigned char)s[i];
+			if (c >= 0x21 && c <= 0x7e) {
+				val_end = i + 1;
+				continue;
 			}
-		}
-		for (size_t k = 0; k < val.len; k++) {
-			unsigned char c = (unsigned char)val.ptr[k];
-			if ((c < 0x21 || c > 0x7e) && !wsp((char)c)) {
+			if (!wsp((char)c)) {
 				*error_r = "bad character in tag value";
 				return -1;
 			}
 		}
+		i++; /* past ';' (or the end) */
+		struct slice name = {s + name_at, name_end - name_at};
 		for (size_t k = 0; k < out->n; k++)
 			if (out->t[k].name.len == name.len &&
 			    memcmp(out->t[k].name.ptr, name.ptr, name.len) == 0) {
@@ -74,7 +84,10 @@ int trust_tags_parse(const char *s, size_t len, struct trust_tags *out,
 			return -1;
 		}
 		out->t[out->n].name = name;
-		out->t[out->n].value = val;
+		if (val_end == val_at) /* empty: points right after '=' */
+			val_at = val_end = eq + 1;
+		out->t[out->n].value.ptr = s + val_at;
+		out->t[out->n].value.len = val_end - val_at;
 		out->n++;
 	}
 	return 0;

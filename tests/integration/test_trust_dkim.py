@@ -155,6 +155,28 @@ def test_tampered_messages_are_refused(zone, keys, tmp_path):
         assert "dkim=fail" in x["auth_results"]
 
 
+def test_signature_base64_folding_and_bad_padding(zone, keys, tmp_path):
+    """b= and bh= may be folded anywhere (RFC 6376 3.5: FWS inside base64):
+    still a pass; a '=' inside b= (padding before the end, not base64 by
+    RFC 4648) is a permerror, not a guess."""
+    import re
+    good = sign(message(), keys)
+    head, rest = good.split(b"\r\n\r\n", 1)
+    # the value up to the end of the field (a CRLF not followed by WSP)
+    m = re.search(rb"\bb=((?:[A-Za-z0-9+/=]|[ \t]|\r\n[ \t])+)", head)
+    b64 = re.sub(rb"\s", b"", m.group(1))
+    folded_b = b"\r\n\t".join(b64[i:i + 20] for i in range(0, len(b64), 20))
+    folded = head[:m.start(1)] + folded_b + head[m.end(1):] + b"\r\n\r\n" + rest
+    mid = len(b64) // 2
+    padded_b = b64[:mid - 2] + b"==" + b64[mid:]
+    padded = head[:m.start(1)] + padded_b + head[m.end(1):] + b"\r\n\r\n" + rest
+    r = check(zone, tmp_path, [(folded, BAD, "x@elsewhere.test", 0),
+                               (padded, BAD, "x@elsewhere.test", 0)])
+    assert r[0]["dkim"][0]["result"] == "pass", r[0]
+    assert r[1]["dkim"][0]["result"] == "permerror", r[1]
+    assert "b=" in r[1]["dkim"][0]["reason"], r[1]
+
+
 def test_length_tag_content_after_l_not_trusted(zone, keys, tmp_path):
     """l= signs only a prefix: text appended after it is not trusted; the
     signature gets dkim=policy with the unsigned byte count and DMARC does

@@ -162,6 +162,28 @@ static void test_tags(void)
 			CHECK_INT(t.n, cases[i].n);
 		free(p);
 	}
+	/* which error, in which order (the single-pass parser keeps the order
+	 * of checking each trimmed entry whole: '=', name, value) */
+	static const struct {
+		const char *s, *err;
+	} errs[] = {
+		{"a b=1", "bad tag name"},       /* white space inside the name */
+		{" =1", "bad tag name"},         /* no name */
+		{"=x\001", "bad tag name"},      /* the name before the value */
+		{"1a=\001", "bad tag name"},
+		{"a=\001; oops", "bad character in tag value"},
+		{"oops; a b=1", "tag without '='"}, /* entries in order */
+		{"a b", "tag without '='"},      /* no '=' before a bad name */
+		{"a=1; b=2; a=3", "duplicate tag"},
+		{"a=1; b=\177", "bad character in tag value"},
+	};
+	for (size_t i = 0; i < sizeof errs / sizeof errs[0]; i++) {
+		test_state.label = errs[i].s;
+		struct trust_tags te;
+		const char *e = NULL;
+		CHECK_INT(trust_tags_parse(errs[i].s, strlen(errs[i].s), &te, &e), -1);
+		CHECK_STR(e ? e : "(none)", errs[i].err);
+	}
 	test_state.label = "values-trimmed";
 	const char *s = "v=1;  d = example.com ;b=ab\r\n cd";
 	struct trust_tags t;
@@ -171,6 +193,12 @@ static void test_tags(void)
 	CHECK(d && d->len == 11 && memcmp(d->ptr, "example.com", 11) == 0);
 	CHECK(b && b->len == 7); /* "ab\r\n cd": inner FWS stays, callers strip */
 	CHECK(trust_tags_get(&t, "x") == NULL);
+	test_state.label = "empty-values";
+	const char *ev = "a=;b= \t;c=";
+	CHECK_INT(trust_tags_parse(ev, strlen(ev), &t, &err), 0);
+	CHECK_INT(t.n, 3);
+	for (size_t k = 0; k < t.n && k < 3; k++)
+		CHECK_INT(t.t[k].value.len, 0);
 	/* too many tags */
 	test_state.label = "too-many";
 	char big[1024] = "";
