@@ -9,7 +9,8 @@
  * that scans for 8-bit data): the header section is kept (at most
  * OB_DKIM_HEADERS_MAX; a larger one is simply not signed) and the body is
  * canonicalized as it streams into SHA-256, so memory stays bounded for
- * any message size. The signature field is then prepended when the
+ * any message size. Canonicalization is common/dkim_canon.c's, the same
+ * code our verifier (trust/) checks signatures with. The signature field is then prepended when the
  * message is sent. Keys are PEM files per domain: <data_dir>/dkim/
  * <domain>.pem (RSA, selector [dkim] selector) and <domain>.ed25519.pem
  * (selector "<selector>-ed25519"), made by `mailroomctl dkim generate`.
@@ -21,6 +22,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "../common/dkim_canon.h"
 #include "outbound.h"
 
 /* Fields signed when present (RFC 6376 5.4.1's recommendation, less the
@@ -37,139 +39,12 @@ struct ob_dkim {
 	bool in_body;
 	bool failed; /* header section too big, or out of memory */
 	size_t nl_run; /* trailing bytes of "\r\n\r\n" seen in the header */
-	struct ob_dkim_body body;
+	struct dkim_canon body; /* relaxed */
 	EVP_MD_CTX *sha;
 	bool body_done; /* bh computed: more signatures may follow */
 	unsigned char bh[EVP_MAX_MD_SIZE];
 	unsigned int bhlen;
 };
-
-/* ---- relaxed body canonicalization (RFC 6376 3.4.4) ---------------------- */
-
-static void body_put(struct ob_dkim_body *b, const char *p, size_t n)
-{
-	while (n > 0) {
-		if (b->n_stage == sizeof b->stage) {
-			b->emit(b->ctx, b->stage, b->n_stage);
-			b->n_stage = 0;
-		}
-		size_t k = sizeof b->stage - b->n_stage;
-		if (k > n)
-			k = n;
-		memcpy(b->stage + b->n_stage, p, k);
-		b->n_stage += k;
-		p += k;
-		n -= k;
-	}
-}
-
-void ob_dkim_body_init(struct ob_dkim_body *b, ob_dkim_emit_fn emit, void *ctx)
-{
-	memset(b, 0, sizeof *b);
-	b->emit = emit;
-	b->ctx = ctx;
-}
-
-static void body_content(struct ob_dkim_body *b, char c)
-{
-	if (!b->line_content) {
-		/* A line with content: the empty lines before it count. */
-		for (; b->empty_lines > 0; b->empty_lines--)
-			body_put(b, "\r\n", 2);
-		b->line_content = true;
-	}
-	if (b->pending_ws) {
-		body_put(b, " ", 1);
-		b->pending_ws = false;
-	}
-	body_put(b, &c, 1);
-}
-
-static void body_line_end(struct ob_dkim_body *b)
-{
-	b->pending_ws = false; /* trailing whitespace goes */
-	if (b->line_content)
-		body_put(b, "\r\n", 2);
-	else
-		b->empty_lines++; /* kept back: empty lines at the end go */
-	b->line_content = false;
-}
-
-void ob_dkim_body_feed(struct ob_dkim_body *b, const char *p, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		char c = p[i];
-		if (b->prev_cr) {
-			b->prev_cr = false;
-			if (c == '\n') {
-				body_line_end(b);
-				continue;
-			}
-			body_content(b, '\r'); /* a lone CR is content */
-		}
-		if (c == '\r')
-			b->prev_cr = true;
-		else if (c == '\n')
-			body_line_end(b);
-		else if (c == ' ' || c == '\t')
-			b->pending_ws = true;
-		else
-			body_content(b, c);
-	}
-}
-
-void ob_dkim_body_end(struct ob_dkim_body *b)
-{
-	if (b->prev_cr) {
-		b->prev_cr = false;
-		body_content(b, '\r');
-	}
-	if (b->line_content)
-		body_put(b, "\r\n", 2); /* a last line without CRLF gets one */
-	b->line_content = false;
-	b->empty_lines = 0;
-	if (b->n_stage > 0)
-		b->emit(b->ctx, b->stage, b->n_stage);
-	b->n_stage = 0;
-}
-
-/* ---- relaxed header canonicalization (RFC 6376 3.4.2) -------------------- */
-
-int ob_dkim_canon_header(const char *field, size_t len, struct buf *out)
-{
-	const char *colon = memchr(field, ':', len);
-	if (colon == NULL)
-		return -1;
-	size_t nl = (size_t)(colon - field);
-	while (nl > 0 && (field[nl - 1] == ' ' || field[nl - 1] == '\t'))
-		nl--;
-	for (size_t i = 0; i < nl; i++) {
-		char c = field[i];
-		if (c >= 'A' && c <= 'Z')
-			c = (char)(c + 32);
-		if (buf_append(out, &c, 1) < 0)
-			return -1;
-	}
-	if (buf_append(out, ":", 1) < 0)
-		return -1;
-	bool ws = false, any = false;
-	for (const char *p = colon + 1; p < field + len; p++) {
-		char c = *p;
-		if (c == '\r' || c == '\n')
-			continue; /* unfold */
-		if (c == ' ' || c == '\t') {
-			ws = true;
-			continue;
-		}
-		if (ws && any && buf_append(out, " ", 1) < 0)
-			return -1;
-		ws = false;
-		any = true;
-		if (buf_append(out, &c, 1) < 0)
-			return -1;
-	}
-	return 0;
-}
 
 /* ---- the signer ------------------------------------------------------------ */
 
@@ -189,7 +64,7 @@ struct ob_dkim *ob_dkim_new(void)
 		ob_dkim_free(&d);
 		return NULL;
 	}
-	ob_dkim_body_init(&d->body, sha_emit, d->sha);
+	dkim_canon_init(&d->body, true, sha_emit, d->sha);
 	return d;
 }
 
@@ -226,7 +101,7 @@ void ob_dkim_feed(struct ob_dkim *d, const char *p, size_t n)
 		if (!d->in_body)
 			return;
 	}
-	ob_dkim_body_feed(&d->body, p + i, n - i);
+	dkim_canon_feed(&d->body, p + i, n - i);
 }
 
 /* Where the field named name (lowercase) last occurs: its text with CRLF. */
@@ -281,7 +156,7 @@ int ob_dkim_sign(struct ob_dkim *d, EVP_PKEY *key, const char *domain,
 		return -1;
 	if (!d->body_done) {
 		d->in_body = true; /* a message with no body at all */
-		ob_dkim_body_end(&d->body);
+		dkim_canon_end(&d->body);
 		if (EVP_DigestFinal_ex(d->sha, d->bh, &d->bhlen) != 1)
 			return -1;
 		d->body_done = true;
@@ -301,8 +176,7 @@ int ob_dkim_sign(struct ob_dkim *d, EVP_PKEY *key, const char *domain,
 		struct slice f;
 		if (!find_field(&d->headers, signed_fields[k], &f))
 			continue;
-		rc |= ob_dkim_canon_header(f.ptr, f.len, &data);
-		rc |= buf_append_str(&data, "\r\n");
+		rc |= dkim_canon_header(f.ptr, f.len, true, true, &data);
 		rc |= buf_printf(&hnames, "%s%s", hnames.len ? ":" : "",
 				 signed_fields[k]);
 	}
@@ -316,8 +190,8 @@ int ob_dkim_sign(struct ob_dkim *d, EVP_PKEY *key, const char *domain,
 	rc |= buf_append_str(out, ";\r\n\tb=");
 	/* The field as signed: canonical, with an empty b= and no CRLF. */
 	if (rc == 0)
-		rc = ob_dkim_canon_header(out->data + field_start,
-					  out->len - field_start, &data);
+		rc = dkim_canon_header(out->data + field_start,
+				       out->len - field_start, true, false, &data);
 	unsigned char *sig = NULL, hash[32];
 	size_t siglen = 0;
 	const unsigned char *tbs = (const unsigned char *)data.data;

@@ -194,26 +194,6 @@ int ob_dsn_build(struct buf *out, const struct ob_dsn_info *info,
 /* Header section kept for signing; a bigger one is sent unsigned. */
 #define OB_DKIM_HEADERS_MAX (64 * 1024)
 
-typedef void (*ob_dkim_emit_fn)(void *ctx, const char *p, size_t n);
-
-/* Relaxed body canonicalization as a stream (RFC 6376 3.4.4): whitespace
- * runs become one space, trailing whitespace and trailing empty lines go. */
-struct ob_dkim_body {
-	bool pending_ws, line_content, prev_cr;
-	size_t empty_lines;
-	ob_dkim_emit_fn emit;
-	void *ctx;
-	char stage[4096];
-	size_t n_stage;
-};
-void ob_dkim_body_init(struct ob_dkim_body *b, ob_dkim_emit_fn emit, void *ctx);
-void ob_dkim_body_feed(struct ob_dkim_body *b, const char *p, size_t n);
-void ob_dkim_body_end(struct ob_dkim_body *b);
-/* Relaxed canonical form of one header field (RFC 6376 3.4.2), appended to
- * out without a CRLF. field may be folded and end in CRLF. */
-int ob_dkim_canon_header(const char *field, size_t len, struct buf *out)
-	__attribute__((warn_unused_result));
-
 typedef struct evp_pkey_st EVP_PKEY;
 struct ob_dkim;
 struct ob_dkim *ob_dkim_new(void);

@@ -1,31 +1,13 @@
 /*
- * dkim_int.h - DKIM verifier internals: streaming canonicalizers.
+ * dkim_int.h - DKIM verifier internals: the job, the worker thread and
+ * the RSA verification cache. The canonicalizers are shared with the
+ * signer and live in common/dkim_canon.h.
  */
 #ifndef MAILROOM_DKIM_INT_H
 #define MAILROOM_DKIM_INT_H
 
+#include "../common/dkim_canon.h"
 #include "trust_int.h"
-
-typedef void (*dkim_emit_fn)(void *ctx, const char *p, size_t n);
-
-struct dkim_canon {
-	bool relaxed;
-	bool pending_ws, line_content, prev_cr;
-	unsigned long long empty_lines; /* held back: empty lines at the end go */
-	unsigned long long emitted;
-	dkim_emit_fn emit;
-	void *ctx;
-	char stage[4096];
-	size_t n_stage;
-};
-void dkim_canon_init(struct dkim_canon *c, bool relaxed, dkim_emit_fn emit,
-		     void *ctx);
-void dkim_canon_feed(struct dkim_canon *c, const char *p, size_t n);
-void dkim_canon_end(struct dkim_canon *c);
-/* One header field (folded, with or without its CRLF) canonicalized into
- * out; crlf: end it with CRLF (every field but the signature itself). */
-int dkim_canon_header(const char *field, size_t len, bool relaxed, bool crlf,
-		      struct buf *out) __attribute__((warn_unused_result));
 
 /* The verifier's job and the worker thread (dkim.c, dkim_worker.c). */
 struct trust_dkim;

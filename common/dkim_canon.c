@@ -1,6 +1,9 @@
 /*
  * dkim_canon.c - DKIM canonicalization (RFC 6376 3.4): the body as a
- * stream (simple and relaxed) and one header field at a time.
+ * stream (simple and relaxed) and one header field at a time. The one
+ * canonicalizer of Mailroom: the verifier (trust/dkim.c) and the signer
+ * (outbound/dkim.c) both use it, so what we sign and what we check are
+ * canonicalized by the same code.
  *
  * The body canonicalizers see the message body in pieces of any size and
  * emit canonical bytes through a small staging buffer; trailing empty
@@ -15,7 +18,7 @@
 #include <emmintrin.h>
 #endif
 
-#include "dkim_int.h"
+#include "dkim_canon.h"
 
 static void put(struct dkim_canon *c, const char *p, size_t n)
 {
