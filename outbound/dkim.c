@@ -10,8 +10,8 @@
  * OB_DKIM_HEADERS_MAX; a larger one is simply not signed) and the body is
  * canonicalized as it streams into SHA-256, so memory stays bounded for
  * any message size. Canonicalization is common/dkim_canon.c's, the same
- * code our verifier (trust/) checks signatures with. The signature field is then prepended when the
- * message is sent. Keys are PEM files per domain: <data_dir>/dkim/
+ * code our verifier (trust/) checks signatures with. The signature field
+ * is then prepended when the message is sent. Keys are PEM files per domain: <data_dir>/dkim/
  * <domain>.pem (RSA, selector [dkim] selector) and <domain>.ed25519.pem
  * (selector "<selector>-ed25519"), made by `mailroomctl dkim generate`.
  */
