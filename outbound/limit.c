@@ -229,8 +229,10 @@ static int account_ent(struct ob_limits *l, const char *address, int64_t id)
 	return k;
 }
 
-/* The accounts sender delivers to (store_expand: aliases, recursively,
- * and the catch-all), as entries, into owners. The number found (0 when
+/* The accounts sender delivers to (store_expand_owners: aliases,
+ * recursively, and the catch-all; disabled accounts too, so an alias first
+ * seen after its owner was suspended is still the owner's and held), as
+ * entries, into owners. The number found (0 when
  * none or on a store error). Entries may be added: pointers into l->e
  * are stale afterwards. */
 static size_t alias_owners(struct ob_limits *l, const char *sender,
@@ -238,7 +240,7 @@ static size_t alias_owners(struct ob_limits *l, const char *sender,
 {
 	struct store_expansion e;
 	memset(&e, 0, sizeof e);
-	if (store_expand(l->st, sender, 0, &e) != STORE_OK)
+	if (store_expand_owners(l->st, sender, &e) != STORE_OK)
 		return 0;
 	size_t n = 0;
 	for (size_t i = 0; i < e.n_local && n < ALIAS_OWNERS_MAX; i++) {
@@ -254,9 +256,8 @@ static size_t alias_owners(struct ob_limits *l, const char *sender,
 }
 
 /* Read an alias entry's owners again (an admin may have changed the
- * alias). An empty answer keeps the old owners: store_expand skips
- * disabled accounts, and a suspended owner is disabled, yet its alias's
- * rows must stay held. */
+ * alias). An empty answer (the alias was removed, or a store error) keeps
+ * the old owners: rows already queued under it stay theirs. */
 static void alias_refresh(struct ob_limits *l, int k, int64_t now)
 {
 	int owners[ALIAS_OWNERS_MAX];

@@ -24,6 +24,7 @@ struct strlist {
 struct expand_ctx {
 	struct store *st;
 	int64_t incoming;
+	bool with_disabled; /* store_expand_owners: whose mail, not who gets it */
 	struct store_expansion *out;
 	size_t local_cap, remote_cap;
 	struct strlist visited;
@@ -135,7 +136,7 @@ static int resolve_account(struct expand_ctx *c, const char *addr)
 		return 0;
 	if (rc != SQLITE_ROW)
 		return store_fail(c->st, rc, "expand account");
-	if (!enabled)
+	if (!enabled && !c->with_disabled)
 		return 1;
 	if (quota > 0 && used + c->incoming > quota)
 		c->out->over_quota = true;
@@ -212,8 +213,8 @@ static int resolve(struct expand_ctx *c, const char *addr, int depth)
 	return ret;
 }
 
-int store_expand(struct store *st, const char *address, int64_t incoming_size,
-		 struct store_expansion *out)
+static int expand(struct store *st, const char *address, int64_t incoming_size,
+		  bool with_disabled, struct store_expansion *out)
 {
 	memset(out, 0, sizeof *out);
 	const char *domain = store_addr_domain(address);
@@ -228,6 +229,7 @@ int store_expand(struct store *st, const char *address, int64_t incoming_size,
 	struct expand_ctx c = {
 		.st = st,
 		.incoming = incoming_size > 0 ? incoming_size : 0,
+		.with_disabled = with_disabled,
 		.out = out,
 	};
 	int ret = resolve(&c, address, 0);
@@ -237,6 +239,18 @@ int store_expand(struct store *st, const char *address, int64_t incoming_size,
 	if (ret != STORE_OK)
 		store_expansion_free(out);
 	return ret;
+}
+
+int store_expand(struct store *st, const char *address, int64_t incoming_size,
+		 struct store_expansion *out)
+{
+	return expand(st, address, incoming_size, false, out);
+}
+
+int store_expand_owners(struct store *st, const char *address,
+			struct store_expansion *out)
+{
+	return expand(st, address, 0, true, out);
 }
 
 void store_expansion_free(struct store_expansion *e)

@@ -176,7 +176,7 @@ int store_alias_list(struct store *st, const char *domain, store_alias_cb cb,
 /* ---- recipient expansion (RCPT time) ----------------------------------- */
 
 struct store_expansion {
-	int64_t *local_ids; /* distinct enabled accounts */
+	int64_t *local_ids; /* distinct enabled accounts (all: _owners) */
 	size_t n_local;
 	char **remote; /* distinct external addresses */
 	size_t n_remote;
@@ -191,6 +191,14 @@ struct store_expansion {
  */
 int store_expand(struct store *st, const char *address, int64_t incoming_size,
 		 struct store_expansion *out);
+/*
+ * The same walk, disabled accounts included and no quota flag: whose mail
+ * an address is (mailroom-queued's sending limit counts an alias sender
+ * against its owners, and a suspended owner is disabled), not who would
+ * receive it now.
+ */
+int store_expand_owners(struct store *st, const char *address,
+			struct store_expansion *out);
 void store_expansion_free(struct store_expansion *e);
 
 /* ---- delivery ---------------------------------------------------------- */

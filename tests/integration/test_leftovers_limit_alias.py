@@ -109,3 +109,27 @@ def test_alias_of_another_account_is_not_alices(limited):
                        f"Subject: bob {i}\r\n\r\nhi\r\n".encode())
     assert wait_for(lambda: len(ids(m.remote)) == 8 and queue_rows(m) == [], 20), m.log("queued")
     assert "event=account-suspended" not in m.log("queued")
+
+
+def test_alias_first_seen_after_the_suspension_is_held(limited):
+    """Rows sent as an alias that mailroom-queued meets for the first time
+    while the alias's owner is suspended (and so disabled) are the owner's:
+    held, not sent. Here they were queued while queued was down and the
+    admin had briefly enabled alice."""
+    m = limited
+    m.ctl("alias", "add", SALES, ALICE)
+    m.start("queued")
+    send_as(m, ALICE, 8, "own")
+    assert wait_for(lambda: suspended(m), 20), m.log("queued")
+    assert wait_for(lambda: len(queue_rows(m)) + len(ids(m.remote)) == 8, 10)
+    m.stop("queued")
+    sent = ids(m.remote)
+    m.ctl("user", "set", ALICE, "--enable")
+    send_as(m, SALES, 2, "alias", start=100)
+    m.ctl("user", "set", ALICE, "--disable")
+    m.start("queued")
+    time.sleep(3)
+    assert ids(m.remote) == sent, m.log("queued")
+    held = [r for r in queue_rows(m) if r[0] == SALES]
+    assert len(held) == 2 and all("suspended" in (r[4] or "") for r in held), held
+    assert not login_works(m)
