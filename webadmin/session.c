@@ -8,6 +8,10 @@
  * create/destroy goes to both, a cache miss reads the store once, and a
  * hit is confirmed by one lookup of the row (still_stored below), since
  * mailroomctl, another process, deletes rows this cache cannot see go.
+ * So it saves no store read; it stays for what only it holds: the flash
+ * message shown after a redirect, last_seen to the second (the store's
+ * is written at most once a minute, to spare the database a write per
+ * page), and the live-session count of the metrics.
  */
 #include "session.h"
 
