@@ -54,6 +54,23 @@ extern struct test_state test_state;
 		}                                                             \
 	} while (0)
 
+/*
+ * CHECK_OUTPUT(rc, got, want, why): the two outcomes of a function that
+ * writes a string on success (rc 0) or names a reason on refusal (rc -1).
+ * A table gives `want` NULL for a refused case; shared so every
+ * normalise/convert table checks both sides the same way.
+ */
+#define CHECK_OUTPUT(rc, got, want, why)                                      \
+	do {                                                                  \
+		if ((want) != NULL) {                                         \
+			CHECK_INT(rc, 0);                                     \
+			CHECK_STR(got, want);                                 \
+		} else {                                                      \
+			CHECK_INT(rc, -1);                                    \
+			CHECK((why) != NULL);                                 \
+		}                                                             \
+	} while (0)
+
 struct test_case {
 	const char *name;
 	void (*fn)(void);

@@ -186,13 +186,7 @@ static void test_domain(void)
 		int rc = addr_domain_normalise(cases[i].in, len, dst, &why);
 		CHECK_INT(addr_domain_valid(cases[i].in, len),
 			  cases[i].want != NULL);
-		if (cases[i].want) {
-			CHECK_INT(rc, 0);
-			CHECK_STR(dst, cases[i].want);
-		} else {
-			CHECK_INT(rc, -1);
-			CHECK(why != NULL);
-		}
+		CHECK_OUTPUT(rc, dst, cases[i].want, why);
 	}
 	test_state.label = NULL;
 	/* a length inside a longer buffer is honoured */

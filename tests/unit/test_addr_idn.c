@@ -48,13 +48,7 @@ static void test_domain_alabel(void)
 		char dst[ADDR_DOMAIN_MAX + 1] = "untouched";
 		const char *why = NULL;
 		int rc = addr_domain_to_alabel(cases[i].in, len, dst, &why);
-		if (cases[i].want) {
-			CHECK_INT(rc, 0);
-			CHECK_STR(dst, cases[i].want);
-		} else {
-			CHECK_INT(rc, -1);
-			CHECK(why != NULL);
-		}
+		CHECK_OUTPUT(rc, dst, cases[i].want, why);
 	}
 	test_state.label = NULL;
 	char dst[ADDR_DOMAIN_MAX + 1];
