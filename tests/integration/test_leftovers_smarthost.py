@@ -8,18 +8,9 @@ import time
 from smtp_util import wait_for
 from test_outbound import MX2, queue_rows, submit, out  # noqa: F401
 from outbound_util import Smarthost, make_cert
-from test_web_client import Web
+from test_web_client import admin_web as panel
 
-ADMIN = "admin@example.test"
 SECRET = "isp secret 9"
-
-
-def panel(m):
-    m.add_user(ADMIN, "admin-pw-1", role="admin")
-    m.start("webadmin")
-    w = Web(m.ports["admin"])
-    assert w.login(ADMIN, "admin-pw-1").status == 303
-    return w
 
 
 def set_smarthost(w, host, user="", password=""):

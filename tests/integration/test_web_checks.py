@@ -9,9 +9,8 @@ import signal
 import sqlite3
 
 from smtp_util import Dialog, start_smtpd
-from test_web_client import Web
+from test_web_client import Web, admin_web as admin
 
-ADMIN = "admin@example.test"
 
 GOOD = {"spf": "yes", "dkim": "yes", "dmarc": "yes", "reject_forged_own_domain": "yes",
         "dnsbl_zones": "nobl.test bl.test", "greylist_domains": "",
@@ -21,14 +20,6 @@ GOOD = {"spf": "yes", "dkim": "yes", "dmarc": "yes", "reject_forged_own_domain":
 def trust_settings(m):
     with sqlite3.connect(m.db_path, timeout=10) as c:
         return dict(c.execute("SELECT key, value FROM settings WHERE key LIKE 'trust.%'"))
-
-
-def admin(m):
-    m.add_user(ADMIN, "admin-pw-1", role="admin")
-    m.start("webadmin")
-    w = Web(m.ports["admin"])
-    assert w.login(ADMIN, "admin-pw-1").status == 303
-    return w
 
 
 def test_checks_page_validates_each_field(mailroom):

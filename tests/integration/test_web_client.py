@@ -109,6 +109,20 @@ class Web:
             self.cookies = saved
 
 
+ADMIN = "admin@example.test"
+ADMIN_PW = "admin-pw-1"
+
+
+def admin_web(m):
+    """An admin account, mailroom-webadmin started and a Web logged in as that
+    admin (the login answered 303): the start of every admin page test."""
+    m.add_user(ADMIN, ADMIN_PW, role="admin")
+    m.start("webadmin")
+    w = Web(m.ports["admin"])
+    assert w.login(ADMIN, ADMIN_PW).status == 303
+    return w
+
+
 def raw_https(port, data, timeout=10):
     """Send raw bytes over TLS and return everything the server sends back."""
     with socket.create_connection(("127.0.0.1", port), timeout=timeout) as raw:

@@ -7,9 +7,8 @@ mailroom-queued started afterwards runs with the smarthost set here."""
 import re
 import sqlite3
 
-from test_web_client import Web
+from test_web_client import Web, admin_web as admin
 
-ADMIN = "admin@example.test"
 SECRET = "relay-Secret-77"
 
 
@@ -17,14 +16,6 @@ def settings(m):
     with sqlite3.connect(m.db_path, timeout=10) as c:
         return dict(c.execute("SELECT key, value FROM settings WHERE key LIKE 'smarthost.%' "
                               "OR key = 'smtp.message_size_limit'"))
-
-
-def admin(m):
-    m.add_user(ADMIN, "admin-pw-1", role="admin")
-    m.start("webadmin")
-    w = Web(m.ports["admin"])
-    assert w.login(ADMIN, "admin-pw-1").status == 303
-    return w
 
 
 def test_bad_values_are_refused_next_to_their_field(mailroom):

@@ -3,17 +3,7 @@ the panel, the backup download, and creating accounts from CSV."""
 import re
 import sqlite3
 
-from test_web_client import Web
-
-ADMIN = "admin@example.test"
-
-
-def admin(m):
-    m.add_user(ADMIN, "admin-pw-1", role="admin")
-    m.start("webadmin")
-    w = Web(m.ports["admin"])
-    assert w.login(ADMIN, "admin-pw-1").status == 303
-    return w
+from test_web_client import Web, admin_web as admin
 
 
 def test_settings_change_what_dns_and_autoconfig_use(mailroom):
