@@ -1,7 +1,11 @@
 """Helpers for the smtpd integration tests: a raw SMTP dialogue client that
 sees every byte the server sends, a TLS client context that accepts the test
-certificate, and read-only views of what the store holds (opened with
-sqlite3 in read-only URI mode: assertions only, never writes)."""
+certificate, a logged-in submission client and a POP3 reader, and read-only
+views of what the store holds (opened with sqlite3 in read-only URI mode:
+assertions only, never writes)."""
+import contextlib
+import poplib
+import smtplib
 import socket
 import sqlite3
 import ssl
@@ -67,6 +71,30 @@ class Dialog(RawSocket):
         self.expect("STARTTLS", 220, "2.0.0")
         self.sock = tls_client_ctx().wrap_socket(self.sock)
         self.buf = b""
+
+
+@contextlib.contextmanager
+def submission(m, user):
+    """An smtplib client on m's submission port after STARTTLS and AUTH as
+    user with its USERS password: how a local user's mail program sends."""
+    with smtplib.SMTP("127.0.0.1", m.ports["submission"], timeout=10) as s:
+        s.starttls(context=tls_client_ctx())
+        s.login(user, USERS[user])
+        yield s
+
+
+def pop3_messages(m, user, password=None):
+    """Every message in user's mailbox as a POP3 client reads it (STLS,
+    USER/PASS with password or its USERS one, RETR each), CRLF-joined bytes."""
+    p = poplib.POP3("127.0.0.1", m.ports["pop3"], timeout=10)
+    try:
+        p.stls(context=tls_client_ctx())
+        p.user(user)
+        p.pass_(USERS[user] if password is None else password)
+        n = len(p.list()[1])
+        return [b"\r\n".join(p.retr(i + 1)[1]) for i in range(n)]
+    finally:
+        p.quit()
 
 
 def under_asan(pid):

@@ -4,25 +4,13 @@ envelope sender against the account the alias delivers to: a stolen
 password cannot get round the brake by sending as sales@. Suspending holds
 the alias's rows too; enabling the account sends them, also after a
 restart of mailroom-queued."""
-import smtplib
 import time
 
-from smtp_util import USERS, tls_client_ctx, wait_for  # noqa: F401
+from smtp_util import submission, wait_for
 from test_outbound import ALICE, out, queue_rows, submit  # noqa: F401
-from test_outbound_limit import ids, limited, login_works  # noqa: F401
+from test_outbound_limit import ids, limited, login_works, send_as  # noqa: F401
 
 SALES = "sales@example.test"
-
-
-def send_as(m, sender, n, tag, start=0):
-    """n messages in one session logged in as alice, MAIL FROM sender."""
-    with smtplib.SMTP("127.0.0.1", m.ports["submission"], timeout=10) as s:
-        s.starttls(context=tls_client_ctx())
-        s.login(ALICE, USERS[ALICE])
-        for i in range(start, start + n):
-            s.sendmail(sender, [f"friend{i}@remote.test"],
-                       f"From: <{sender}>\r\nTo: <friend{i}@remote.test>\r\n"
-                       f"Subject: {tag} {i}\r\n\r\nbuy now\r\n".encode())
 
 
 def suspended(m):
@@ -101,9 +89,7 @@ def test_alias_of_another_account_is_not_alices(limited):
     m.ctl("alias", "add", "help@example.test", "bob@example.test")
     m.start("queued")
     send_as(m, ALICE, 4, "alice")
-    with smtplib.SMTP("127.0.0.1", m.ports["submission"], timeout=10) as s:
-        s.starttls(context=tls_client_ctx())
-        s.login("bob@example.test", USERS["bob@example.test"])
+    with submission(m, "bob@example.test") as s:
         for i in range(4):
             s.sendmail("help@example.test", [f"x{i}@remote.test"],
                        f"Subject: bob {i}\r\n\r\nhi\r\n".encode())

@@ -7,7 +7,7 @@ import smtplib
 
 import pytest
 
-from smtp_util import USERS, Dialog, db, mailbox, start_smtpd, tls_client_ctx
+from smtp_util import Dialog, db, mailbox, start_smtpd, submission
 
 LOCAL_IDN = "xn--bcher-kva.example"  # bücher.example
 HANS = f"hans@{LOCAL_IDN}"
@@ -60,9 +60,7 @@ def test_ulabel_sender_and_unknown_local_user(smtpd):
 
 def test_remote_ulabel_domain_is_queued_under_its_a_label(smtpd):
     m = smtpd
-    with smtplib.SMTP("127.0.0.1", m.ports["submission"], timeout=10) as s:
-        s.starttls(context=tls_client_ctx())
-        s.login(ALICE, USERS[ALICE])
+    with submission(m, ALICE) as s:
         refused = s.sendmail(ALICE, ["friend@b\u00fcro.example"],
                              b"Subject: idn\r\n\r\nhello\r\n", mail_options=["SMTPUTF8"])
     assert refused == {}

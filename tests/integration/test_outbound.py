@@ -11,7 +11,6 @@ import email
 import email.policy
 import os
 import pathlib
-import poplib
 import shutil
 import signal
 import smtplib
@@ -22,7 +21,8 @@ import time
 
 import pytest
 
-from smtp_util import USERS, db, start_smtpd, tls_client_ctx, wait_for  # noqa: F401
+from smtp_util import (USERS, db, pop3_messages, start_smtpd, submission,  # noqa: F401
+                       tls_client_ctx, wait_for)
 
 ALICE = "alice@example.test"
 
@@ -83,9 +83,7 @@ def out(mailroom, monkeypatch, tmp_path):
 def submit(m, rcpts, subject="hello remote", sender=ALICE, body="Hello from Mailroom.\r\n"):
     msg = (f"From: <{sender}>\r\nTo: <{rcpts[0]}>\r\nSubject: {subject}\r\n"
            f"Message-ID: <{subject.replace(' ', '.')}.{time.time_ns()}@example.test>\r\n\r\n{body}")
-    with smtplib.SMTP("127.0.0.1", m.ports["submission"], timeout=10) as s:
-        s.starttls(context=tls_client_ctx())
-        s.login(sender, USERS[sender])
+    with submission(m, sender) as s:
         s.sendmail(sender, rcpts, msg.encode())
 
 
@@ -93,18 +91,6 @@ def queue_rows(m):
     with db(m) as c:
         return c.execute("SELECT sender, recipient, attempts, next_attempt, last_error"
                          " FROM queue ORDER BY id").fetchall()
-
-
-def pop3_messages(m, user):
-    p = poplib.POP3("127.0.0.1", m.ports["pop3"], timeout=10)
-    try:
-        p.stls(context=tls_client_ctx())
-        p.user(user)
-        p.pass_(USERS[user])
-        n = len(p.list()[1])
-        return [b"\r\n".join(p.retr(i + 1)[1]) for i in range(n)]
-    finally:
-        p.quit()
 
 
 MX2 = ("--mx-host=remote.test,mx1.remote.test,10", "--mx-host=remote.test,mx2.remote.test,20",

@@ -10,12 +10,11 @@
 
 The remote servers are aiosmtpd (enable_SMTPUTF8 on or off) on 127.0.0.2.
 """
-import smtplib
 
 import pytest
 from aiosmtpd.controller import Controller
 
-from smtp_util import USERS, db, tls_client_ctx, wait_for  # noqa: F401
+from smtp_util import db, submission, wait_for  # noqa: F401
 from test_outbound import ALICE, MX2, check_report, dsn_of, out, queue_rows, submit  # noqa: F401
 
 JORG = "jörg@remote.test"
@@ -65,9 +64,7 @@ def check_report_utf8(msg, xtext, status):
 
 def submit_utf8(m, rcpt, subject):
     msg = (f"From: <{ALICE}>\r\nTo: <{rcpt}>\r\nSubject: {subject}\r\n\r\nGrüße.\r\n").encode()
-    with smtplib.SMTP("127.0.0.1", m.ports["submission"], timeout=10) as s:
-        s.starttls(context=tls_client_ctx())
-        s.login(ALICE, USERS[ALICE])
+    with submission(m, ALICE) as s:
         s.sendmail(ALICE, [rcpt], msg, mail_options=["SMTPUTF8", "BODY=8BITMIME"])
 
 

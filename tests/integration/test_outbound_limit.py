@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from smtp_util import USERS, db, tls_client_ctx, wait_for  # noqa: F401
+from smtp_util import USERS, db, submission, tls_client_ctx, wait_for  # noqa: F401
 from test_outbound import ALICE, MX2, Sink, out, pop3_messages, queue_rows, submit  # noqa: F401
 
 ADMIN = "admin@example.test"
@@ -44,17 +44,20 @@ def audit(m, action):
         return [r[0] for r in c.execute("SELECT detail FROM audit_log WHERE action = ?", (action,))]
 
 
-def burst(m, n, tag):
-    """n messages in ONE authenticated session, as a spammer with a stolen
-    password sends them (queued may suspend the account meanwhile; the
-    session is already logged in)."""
-    with smtplib.SMTP("127.0.0.1", m.ports["submission"], timeout=10) as s:
-        s.starttls(context=tls_client_ctx())
-        s.login(ALICE, USERS[ALICE])
-        for i in range(n):
-            s.sendmail(ALICE, [f"friend{i}@remote.test"],
-                       f"From: <{ALICE}>\r\nTo: <friend{i}@remote.test>\r\n"
+def send_as(m, sender, n, tag, start=0):
+    """n messages in ONE session logged in as alice, MAIL FROM sender, as a
+    spammer with a stolen password sends them (queued may suspend the
+    account meanwhile; the session is already logged in)."""
+    with submission(m, ALICE) as s:
+        for i in range(start, start + n):
+            s.sendmail(sender, [f"friend{i}@remote.test"],
+                       f"From: <{sender}>\r\nTo: <friend{i}@remote.test>\r\n"
                        f"Subject: {tag} {i}\r\n\r\nbuy now\r\n".encode())
+
+
+def burst(m, n, tag):
+    """n messages from alice's own address in one session."""
+    send_as(m, ALICE, n, tag)
 
 
 def login_works(m, user=ALICE):

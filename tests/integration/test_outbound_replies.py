@@ -197,12 +197,9 @@ def test_8bit_body_goes_with_body_8bitmime(out):
         out.start("queued")
         submit(out, ["good@remote.test"], subject="plain")
         assert wait_for(lambda: len(h.messages) == 1, 15), out.log("queued")
-        import smtplib
-        from smtp_util import USERS, tls_client_ctx
+        from smtp_util import submission
         msg = "From: <alice@example.test>\r\nSubject: caf\u00e9\r\n\r\nd\u00e9j\u00e0 vu\r\n".encode()
-        with smtplib.SMTP("127.0.0.1", out.ports["submission"], timeout=10) as s:
-            s.starttls(context=tls_client_ctx())
-            s.login(ALICE, USERS[ALICE])
+        with submission(out, ALICE) as s:
             s.sendmail(ALICE, ["good@remote.test"], msg, mail_options=["BODY=8BITMIME"])
         assert wait_for(lambda: len(h.messages) == 2, 15), out.log("queued")
         assert not any(o.upper().startswith("BODY=") for o in seen[0])

@@ -11,7 +11,6 @@ once smtpd calls it), or MAILROOM_RULES_E2E=1 to force them.
 import email
 import email.policy
 import os
-import poplib
 import re
 import smtplib
 import subprocess
@@ -20,7 +19,7 @@ import time
 import pytest
 
 from conftest import BUILD
-from smtp_util import USERS, queue, start_smtpd, tls_client_ctx, wait_for
+from smtp_util import pop3_messages, queue, start_smtpd, wait_for
 from test_outbound import Sink
 
 
@@ -73,16 +72,8 @@ def send(m, rcpts, subject="Hello", sender="carol@remote.test", headers=(), body
 
 
 def pop(m, user):
-    p = poplib.POP3("127.0.0.1", m.ports["pop3"], timeout=10)
-    try:
-        p.stls(context=tls_client_ctx())
-        p.user(user)
-        p.pass_(USERS[user])
-        n = len(p.list()[1])
-        return [email.message_from_bytes(b"\r\n".join(p.retr(i + 1)[1]),
-                                         policy=email.policy.default) for i in range(n)]
-    finally:
-        p.quit()
+    return [email.message_from_bytes(raw, policy=email.policy.default)
+            for raw in pop3_messages(m, user)]
 
 
 def sink_messages(m):

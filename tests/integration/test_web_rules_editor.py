@@ -6,13 +6,12 @@ out), and Sieve goes out and back in through the page."""
 import email
 import email.policy
 import html
-import poplib
 import re
 import smtplib
 import time
 import urllib.parse
 
-from smtp_util import start_smtpd, tls_client_ctx
+from smtp_util import pop3_messages, start_smtpd
 from test_web_client import Web
 
 ADMIN, ADMIN_PW = "admin@example.test", "admin-pw-1"
@@ -171,17 +170,9 @@ def test_body_rule_from_the_form_and_try_it(mailroom, monkeypatch):
 
 
 def pop_subjects(m, user):
-    p = poplib.POP3("127.0.0.1", m.ports["pop3"], timeout=10)
-    try:
-        p.stls(context=tls_client_ctx())
-        p.user(user)
-        p.pass_(USERS[user])
-        n = len(p.list()[1])
-        msgs = [email.message_from_bytes(b"\r\n".join(p.retr(i + 1)[1]),
-                                         policy=email.policy.default) for i in range(n)]
-        return [str(x["Subject"]) for x in msgs]
-    finally:
-        p.quit()
+    msgs = [email.message_from_bytes(raw, policy=email.policy.default)
+            for raw in pop3_messages(m, user, USERS[user])]
+    return [str(x["Subject"]) for x in msgs]
 
 
 def test_rule_from_the_panel_acts_on_mail(mailroom, monkeypatch):
