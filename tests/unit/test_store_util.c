@@ -52,6 +52,16 @@ int64_t tstore_account(struct store *st, const char *address, int64_t quota)
 	return a.id;
 }
 
+void tstore_settings(struct store *st, const char *const *kv)
+{
+	for (; kv[0] != NULL; kv += 2) {
+		int rc = store_setting_set(st, kv[0], kv[1]);
+		CHECK(rc == 0);
+		if (rc != 0)
+			fprintf(stderr, "setting %s: %s\n", kv[0], store_errmsg(st));
+	}
+}
+
 int tstore_message_file(const char *dir, const char *name, int64_t size,
 			unsigned seed)
 {

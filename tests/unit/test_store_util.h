@@ -36,6 +36,10 @@ int tstore_deliver(struct store *st, const char *dir, int64_t size,
 		   const int64_t *ids, size_t n, const char *const *remote,
 		   size_t n_remote, int64_t *body_id_r);
 
+/* Write the settings in kv, "key", "value" pairs ended by NULL, each
+ * write CHECKed: the "set" step of every settings test. */
+void tstore_settings(struct store *st, const char *const *kv);
+
 /* Count rows of table (one of a fixed list) with the raw connection. */
 int64_t tstore_count(struct store *st, const char *table);
 

@@ -358,12 +358,10 @@ static void test_settings(void)
 	CHECK_INT(s.greylist_delay, 300);
 	CHECK_INT(s.spam_threshold_tenths, 50);
 	test_state.label = "set";
-	CHECK(store_setting_set(t.st, "trust.dkim", "off") == 0);
-	CHECK(store_setting_set(t.st, "trust.dnsbl_zones", "zen.example, bl.example") == 0);
-	CHECK(store_setting_set(t.st, "trust.greylist_domains", "example.test") == 0);
-	CHECK(store_setting_set(t.st, "trust.greylist_delay", "2") == 0);
-	CHECK(store_setting_set(t.st, "trust.spam_threshold", "6.5") == 0);
-	CHECK(store_setting_set(t.st, "trust.spam_subject_tag", "[SPAM]") == 0);
+	tstore_settings(t.st, (const char *const[]){"trust.dkim", "off",
+		"trust.dnsbl_zones", "zen.example, bl.example",
+		"trust.greylist_domains", "example.test", "trust.greylist_delay", "2",
+		"trust.spam_threshold", "6.5", "trust.spam_subject_tag", "[SPAM]", NULL});
 	CHECK_INT(trust_settings_load(t.st, &s, &bad), 0);
 	CHECK(!s.dkim && s.spf);
 	CHECK_STR(s.dnsbl_zones, "zen.example, bl.example");
@@ -372,8 +370,8 @@ static void test_settings(void)
 	CHECK_INT(s.spam_threshold_tenths, 65);
 	CHECK_STR(s.spam_subject_tag, "[SPAM]");
 	test_state.label = "bad-value-keeps-default";
-	CHECK(store_setting_set(t.st, "trust.greylist_delay", "soon") == 0);
-	CHECK(store_setting_set(t.st, "trust.spf", "maybe") == 0);
+	tstore_settings(t.st, (const char *const[]){"trust.greylist_delay", "soon",
+		"trust.spf", "maybe", NULL});
 	CHECK_INT(trust_settings_load(t.st, &s, &bad), -1);
 	CHECK(bad != NULL);
 	CHECK_INT(s.greylist_delay, 300);

@@ -284,14 +284,14 @@ static void test_spamd_settings(void)
 	CHECK_STR(s.spamd, "");
 	CHECK_INT(s.spamd_timeout, 10);
 	test_state.label = "set";
-	CHECK(store_setting_set(t.st, "trust.spamd", "localhost:11783") == 0);
-	CHECK(store_setting_set(t.st, "trust.spamd_timeout", "3") == 0);
+	tstore_settings(t.st, (const char *const[]){"trust.spamd", "localhost:11783",
+		"trust.spamd_timeout", "3", NULL});
 	CHECK_INT(trust_settings_load(t.st, &s, &bad), 0);
 	CHECK_STR(s.spamd, "127.0.0.1:11783");
 	CHECK_INT(s.spamd_timeout, 3);
 	test_state.label = "bad-name-off";
-	CHECK(store_setting_set(t.st, "trust.spamd", "spamd.example.test:783") == 0);
-	CHECK(store_setting_set(t.st, "trust.spamd_timeout", "0") == 0);
+	tstore_settings(t.st, (const char *const[]){"trust.spamd", "spamd.example.test:783",
+		"trust.spamd_timeout", "0", NULL});
 	bad = NULL;
 	CHECK_INT(trust_settings_load(t.st, &s, &bad), -1);
 	CHECK(bad != NULL);
