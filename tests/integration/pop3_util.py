@@ -3,6 +3,7 @@ store's own delivery call (tests/tools/mr-deliver.c), a raw line-level
 POP3 client for dialogues poplib cannot script (pipelining, over-long
 lines, a chosen source address), and process memory readings."""
 import pathlib
+import poplib
 import socket
 import ssl
 import subprocess
@@ -124,6 +125,23 @@ def login(port, user=USER, password=PASSWORD, **kw):
     reply = r.cmd(f"PASS {password}")
     assert reply.startswith("+OK"), reply
     return r
+
+
+def start_pop3d(m, *messages):
+    """USER's account holding messages and mailroom-pop3d started: the
+    fixture of every POP3 suite."""
+    m.add_user(USER, PASSWORD)
+    deliver(m, USER, *messages)
+    m.start("pop3d")
+    return m
+
+
+def pop3_client(m):
+    """poplib on m's plain POP3 port, logged in as USER with USER/PASS."""
+    p = poplib.POP3("127.0.0.1", m.ports["pop3"], timeout=10)
+    p.user(USER)
+    p.pass_(PASSWORD)
+    return p
 
 
 def rss_kb(pid, field="VmRSS"):

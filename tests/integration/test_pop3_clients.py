@@ -2,13 +2,12 @@
 (Debian) fetching through an MDA into a file, keeping or deleting on the
 server, over STLS and POP3S; curl's pop3:// and pop3s://."""
 import os
-import poplib
 import shutil
 import subprocess
 
 import pytest
 
-from pop3_util import PASSWORD, USER, deliver, insecure_context, message
+from pop3_util import PASSWORD, USER, insecure_context, message, pop3_client, start_pop3d
 
 pytestmark = pytest.mark.skipif(not shutil.which("fetchmail") or not shutil.which("curl"),
                                 reason="fetchmail and curl (Debian) are needed")
@@ -19,17 +18,11 @@ MSGS = [message("fetch one", ["first body"]),
 
 @pytest.fixture
 def pop(mailroom):
-    m = mailroom
-    m.add_user(USER, PASSWORD)
-    deliver(m, USER, *MSGS)
-    m.start("pop3d")
-    return m
+    return start_pop3d(mailroom, *MSGS)
 
 
 def server_stat(m):
-    p = poplib.POP3("127.0.0.1", m.ports["pop3"], timeout=10)
-    p.user(USER)
-    p.pass_(PASSWORD)
+    p = pop3_client(m)
     st = p.stat()
     p.quit()
     return st

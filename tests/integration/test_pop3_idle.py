@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from pop3_util import PASSWORD, USER, Raw, deliver, login, message
+from pop3_util import Raw, login, message, start_pop3d
 
 IDLE_S = 2
 
@@ -17,10 +17,7 @@ def pop_short(mailroom):
     m = mailroom
     m.extra = {"pop3": {"idle_timeout": f"{IDLE_S}s"}}
     m.write_config()
-    m.add_user(USER, PASSWORD)
-    deliver(m, USER, message("one"), message("two"), message("three"))
-    m.start("pop3d")
-    return m
+    return start_pop3d(m, message("one"), message("two"), message("three"))
 
 
 def autologout_within(r, limit):

@@ -12,7 +12,8 @@ import time
 import pytest
 
 from conftest import BUILD, free_port, wait_port
-from pop3_util import (PASSWORD, USER, Raw, deliver, login, message, wait_for)
+from pop3_util import (PASSWORD, USER, Raw, deliver, login, message, pop3_client, start_pop3d,
+                       wait_for)
 
 M1 = message("first", ["hello", ".starts with a dot", "..two dots", "", "end"])
 M2 = message("second", [f"body line {i}" for i in range(20)])
@@ -22,18 +23,10 @@ MSGS = [M1, M2, M3]
 
 @pytest.fixture
 def pop(mailroom):
-    m = mailroom
-    m.add_user(USER, PASSWORD)
-    deliver(m, USER, *MSGS)
-    m.start("pop3d")
-    return m
+    return start_pop3d(mailroom, *MSGS)
 
 
-def client(m):
-    p = poplib.POP3("127.0.0.1", m.ports["pop3"], timeout=10)
-    p.user(USER)
-    p.pass_(PASSWORD)
-    return p
+client = pop3_client
 
 
 def unstuffed_lines(msg):

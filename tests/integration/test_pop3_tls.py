@@ -7,17 +7,13 @@ import subprocess
 
 import pytest
 
-from pop3_util import (PASSWORD, USER, Raw, deliver, insecure_context, login, message,
+from pop3_util import (PASSWORD, USER, Raw, insecure_context, login, message, start_pop3d,
                        wait_for)
 
 
 @pytest.fixture
 def pop(mailroom):
-    m = mailroom
-    m.add_user(USER, PASSWORD)
-    deliver(m, USER, message("tls one"), message("tls two"))
-    m.start("pop3d")
-    return m
+    return start_pop3d(mailroom, message("tls one"), message("tls two"))
 
 
 def test_stls_with_poplib(pop):

@@ -9,18 +9,14 @@ import ssl
 
 import pytest
 
-from pop3_util import PASSWORD, USER, Raw, deliver, login, message
+from pop3_util import PASSWORD, USER, Raw, login, message, start_pop3d
 
 N = 3
 
 
 @pytest.fixture
 def pop(mailroom):
-    m = mailroom
-    m.add_user(USER, PASSWORD)
-    deliver(m, USER, *[message(f"m{i}") for i in range(N)])
-    m.start("pop3d")
-    return m
+    return start_pop3d(mailroom, *[message(f"m{i}") for i in range(N)])
 
 
 def assert_serves(m, count=N):

@@ -12,7 +12,7 @@ import sqlite3
 
 import pytest
 
-from pop3_util import PASSWORD, USER, Raw, deliver, login
+from pop3_util import PASSWORD, USER, Raw, login, start_pop3d
 
 CHUNK = 64 * 1024
 
@@ -62,11 +62,7 @@ MESSAGES += [
 
 @pytest.fixture
 def pop(mailroom):
-    m = mailroom
-    m.add_user(USER, PASSWORD)
-    deliver(m, USER, *MESSAGES)
-    m.start("pop3d")
-    return m
+    return start_pop3d(mailroom, *MESSAGES)
 
 
 def unstuff(raw):
