@@ -113,13 +113,13 @@ ADMIN = "admin@example.test"
 ADMIN_PW = "admin-pw-1"
 
 
-def admin_web(m):
+def admin_web(m, password=ADMIN_PW):
     """An admin account, mailroom-webadmin started and a Web logged in as that
     admin (the login answered 303): the start of every admin page test."""
-    m.add_user(ADMIN, ADMIN_PW, role="admin")
+    m.add_user(ADMIN, password, role="admin")
     m.start("webadmin")
     w = Web(m.ports["admin"])
-    assert w.login(ADMIN, ADMIN_PW).status == 303
+    assert w.login(ADMIN, password).status == 303
     return w
 
 

@@ -21,7 +21,7 @@ import pytest
 
 from mailroom_harness import REPO
 from smtp_util import USERS, Dialog, start_smtpd, tls_client_ctx, wait_for
-from test_web_client import Web, raw_https
+from test_web_client import Web, admin_web, raw_https
 
 ADMIN, ADMIN_PW = "admin@example.test", "admin-pw-123"
 ALICE = "alice@example.test"
@@ -43,12 +43,7 @@ def post_routes():
 
 @pytest.fixture
 def web(mailroom, monkeypatch):
-    m = mailroom
-    m.add_user(ADMIN, ADMIN_PW, role="admin")
-    m.start("webadmin")
-    w = Web(m.ports["admin"])
-    assert w.login(ADMIN, ADMIN_PW).status == 303
-    return m, w
+    return mailroom, admin_web(mailroom, ADMIN_PW)
 
 
 def test_every_state_change_without_csrf_is_403(web):
@@ -181,10 +176,7 @@ def test_xss_payloads_by_mail_execute_nothing_in_chromium(mailroom, monkeypatch)
     m = mailroom
     m.start_dns("--mx-host=remote.test,mx1.remote.test,10", "--host-record=mx1.remote.test,127.0.0.2")
     start_smtpd(m, monkeypatch)
-    m.add_user(ADMIN, ADMIN_PW, role="admin")
-    m.start("webadmin")
-    w = Web(m.ports["admin"])
-    assert w.login(ADMIN, ADMIN_PW).status == 303
+    w = admin_web(m, ADMIN_PW)
     # display names with payloads (accounts page, audit log)
     for i, p in enumerate(PAYLOADS):
         r = w.submit("/accounts", "/accounts/add",

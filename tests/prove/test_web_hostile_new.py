@@ -16,7 +16,7 @@ import urllib.parse
 
 import pytest
 
-from test_web_client import Web
+from test_web_client import Web, admin_web
 
 ADMIN, ADMIN_PW = "admin@example.test", "admin-pw-123"
 HOSTILE = [
@@ -36,12 +36,7 @@ CHECKS = ["dnsbl_zones", "greylist_domains", "greylist_delay", "spam_threshold",
 
 @pytest.fixture
 def web(mailroom):
-    m = mailroom
-    m.add_user(ADMIN, ADMIN_PW, role="admin")
-    m.start("webadmin")
-    w = Web(m.ports["admin"])
-    assert w.login(ADMIN, ADMIN_PW).status == 303
-    return m, w
+    return mailroom, admin_web(mailroom, ADMIN_PW)
 
 
 def settings(m):
