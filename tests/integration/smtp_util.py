@@ -126,6 +126,17 @@ def mailbox(m, address):
     return out
 
 
+def subjects(bodies):
+    """The first Subject: of each message in bodies (mailbox() output)."""
+    out = []
+    for b in bodies:
+        for line in b.split(b"\r\n"):
+            if line.startswith(b"Subject: "):
+                out.append(line[9:].decode())
+                break
+    return out
+
+
 def queue(m):
     with db(m) as c:
         return c.execute("SELECT sender, recipient FROM queue ORDER BY id").fetchall()

@@ -11,7 +11,7 @@ import sqlite3
 import threading
 import time
 
-from smtp_util import USERS, mailbox, start_smtpd, tls_client_ctx, wait_for
+from smtp_util import USERS, mailbox, start_smtpd, subjects, tls_client_ctx, wait_for
 from test_outbound import MX2, Sink
 from mailroom_harness import REPO
 
@@ -51,16 +51,6 @@ class Sender(threading.Thread):
             except (OSError, smtplib.SMTPException):
                 self.errors += 1
                 time.sleep(0.05)
-
-
-def subjects(bodies):
-    out = []
-    for b in bodies:
-        for line in b.split(b"\r\n"):
-            if line.startswith(b"Subject: "):
-                out.append(line[9:].decode())
-                break
-    return out
 
 
 def integrity(m):

@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from smtp_util import USERS, mailbox, start_smtpd, tls_client_ctx, wait_for
+from smtp_util import USERS, mailbox, start_smtpd, subjects, tls_client_ctx, wait_for
 
 ALICE, BOB = "alice@example.test", "bob@example.test"
 
@@ -39,16 +39,6 @@ def send(m, tag, kb=1, rcpt=BOB):
             return s.data(body(tag, kb))
         except smtplib.SMTPDataError as e:
             return e.smtp_code, e.smtp_error
-
-
-def subjects(bodies):
-    out = []
-    for b in bodies:
-        for line in b.split(b"\r\n"):
-            if line.startswith(b"Subject: "):
-                out.append(line[9:].decode())
-                break
-    return out
 
 
 def pop_session(m, user=BOB):
