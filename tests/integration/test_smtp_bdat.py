@@ -8,7 +8,7 @@ import socket
 
 import pytest
 
-from smtp_util import Dialog, counts, mailbox, smtpd, start_smtpd  # noqa: F401
+from smtp_util import Dialog, counts, mailbox, smtpd, start_smtpd, under_asan  # noqa: F401
 
 
 def txn(d, rcpt="alice@example.test"):
@@ -150,7 +150,7 @@ def test_bdat_gate_on_submission(smtpd):
 def test_bdat_large_message_bounded_memory(smtpd):
     from test_smtp_defences import vm_kb
     pid = smtpd.pid("smtpd")
-    if "libasan" in open(f"/proc/{pid}/maps").read():
+    if under_asan(pid):
         pytest.skip("AddressSanitizer's quarantine makes VmHWM meaningless")
     d = Dialog(smtpd.ports["smtp"])
     txn(d)

@@ -166,7 +166,7 @@ def vm_kb(pid, key):
 
 def test_25mb_message_bounded_memory(smtpd):
     pid = smtpd.pid("smtpd")
-    if "libasan" in open(f"/proc/{pid}/maps").read():
+    if under_asan(pid):
         pytest.skip("AddressSanitizer's quarantine makes VmHWM meaningless")
     d = Dialog(smtpd.ports["smtp"])
     open_txn(d)
