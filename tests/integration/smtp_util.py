@@ -67,6 +67,14 @@ class Dialog(RawSocket):
             assert text[-1].startswith(enhanced), f"{line!r}: {text} lacks {enhanced}"
         return text
 
+    def open_data(self, helo, sender, rcpt):
+        """EHLO, MAIL FROM and RCPT TO each answered 250 and DATA 354: one
+        recipient's transaction ready for the message."""
+        self.expect(f"EHLO {helo}", 250)
+        self.expect(f"MAIL FROM:<{sender}>", 250)
+        self.expect(f"RCPT TO:<{rcpt}>", 250)
+        self.expect("DATA", 354)
+
     def starttls(self):
         self.expect("STARTTLS", 220, "2.0.0")
         self.sock = tls_client_ctx().wrap_socket(self.sock)

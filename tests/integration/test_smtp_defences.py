@@ -16,10 +16,7 @@ from smtp_util import (Dialog, counts, mailbox, probes_gone, queue, smtpd, start
 
 
 def open_txn(d, rcpt="alice@example.test"):
-    d.expect("EHLO client.remote.test", 250)
-    d.expect("MAIL FROM:<a@remote.test>", 250)
-    d.expect(f"RCPT TO:<{rcpt}>", 250)
-    d.expect("DATA", 354)
+    d.open_data("client.remote.test", "a@remote.test", rcpt)
 
 
 SMUGGLED = (b"MAIL FROM:<ceo@example.test>\r\nRCPT TO:<bob@example.test>\r\nDATA\r\n"

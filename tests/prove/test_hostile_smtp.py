@@ -27,10 +27,7 @@ def assert_serves(m, tag="after"):
     """A fresh client can still deliver one message end to end."""
     before = len(mailbox(m, ALICE))
     d = Dialog(m.ports["smtp"], timeout=30)
-    d.expect("EHLO well.behaved.test", 250)
-    d.expect("MAIL FROM:<ok@remote.test>", 250)
-    d.expect(f"RCPT TO:<{ALICE}>", 250)
-    d.expect("DATA", 354)
+    d.open_data("well.behaved.test", "ok@remote.test", ALICE)
     d.send(f"Subject: {tag}\r\n\r\nstill serving\r\n.\r\n")
     d.expect(None, 250)
     d.expect("QUIT", 221)

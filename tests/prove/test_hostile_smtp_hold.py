@@ -108,10 +108,7 @@ def test_smuggling_at_the_hold_boundary(mx, ending):
         assert mx.procs["smtpd"].poll() is None
     # and a normal client still gets through
     d = Dialog(mx.ports["smtp"], timeout=30)
-    d.expect("EHLO ok.remote.test", 250)
-    d.expect("MAIL FROM:<ok@remote.test>", 250)
-    d.expect(f"RCPT TO:<{ALICE}>", 250)
-    d.expect("DATA", 354)
+    d.open_data("ok.remote.test", "ok@remote.test", ALICE)
     d.send(b"Subject: after\r\n\r\nok\r\n.\r\n")
     d.expect(None, 250)
     d.close()
