@@ -212,10 +212,7 @@ def test_dot_stuffing_roundtrip(smtpd):
 
 def test_empty_message(smtpd):
     d = Dialog(smtpd.ports["smtp"])
-    d.expect("EHLO c.remote.test", 250)
-    d.expect("MAIL FROM:<a@remote.test>", 250)
-    d.expect("RCPT TO:<alice@example.test>", 250)
-    d.expect("DATA", 354)
+    d.open_data("c.remote.test", "a@remote.test", "alice@example.test")
     d.send(".\r\n")
     d.expect(None, 250)
     got = mailbox(smtpd, "alice@example.test")[0]

@@ -32,10 +32,7 @@ def ehlo_size(m):
 def send(m, nbytes):
     """(code, text) of the reply after DATA with a body of about nbytes."""
     d = Dialog(m.ports["smtp"])
-    d.expect("EHLO c.remote.test", 250)
-    d.expect("MAIL FROM:<a@remote.test>", 250)
-    d.expect("RCPT TO:<alice@example.test>", 250)
-    d.expect("DATA", 354)
+    d.open_data("c.remote.test", "a@remote.test", "alice@example.test")
     line = b"x" * 998 + b"\r\n"
     d.send(b"Subject: big\r\n\r\n" + line * (nbytes // len(line) + 1) + b".\r\n")
     code, text = d.reply()

@@ -162,10 +162,7 @@ def test_dmarc_reject_with_spf_fail_refused_nothing_stored(trusted):
 
 def test_forged_own_domain_refused_on_mx_allowed_after_auth(trusted):
     d = Dialog(trusted.ports["smtp"])
-    d.expect("EHLO mx.sender.test", 250)
-    d.expect("MAIL FROM:<boss@example.test>", 250)
-    d.expect("RCPT TO:<bob@example.test>", 250)
-    d.expect("DATA", 354)
+    d.open_data("mx.sender.test", "boss@example.test", "bob@example.test")
     d.send(message("The Boss <boss@example.test>", "wire money") + b".\r\n")
     code, text = d.reply()
     assert code == 550 and text[-1].startswith("5.7.1"), text

@@ -339,10 +339,7 @@ def test_50mb_header_of_continuation_lines(mailroom, monkeypatch):
     mailroom.write_config()
     m = start_smtpd(mailroom, monkeypatch)
     d = Dialog(m.ports["smtp"], timeout=120)
-    d.expect("EHLO client", 250)
-    d.expect("MAIL FROM:<a@remote.test>", 250)
-    d.expect(f"RCPT TO:<{ALICE}>", 250)
-    d.expect("DATA", 354)
+    d.open_data("client", "a@remote.test", ALICE)
     line = b"\t" + b"x" * 77 + b"\r\n"
     chunk = line * (1 << 14)  # ~1.3 MB
     sent = len(b"X-Big: start\r\n")

@@ -92,10 +92,7 @@ def test_smuggling_at_the_hold_boundary(mx, ending):
         pad = HOLD + shift - len(head)
         text = head + (b"z" * 70 + b"\r\n") * (pad // 72) + b"q" * (pad % 72)
         d = Dialog(mx.ports["smtp"], timeout=60)
-        d.expect("EHLO client.remote.test", 250)
-        d.expect("MAIL FROM:<a@remote.test>", 250)
-        d.expect(f"RCPT TO:<{ALICE}>", 250)
-        d.expect("DATA", 354)
+        d.open_data("client.remote.test", "a@remote.test", ALICE)
         d.send(text + ending + SMUGGLED)
         code, reply = d.reply()
         # the bad ending is text (or refused): one message at most, never two
