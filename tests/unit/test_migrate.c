@@ -112,20 +112,7 @@ static void check_body(struct store *st, int64_t body, int64_t size,
 	CHECK_INT(store_body_open_by_id(st, body, &r), STORE_OK);
 	if (r == NULL)
 		return;
-	CHECK_INT(store_body_size(r), size);
-	unsigned char *buf = malloc(piece);
-	int64_t off = 0;
-	bool same = true;
-	ssize_t n;
-	while ((n = store_body_read(r, buf, piece)) > 0) {
-		for (ssize_t i = 0; i < n; i++)
-			same = same && buf[i] == pattern(off + i, seed);
-		off += n;
-	}
-	CHECK_INT(n, 0);
-	CHECK_INT(off, size);
-	CHECK(same);
-	free(buf);
+	tstore_check_pattern(r, size, seed, piece);
 	store_body_close(&r);
 }
 

@@ -62,6 +62,26 @@ void tstore_settings(struct store *st, const char *const *kv)
 	}
 }
 
+void tstore_check_pattern(struct store_body_reader *r, int64_t size,
+			  unsigned seed, size_t piece)
+{
+	CHECK_INT(store_body_size(r), size);
+	unsigned char *buf = malloc(piece);
+	int64_t off = 0;
+	bool same = true;
+	ssize_t n;
+	while ((n = store_body_read(r, buf, piece)) > 0) {
+		for (ssize_t i = 0; i < n; i++)
+			if (buf[i] != (unsigned char)(((uint64_t)(off + i) * 7 + seed) & 0xff))
+				same = false;
+		off += n;
+	}
+	CHECK_INT(n, 0);
+	CHECK_INT(off, size);
+	CHECK(same);
+	free(buf);
+}
+
 int tstore_message_file(const char *dir, const char *name, int64_t size,
 			unsigned seed)
 {

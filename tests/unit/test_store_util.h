@@ -1,6 +1,7 @@
 /*
  * test_store_util.h - helpers the store's test suites share: a fresh store
- * in a temp dir, a message file of a given size, child processes.
+ * in a temp dir, a message file of a given size and the check of what a
+ * body reader gives back, settings, child processes.
  */
 #ifndef MAILROOM_TEST_STORE_UTIL_H
 #define MAILROOM_TEST_STORE_UTIL_H
@@ -31,6 +32,11 @@ int64_t tstore_account(struct store *st, const char *address, int64_t quota);
  * returns an fd open for reading (-1 on error). */
 int tstore_message_file(const char *dir, const char *name, int64_t size,
 			unsigned seed);
+/* Read r to its end, piece octets at a time, and CHECK it gave size octets
+ * (store_body_size too) of tstore_message_file's pattern for seed; r stays
+ * open for the caller's own checks. */
+void tstore_check_pattern(struct store_body_reader *r, int64_t size,
+			  unsigned seed, size_t piece);
 /* Deliver one message of size bytes from a temp file to local ids. */
 int tstore_deliver(struct store *st, const char *dir, int64_t size,
 		   const int64_t *ids, size_t n, const char *const *remote,
