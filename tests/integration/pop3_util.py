@@ -136,9 +136,9 @@ def start_pop3d(m, *messages):
     return m
 
 
-def pop3_client(m):
+def pop3_client(m, timeout=10):
     """poplib on m's plain POP3 port, logged in as USER with USER/PASS."""
-    p = poplib.POP3("127.0.0.1", m.ports["pop3"], timeout=10)
+    p = poplib.POP3("127.0.0.1", m.ports["pop3"], timeout=timeout)
     p.user(USER)
     p.pass_(PASSWORD)
     return p

@@ -8,7 +8,7 @@ import time
 import pytest
 
 from conftest import BUILD
-from pop3_util import PASSWORD, USER, Raw, generate, login, message, rss_kb
+from pop3_util import PASSWORD, USER, Raw, generate, login, message, pop3_client, rss_kb
 
 
 def test_ten_thousand_messages(mailroom):
@@ -40,9 +40,7 @@ def test_ten_thousand_messages(mailroom):
             assert r.line() == f"+OK message {i} deleted"
         assert r.cmd("STAT") == "+OK 0 0"
         assert r.cmd("QUIT") == "+OK Mailroom POP3 server signing off (10000 messages deleted)"
-    p = poplib.POP3("127.0.0.1", m.ports["pop3"], timeout=60)
-    p.user(USER)
-    p.pass_(PASSWORD)
+    p = pop3_client(m, timeout=60)
     assert p.stat() == (0, 0)
     p.quit()
 
@@ -107,9 +105,7 @@ def test_delivery_by_smtpd_while_a_session_is_open(mailroom):
         assert r.cmd("RETR 2").startswith("-ERR no such message")
         assert r.cmd("DELE 1").startswith("+OK")
         assert "1 messages deleted" in r.cmd("QUIT")
-    p = poplib.POP3("127.0.0.1", m.ports["pop3"], timeout=10)
-    p.user(USER)
-    p.pass_(PASSWORD)
+    p = pop3_client(m)
     assert p.stat()[0] == 1
     assert b"Subject: during the session" in p.retr(1)[1]
     p.quit()
