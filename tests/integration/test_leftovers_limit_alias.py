@@ -63,14 +63,21 @@ def test_catch_all_sender_counts_too(limited):
     assert len(ids(m.remote)) <= 5
 
 
-def test_alias_rows_held_across_a_restart_are_released(limited):
-    m = limited
+def suspend_then_stop_queued(m, sender, tag):
+    """sales@ made alice's alias, 8 messages sent as sender: queued
+    suspends alice (limit 5), every row is either out or held, and queued
+    is stopped."""
     m.ctl("alias", "add", SALES, ALICE)
     m.start("queued")
-    send_as(m, SALES, 8, "before restart")
+    send_as(m, sender, 8, tag)
     assert wait_for(lambda: suspended(m), 20), m.log("queued")
     assert wait_for(lambda: len(queue_rows(m)) + len(ids(m.remote)) == 8, 10)
     m.stop("queued")
+
+
+def test_alias_rows_held_across_a_restart_are_released(limited):
+    m = limited
+    suspend_then_stop_queued(m, SALES, "before restart")
     sent = len(ids(m.remote))
     m.start("queued")
     time.sleep(2)
@@ -103,12 +110,7 @@ def test_alias_first_seen_after_the_suspension_is_held(limited):
     held, not sent. Here they were queued while queued was down and the
     admin had briefly enabled alice."""
     m = limited
-    m.ctl("alias", "add", SALES, ALICE)
-    m.start("queued")
-    send_as(m, ALICE, 8, "own")
-    assert wait_for(lambda: suspended(m), 20), m.log("queued")
-    assert wait_for(lambda: len(queue_rows(m)) + len(ids(m.remote)) == 8, 10)
-    m.stop("queued")
+    suspend_then_stop_queued(m, ALICE, "own")
     sent = ids(m.remote)
     m.ctl("user", "set", ALICE, "--enable")
     send_as(m, SALES, 2, "alias", start=100)
