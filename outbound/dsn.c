@@ -21,6 +21,7 @@
 #include "outbound.h"
 
 #define DIAG_MAX 900 /* keeps "Diagnostic-Code: smtp; " + text under 998 */
+#define LINE_MAX_OCTETS 998 /* RFC 5322 2.1.1, CRLF not counted */
 
 static void rfc5322_date(int64_t t, char *dst, size_t len)
 {
@@ -167,12 +168,18 @@ int ob_dsn_build(struct buf *out, const struct ob_dsn_info *info,
 		char diag[DIAG_MAX + 1], mta[HOSTNAME_MAX + 1];
 		clean(rcpts[i].diagnostic, diag, sizeof diag);
 		clean(rcpts[i].remote_mta, mta, sizeof mta);
+		/* A long recipient and remote name leave less room on this
+		 * line for the text (RFC 5322's 998 octets); the whole text
+		 * is in Diagnostic-Code below. */
+		size_t used = strlen(rcpts[i].recipient) + strlen(mta) +
+			      sizeof "<>: host  said: ";
+		int room = used < LINE_MAX_OCTETS ? (int)(LINE_MAX_OCTETS - used) : 0;
 		if (mta[0])
-			rc |= buf_printf(out, "<%s>: host %s said: %s\r\n\r\n",
-					 rcpts[i].recipient, mta, diag);
+			rc |= buf_printf(out, "<%s>: host %s said: %.*s\r\n\r\n",
+					 rcpts[i].recipient, mta, room, diag);
 		else
-			rc |= buf_printf(out, "<%s>: %s\r\n\r\n",
-					 rcpts[i].recipient, diag);
+			rc |= buf_printf(out, "<%s>: %.*s\r\n\r\n",
+					 rcpts[i].recipient, room, diag);
 	}
 	rc |= buf_printf(out,
 			 "--%s\r\n"

@@ -74,16 +74,21 @@ static void test_dsn_structure(void)
 
 static void test_dsn_hostile_text(void)
 {
-	char long_text[3000];
+	char long_text[3000], long_mta[300];
 	memset(long_text, 'A', sizeof long_text - 1);
 	long_text[sizeof long_text - 1] = '\0';
+	/* a long remote name and a long text on the "host X said: T" line
+	 * (found by fuzz_outbound_dsn: the line was 1,037 octets) */
+	memset(long_mta, 'm', sizeof long_mta - 1);
+	long_mta[sizeof long_mta - 1] = '\0';
 	struct ob_dsn_rcpt r[] = {
 		{"bob@remote.test", "5.7.1\r\nX-Evil: 1", "mx\r\nBcc: x",
 		 "550 no\r\nX-Injected: yes\r\n\r\n--=_dsn_42.1700000100.7\r\nhi", OB_DSN_FAILED},
 		{"carol@remote.test", "5.0.0", "mx", long_text, OB_DSN_FAILED},
+		{"dave@remote.test", "5.0.0", long_mta, long_text, OB_DSN_FAILED},
 	};
 	struct buf out;
-	build(&out, r, 2);
+	build(&out, r, 3);
 	CHECK(strstr(out.data, "\nX-Injected") == NULL);
 	CHECK(strstr(out.data, "\nX-Evil") == NULL);
 	CHECK(strstr(out.data, "\nBcc") == NULL);
