@@ -169,6 +169,8 @@ static int parse_tenths(const char *p, size_t n, int *out)
 	if (i != n)
 		return -1;
 	long v = whole * 10 + tenth + (hundredth >= 5);
+	if (v > 10000000) /* 1000000.05 rounds up past the limit */
+		return -1;
 	*out = (int)(neg ? -v : v);
 	return 0;
 }

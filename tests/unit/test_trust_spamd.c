@@ -72,6 +72,11 @@ static const struct reply_case replies[] = {
 	 -1, NULL},
 	{"dot-only", "SPAMD/1.1 0 EX_OK\r\nSpam: True ; 5. / 5\r\n\r\n", -1, 0, false, 0, 0, -1,
 	 NULL},
+	/* found by fuzz_trust_spamd: rounds to 1000000.1, past the limit */
+	{"rounds-past-max", "SPAMD/1.1 0 EX_OK\r\nSpam: True ; 15 / -01000000.05\r\n\r\n", -1,
+	 0, false, 0, 0, -1, NULL},
+	{"max-after-rounding", "SPAMD/1.1 0 EX_OK\r\nSpam: True ; 999999.95 / 5\r\n\r\n", 1, 0,
+	 true, 10000000, 50, -1, "EX_OK"},
 };
 
 static void test_reply_table(void)
