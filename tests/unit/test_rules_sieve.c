@@ -196,6 +196,7 @@ static const struct {
 	{"tag half", "if header :matches \"subject\" \"*\" { set \"subject\" \"${1}\"; }\n", "incomplete subject tag"},
 	{"addheader alone", "require \"editheader\";\naddheader \"X-A\" \"b\";", "line 2: addheader is supported only right after deleteheader"},
 	{"deleteheader alone", "require \"editheader\";\ndeleteheader \"X-A\";", "deleteheader needs its addheader"},
+	{"subject twice", "require \"vacation\";\nvacation :subject \"a\" :subject \"b\" \"away\";", "line 2: vacation :subject given twice"},
 	{"empty", "", NULL},
 	{"comment only", "# nothing\n/* at all */", NULL},
 };
