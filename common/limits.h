@@ -48,6 +48,7 @@
 
 /* Web admin */
 #define HTTP_POST_MAX (64 * 1024)          /* form and JSON bodies */
+#define HTTP_POST_DRAIN_MAX (1024 * 1024) /* an over-cap body read and dropped, so the 413 arrives */
 #define HTTP_UPLOAD_MAX (1024 * 1024)      /* certificate upload */
 #define HTTP_CONNECTION_MEMORY (64 * 1024) /* libmicrohttpd per connection */
 

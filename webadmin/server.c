@@ -3,8 +3,9 @@
  *
  * SECURITY: this is where network bytes enter. Each connection gets
  * HTTP_CONNECTION_MEMORY from libmicrohttpd for headers; a request body is
- * collected into a buffer capped at HTTP_POST_MAX (413 past it, decided
- * from Content-Length before reading when it is given). A request with
+ * collected into a buffer capped at HTTP_POST_MAX (413 past it; a body
+ * declared past HTTP_POST_DRAIN_MAX gets its 413 before it is read, a
+ * smaller one is read and dropped first, so the client sees the answer). A request with
  * two Content-Length headers, or Content-Length with Transfer-Encoding,
  * is refused with 400 (request smuggling). Every response carries the
  * security headers (CSP without inline script or style, frame denial, no
@@ -227,19 +228,27 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn,
 					  "Bad request: conflicting body length\n");
 		const char *cl = MHD_lookup_connection_value(
 			conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+		bool over = false;
 		if (cl != NULL) {
 			char *end;
 			errno = 0;
 			unsigned long long n = strtoull(cl, &end, 10);
-			if (errno != 0 || *end != '\0' || n > HTTP_POST_MAX)
+			/* Past the cap but not absurd: read the body and drop
+			 * it, then answer 413. Answering before the body is
+			 * read closes the connection under a client that is
+			 * still sending, and a browser shows a reset instead
+			 * of the answer. */
+			if (errno != 0 || *end != '\0' || n > HTTP_POST_DRAIN_MAX)
 				return send_plain(conn, 413,
 						  "Request body too large\n");
+			over = n > HTTP_POST_MAX;
 		}
 		cs = calloc(1, sizeof *cs);
 		if (cs == NULL || buf_init(&cs->body, HTTP_POST_MAX) != 0) {
 			free(cs);
 			return MHD_NO;
 		}
+		cs->too_big = over;
 		*con_cls = cs;
 		return MHD_YES;
 	}

@@ -277,6 +277,12 @@ def test_oversized_body_is_refused(web):
     big = "a=" + "x" * (70 * 1024)
     r = w.request("POST", "/login", big, {"Content-Type": "application/x-www-form-urlencoded"})
     assert r.status == 413
+    # a browser sends the whole body before it reads the answer: it must
+    # get the 413, not a connection closed under it while it sends
+    for size in (300 * 1024, 900 * 1024):
+        r = w.request("POST", "/login", "a=" + "x" * size,
+                      {"Content-Type": "application/x-www-form-urlencoded"})
+        assert r.status == 413, size
     # a client that lies about the length and streams chunks still stops at the cap
     req = (b"POST /login HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
            b"Content-Type: application/x-www-form-urlencoded\r\nConnection: close\r\n\r\n")
