@@ -362,15 +362,15 @@ static int vacation(struct imp *im, const struct sieve_node *c,
 				if (!val || one_string(im, c, val, &s) != 0)
 					return bad(im, x->line, ":%s needs a string",
 						   x->tag);
-				/* a second :subject would drop (and leak) the
-				 * first: refused, as RFC 5228 2.6.2 tags are
-				 * given once (found by fuzz_rules_sieve) */
-				if (x->tag[0] == 's' && v->subject != NULL)
-					return bad(im, x->line,
-						   "vacation :subject given twice");
-				if (x->tag[0] == 's' &&
-				    (v->subject = dup(im, x->line, s)) == NULL)
-					return -1;
+				if (x->tag[0] == 's') {
+					/* a second one would drop (and leak) the
+					 * first: refused (found by fuzz_rules_sieve) */
+					if (v->subject != NULL)
+						return bad(im, x->line,
+							   "vacation :subject given twice");
+					if ((v->subject = dup(im, x->line, s)) == NULL)
+						return -1;
+				}
 			} else if (!strcmp(x->tag, "addresses")) {
 				if (!val || val->kind != SIEVE_ARG_STRINGS)
 					return bad(im, x->line,

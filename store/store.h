@@ -176,7 +176,7 @@ int store_alias_list(struct store *st, const char *domain, store_alias_cb cb,
 /* ---- recipient expansion (RCPT time) ----------------------------------- */
 
 struct store_expansion {
-	int64_t *local_ids; /* distinct enabled accounts (all: _owners) */
+	int64_t *local_ids; /* distinct accounts: enabled ones (store_expand_owners: all) */
 	size_t n_local;
 	char **remote; /* distinct external addresses */
 	size_t n_remote;
