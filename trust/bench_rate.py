@@ -22,6 +22,11 @@ signed rsa-2048 by python3-dkim, relaxed/relaxed).
 Prints each run's msg/s and smtpd's CPU time per message (user + system,
 all threads, from /proc: steadier than the rate on a shared machine) with
 the 1-minute load average, then medians and each mode's cost against base. Not a test: nothing asserts.
+--detail adds, per run, where the time went: the event loop thread's CPU
+per message and how busy it was, the busiest other thread, smtp-source's
+CPU, how busy the machine's CPUs were (under 100%: the rate is bound by
+waiting, not by CPU), and smtpd's latency counters (end of DATA to the
+writer, to the commit).
 
   trust/bench_rate.py --base-build /tmp/base/build [--runs 5] [--msgs 10000]
                       [--persistent] [--message plain|signed] [--modes base,on]
@@ -65,6 +70,25 @@ def cpu_seconds(pid):
     """user + system CPU of pid so far, all its threads."""
     f = pathlib.Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def thread_cpu_seconds(pid):
+    """{tid: user + system CPU} of each of pid's threads."""
+    out = {}
+    for t in pathlib.Path(f"/proc/{pid}/task").iterdir():
+        try:
+            f = (t / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        out[int(t.name)] = (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")
+    return out
+
+
+def machine_busy():
+    """(busy, total) jiffies of all CPUs so far, from /proc/stat."""
+    f = [int(x) for x in pathlib.Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
+    idle = f[3] + f[4]
+    return sum(f) - idle, sum(f)
 
 
 def make_key(root):
@@ -158,11 +182,29 @@ listen =
         if persistent:
             args.append("-d")
         c0 = cpu_seconds(self.proc.pid)
+        th0 = thread_cpu_seconds(self.proc.pid)
+        m0 = machine_busy()
+        ch0 = os.times()
         t0 = time.monotonic()
         r = subprocess.run(args + [f"127.0.0.1:{self.port}"], capture_output=True, text=True)
         dt = time.monotonic() - t0
+        m1 = machine_busy()
+        ch1 = os.times()
+        th1 = thread_cpu_seconds(self.proc.pid)
         time.sleep(1.2)  # the trace writer's last flush counts too
         self.cpu_us = (cpu_seconds(self.proc.pid) - c0) / msgs * 1e6
+        # where the time went while smtp-source ran: the main (event loop)
+        # thread, the busiest other thread, the client, and how busy the
+        # machine's CPUs were (100%: CPU-bound; less: bound by one thread)
+        loop = th1.get(self.proc.pid, 0) - th0.get(self.proc.pid, 0)
+        others = sorted((v - th0.get(k, 0) for k, v in th1.items() if k != self.proc.pid),
+                        reverse=True)
+        client = (ch1.children_user + ch1.children_system
+                  - ch0.children_user - ch0.children_system)
+        self.detail = (f"loop {loop / msgs * 1e6:4.0f} us/msg ({100 * loop / dt:3.0f}% of a core), "
+                       f"top other thread {(others[0] if others else 0) / msgs * 1e6:3.0f}, "
+                       f"client {client / msgs * 1e6:4.0f}, machine busy "
+                       f"{100 * (m1[0] - m0[0]) / max(1, m1[1] - m0[1]):3.0f}%")
         if r.returncode != 0:
             print(f"  smtp-source failed: {r.stdout}{r.stderr}", file=sys.stderr)
             return None
@@ -210,6 +252,8 @@ def main():
     ap.add_argument("--persistent", action="store_true")
     ap.add_argument("--message", choices=("plain", "signed"), default="plain")
     ap.add_argument("--modes", default="base,off,on")
+    ap.add_argument("--detail", action="store_true",
+                    help="per run: the loop thread's share, the client's CPU, machine busy")
     ap.add_argument("--other", action="append", default=[], metavar="NAME=BUILD",
                     help="one more mode: checks on, this build (compare two builds)")
     a = ap.parse_args()
@@ -245,6 +289,14 @@ def main():
                 print(f"run {i + 1} {mode:5s} {rate or 0:8.0f} msg/s  "
                       f"smtpd CPU {r.cpu_us:6.0f} us/msg  delivered={n}  "
                       f"load {load0:.1f}->{load1:.1f}", flush=True)
+                if a.detail:
+                    # smtpd's own latency counters (its stop line): end of
+                    # DATA -> handed to the writer, and -> committed
+                    lat = " ".join(w for line in log.splitlines() if "event=stopped" in line
+                                   for w in line.split()
+                                   if w.startswith(("verdict_ms_avg=", "commit_wait_ms_avg=",
+                                                    "commits=")))
+                    print(f"      {r.detail}\n      {lat}", flush=True)
                 if rate:
                     rates[mode].append(rate)
                     cpus[mode].append(r.cpu_us)

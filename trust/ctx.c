@@ -89,6 +89,11 @@ struct dkim_verify_cache *trust_ctx_verify_cache(struct trust_ctx *ctx)
 	return ctx->verify_cache;
 }
 
+struct tdns_cache *trust_ctx_dns_cache(struct trust_ctx *ctx)
+{
+	return ctx->cache;
+}
+
 const EVP_MD *trust_ctx_sha256(const struct trust_ctx *ctx)
 {
 	return ctx->sha256 ? ctx->sha256 : EVP_sha256();

@@ -6,18 +6,29 @@
  * The message streams through once: the header section is kept (at most
  * TRUST_DKIM_HEADERS_MAX), then every signature's body hash is computed
  * as the body streams by (one simple and one relaxed canonicalizer feed
- * all signatures), so memory does not depend on the message size. At the
- * end, the keys are fetched in parallel and each signature gets a result.
+ * all signatures), so memory does not depend on the message size.
  *
- * The arithmetic (canonicalizing and hashing the body, the header hash, the
- * RSA or Ed25519 verification) is most of a signed message's cost. With a
- * worker (trust_dkim_use_worker) it runs on that thread: the body is held
- * instead of hashed as it streams (up to TRUST_DKIM_HOLD_MAX; past that it
- * is hashed on the loop as before), the keys are fetched on the loop, then
- * one job does the rest and the result comes back to the loop. Without a
- * worker the same job runs on the loop. During a job the loop thread does
- * not touch the verifier's state; trust_dkim_free only marks it, and the
- * job's return frees it.
+ * The signature check does not wait for the body: the header hash covers
+ * the header section only, so once that section is in, the keys are asked
+ * for (in parallel) and, as soon as they are in, each signature's header
+ * hash and RSA / Ed25519 verification run while the body is still
+ * arriving. At the end of the body only its hash is compared with bh= and
+ * each signature gets its result. Why: with the check left to the end,
+ * a signed message waited ~0.5 ms between its last byte and its 250 (the
+ * worker's queue behind other sessions' messages, then the hop back to
+ * the loop), and over 20 busy sessions that wait, not the CPU, was what
+ * the checks cost the inbound rate (trust/README.md, session 6).
+ *
+ * With a worker (trust_dkim_use_worker) the header check is a job on that
+ * thread; the loop hashes the body meanwhile (~10 us for 10 KB). At the end
+ * of the body, a job the worker has not started is taken back and run on
+ * the loop, and one it is running is waited for (one job: a few
+ * signatures' verification at most), so the verdict never waits for the
+ * worker's queue or the hop back. During a job the worker reads the header
+ * section and the signatures' tags and keys and writes only each
+ * signature's hdr field; the loop touches only the body hash state;
+ * trust_dkim_free only marks the verifier, and the job's return frees it.
+ * Without a worker the header check runs on the loop when the keys are in.
  *
  * l= (body length): only that many canonical body bytes are signed, so
  * anything after them could have been appended by anyone. A signature that
@@ -62,6 +73,8 @@ struct sig {
 	char i_domain[TRUST_DOMAIN_MAX + 1];
 	size_t field; /* index of its DKIM-Signature field */
 	char *h;      /* copy of h= */
+	/* the header check's result, written by whoever runs it: */
+	enum { HDR_UNCHECKED, HDR_VERIFIED, HDR_BAD, HDR_NOMEM } hdr;
 	/* From the key lookup, used by the job: the key (a reference), or
 	 * why there is none (applied after the body hash is checked, so a
 	 * tampered body reads "fail" whatever the key). */
@@ -79,12 +92,12 @@ struct trust_dkim {
 	struct trust_dkim_outcome out;
 	trust_dkim_cb cb;
 	void *arg;
-	int pending;
-	bool finishing, freed, delivered;
-	/* the worker, the body held for it, and whether a job is out */
+	int pending;    /* key lookups out */
+	bool querying;  /* asking for the keys: on_key must not go on */
+	bool ended;     /* trust_dkim_finish: the body is complete */
+	bool freed, delivered;
+	/* the worker, and whether a header check job is out on it */
 	struct trust_dkim_worker *worker;
-	struct buf held;
-	bool holding;   /* body bytes go to held (not hashed yet) */
 	bool in_job;
 	struct trust_dkim *job_next; /* the worker's queue (under its mutex) */
 	/* Not zeroed by trust_dkim_new (35 KiB a message): the field table is
@@ -393,9 +406,8 @@ static int from_domain(const char *v, size_t len, char *out, size_t cap)
 
 static void body_emit_simple(void *ctx, const char *p, size_t n);
 static void body_emit_relaxed(void *ctx, const char *p, size_t n);
+static void ask_keys(struct trust_dkim *d);
 
-/* The header section is complete: split it into fields, find the
- * signatures and the From field. */
 /* Is the field at p (len octets) named name (case-insensitive)? */
 static bool raw_named(const char *p, size_t len, const char *name, size_t nlen)
 {
@@ -480,9 +492,7 @@ static void headers_done(struct trust_dkim *d)
 	}
 	dkim_canon_init(&d->simple, false, body_emit_simple, d);
 	dkim_canon_init(&d->relaxed, true, body_emit_relaxed, d);
-	d->holding = d->worker != NULL && (d->need_simple || d->need_relaxed) &&
-		     buf_init_sized(&d->held, TRUST_DKIM_HOLD_MAX,
-					    TRUST_DKIM_HOLD_FIRST) == 0;
+	ask_keys(d);
 }
 
 static void body_emit(struct trust_dkim *d, bool relaxed, const char *p, size_t n)
@@ -535,21 +545,6 @@ static void body_feed(struct trust_dkim *d, const char *p, size_t n)
 		dkim_canon_feed(&d->relaxed, p, n);
 }
 
-/* Body bytes from the client: held for the worker while they fit, else
- * (from then on) hashed here. */
-static void body_take(struct trust_dkim *d, const char *p, size_t n)
-{
-	if (d->holding) {
-		if (d->held.len + n <= TRUST_DKIM_HOLD_MAX &&
-		    buf_append(&d->held, p, n) == 0)
-			return;
-		d->holding = false;
-		body_feed(d, d->held.data, d->held.len);
-		buf_free(&d->held);
-	}
-	body_feed(d, p, n);
-}
-
 void trust_dkim_feed(struct trust_dkim *d, const char *p, size_t n)
 {
 	if (d == NULL)
@@ -586,7 +581,7 @@ void trust_dkim_feed(struct trust_dkim *d, const char *p, size_t n)
 		i = stop;
 	}
 	if (d->in_body && i < n)
-		body_take(d, p + i, n - i);
+		body_feed(d, p + i, n - i);
 }
 
 /* ---- the end: header hash, keys, signatures --------------------------------- */
@@ -797,17 +792,31 @@ static void accept_key(struct trust_dkim *d, struct sig *s, const struct tdns_an
 	s->key = key;
 }
 
-/* The job (worker or loop thread): hash what was held, end the bodies,
- * then for each signature the body hash, the header hash and the
- * signature. Touches only d's own state and the keys it holds. */
+/* The header check (worker or loop thread): for each signature with a
+ * key, the header hash and the RSA / Ed25519 verification. Reads only
+ * what headers_done and the key lookups left, writes only each s->hdr. */
 void dkim_job_run(struct trust_dkim *d, struct dkim_verify_cache *vc)
 {
-	if (d->holding) {
-		/* the buffer is freed by the loop thread (dkim_release): a free
-		 * here would lock the loop's malloc arena against it */
-		d->holding = false;
-		body_feed(d, d->held.data, d->held.len);
+	for (size_t i = 0; i < d->out.n_sigs; i++) {
+		struct sig *s = &d->sigs[i];
+		if (!s->ok || s->done || s->key == NULL || s->hdr != HDR_UNCHECKED)
+			continue;
+		unsigned char md[EVP_MAX_MD_SIZE];
+		unsigned int md_len = 0;
+		if (header_hash(d, s, md, &md_len) < 0)
+			s->hdr = HDR_NOMEM;
+		else if (verify(s, s->key, trust_ctx_sha256(d->ctx), md, md_len, vc))
+			s->hdr = HDR_VERIFIED;
+		else
+			s->hdr = HDR_BAD;
 	}
+}
+
+/* The end (loop thread, header check done): end the bodies, then each
+ * signature's result, body hash first (a tampered body reads "fail"
+ * whatever the key), then the key, then the header check. */
+static void results(struct trust_dkim *d)
+{
 	if (d->need_simple)
 		dkim_canon_end(&d->simple);
 	if (d->need_relaxed)
@@ -833,13 +842,11 @@ void dkim_job_run(struct trust_dkim *d, struct dkim_verify_cache *vc)
 			set_result(d, i, s->key_result, s->key_reason);
 			continue;
 		}
-		unsigned char md[EVP_MAX_MD_SIZE];
-		unsigned int md_len = 0;
-		if (header_hash(d, s, md, &md_len) < 0) {
+		if (s->hdr == HDR_NOMEM || s->hdr == HDR_UNCHECKED) {
 			set_result(d, i, TRUST_AUTH_TEMPERROR, "out of memory");
 			continue;
 		}
-		if (!verify(s, s->key, trust_ctx_sha256(d->ctx), md, md_len, vc)) {
+		if (s->hdr == HDR_BAD) {
 			set_result(d, i, TRUST_AUTH_FAIL, "signature did not verify");
 			continue;
 		}
@@ -862,33 +869,44 @@ static void dkim_release(struct trust_dkim *d)
 		free(d->sigs[i].h);
 	}
 	buf_free(&d->headers);
-	buf_free(&d->held);
 	free(d);
 }
 
+/* Nothing out (keys, job): free a freed verifier; once the body has
+ * ended, give the results. */
 static void maybe_deliver(struct trust_dkim *d)
 {
 	if (d->pending > 0 || d->in_job || d->delivered)
 		return;
-	d->delivered = true;
 	if (d->freed) {
+		d->delivered = true;
 		dkim_release(d);
 		return;
 	}
+	if (!d->ended)
+		return;
+	results(d);
+	d->delivered = true;
 	d->cb(d->arg, &d->out);
 }
 
-/* Every key is in (loop thread): run the job, on the worker when there is
- * one and a signature is left to check. */
+static bool header_check_left(const struct trust_dkim *d)
+{
+	for (size_t i = 0; i < d->out.n_sigs; i++) {
+		const struct sig *s = &d->sigs[i];
+		if (s->ok && !s->done && s->key != NULL && s->hdr == HDR_UNCHECKED)
+			return true;
+	}
+	return false;
+}
+
+/* Every key is in (loop thread): the header check, on the worker when
+ * there is one, then the results if the body has ended. */
 static void keys_done(struct trust_dkim *d)
 {
 	if (d->pending > 0 || d->in_job || d->delivered)
 		return;
-	bool work = false;
-	for (size_t i = 0; i < d->out.n_sigs; i++)
-		if (d->sigs[i].ok && !d->sigs[i].done)
-			work = true;
-	if (work && !d->freed) {
+	if (!d->freed && header_check_left(d)) {
 		if (d->worker != NULL) {
 			d->in_job = true;
 			dkim_worker_submit(d->worker, d);
@@ -917,8 +935,27 @@ static void on_key(void *arg, const struct tdns_answer *a)
 	d->pending--;
 	if (!d->freed)
 		accept_key(d, s, a);
-	if (!d->finishing)
+	if (!d->querying)
 		keys_done(d);
+}
+
+/* The header section is in (loop thread): ask for every checkable
+ * signature's key; cached answers come back before tdns_query returns. */
+static void ask_keys(struct trust_dkim *d)
+{
+	d->querying = true;
+	for (size_t i = 0; i < d->out.n_sigs; i++) {
+		struct sig *s = &d->sigs[i];
+		if (!s->ok || s->done)
+			continue;
+		struct trust_dkim_sig *o = &d->out.sigs[i];
+		char name[TRUST_DOMAIN_MAX + 80];
+		snprintf(name, sizeof name, "%s._domainkey.%s", o->selector, o->domain);
+		d->pending++;
+		tdns_query(d->ctx, name, TDNS_TXT, on_key, s);
+	}
+	d->querying = false;
+	keys_done(d);
 }
 
 void trust_dkim_use_worker(struct trust_dkim *d, struct trust_dkim_worker *w)
@@ -937,18 +974,13 @@ void trust_dkim_finish(struct trust_dkim *d, trust_dkim_cb cb, void *arg)
 		if (!d->out.headers_too_big)
 			headers_done(d);
 	}
-	d->finishing = true;
-	for (size_t i = 0; i < d->out.n_sigs; i++) {
-		struct sig *s = &d->sigs[i];
-		if (!s->ok || s->done)
-			continue;
-		struct trust_dkim_sig *o = &d->out.sigs[i];
-		char name[TRUST_DOMAIN_MAX + 80];
-		snprintf(name, sizeof name, "%s._domainkey.%s", o->selector, o->domain);
-		d->pending++;
-		tdns_query(d->ctx, name, TDNS_TXT, on_key, s);
+	d->ended = true;
+	if (d->in_job) {
+		/* not queued behind other sessions' jobs, nor a hop away */
+		if (!dkim_worker_take_back(d->worker, d))
+			dkim_job_run(d, trust_ctx_verify_cache(d->ctx));
+		d->in_job = false;
 	}
-	d->finishing = false;
 	keys_done(d);
 }
 

@@ -22,8 +22,8 @@ bool dkim_verify_rsa(struct dkim_verify_cache *c, EVP_PKEY *key,
 		     const EVP_MD *md, const unsigned char *sig, size_t sig_len,
 		     const unsigned char *hash, size_t hash_len);
 
-/* Any thread: hash the held body, then check every signature, with that
- * thread's verification cache vc (may be NULL). */
+/* Any thread: the header check of every signature that has its key,
+ * with that thread's verification cache vc (may be NULL). */
 void dkim_job_run(struct trust_dkim *d, struct dkim_verify_cache *vc);
 /* Loop thread: the job is back; deliver (or free, if freed meanwhile). */
 void dkim_job_done(struct trust_dkim *d);
@@ -31,5 +31,10 @@ void dkim_job_done(struct trust_dkim *d);
 struct trust_dkim **dkim_job_next(struct trust_dkim *d);
 /* Loop thread: queue d's job on w. */
 void dkim_worker_submit(struct trust_dkim_worker *w, struct trust_dkim *d);
+/* Loop thread, d's job submitted and not yet given back by dkim_job_done:
+ * take it out of w's queues now. true: the worker ran it (waits while it
+ * is running); false: it had not started, the caller runs it. Either way
+ * dkim_job_done will not be called for it. */
+bool dkim_worker_take_back(struct trust_dkim_worker *w, struct trust_dkim *d);
 
 #endif

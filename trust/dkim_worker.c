@@ -1,16 +1,17 @@
 /*
- * dkim_worker.c - one thread that runs DKIM verification jobs (dkim.c's
- * dkim_job_run: hashing, header hash, RSA / Ed25519) off the caller's
- * event loop.
+ * dkim_worker.c - one thread that runs DKIM header checks (dkim.c's
+ * dkim_job_run: header hash, RSA / Ed25519) off the caller's event loop,
+ * while the loop goes on receiving the message's body.
  *
- * Why: for a signed message that arithmetic is the largest part of what
- * the inbound checks cost, and smtpd's loop is one thread; on the second
- * core it no longer delays the sessions the loop serves. The shape is
- * smtpd's writer thread's: the loop queues a verifier, the thread runs it
- * and moves it to a done list; the loop hands it back to dkim.c
- * (dkim_job_done), which calls the verifier's callback or frees it. A
- * verifier is touched by one thread at a time: the loop until it is
- * queued, the worker until it is done.
+ * Why: the verification is the largest part of what the inbound checks
+ * cost a signed message, and smtpd's loop is one thread serving every
+ * session. The shape is smtpd's writer thread's: the loop queues a
+ * verifier, the thread runs its job and moves it to a done list; the loop
+ * hands it back to dkim.c (dkim_job_done). At the end of the body the
+ * loop takes a job back instead of waiting for the hand-back
+ * (dkim_worker_take_back): one not started yet it runs itself, one
+ * running it waits for. A job's fields are touched by one thread at a
+ * time: the loop until it is queued, the worker until it is done.
  *
  * The loop is woken through an eventfd of our own, written only when the
  * done list goes from empty to not empty (one wake-up per batch), instead
@@ -34,7 +35,9 @@ struct trust_dkim_worker {
 	pthread_t thread;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
+	pthread_cond_t ran; /* a job moved from running to done */
 	struct trust_dkim *pending, **pending_tail; /* under mu */
+	struct trust_dkim *running;                 /* under mu */
 	struct trust_dkim *done, **done_tail;       /* under mu */
 	bool stop;                                  /* under mu */
 	struct dkim_verify_cache *vc; /* the thread's; NULL: none (no memory) */
@@ -58,15 +61,18 @@ static void *worker_main(void *arg)
 		w->pending = *dkim_job_next(d);
 		if (w->pending == NULL)
 			w->pending_tail = &w->pending;
+		w->running = d;
 		pthread_mutex_unlock(&w->mu);
 
 		dkim_job_run(d, w->vc);
 
 		pthread_mutex_lock(&w->mu);
+		w->running = NULL;
 		bool was_empty = w->done == NULL;
 		*dkim_job_next(d) = NULL;
 		*w->done_tail = d;
 		w->done_tail = dkim_job_next(d);
+		pthread_cond_broadcast(&w->ran);
 		pthread_mutex_unlock(&w->mu);
 		if (was_empty) {
 			uint64_t one = 1;
@@ -126,12 +132,14 @@ struct trust_dkim_worker *trust_dkim_worker_start(struct event_base *base,
 	}
 	pthread_mutex_init(&w->mu, NULL);
 	pthread_cond_init(&w->cv, NULL);
+	pthread_cond_init(&w->ran, NULL);
 	w->vc = dkim_verify_cache_new(); /* NULL: contexts made per check */
 	if (pthread_create(&w->thread, NULL, worker_main, w) != 0) {
 		snprintf(err, errlen, "cannot start a thread");
 		dkim_verify_cache_free(&w->vc);
 		pthread_mutex_destroy(&w->mu);
 		pthread_cond_destroy(&w->cv);
+		pthread_cond_destroy(&w->ran);
 		event_free(w->done_ev);
 		close(w->wake_fd);
 		free(w);
@@ -148,6 +156,38 @@ void dkim_worker_submit(struct trust_dkim_worker *w, struct trust_dkim *d)
 	w->pending_tail = dkim_job_next(d);
 	pthread_cond_signal(&w->cv);
 	pthread_mutex_unlock(&w->mu);
+}
+
+/* Unlink d from the queue at *head (tail pointer *tail); false: not in it. */
+static bool unlink_job(struct trust_dkim **head, struct trust_dkim ***tail,
+		       struct trust_dkim *d)
+{
+	for (struct trust_dkim **pp = head; *pp != NULL; pp = dkim_job_next(*pp)) {
+		if (*pp != d)
+			continue;
+		*pp = *dkim_job_next(d);
+		if (*pp == NULL)
+			*tail = pp;
+		*dkim_job_next(d) = NULL;
+		return true;
+	}
+	return false;
+}
+
+bool dkim_worker_take_back(struct trust_dkim_worker *w, struct trust_dkim *d)
+{
+	pthread_mutex_lock(&w->mu);
+	if (unlink_job(&w->pending, &w->pending_tail, d)) {
+		pthread_mutex_unlock(&w->mu);
+		return false;
+	}
+	while (w->running == d)
+		pthread_cond_wait(&w->ran, &w->mu);
+	bool ran = unlink_job(&w->done, &w->done_tail, d);
+	pthread_mutex_unlock(&w->mu);
+	if (ran)
+		w->jobs++;
+	return ran;
 }
 
 uint64_t trust_dkim_worker_jobs(const struct trust_dkim_worker *w)
@@ -171,6 +211,7 @@ void trust_dkim_worker_stop(struct trust_dkim_worker **wp)
 	close(w->wake_fd);
 	pthread_mutex_destroy(&w->mu);
 	pthread_cond_destroy(&w->cv);
+	pthread_cond_destroy(&w->ran);
 	dkim_verify_cache_free(&w->vc);
 	free(w);
 }

@@ -186,15 +186,14 @@ void trust_dkim_finish(struct trust_dkim *d, trust_dkim_cb cb, void *arg);
 void trust_dkim_free(struct trust_dkim **dp);
 
 /*
- * The DKIM worker: a thread that does the verifier's arithmetic (body
- * canonicalization and SHA-256, header hash, RSA / Ed25519 verification,
- * about 40 us of a signed 10 KB message) so the caller's loop goes on
- * serving sessions while another core verifies. Results still arrive on
- * the loop (through an eventfd it watches; the thread never calls into
- * libevent). A verifier given a worker holds the body
- * (up to TRUST_DKIM_HOLD_MAX, then it hashes on the loop as without one).
+ * The DKIM worker: a thread that does the verifier's signature checks (the
+ * header hash and RSA / Ed25519 verification, about 20 us of a signed
+ * message) while the caller's loop goes on serving sessions and receiving
+ * the body, which the loop hashes as it comes. The job starts as soon as
+ * the header section and the keys are in; its result is given back on the
+ * loop (through an eventfd the loop watches; the thread never calls into
+ * libevent), or taken back at the end of the body (dkim.c).
  */
-#define TRUST_DKIM_HOLD_MAX (64 * 1024)
 struct trust_dkim_worker;
 struct trust_dkim_worker *trust_dkim_worker_start(struct event_base *base,
 						  char *err, size_t errlen);

@@ -23,7 +23,6 @@ enum tdns_status {
 /* First sizes of the per-message buffers (they grow to their caps when a
  * message needs it): what most mail needs at once, so a message costs one
  * malloc per buffer instead of a chain of doubling reallocs from 64 bytes. */
-#define TRUST_DKIM_HOLD_FIRST (16 * 1024) /* the body held for the worker */
 #define TRUST_HEADERS_FIRST (4 * 1024)    /* a header section */
 #define TRUST_FIELD_FIRST 1024            /* one header field */
 
@@ -67,6 +66,9 @@ const EVP_MD *trust_ctx_sha256(const struct trust_ctx *ctx);
  * first use; NULL when out of memory. */
 struct dkim_verify_cache;
 struct dkim_verify_cache *trust_ctx_verify_cache(struct trust_ctx *ctx);
+/* Loop thread: the context's DNS answer cache (NULL when out of memory);
+ * tests put answers in it to check callers that find them there. */
+struct tdns_cache *trust_ctx_dns_cache(struct trust_ctx *ctx);
 /* The Public Suffix List DMARC uses, or NULL for the built-in list. */
 const struct trust_psl *trust_ctx_psl(const struct trust_ctx *ctx);
 EVP_PKEY *trust_key_cache_get(struct trust_ctx *ctx, int alg, const char *p,
