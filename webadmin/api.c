@@ -539,15 +539,6 @@ static void api_queue_del(struct web_req *r, json_t *body)
 
 /* ---- metrics (Prometheus text format) ------------------------------------ */
 
-static int count_sessions(const struct session_table *t, int64_t now)
-{
-	int n = 0;
-	for (size_t i = 0; i < SESSIONS_MAX; i++)
-		if (t->s[i].id[0] != '\0' && now - t->s[i].last_seen <= t->idle_seconds)
-			n++;
-	return n;
-}
-
 static void api_metrics(struct web_req *r, json_t *body)
 {
 	(void)body;
@@ -596,7 +587,7 @@ static void api_metrics(struct web_req *r, json_t *body)
 		    "# HELP mailroom_webadmin_start_time_seconds When the panel started.\n"
 		    "# TYPE mailroom_webadmin_start_time_seconds gauge\n"
 		    "mailroom_webadmin_start_time_seconds %D\n",
-		 count_sessions(&r->app->sessions, r->now), r->app->started);
+		 session_count_live(&r->app->sessions, r->now), r->app->started);
 }
 
 /* ---- settings (read only; the panel's Settings page changes them) ---------- */

@@ -119,6 +119,14 @@ static bool live(const struct session_table *t, const struct session *s,
 	       now - s->created <= SESSION_MAX_SECONDS;
 }
 
+int session_count_live(const struct session_table *t, int64_t now)
+{
+	int n = 0;
+	for (size_t i = 0; i < SESSIONS_MAX; i++)
+		n += live(t, &t->s[i], now);
+	return n;
+}
+
 /* A slot for a new or reloaded session: a free or dead one, else the
  * least recently used (with a store it stays there and can come back). */
 static struct session *free_slot(struct session_table *t, int64_t now)

@@ -39,12 +39,18 @@ static void test_sessions(void)
 
 	test_state.label = "absolute expiry";
 	CHECK_INT(session_create(t, "c@x.test", 5000, id), 0);
-	int64_t now = 5000;
+	int64_t now = 5000, used = 5000;
 	while (now < 5000 + SESSION_MAX_SECONDS) {
 		now += SESSION_IDLE_SECONDS - 1;
-		if (now <= 5000 + SESSION_MAX_SECONDS)
+		if (now <= 5000 + SESSION_MAX_SECONDS) {
 			CHECK(session_find(t, id, now) != NULL);
+			used = now;
+		}
 	}
+	/* the metrics count it while it lives, and not past the absolute
+	 * limit, though it was used less than the idle limit ago */
+	CHECK_INT(session_count_live(t, used), 1);
+	CHECK_INT(session_count_live(t, 5000 + SESSION_MAX_SECONDS + 1), 0);
 	CHECK(session_find(t, id, 5000 + SESSION_MAX_SECONDS + 1) == NULL);
 
 	test_state.label = "destroy by address keeps one";
