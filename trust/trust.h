@@ -179,8 +179,10 @@ struct trust_dkim *trust_dkim_new(struct trust_ctx *ctx);
 /* Feed the message as received (CRLF lines, no dot-stuffing) in pieces of
  * any size. Memory stays bounded whatever the size. */
 void trust_dkim_feed(struct trust_dkim *d, const char *p, size_t n);
-/* End of message: fetch keys and verify; cb runs once from the loop (or
- * before this returns when there is nothing to look up). */
+/* End of message (the keys were asked for when the header section ended,
+ * and the signatures checked as soon as they came): cb runs once, before
+ * this returns when every key is in, else from the loop when the last
+ * lookup answers. */
 void trust_dkim_finish(struct trust_dkim *d, trust_dkim_cb cb, void *arg);
 /* Free (cancels a pending finish: cb never runs). */
 void trust_dkim_free(struct trust_dkim **dp);
