@@ -15,6 +15,8 @@ Modes, alternated run by run so the shared machine's drift hits all alike:
             (the comparison the figure asks for; see trust/README.md for how
             it is made: smtp_server.c's trust_applies() returning false)
   off       this build, trust.spf/dkim/dmarc = no (what an admin can turn off)
+  spf       this build, SPF only (trust.dkim = trust.dmarc = no: DMARC needs
+            the DKIM results, so DKIM runs whenever DMARC is on)
   on        this build, default settings (SPF, DKIM, DMARC, trace rows)
 Messages: "plain" (From the sender domain, unsigned) or "signed" (the same
 signed rsa-2048 by python3-dkim, relaxed/relaxed).
@@ -259,10 +261,12 @@ def main():
     a = ap.parse_args()
     modes = a.modes.split(",")
     builds = {"base": pathlib.Path(a.base_build) if a.base_build else None,
-              "off": pathlib.Path(a.build), "on": pathlib.Path(a.build)}
+              "off": pathlib.Path(a.build), "spf": pathlib.Path(a.build),
+              "on": pathlib.Path(a.build)}
     if "base" in modes and builds["base"] is None:
         raise SystemExit("--base-build is needed for mode base")
-    settings = {"base": {}, "off": {"spf": "no", "dkim": "no", "dmarc": "no"}, "on": {}}
+    settings = {"base": {}, "off": {"spf": "no", "dkim": "no", "dmarc": "no"},
+                "spf": {"dkim": "no", "dmarc": "no"}, "on": {}}
     for o in a.other:
         name, build = o.split("=", 1)
         builds[name], settings[name] = pathlib.Path(build), {}
