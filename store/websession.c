@@ -128,6 +128,24 @@ int store_websession_del_address(struct store *st, const char *address,
 	return store_step_done(st, s, "web session del address");
 }
 
+static const char SQL_COUNT[] =
+	"SELECT count(*) FROM web_sessions WHERE last_seen >= ?1 AND created >= ?2";
+
+int64_t store_websession_count(struct store *st, int64_t seen_since,
+			       int64_t created_since)
+{
+	sqlite3_stmt *s = store_prepare(st, SQL_COUNT);
+	if (s == NULL)
+		return STORE_ERROR;
+	sqlite3_bind_int64(s, 1, seen_since);
+	sqlite3_bind_int64(s, 2, created_since);
+	int rc = sqlite3_step(s);
+	int64_t n = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0)
+				     : store_fail(st, rc, "web session count");
+	store_release(st, s);
+	return n;
+}
+
 static const char SQL_PRUNE[] =
 	"DELETE FROM web_sessions WHERE last_seen < ?1 OR created < ?2";
 

@@ -38,6 +38,11 @@ int store_websession_del(struct store *st, const char *id);
  * password changed, account disabled or deleted. */
 int store_websession_del_address(struct store *st, const char *address,
 				 const char *keep_id);
+/* How many sessions were seen at or after seen_since and made at or after
+ * created_since (the live ones, by the stored last_seen): >= 0, or a
+ * STORE_E* code. */
+int64_t store_websession_count(struct store *st, int64_t seen_since,
+			       int64_t created_since);
 /* Delete sessions idle since before idle_before or made before
  * created_before. The number deleted (>= 0), or a STORE_E* code. */
 int64_t store_websession_prune(struct store *st, int64_t idle_before,

@@ -15,6 +15,7 @@
  */
 #include "session.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -119,12 +120,31 @@ static bool live(const struct session_table *t, const struct session *s,
 	       now - s->created <= SESSION_MAX_SECONDS;
 }
 
+/*
+ * The sessions /metrics reports: with a store, its live rows (sessions made
+ * before a restart or pushed out of this cache count too) plus those this
+ * cache holds live whose stored last_seen lags behind (it is written at
+ * most every touch_every seconds); without a store, or if it cannot be
+ * read, this cache alone.
+ */
 int session_count_live(const struct session_table *t, int64_t now)
 {
-	int n = 0;
-	for (size_t i = 0; i < SESSIONS_MAX; i++)
-		n += live(t, &t->s[i], now);
-	return n;
+	int64_t seen_since = now - t->idle_seconds;
+	int64_t stored = -1;
+	if (t->store != NULL) {
+		stored = store_websession_count(t->store, seen_since,
+						now - SESSION_MAX_SECONDS);
+		if (stored < 0)
+			log_warn("webadmin: event=session-count-failed error=\"%s\"",
+				 store_errmsg(t->store));
+	}
+	int64_t n = stored < 0 ? 0 : stored;
+	for (size_t i = 0; i < SESSIONS_MAX; i++) {
+		const struct session *s = &t->s[i];
+		if (live(t, s, now) && (stored < 0 || s->stored_seen < seen_since))
+			n++;
+	}
+	return n > INT_MAX ? INT_MAX : (int)n;
 }
 
 /* A slot for a new or reloaded session: a free or dead one, else the

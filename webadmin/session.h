@@ -96,8 +96,9 @@ int session_create(struct session_table *t, const char *address, int64_t now,
 struct session *session_find(struct session_table *t, const char *id,
 			     int64_t now);
 void session_destroy(struct session_table *t, const char *id);
-/* Sessions in the cache that are live now (neither idle past the limit
- * nor older than SESSION_MAX_SECONDS): the metrics' count. */
+/* Sessions live now (neither idle past the limit nor older than
+ * SESSION_MAX_SECONDS): the metrics' count. With a store, every stored
+ * session counts, not only this process's cache (a restart empties it). */
 int session_count_live(const struct session_table *t, int64_t now);
 /* End every session of an account (deleted, disabled, new password). */
 void session_destroy_address(struct session_table *t, const char *address,

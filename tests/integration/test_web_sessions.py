@@ -89,3 +89,32 @@ def test_idle_expiry_holds_across_a_restart(mailroom, monkeypatch):
     m.start("webadmin")
     assert w.get("/").header("Location") == "/login"
     assert rows(m) == []  # the expired row is gone from the store
+
+
+def sessions_metric(m, token):
+    r = Web(m.ports["admin"]).request("GET", "/metrics",
+                                      headers={"Authorization": f"Bearer {token}"})
+    assert r.status == 200, r
+    vals = dict(line.split() for line in r.text.splitlines() if not line.startswith("#"))
+    return int(vals["mailroom_webadmin_sessions"])
+
+
+def test_metrics_count_sessions_made_before_a_restart(mailroom):
+    """/metrics counts the panel's live sessions from the store: after a
+    restart the two signed-in admins are still there (the cache is empty
+    until they come back); a logout takes one away."""
+    m = mailroom
+    m.add_user(ADMIN, ADMIN_PW, role="admin")
+    token = m.ctl("token", "add", "metrics").stdout.strip()
+    m.start("webadmin")
+    a, b = Web(m.ports["admin"]), Web(m.ports["admin"])
+    assert sessions_metric(m, token) == 0
+    assert a.login(ADMIN, ADMIN_PW).status == 303
+    assert b.login(ADMIN, ADMIN_PW).status == 303
+    assert sessions_metric(m, token) == 2
+    restart(m)
+    assert sessions_metric(m, token) == 2
+    assert b.submit("/", "/logout", {}).status == 303
+    assert sessions_metric(m, token) == 1
+    assert a.get("/").status == 200  # the one left still works
+    assert sessions_metric(m, token) == 1

@@ -169,10 +169,14 @@ static void test_sessions_in_store(void)
 	CHECK_INT(session_create(t, "a@x.test", 1000, id2), 0);
 	session_token(t, "csrf", id, tok);
 	CHECK_INT(count_sessions(ts.st), 2);
+	/* the metrics count each once: in the store and in the cache */
+	CHECK_INT(session_count_live(t, 1000), 2);
 
 	test_state.label = "restart";
 	CHECK_INT(session_table_init(u), 0);
 	CHECK_INT(session_table_attach(u, ts.st, 1010, err, sizeof err), 0);
+	/* counted before anyone comes back: the cache is empty, the store not */
+	CHECK_INT(session_count_live(u, 1010), 2);
 	CHECK(session_token_ok(u, "csrf", id, tok));
 	struct session *s = session_find(u, id, 1010);
 	CHECK(s != NULL && strcmp(s->address, "a@x.test") == 0);
@@ -182,6 +186,7 @@ static void test_sessions_in_store(void)
 	test_state.label = "destroy by address reaches the store";
 	session_destroy_address(u, "a@x.test", id);
 	CHECK_INT(count_sessions(ts.st), 1);
+	CHECK_INT(session_count_live(u, 1011), 1);
 	struct store_websession w;
 	CHECK_INT(store_websession_get(ts.st, id2, &w), STORE_NOTFOUND);
 	/* t still caches id2, but a hit is confirmed against the store: the
@@ -215,9 +220,19 @@ static void test_sessions_in_store(void)
 	s = session_find(v, first, 3002);
 	CHECK(s != NULL && strcmp(s->address, "first@x.test") == 0);
 	CHECK_INT(count_sessions(ts.st), SESSIONS_MAX + 1);
+	CHECK_INT(session_count_live(v, 3002), SESSIONS_MAX + 1);
 	test_state.label = "absolute expiry prunes rows";
 	CHECK(session_find(v, first, 3000 + SESSION_MAX_SECONDS + 1) == NULL);
 	CHECK_INT(count_sessions(ts.st), 0);
+
+	test_state.label = "used since its row was last written";
+	/* last_seen reaches the store at most every SESSION_TOUCH_SECONDS: a
+	 * session this cache saw use of after that still counts here */
+	CHECK_INT(session_create(t, "late@x.test", 5000, id), 0);
+	CHECK(session_find(t, id, 5030) != NULL); /* not written: < 60 s */
+	int64_t later = 5000 + SESSION_IDLE_SECONDS + 10;
+	CHECK_INT(session_count_live(t, later), 1);
+	CHECK_INT(session_count_live(u, later), 0); /* another cache: the row */
 	free(t);
 	free(u);
 	free(v);
