@@ -37,10 +37,12 @@ struct trust_message {
 	bool have_spf;
 	char authserv_id[TRUST_DOMAIN_MAX + 1];
 	struct trust_dkim *dkim;
-	struct trust_dkim_outcome dkim_out;
+	/* the verifier's own outcome (set by on_dkim; it lives in m->dkim,
+	 * which only trust_message_free frees): not copied, ~5 KB */
+	const struct trust_dkim_outcome *dkim_out;
 	struct trust_dmarc *dmarc;
 	struct trust_dmarc_outcome dmarc_out;
-	bool have_dkim, have_dmarc;
+	bool have_dmarc;
 	struct trust_verdict v;
 	trust_verdict_cb cb;
 	void *arg;
@@ -127,8 +129,8 @@ void trust_message_set_spf(struct trust_message *m,
 
 static bool from_is_local(const struct trust_message *m)
 {
-	return m->p.is_local && m->dkim_out.from_domain[0] &&
-	       m->p.is_local(m->p.is_local_arg, m->dkim_out.from_domain);
+	return m->p.is_local && m->dkim_out && m->dkim_out->from_domain[0] &&
+	       m->p.is_local(m->p.is_local_arg, m->dkim_out->from_domain);
 }
 
 static void uint_text(size_t v, char *out, size_t cap)
@@ -162,18 +164,18 @@ static void decide(struct trust_message *m)
 	const struct trust_settings *s = &m->settings;
 	struct trust_results r = {
 		m->have_spf ? &m->spf : NULL,
-		m->have_dkim && s->dkim ? &m->dkim_out : NULL,
+		s->dkim ? m->dkim_out : NULL,
 		m->have_dmarc ? &m->dmarc_out : NULL,
 	};
-	v->dkim = m->have_dkim ? &m->dkim_out : NULL;
+	v->dkim = m->dkim_out;
 	v->dmarc = m->have_dmarc ? &m->dmarc_out : NULL;
 	const struct trust_dmarc_outcome *d = v->dmarc;
-	if (!m->p.authenticated && m->have_dkim && m->dkim_out.headers_too_big) {
+	if (!m->p.authenticated && m->dkim_out && m->dkim_out->headers_too_big) {
 		/* who sent it cannot be told: no one needs 256 KiB of header */
 		v->action = TRUST_REJECT;
 		snprintf(v->reply, sizeof v->reply,
 			 "552 5.3.4 Message header section too big");
-	} else if (!m->p.authenticated && m->have_dkim && m->dkim_out.from_count > 1) {
+	} else if (!m->p.authenticated && m->dkim_out && m->dkim_out->from_count > 1) {
 		/* RFC 5322 3.6: one From field; with two, a mail client may
 		 * show the one nobody checked (RFC 7489 6.6.1) */
 		v->action = TRUST_REJECT;
@@ -228,7 +230,7 @@ static void decide(struct trust_message *m)
 		" dkim_pass=", dk,
 		" dmarc=", d ? trust_auth_result_name(d->result) : "off",
 		" dmarc_dis=", d ? dis[d->disposition] : "none",
-		" from_domain=", m->dkim_out.from_domain,
+		" from_domain=", m->dkim_out ? m->dkim_out->from_domain : "",
 		" spam_score=", sc,
 		" action=", v->action == TRUST_REJECT ? "reject"
 			    : v->quarantine ? "quarantine" : "accept",
@@ -279,18 +281,17 @@ static void on_dmarc(void *arg, const struct trust_dmarc_outcome *o)
 static void on_dkim(void *arg, const struct trust_dkim_outcome *o)
 {
 	struct trust_message *m = arg;
-	m->dkim_out = *o;
-	m->have_dkim = true;
+	m->dkim_out = o;
 	if (!m->settings.dmarc) {
 		done(m);
 		return;
 	}
 	struct trust_dmarc_input in = {
-		.from_domain = m->dkim_out.from_domain,
-		.from_count = m->dkim_out.from_count,
+		.from_domain = o->from_domain,
+		.from_count = o->from_count,
 		.spf = m->have_spf ? m->spf.result : TRUST_SPF_NONE,
 		.spf_domain = m->have_spf ? m->spf.domain : "",
-		.dkim = m->settings.dkim ? &m->dkim_out : NULL,
+		.dkim = m->settings.dkim ? o : NULL,
 		.sample = m->p.sample,
 	};
 	/* the verdict callback may run inside (and free m) */

@@ -488,6 +488,7 @@ struct trust_verdict {
 	bool is_spam;
 	const char *subject_tag;  /* settings' tag when spam, else NULL */
 	struct buf headers;       /* Authentication-Results + X-Spam-*, CRLF */
+	/* NULL when not checked; both live as long as the trust_message */
 	const struct trust_dkim_outcome *dkim;
 	const struct trust_dmarc_outcome *dmarc;
 	struct trust_spam spam;
