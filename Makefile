@@ -31,7 +31,7 @@ DEB_PACKAGES := build-essential pkg-config clang libclang-rt-14-dev \
     python3-dnslib whois swaks curl fetchmail dnsmasq-base postfix \
     nodejs chromium procps iproute2 dovecot-pop3d wrk \
     debhelper lintian devscripts pebble uacme \
-    nmap testssl.sh sqlmap valgrind publicsuffix spamd
+    nmap testssl.sh sqlmap valgrind publicsuffix spamd rspamd
 
 COMMON_SRC  := $(sort $(wildcard common/*.c))
 STORE_SRC   := $(sort $(wildcard store/*.c))
@@ -105,6 +105,8 @@ deps:
 	  echo "Installing Debian packages: $$missing"; \
 	  echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections; \
 	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; \
+	  case " $$missing " in *" rspamd "*) \
+	    systemctl disable --now rspamd >/dev/null 2>&1 || true;; esac; \
 	fi
 
 # ---- running ----------------------------------------------------------------

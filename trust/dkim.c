@@ -842,8 +842,12 @@ static void results(struct trust_dkim *d)
 			set_result(d, i, s->key_result, s->key_reason);
 			continue;
 		}
-		if (s->hdr == HDR_NOMEM || s->hdr == HDR_UNCHECKED) {
+		if (s->hdr == HDR_NOMEM) {
 			set_result(d, i, TRUST_AUTH_TEMPERROR, "out of memory");
+			continue;
+		}
+		if (s->hdr == HDR_UNCHECKED) { /* a key but no header check: a bug */
+			set_result(d, i, TRUST_AUTH_TEMPERROR, "signature not checked");
 			continue;
 		}
 		if (s->hdr == HDR_BAD) {

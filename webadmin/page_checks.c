@@ -4,8 +4,8 @@
  * re-reads them every minute and on SIGHUP): SPF, DKIM and DMARC on or
  * off, refusing forged mail from our own domains, DNS blocklists,
  * greylisting per domain and its delay, the spam score threshold and the
- * subject tag for spam, and an optional SpamAssassin daemon (spamd) whose
- * score joins ours (trust/spamd.c).
+ * subject tag for spam, and an optional SpamAssassin daemon (spamd, or
+ * rspamd through its spamd protocol) whose score joins ours (trust/spamd.c).
  *
  * Every value is checked here with words for the admin (errors next to
  * their field), written as the trust.* settings, then read back through
@@ -111,12 +111,14 @@ static void checks_page(struct web_req *r, const struct checks_form *f)
 		   "the subject is left alone (the X-Spam headers are always "
 		   "added).",
 		   f->tag, " maxlength=\"63\"");
-	html_raw(h, "</section><section><h2>SpamAssassin</h2>");
-	text_field(h, f, "spamd", "SpamAssassin daemon (spamd)",
-		   "Address and port of a spamd this server may ask about each "
-		   "message from the internet, e.g. 127.0.0.1:783. Its score then "
+	html_raw(h, "</section><section><h2>SpamAssassin or rspamd</h2>");
+	text_field(h, f, "spamd", "Spam filter daemon (spamd or rspamd)",
+		   "Address and port of a SpamAssassin spamd (usually "
+		   "127.0.0.1:783) or an rspamd scanner (usually 127.0.0.1:11333: "
+		   "it answers spamd's protocol) this server may ask about each "
+		   "message from the internet. Its score then "
 		   "counts instead of ours (ours still marks spam when it reaches "
-		   "the threshold). Mail is never refused or lost when spamd is "
+		   "the threshold). Mail is never refused or lost when it is "
 		   "down or slow. Empty: not used.",
 		   f->spamd ? f->spamd : "", " placeholder=\"127.0.0.1:783\"");
 	text_field(h, f, "spamd_timeout", "spamd timeout in seconds",

@@ -179,13 +179,10 @@ class Spamd:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
-def ask_spamd(port, cmd, msg, timeout=30):
-    """Our own independent SPAMC client for the test's checks."""
+def exchange(port, request, timeout=30):
+    """Send request to a loopback port, close our side, read to the end."""
     with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
-        req = f"{cmd} SPAMC/1.5\r\n".encode()
-        if cmd != "PING":
-            req += f"Content-length: {len(msg)}\r\n".encode()
-        s.sendall(req + b"\r\n" + msg)
+        s.sendall(request)
         s.shutdown(socket.SHUT_WR)
         out = b""
         while True:
@@ -193,6 +190,14 @@ def ask_spamd(port, cmd, msg, timeout=30):
             if not d:
                 return out
             out += d
+
+
+def ask_spamd(port, cmd, msg, timeout=30):
+    """Our own independent SPAMC client for the test's checks."""
+    req = f"{cmd} SPAMC/1.5\r\n".encode()
+    if cmd != "PING":
+        req += f"Content-length: {len(msg)}\r\n".encode()
+    return exchange(port, req + b"\r\n" + msg, timeout)
 
 
 @pytest.fixture(scope="module")
