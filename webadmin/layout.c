@@ -32,28 +32,10 @@ static const struct nav_item nav[] = {
 	{"/me", "My account", STORE_ROLE_USER},
 };
 
-#define BRANDING_RECHECK_SECONDS 30
-
-/* The product name and support line a reseller preseeded, else Mailroom. */
-static void branding(struct web_app *app, int64_t now)
-{
-	if (app->branding_checked != 0 &&
-	    now - app->branding_checked < BRANDING_RECHECK_SECONDS)
-		return;
-	app->branding_checked = now;
-	if (store_setting_get(app->store, "branding.product_name", app->product_name,
-			      sizeof app->product_name) != STORE_OK ||
-	    app->product_name[0] == '\0')
-		snprintf(app->product_name, sizeof app->product_name, "Mailroom");
-	if (store_setting_get(app->store, "branding.support", app->support,
-			      sizeof app->support) != STORE_OK)
-		app->support[0] = '\0';
-}
-
 void page_begin(struct web_req *r, const char *title)
 {
 	struct html *h = &r->out;
-	branding(r->app, r->now);
+	web_branding_refresh(r->app, r->now);
 	r->content_type = "text/html; charset=utf-8";
 	html_fmt(h,
 		 "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
@@ -61,8 +43,10 @@ void page_begin(struct web_req *r, const char *title)
 		 "initial-scale=1\">"
 		 "<title>%s - %s</title>"
 		 "<link rel=\"stylesheet\" href=\"/style.css\"></head><body>"
-		 "<header><a class=\"brand\" href=\"/\">%s</a>",
-		 title, r->app->product_name, r->app->product_name);
+		 "<header><a class=\"brand\" href=\"/\">%R%s</a>",
+		 title, r->app->product_name,
+		 r->app->have_logo ? "<img src=\"/branding/logo\" alt=\"\">" : "",
+		 r->app->product_name);
 	if (r->user.logged_in) {
 		html_raw(h, "<nav aria-label=\"Main\">");
 		for (size_t i = 0; i < sizeof nav / sizeof nav[0]; i++) {
@@ -164,6 +148,8 @@ const char web_css[] =
 	"padding:.6rem 1rem;background:#17233a;color:#fff}\n"
 	"header a{color:#dfe8f7;text-decoration:none}\n"
 	".brand{font-weight:700;font-size:1.15rem;color:#fff}\n"
+	".brand img{height:2rem;width:auto;max-width:10rem;vertical-align:middle;"
+	"margin-right:.5rem}\n"
 	"nav{display:flex;flex-wrap:wrap;gap:.25rem .9rem;flex:1}\n"
 	"nav a[aria-current]{color:#fff;border-bottom:2px solid #8fb3ff}\n"
 	"nav a:hover,nav a:focus{color:#fff;text-decoration:underline}\n"

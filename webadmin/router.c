@@ -47,6 +47,7 @@ struct web_route {
 static const struct web_route routes[] = {
 	{"GET", "/style.css", h_css, NEED_NONE, R_SETUP},
 	{"GET", "/favicon.ico", h_favicon, NEED_NONE, R_SETUP},
+	{"GET", "/branding/logo", h_logo, NEED_NONE, R_SETUP},
 	{"GET", "/.well-known/autoconfig/mail/config-v1.1.xml", h_autoconfig,
 	 NEED_NONE, R_SETUP},
 	{"GET", "/mail/config-v1.1.xml", h_autoconfig, NEED_NONE, R_SETUP},

@@ -41,11 +41,14 @@ struct web_app {
 	int64_t cert_checked;     /* when cert_not_after was read (0: never) */
 	int64_t cert_not_after;   /* unix time; 0 = unreadable */
 	bool cert_self_signed;
-	/* Reseller branding (settings branding.product_name / .support, set
-	 * by mailroomctl preseed), re-read every BRANDING_RECHECK_SECONDS. */
+	/* Reseller branding (settings branding.product_name / .support /
+	 * .logo, set by mailroomctl preseed; branding.c), re-read every
+	 * BRANDING_RECHECK_SECONDS. */
 	int64_t branding_checked;
 	char product_name[128];
 	char support[256];
+	char logo_path[512];
+	bool have_logo; /* logo_path is an image the panel will serve */
 	/* Dashboard counts, reused within one second unless a change made
 	 * through this panel cleared them (web_audit). Changes by the other
 	 * daemons show up within a second. */
@@ -117,6 +120,11 @@ void web_add_header(struct web_req *r, const char *name, const char *value);
 void web_redirect(struct web_req *r, const char *location);
 /* Plain text error page with status. */
 void web_error_page(struct web_req *r, int status, const char *message);
+/* Re-read the reseller's branding settings when they are older than
+ * half a minute (branding.c). */
+void web_branding_refresh(struct web_app *app, int64_t now);
+/* The largest logo file the panel serves. */
+#define WEB_LOGO_MAX (512 * 1024)
 /* Copy capture i into dst, decoded; -1 if missing or too long. */
 int web_cap(const struct web_req *r, size_t i, char *dst, size_t dstlen);
 /* "Set-Cookie" for name=value with our flags; max_age < 0: session cookie,
@@ -186,6 +194,7 @@ typedef void (*web_handler)(struct web_req *r);
 
 void h_css(struct web_req *r);
 void h_favicon(struct web_req *r);
+void h_logo(struct web_req *r);
 void h_login_get(struct web_req *r);
 void h_login_post(struct web_req *r);
 void h_logout(struct web_req *r);

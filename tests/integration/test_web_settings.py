@@ -1,7 +1,12 @@
 """Settings (server name, public address), API tokens made and revoked in
-the panel, the backup download, and creating accounts from CSV."""
+the panel, the backup download, creating accounts from CSV, and the
+reseller's branding (name, support line, logo)."""
 import re
 import sqlite3
+import struct
+import zlib
+
+import pytest
 
 from test_web_client import Web, admin_web as admin
 
@@ -104,3 +109,59 @@ def test_reseller_branding_is_shown_escaped(mailroom):
     page = w.get("/").text
     assert '<a class="brand" href="/">Acme &lt;Mail&gt;</a>' in page
     assert "Help: call 555-0100" in page and "<Mail>" not in page
+
+
+def tiny_png():
+    """A real 1x1 PNG, made here (signature, IHDR, IDAT, IEND)."""
+    def chunk(kind, data):
+        return (struct.pack(">I", len(data)) + kind + data
+                + struct.pack(">I", zlib.crc32(kind + data) & 0xffffffff))
+    return (b"\x89PNG\r\n\x1a\n"
+            + chunk(b"IHDR", struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(b"\x00\x1f\x5f\xbf"))
+            + chunk(b"IEND", b""))
+
+
+def set_logo(m, path):
+    db = sqlite3.connect(m.db_path)
+    db.execute("INSERT INTO settings (key, value) VALUES ('branding.logo', ?)", (str(path),))
+    db.commit()
+    db.close()
+
+
+def test_reseller_logo_is_shown_and_served(mailroom, tmp_path):
+    """A preseeded branding.logo (an image file on the box) is shown beside
+    the product name on every page, the login page too, and served as it
+    is at /branding/logo to anyone (the login page needs it)."""
+    m = mailroom
+    png = tiny_png()
+    logo = tmp_path / "logo.png"
+    logo.write_bytes(png)
+    set_logo(m, logo)
+    w = admin(m)
+    assert '<a class="brand" href="/"><img src="/branding/logo" alt="">Mailroom</a>' \
+        in w.get("/").text
+    anon = Web(m.ports["admin"])
+    assert '<img src="/branding/logo" alt="">' in anon.get("/login").text
+    r = anon.get("/branding/logo")
+    assert r.status == 200 and r.body == png
+    assert r.header("Content-Type") == "image/png"
+    assert r.header("X-Content-Type-Options") == "nosniff"
+
+
+@pytest.mark.parametrize("content", [
+    b"root:secret-hash:19000:0:99999:7:::\n",  # any file: not an image
+    b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>',
+])
+def test_logo_that_is_not_a_served_image_is_not_shown(mailroom, tmp_path, content):
+    """branding.logo pointing at a file that is not a PNG, JPEG, GIF or WebP
+    (another file on the box, or an SVG, which could run script when opened
+    on its own): not shown, and /branding/logo answers 404 without its bytes."""
+    m = mailroom
+    f = tmp_path / "not-a-logo"
+    f.write_bytes(content)
+    set_logo(m, f)
+    w = admin(m)
+    assert "/branding/logo" not in w.get("/").text
+    r = Web(m.ports["admin"]).get("/branding/logo")
+    assert r.status == 404 and content not in r.body
