@@ -49,7 +49,7 @@ static int logo_open(const char *path, const char **type_r, uint64_t *size_r)
 {
 	if (path[0] != '/')
 		return -1;
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
 	if (fd < 0)
 		return -1;
 	*type_r = logo_type(fd, size_r);
