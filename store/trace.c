@@ -193,6 +193,44 @@ int store_trace_get(struct store *st, int64_t id, struct store_trace *out)
 	return ret;
 }
 
+static const char SQL_LAST_SPAMD[] =
+	"SELECT at, details FROM message_trace"
+	" WHERE id > (SELECT coalesce(max(id), 0) FROM message_trace) - ?1"
+	"   AND instr(details, ' spamd=') > 0"
+	" ORDER BY id DESC LIMIT 1";
+
+int store_trace_last_spamd(struct store *st, int64_t *at_r, char *said,
+			   size_t cap)
+{
+	sqlite3_stmt *s = store_prepare(st, SQL_LAST_SPAMD);
+	if (s == NULL)
+		return STORE_ERROR;
+	sqlite3_bind_int64(s, 1, STORE_TRACE_SPAMD_LOOK);
+	int rc = sqlite3_step(s), ret = STORE_OK;
+	if (rc == SQLITE_ROW) {
+		*at_r = sqlite3_column_int64(s, 0);
+		const char *d = (const char *)sqlite3_column_text(s, 1);
+		const char *v = d ? strstr(d, " spamd=") : NULL;
+		size_t n = 0;
+		if (v != NULL) {
+			v += strlen(" spamd=");
+			n = strcspn(v, " ");
+		}
+		if (cap > 0) {
+			if (n >= cap)
+				n = cap - 1;
+			memcpy(said, v ? v : "", n);
+			said[n] = '\0';
+		}
+	} else if (rc == SQLITE_DONE) {
+		ret = store_failf(st, STORE_NOTFOUND, "no message asked the spam daemon");
+	} else {
+		ret = store_fail(st, rc, "trace last spamd");
+	}
+	store_release(st, s);
+	return ret;
+}
+
 int64_t store_trace_prune(struct store *st, int64_t older_than)
 {
 	sqlite3_stmt *s = store_prepare(st, SQL_PRUNE);

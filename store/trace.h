@@ -99,6 +99,14 @@ int store_trace_list(struct store *st, const char *address, int64_t before_id,
 		     int limit, store_trace_cb cb, void *ctx);
 /* One row by id: STORE_OK and *out, or STORE_NOTFOUND. */
 int store_trace_get(struct store *st, int64_t id, struct store_trace *out);
+/* Rows store_trace_last_spamd looks back through (the newest ones). */
+#define STORE_TRACE_SPAMD_LOOK 1000
+/* Among the newest STORE_TRACE_SPAMD_LOOK rows, the newest whose message
+ * was sent to the spam daemon (details has " spamd="): its time into
+ * *at_r and what the daemon said ("15.3/5.0", or "unavailable") into
+ * said. STORE_OK, STORE_NOTFOUND, or an error. */
+int store_trace_last_spamd(struct store *st, int64_t *at_r, char *said,
+			   size_t cap);
 /* Delete rows with at < older_than: how many went (>= 0), or an error. */
 int64_t store_trace_prune(struct store *st, int64_t older_than);
 

@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 int html_init(struct html *h)
 {
@@ -149,6 +150,15 @@ int html_escape(const char *s, char *dst, size_t dstlen)
 		return -1;
 	dst[o] = '\0';
 	return 0;
+}
+
+void html_time(char *dst, size_t dstlen, int64_t t)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+	if (t <= 0 || gmtime_r(&tt, &tm) == NULL ||
+	    strftime(dst, dstlen, "%Y-%m-%d %H:%M UTC", &tm) == 0)
+		snprintf(dst, dstlen, "-");
 }
 
 void html_size(char *dst, size_t dstlen, int64_t bytes)

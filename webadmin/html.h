@@ -43,5 +43,7 @@ void html_fmt(struct html *h, const char *fmt, ...);
 int html_escape(const char *s, char *dst, size_t dstlen);
 /* "1.5 MB" style sizes for people. */
 void html_size(char *dst, size_t dstlen, int64_t bytes);
+/* Unix time t as "2026-11-29 11:20 UTC"; "-" for 0 or a bad time. */
+void html_time(char *dst, size_t dstlen, int64_t t);
 
 #endif

@@ -205,6 +205,7 @@ const char web_css[] =
 	".flash{padding:.6rem .8rem;border-radius:6px;border:1px solid}\n"
 	".flash.ok{background:#e9f6ee;border-color:#9ed3b0;color:var(--ok)}\n"
 	".flash.error{background:#fbeceb;border-color:#e7a7a2;color:var(--bad)}\n"
+	".hint.error{color:var(--bad)}\n"
 	".badge{display:inline-block;padding:0 .45rem;border-radius:999px;"
 	"font-size:.8rem;border:1px solid var(--line);white-space:nowrap}\n"
 	".badge.ok{color:var(--ok);border-color:#9ed3b0}\n"

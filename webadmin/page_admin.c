@@ -18,15 +18,6 @@
 #define CERT_WARN_DAYS 21
 #define AUDIT_PAGE 200
 
-static void fmt_time(int64_t t, char *dst, size_t dstlen)
-{
-	time_t tt = (time_t)t;
-	struct tm tm;
-	if (t <= 0 || gmtime_r(&tt, &tm) == NULL ||
-	    strftime(dst, dstlen, "%Y-%m-%d %H:%M UTC", &tm) == 0)
-		snprintf(dst, dstlen, "-");
-}
-
 #define CERT_RECHECK_SECONDS 600
 
 /* Read the certificate's expiry into the app's cache (at most every
@@ -218,7 +209,7 @@ static int domain_row(void *ctx, const struct store_domain *d)
 {
 	struct web_req *r = ctx;
 	char when[40];
-	fmt_time(d->created, when, sizeof when);
+	html_time(when, sizeof when, d->created);
 	html_fmt(&r->out,
 		 "<tr><td>%s</td><td><a href=\"/accounts?domain=%u\">%D</a></td>"
 		 "<td class=\"opt\">%s</td><td><form method=\"post\" "
@@ -309,7 +300,7 @@ static int queue_row(void *ctx, const struct store_queue_item *q)
 {
 	struct web_req *r = ctx;
 	char next[40], size[32], id[24];
-	fmt_time(q->next_attempt, next, sizeof next);
+	html_time(next, sizeof next, q->next_attempt);
 	html_size(size, sizeof size, q->size);
 	snprintf(id, sizeof id, "%lld", (long long)q->id);
 	html_fmt(&r->out,
@@ -405,7 +396,7 @@ static int audit_row(void *ctx, const struct store_audit_entry *e)
 {
 	struct web_req *r = ctx;
 	char when[40];
-	fmt_time(e->ts, when, sizeof when);
+	html_time(when, sizeof when, e->ts);
 	html_fmt(&r->out,
 		 "<tr><td>%s</td><td>%s</td><td>%s</td><td class=\"mono\">%s</td></tr>",
 		 when, e->actor, e->action, e->detail);

@@ -18,6 +18,7 @@
 #include <strings.h>
 
 #include "../common/addr.h"
+#include "../store/trace.h"
 #include "../trust/trust.h"
 #include "web.h"
 
@@ -62,6 +63,37 @@ static void text_field(struct html *h, const struct checks_form *f,
 		 invalid(f, name));
 	field_error(h, f, name);
 	html_raw(h, "</div>");
+}
+
+/* How the spam filter daemon answered the last message smtpd asked it
+ * about (the message trace), so an admin sees a wrong address or a
+ * stopped daemon here rather than in the log. */
+static void spamd_status(struct web_req *r)
+{
+	struct html *h = &r->out;
+	int64_t at = 0;
+	char said[48], when[40];
+	int rc = store_trace_last_spamd(r->app->store, &at, said, sizeof said);
+	if (rc == STORE_NOTFOUND) {
+		html_raw(h, "<p class=\"hint\" id=\"spamd-status\">No message from the "
+			    "internet has been sent to it yet.</p>");
+		return;
+	}
+	if (rc != STORE_OK)
+		return;
+	html_time(when, sizeof when, at);
+	char *slash = strchr(said, '/');
+	if (slash == NULL) {
+		html_fmt(h, "<p class=\"hint error\" id=\"spamd-status\">Last message "
+			    "(%s): it did not answer, so the message was judged by "
+			    "our own checks. The mail server's log says why "
+			    "(event=spamd-unavailable).</p>", when);
+		return;
+	}
+	*slash = '\0';
+	html_fmt(h, "<p class=\"hint\" id=\"spamd-status\">Last message (%s): it "
+		    "answered with score %s (its own spam threshold %s).</p>",
+		 when, said, slash + 1);
 }
 
 static void checks_page(struct web_req *r, const struct checks_form *f)
@@ -126,6 +158,8 @@ static void checks_page(struct web_req *r, const struct checks_form *f)
 		   "usually 10). After that it is judged by our own checks.",
 		   f->spamd_timeout ? f->spamd_timeout : "10",
 		   " inputmode=\"numeric\"");
+	if (f->spamd != NULL && f->spamd[0] != '\0')
+		spamd_status(r);
 	html_raw(h, "</section><div><button type=\"submit\">Save mail checks"
 		    "</button></div></form>");
 	page_end(r);

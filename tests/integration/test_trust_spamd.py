@@ -593,6 +593,7 @@ def test_panel_sets_spamd_and_smtpd_uses_it(mailroom, fake):
     page = w.get("/checks").text
     assert re.search(r'id="spamd"[^>]*value=""', page)
     assert re.search(r'id="spamd_timeout"[^>]*value="10"', page)
+    assert 'id="spamd-status"' not in page  # no daemon set: nothing to report
     for change, fld in [({"spamd": "spamd.example.test:783"}, "spamd"),
                         ({"spamd": "127.0.0.1:99999"}, "spamd"),
                         ({"spamd": "127.0.0.1:783", "spamd_timeout": "0"}, "spamd_timeout"),
@@ -624,6 +625,40 @@ def test_panel_sets_spamd_and_smtpd_uses_it(mailroom, fake):
     # emptied in the panel: off again
     assert w.submit("/checks", "/checks", {**GOOD, "spamd": ""}).status == 303
     assert trust_settings(m)["trust.spamd"] == ""
+
+
+def spamd_status(w, want, timeout=8.0):
+    """The Mail checks page's line on the daemon's last answer, once it
+    says want (the trace row is written just after the 250)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        m = re.search(r'<p class="hint[^"]*" id="spamd-status">(.*?)</p>', w.get("/checks").text)
+        got = m.group(1) if m else ""
+        if want in got or time.monotonic() > deadline:
+            return got
+        time.sleep(0.1)
+
+
+def test_panel_shows_how_spamd_last_answered(mailroom, fake):
+    """Below the address, the Mail checks page says how the daemon answered
+    the last message smtpd asked it about (from the message trace): nothing
+    yet, its score and threshold, or that it did not answer."""
+    from test_web_checks import admin
+    m = mailroom
+    f = fake("answer", GOOD_REPLY)
+    start(m, spamd=f"127.0.0.1:{f.port}")
+    w = admin(m)
+    assert spamd_status(w, "") == "No message from the internet has been sent to it yet."
+    assert send(m, message())[0] == 250
+    got = spamd_status(w, "answered")
+    assert re.fullmatch(r"Last message \(\d{4}-\d\d-\d\d \d\d:\d\d UTC\): it answered "
+                        r"with score 7\.5 \(its own spam threshold 5\.0\)\.", got), got
+    f.mode = "close"  # now it hangs up without an answer
+    assert send(m, message("Second"))[0] == 250
+    got = spamd_status(w, "did not answer")
+    assert "it did not answer, so the message was judged by our own checks" in got, got
+    assert "event=spamd-unavailable" in got
+    assert re.search(r'<p class="hint error" id="spamd-status">', w.get("/checks").text)
 
 
 # ---- what spamd costs a message ---------------------------------------------------------

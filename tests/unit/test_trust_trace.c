@@ -250,12 +250,46 @@ static void test_prune(void)
 	tstore_done(&t);
 }
 
+/* The Mail checks page's "last answer": the newest row that asked the
+ * daemon, looked for only among the newest STORE_TRACE_SPAMD_LOOK rows. */
+static void test_last_spamd(void)
+{
+	struct tstore t;
+	tstore_open(&t);
+	int64_t at = 0;
+	char said[32];
+	CHECK_INT(store_trace_last_spamd(t.st, &at, said, sizeof said), STORE_NOTFOUND);
+	struct store_trace rows[3];
+	row_fill(&rows[0], 100, "a@x.test", "b@example.test", "accepted");
+	snprintf(rows[0].details, sizeof rows[0].details, "tests=SPAMD spamd=2.5/5.0");
+	row_fill(&rows[1], 200, "a@x.test", "b@example.test", "tagged");
+	snprintf(rows[1].details, sizeof rows[1].details,
+		 "tests=SPAMD_UNAVAILABLE spamd=unavailable greylisted=x");
+	row_fill(&rows[2], 300, "a@x.test", "b@example.test", "accepted");
+	snprintf(rows[2].details, sizeof rows[2].details, "tests=none"); /* not asked */
+	CHECK_INT(store_trace_add_batch(t.st, rows, 3), STORE_OK);
+	CHECK_INT(store_trace_last_spamd(t.st, &at, said, sizeof said), STORE_OK);
+	CHECK_INT(at, 200);
+	CHECK_STR(said, "unavailable");
+	char tiny[4]; /* cut to fit */
+	CHECK_INT(store_trace_last_spamd(t.st, &at, tiny, sizeof tiny), STORE_OK);
+	CHECK_STR(tiny, "una");
+	/* one more row that asked, then enough newer ones that did not */
+	CHECK_INT(store_trace_add_batch(t.st, rows, 1), STORE_OK);
+	CHECK_INT(store_trace_last_spamd(t.st, &at, said, sizeof said), STORE_OK);
+	CHECK_STR(said, "2.5/5.0");
+	for (int i = 0; i < STORE_TRACE_SPAMD_LOOK; i++)
+		CHECK_INT(store_trace_add_batch(t.st, &rows[2], 1), STORE_OK);
+	CHECK_INT(store_trace_last_spamd(t.st, &at, said, sizeof said), STORE_NOTFOUND);
+	tstore_done(&t);
+}
+
 TEST_SUITE(trust_trace, {"batch roundtrip", test_batch_roundtrip},
 	   {"batch all or nothing", test_batch_all_or_nothing},
 	   {"pages and stop", test_pages_and_stop},
 	   {"address filter", test_address_filter},
 	   {"unterminated fields", test_unterminated_fields},
-	   {"prune", test_prune});
+	   {"prune", test_prune}, {"last spamd", test_last_spamd});
 
 /* ---- smtpd's trace queue (smtpd/smtp_trace.h) --------------------------- */
 
