@@ -21,6 +21,7 @@
 #include "web.h"
 
 #define BRANDING_RECHECK_SECONDS 30
+#define WEB_LOGO_MAX (512 * 1024) /* the largest logo file served */
 
 /* The image type of the open file fd by its first octets and its size,
  * or NULL when it is not a regular file of an accepted type and size. */

@@ -123,8 +123,6 @@ void web_error_page(struct web_req *r, int status, const char *message);
 /* Re-read the reseller's branding settings when they are older than
  * half a minute (branding.c). */
 void web_branding_refresh(struct web_app *app, int64_t now);
-/* The largest logo file the panel serves. */
-#define WEB_LOGO_MAX (512 * 1024)
 /* Copy capture i into dst, decoded; -1 if missing or too long. */
 int web_cap(const struct web_req *r, size_t i, char *dst, size_t dstlen);
 /* "Set-Cookie" for name=value with our flags; max_age < 0: session cookie,
