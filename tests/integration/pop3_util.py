@@ -144,6 +144,25 @@ def pop3_client(m, timeout=10):
     return p
 
 
+def stall_report(pid, port):
+    """When a client gets nothing for a while: the octets the kernel still
+    holds on the server's side of the connections to port (ss's Send-Q: more
+    than 0 means the server did write and TCP has not delivered yet; 0 while
+    an answer is unfinished means the server stopped writing), and a report
+    of both ends' TCP state and the server's threads for the failure text."""
+    ss = subprocess.run(["ss", "-tnH", "state", "established", f"( sport = :{port} )"],
+                        capture_output=True, text=True).stdout
+    queued = sum(int(l.split()[1]) for l in ss.splitlines() if l.strip())
+    detail = subprocess.run(["ss", "-tinmH", f"( sport = :{port} or dport = :{port} )"],
+                            capture_output=True, text=True).stdout
+    threads = []
+    for t in sorted(pathlib.Path(f"/proc/{pid}/task").iterdir()):
+        state = next((l for l in (t / "status").read_text().splitlines()
+                      if l.startswith("State:")), "State: ?")
+        threads.append(f"{t.name} {state} wchan={(t / 'wchan').read_text()}")
+    return queued, f"server Send-Q {queued}\n{detail}\n" + "\n".join(threads)
+
+
 def rss_kb(pid, field="VmRSS"):
     for l in pathlib.Path(f"/proc/{pid}/status").read_text().splitlines():
         if l.startswith(field + ":"):

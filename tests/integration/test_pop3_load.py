@@ -4,11 +4,12 @@ smtpd delivers while a POP3 session is open (it shows in the next one)."""
 import poplib
 import smtplib
 import time
+import warnings
 
 import pytest
 
 from conftest import BUILD
-from pop3_util import PASSWORD, USER, Raw, generate, login, message, pop3_client, rss_kb
+from pop3_util import PASSWORD, USER, Raw, generate, login, message, pop3_client, rss_kb, stall_report
 
 
 def test_ten_thousand_messages(mailroom):
@@ -56,7 +57,8 @@ def test_fifty_megabyte_message_streams_with_bounded_memory(mailroom, tls, monke
     generate(m, USER, 1, size)
     m.start("pop3d")
     pid = m.pid("pop3d")
-    r = login(m.ports["pop3s" if tls else "pop3"], tls=tls)
+    port = m.ports["pop3s" if tls else "pop3"]
+    r = login(port, tls=tls)
     # VmHWM is no use here: the password hash at login (yescrypt) peaks
     # higher than streaming should; sample VmRSS while the body flows.
     before = rss_kb(pid)
@@ -66,7 +68,20 @@ def test_fifty_megabyte_message_streams_with_bounded_memory(mailroom, tls, monke
     got, tail, r.buf = len(r.buf), r.buf[-5:], b""
     next_sample = 0
     while tail != b"\r\n.\r\n":
-        chunk = r.sock.recv(1 << 20)
+        try:
+            chunk = r.sock.recv(1 << 20)
+        except TimeoutError:
+            # Nothing for 10 s: seen once in a full `make test`, never in 234
+            # runs of this test alone. pop3d is at fault only if it stopped
+            # feeding the socket (its send queue empty, the answer not
+            # done); octets still in the kernel's send queue are TCP's (or
+            # a paused VM's) to deliver, so that is reported and waited out.
+            queued, report = stall_report(pid, port)
+            assert queued > 0, f"pop3d stopped writing after {got} octets:\n{report}"
+            warnings.warn(f"TCP held {queued} octets for over 10 s after {got}:\n{report}")
+            r.sock.settimeout(120)
+            chunk = r.sock.recv(1 << 20)
+            r.sock.settimeout(10)
         assert chunk
         got += len(chunk)
         tail = (tail + chunk)[-5:]
