@@ -1,13 +1,20 @@
 /*
- * arfilter.c - drops arriving Authentication-Results fields that claim our
- * authserv-id (RFC 8601 5: a receiver must not trust, and should remove,
- * such fields from outside, or a forger could write "dkim=pass" for us).
+ * arfilter.c - drops header fields that arrive at the MX claiming results
+ * only Mailroom may write:
+ * - Authentication-Results fields with our authserv-id (RFC 8601 5: a
+ *   receiver must not trust, and should remove, such fields from outside,
+ *   or a forger could write "dkim=pass" for us);
+ * - every X-Spam and X-Spam-* field (X-Spam-Flag, -Status, -Score, -Level,
+ *   ...), as SpamAssassin and rspamd do with the upstream ones: our verdict
+ *   writes its own, and the rules' "X-Spam-Flag is yes" must see ours
+ *   alone, not a sender's or another filter's (which would discard a
+ *   message our checks found clean).
  *
  * Header lines are looked at one at a time (each up to the field cap);
- * only an Authentication-Results field is held back until its end is
- * known (the next line not starting with WSP), then dropped or passed.
- * An over-long ordinary line is passed through as it comes; an over-long
- * Authentication-Results field is dropped. The body is never held.
+ * only such a field is held back until its end is known (the next line not
+ * starting with WSP), then dropped or passed. An over-long ordinary line
+ * is passed through as it comes; an over-long field of these names is
+ * dropped. The body is never held.
  */
 #include <string.h>
 #include <strings.h>
@@ -50,17 +57,32 @@ static bool is_ar_start(const char *p, size_t n)
 	return k < n && p[k] == ':';
 }
 
+/* "X-Spam" or "X-Spam-anything", then optional WSP and the colon. */
+static bool is_spam_start(const char *p, size_t n)
+{
+	static const char name[] = "x-spam";
+	size_t k = sizeof name - 1;
+	if (n < k || strncasecmp(p, name, k) != 0)
+		return false;
+	if (k < n && p[k] == '-')
+		while (k < n && p[k] != ':' && p[k] != ' ' && p[k] != '\t')
+			k++;
+	while (k < n && (p[k] == ' ' || p[k] == '\t'))
+		k++;
+	return k < n && p[k] == ':';
+}
+
 /* The held field is complete: pass it or drop it. */
 static int release(struct trust_arfilter *f)
 {
 	int rc = 0;
-	if (f->field_too_long ||
+	if (f->field_too_long || f->field_spam ||
 	    trust_auth_results_is_ours(f->field.data, f->field.len, f->authserv_id))
 		f->dropped++;
 	else
 		rc = f->sink(f->ctx, f->field.data, f->field.len);
 	buf_reset(&f->field);
-	f->holding = f->field_too_long = false;
+	f->holding = f->field_too_long = f->field_spam = false;
 	return rc;
 }
 
@@ -72,7 +94,7 @@ static int line_done(struct trust_arfilter *f)
 	int rc = 0;
 	bool cont = n > 0 && (p[0] == ' ' || p[0] == '\t');
 	if (f->holding && cont) {
-		if (buf_append(&f->field, p, n) < 0)
+		if (!f->field_spam && buf_append(&f->field, p, n) < 0)
 			f->field_too_long = true;
 		buf_reset(&f->line);
 		return 0;
@@ -82,9 +104,9 @@ static int line_done(struct trust_arfilter *f)
 	if ((n == 1 && p[0] == '\n') || (n == 2 && p[0] == '\r' && p[1] == '\n')) {
 		f->in_body = true;
 		rc = f->sink(f->ctx, p, n);
-	} else if (is_ar_start(p, n)) {
+	} else if ((f->field_spam = is_spam_start(p, n)) || is_ar_start(p, n)) {
 		f->holding = true;
-		if (buf_append(&f->field, p, n) < 0)
+		if (!f->field_spam && buf_append(&f->field, p, n) < 0)
 			f->field_too_long = true;
 	} else {
 		rc = f->sink(f->ctx, p, n);
@@ -106,7 +128,7 @@ static int line_overflow(struct trust_arfilter *f)
 	} else {
 		if (f->holding && (rc = release(f)) < 0)
 			return rc;
-		if (is_ar_start(p, n)) {
+		if (is_ar_start(p, n) || is_spam_start(p, n)) {
 			f->line_drop = true; /* counted when the field ends */
 		} else {
 			f->line_pass = true;

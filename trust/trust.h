@@ -532,14 +532,16 @@ void trust_message_free(struct trust_message **mp);
 void trust_message_spamd(struct trust_message *m, struct event_base *base,
 			 const char *received);
 
-/* ---- arriving Authentication-Results removed (arfilter.c) ----------------- */
+/* ---- arriving Authentication-Results and X-Spam-* removed (arfilter.c) ---- */
 
 /*
  * A stream filter for DATA: passes the message through, except header
  * fields "Authentication-Results:" whose authserv-id is ours (forged by
- * the sender, RFC 8601 5), which it drops. Only such a field is held back
- * while it is read (at most TRUST_ARFILTER_FIELD_MAX; a longer one is
- * dropped too); the body passes straight through.
+ * the sender, RFC 8601 5) and every "X-Spam:" / "X-Spam-*:" field (only
+ * our verdict's may reach the mailbox and the rules), which it drops.
+ * Only an Authentication-Results field is held back while it is read (at
+ * most TRUST_ARFILTER_FIELD_MAX; a longer one is dropped too); the body
+ * passes straight through.
  */
 #define TRUST_ARFILTER_FIELD_MAX (16 * 1024)
 typedef int (*trust_sink_fn)(void *ctx, const char *p, size_t n);
@@ -548,8 +550,9 @@ struct trust_arfilter {
 	trust_sink_fn sink;
 	void *ctx;
 	bool in_body;
-	bool holding;       /* field holds an Authentication-Results field */
+	bool holding;       /* inside an A-R field (held) or X-Spam field */
 	bool field_too_long;
+	bool field_spam;    /* the held field is X-Spam(-*): dropped, not kept */
 	bool line_pass;     /* rest of an over-long line goes straight out */
 	bool line_drop;     /* rest of an over-long line is dropped */
 	struct buf line;    /* the current header line */

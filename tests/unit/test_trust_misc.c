@@ -313,6 +313,15 @@ static void test_arfilter(void)
 		 "A: 1\r\n\r\nAuthentication-Results: mail.example.test; none\r\n",
 		 "A: 1\r\n\r\nAuthentication-Results: mail.example.test; none\r\n", 0},
 		{"no-final-newline", "A: 1", "A: 1", 0},
+		{"x-spam-dropped",
+		 "X-Spam-Flag: YES\r\nFrom: a\r\nx-spam-status: Yes, score=99.0\r\n"
+		 "\ttests=FORGED\r\nX-Spam: yes\r\nX-Spam-Level :***\r\nTo: b\r\n\r\n"
+		 "X-Spam-Flag: YES\r\n",
+		 "From: a\r\nTo: b\r\n\r\nX-Spam-Flag: YES\r\n", 4},
+		{"x-spam-lookalikes-kept",
+		 "X-Spamd-Bar: +++\r\nX-Spammer: no\r\nX-Spam-Flag-Note\r\nSubject: X-Spam-Flag: YES\r\n\r\n",
+		 "X-Spamd-Bar: +++\r\nX-Spammer: no\r\nX-Spam-Flag-Note\r\nSubject: X-Spam-Flag: YES\r\n\r\n", 0},
+		{"x-spam-last-header-field", "A: 1\r\nX-Spam-Score: 9.9\r\n", "A: 1\r\n", 1},
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		test_state.label = cases[i].label;
@@ -343,6 +352,15 @@ static void test_arfilter(void)
 	CHECK_INT(dropped, 1);
 	CHECK_INT(o.n, strlen("X-Long: ") + big + 2 + strlen("To: x\r\n\r\n"));
 	CHECK(strstr(o.d, "Authentication") == NULL);
+	/* an over-long X-Spam field goes whole, with its continuation lines */
+	test_state.label = "over-long x-spam";
+	n = (size_t)snprintf(in, 100, "X-Spam-Status: ");
+	memset(in + n, 'c', big);
+	n += big;
+	n += (size_t)snprintf(in + n, 100, "\r\n tests=A\r\nTo: x\r\n\r\n");
+	filter(in, n, 4096, &o, &dropped);
+	CHECK_INT(dropped, 1);
+	CHECK_STR(o.d, "To: x\r\n\r\n");
 	free(in);
 }
 
