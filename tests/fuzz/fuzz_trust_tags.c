@@ -10,7 +10,9 @@
  * whitespace; the verifier's outcome has at most TRUST_DKIM_SIGS_MAX
  * signatures with NUL-terminated strings; both body canonicalizations
  * emit the same bytes whether fed whole or split at the chosen point, and
- * relaxed output never ends in whitespace before CRLF.
+ * relaxed output never ends in whitespace before CRLF. The A-R / X-Spam
+ * filter (trust/arfilter.c) on the same bytes: never more out than in,
+ * and the same output and drop count whole or split at the chosen point.
  */
 #include <event2/event.h>
 #include <stdint.h>
@@ -77,6 +79,49 @@ static void canon_both(const char *in, size_t size, size_t cut, bool relaxed)
 		abort();
 }
 
+struct filtered {
+	char *d;
+	size_t n, cap;
+};
+
+static int filtered_add(void *ctx, const char *p, size_t n)
+{
+	struct filtered *f = ctx;
+	if (n > f->cap - f->n)
+		abort(); /* the filter only ever drops */
+	memcpy(f->d + f->n, p, n);
+	f->n += n;
+	return 0;
+}
+
+static void arfilter_run(const char *in, size_t size, size_t cut,
+			 struct filtered *out, size_t *dropped)
+{
+	struct trust_arfilter f;
+	out->n = 0;
+	if (trust_arfilter_init(&f, "mail.example.test", filtered_add, out) < 0)
+		abort();
+	if (trust_arfilter_feed(&f, in, cut) < 0 ||
+	    trust_arfilter_feed(&f, in + cut, size - cut) < 0 ||
+	    trust_arfilter_end(&f) < 0)
+		abort();
+	*dropped = f.dropped;
+	trust_arfilter_free(&f);
+}
+
+static void arfilter_both(const char *in, size_t size, size_t cut)
+{
+	struct filtered whole = {malloc(size ? size : 1), 0, size};
+	struct filtered split = {malloc(size ? size : 1), 0, size};
+	size_t dw = 0, ds = 0;
+	arfilter_run(in, size, size, &whole, &dw);
+	arfilter_run(in, size, cut, &split, &ds);
+	if (dw != ds || whole.n != split.n || memcmp(whole.d, split.d, whole.n) != 0)
+		abort();
+	free(whole.d);
+	free(split.d);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	char *in = malloc(size ? size : 1);
@@ -108,6 +153,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t split = size ? data[0] % (size + 1) : 0;
 	canon_both(in, size, split, false);
 	canon_both(in, size, split, true);
+	arfilter_both(in, size, split);
 
 	/* the verifier on the same bytes as a message */
 	if (base == NULL)
