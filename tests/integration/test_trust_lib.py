@@ -61,6 +61,13 @@ class Zone:
                     out.append(f"txt-record={name}," + ",".join(_quote(p) for p in parts))
                 elif typ == "A":
                     out.append(f"host-record={name},{val}")
+                elif typ == "TXT_RAW":
+                    # one string of any octets (a NUL too, which txt-record
+                    # cannot carry): the RDATA in hex, length first
+                    out.append(f"dns-rr={name},16,{bytes([len(val)]).hex()}{val.hex()}")
+                elif typ == "MX" and val[1] == ".":
+                    # the null MX (RFC 7505): preference, then the root name
+                    out.append(f"dns-rr={name},15,{val[0]:04x}00")
                 elif typ == "MX":
                     out.append(f"mx-host={name},{val[1]},{val[0]}")
                 elif typ == "PTR":

@@ -11,9 +11,9 @@ Where our zone differs from the suite's, the reason is said on the line:
 - The suite's type-SPF (99) records are served as TXT, as RFC 7208 says
   only TXT is queried; sections that test SPF-vs-TXT selection keep only
   the TXT records a real zone would need for the same answer.
-- dnsmasq cannot serve a NUL inside TXT data or a null MX ("."): a-null
-  and mx-null are left out, mx-empty's null MX is simply absent (the
-  result, neutral, is the same).
+- A NUL inside TXT data (a-null, mx-null) and the null MX (".", mx-empty)
+  are served through dnsmasq's dns-rr (raw RDATA): its txt-record and
+  mx-host cannot carry them.
 - TIMEOUT: names forwarded to a socket that never answers.
 """
 import pytest
@@ -184,6 +184,7 @@ GROUPS = {
             "e2a.example.com": [("A", "1234::1"), ("TXT", "v=spf1 a//0 -all")],
             "e2b.example.com": [("A", "1.1.1.1"), ("TXT", "v=spf1 a//0 -all")],
             "ipv6.example.com": [("A", "1234::1"), ("A", "1.1.1.1"), ("TXT", "v=spf1 a -all")],
+            "e3.example.com": [("TXT_RAW", b"v=spf1 a:foo.example.com\x00")],
             "e4.example.com": [("TXT", "v=spf1 a:111.222.33.44")],
             "e5.example.com": [("TXT", "v=spf1 a:abc.123")],
             "e5a.example.com": [("TXT", "v=spf1 a:museum")],
@@ -237,6 +238,8 @@ GROUPS = {
             ("colon-slash-in-domain", "mail.example.com", "1.2.3.4", "foo@e11.example.com", {"pass"}, None),
             ("colon-slash-mapped", "mail.example.com", "::ffff:1.2.3.4", "foo@e11.example.com", {"pass"}, None),
             ("a-empty-domain", "mail.example.com", "1.2.3.4", "foo@e13.example.com", {"permerror"}, None),
+            # cut at the NUL, the record would pass (foo has 1.2.3.5)
+            ("nul-after-domain", "mail.example.com", "1.2.3.5", "foo@e3.example.com", {"permerror"}, None),
         ],
     ),
     "include": (
@@ -271,8 +274,9 @@ GROUPS = {
     ),
     "mx": (
         {
-            "mail.example.com": [("A", "1.2.3.4"), ("TXT", "v=spf1 mx")],
+            "mail.example.com": [("A", "1.2.3.4"), ("MX", (0, ".")), ("TXT", "v=spf1 mx")],
             "e1.example.com": [("TXT", "v=spf1 mx/0 -all"), ("MX", (0, "e1.example.com"))],
+            "e3.example.com": [("TXT_RAW", b"v=spf1 mx:foo.example.com\x00")],
             "e2.example.com": [("A", "1.1.1.1"), ("A", "1234::2"), ("MX", (0, "e2.example.com")),
                                ("TXT", "v=spf1 mx/0 -all")],
             "e2a.example.com": [("A", "1234::1"), ("MX", (0, "e2a.example.com")),
@@ -313,6 +317,8 @@ GROUPS = {
             ("mx-none-helo-identity", "mail.example.com", "1.2.3.4", "", {"neutral"}, None),
             ("mx-no-implicit-a", "mail.example.com", "1.2.3.4", "foo@e4.example.com", {"neutral"}, None),
             ("mx-empty-domain", "mail.example.com", "1.2.3.4", "foo@e13.example.com", {"permerror"}, None),
+            # cut at the NUL, the record would pass (foo's MX foo1 has 1.2.3.5)
+            ("mx-nul-after-domain", "mail.example.com", "1.2.3.5", "foo@e3.example.com", {"permerror"}, None),
         ],
     ),
     "exists": (
