@@ -11,10 +11,11 @@
  *   message our checks found clean).
  *
  * Header lines are looked at one at a time (each up to the field cap);
- * only such a field is held back until its end is known (the next line not
- * starting with WSP), then dropped or passed. An over-long ordinary line
- * is passed through as it comes; an over-long field of these names is
- * dropped. The body is never held.
+ * only an Authentication-Results field is held back until its end is
+ * known (the next line not starting with WSP), then dropped or passed; an
+ * X-Spam field's lines are dropped as they come, continuation lines too.
+ * An over-long ordinary line is passed through as it comes; an over-long
+ * field of these names is dropped. The body is never held.
  */
 #include <string.h>
 #include <strings.h>
