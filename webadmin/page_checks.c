@@ -143,6 +143,12 @@ static void checks_page(struct web_req *r, const struct checks_form *f)
 		   "the subject is left alone (the X-Spam headers are always "
 		   "added).",
 		   f->tag, " maxlength=\"63\"");
+	html_raw(h, "<p class=\"hint\" id=\"spam-rule-hint\">To discard, forward or "
+		    "redirect spam instead, add a server-wide rule on the <a "
+		    "href=\"/rules?account=server\">Rules</a> page with the "
+		    "condition \"Marked as spam by the mail checks\". Spam flags "
+		    "that senders put in their own messages are removed on the "
+		    "way in, so only these checks decide.</p>");
 	html_raw(h, "</section><section><h2>SpamAssassin or rspamd</h2>");
 	text_field(h, f, "spamd", "Spam filter daemon (spamd or rspamd)",
 		   "Address and port of a SpamAssassin spamd (usually "

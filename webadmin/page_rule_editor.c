@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <jansson.h>
 
@@ -182,6 +183,7 @@ static const char *const field_opts[][2] = {
 	{"header", "Header named"}, {"size", "Size (bytes)"},
 	{"envelope_from", "Envelope sender"}, {"envelope_to", "Envelope recipient"},
 	{"body", "Body (first 64 KiB)"},
+	{"spam", "Marked as spam by the mail checks (value: yes or no)"},
 };
 static const char *const op_opts[][2] = {
 	{"contains", "contains"}, {"is", "is"}, {"matches", "matches (* ?)"},
@@ -370,6 +372,25 @@ static int64_t parse_size(const char *v)
 	return (int64_t)n * mul;
 }
 
+/*
+ * "Marked as spam by the mail checks": the X-Spam-Flag field smtpd writes
+ * (YES for spam). A sender's own X-Spam fields are dropped at the MX
+ * (trust/arfilter.c), so this header is the checks' verdict; an admin
+ * should not need to know its name. Stored as the header condition it is,
+ * so the CLI, Sieve export and "try it" see a plain rule.
+ */
+static bool add_spam_condition(const char *v, json_t *conds, char *err)
+{
+	bool yes = strcasecmp(v, "yes") == 0;
+	if (!yes && strcasecmp(v, "no") != 0) {
+		snprintf(err, RULE_FORM_ERR_MAX, "Answer yes (spam) or no (not spam).");
+		return false;
+	}
+	json_t *c = json_pack("{s:s,s:s,s:s,s:s,s:b}", "field", "header", "name",
+			      "X-Spam-Flag", "op", "is", "value", "YES", "not", !yes);
+	return c != NULL && json_array_append_new(conds, c) == 0;
+}
+
 /* One condition row into conds; false with an error in st when it is bad. */
 static bool add_condition(struct web_req *r, int i, json_t *conds,
 			  struct rule_page_state *st)
@@ -391,6 +412,8 @@ static bool add_condition(struct web_req *r, int i, json_t *conds,
 		snprintf(err, RULE_FORM_ERR_MAX, "Give a value to compare with.");
 		return false;
 	}
+	if (strcmp(f, "spam") == 0)
+		return add_spam_condition(v, conds, err);
 	json_t *c = json_pack("{s:s,s:s}", "field", f, "op", op);
 	if (c == NULL)
 		return false;

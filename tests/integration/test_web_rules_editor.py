@@ -193,6 +193,43 @@ def test_rule_from_the_panel_acts_on_mail(mailroom, monkeypatch):
     assert pop_subjects(m, ALICE) == ["[URGENT] Something urgent here", "Lunch?"]
 
 
+def test_spam_verdict_condition_from_the_panel(mailroom, monkeypatch):
+    """"Marked as spam by the mail checks" is the X-Spam-Flag smtpd writes;
+    a sender's own flag never counts (dropped at the MX)."""
+    m = mailroom
+    # spam.test fails SPF and DMARC (p=none): our checks score it 5.8, spam
+    m.start_dns("--txt-record=spam.test,v=spf1 -all",
+                "--txt-record=_dmarc.spam.test,v=DMARC1; p=none")
+    start_smtpd(m, monkeypatch, users=USERS)
+    m.start("pop3d")
+    m.start("webadmin")
+    w = login_admin(m)
+    form = w.get(page("server")).text
+    assert '<option value="spam">Marked as spam by the mail checks' in form
+    # the Mail checks page points at this very condition
+    assert "Marked as spam by the mail checks" in w.get("/checks").text
+    r = add(w, "server", name="Maybe", f1="spam", o1="is", v1="maybe", action="discard")
+    assert r.status == 400
+    err = re.search(r'<p class="field-error" id="err-v1">([^<]+)', r.text)
+    assert err and "yes (spam) or no" in err.group(1)
+    assert add(w, "server", name="Junk", f1="spam", o1="contains", v1="Yes",
+               action="tag", arg="[JUNK]").status == 303
+    assert add(w, ALICE, name="Clean", f1="spam", o1="is", v1="no",
+               action="tag", arg="[OK]").status == 303
+    assert 'Junk\tif header:X-Spam-Flag is "YES" then tag "[JUNK]"' in \
+        m.ctl("rule", "list", "--server").stdout
+    assert 'Clean\tif header:X-Spam-Flag not is "YES" then tag "[OK]"' in \
+        m.ctl("rule", "list", ALICE).stdout
+    for sender, subject, extra in (("offers@spam.test", "cheap", ""),
+                                   ("carol@remote.test", "lunch", "X-Spam-Flag: YES\r\n")):
+        msg = (f"From: <{sender}>\r\nTo: {ALICE}\r\nSubject: {subject}\r\n{extra}"
+               f"Message-ID: <{time.time_ns()}@remote.test>\r\n\r\nBody.\r\n")
+        with smtplib.SMTP("127.0.0.1", m.ports["smtp"], timeout=15) as s:
+            s.ehlo("mx.remote.test")
+            s.sendmail(sender, [ALICE], msg.encode())
+    assert pop_subjects(m, ALICE) == ["[JUNK] cheap", "[OK] lunch"]
+
+
 def test_sieve_export_import_round_trip(mailroom, monkeypatch):
     m = mailroom
     start_smtpd(m, monkeypatch, users=USERS)
