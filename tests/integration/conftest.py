@@ -89,6 +89,21 @@ def wait_port(port, host="127.0.0.1", timeout=10.0, proc=None):
     raise TimeoutError(f"nothing listens on {host}:{port}")
 
 
+def stop_process(proc, grace=10.0):
+    """End a helper server a test started (dnsmasq, spamd, rspamd,
+    smtp-sink): SIGTERM, then SIGKILL if it is still there after grace
+    seconds. Nothing to do for None or one that has exited. (Our own daemons
+    go through Mailroom.stop, which fails the test if SIGTERM is not enough.)"""
+    if proc is None or proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(grace)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 SANITIZER_MARKS = ("ERROR: AddressSanitizer", "runtime error:", "ERROR: LeakSanitizer")
 
 
@@ -193,9 +208,7 @@ class Mailroom:
         raise RuntimeError("dnsmasq did not start: " + (self.dir / "dnsmasq.log").read_text())
 
     def stop_dns(self):
-        if self.dnsmasq and self.dnsmasq.poll() is None:
-            self.dnsmasq.terminate()
-            self.dnsmasq.wait(5)
+        stop_process(self.dnsmasq, 5)
         self.dnsmasq = None
 
     # ---- daemons -----------------------------------------------------------

@@ -21,6 +21,7 @@ import time
 
 import pytest
 
+from conftest import stop_process
 from smtp_util import (USERS, db, pop3_messages, start_smtpd, submission,  # noqa: F401
                        tls_client_ctx, wait_for)
 
@@ -55,9 +56,7 @@ class Sink:
         return out
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(5)
+        stop_process(self.proc, 5)
 
     def remove(self):
         self.stop()

@@ -16,7 +16,7 @@ import subprocess
 import pytest
 import time
 
-from conftest import BUILD, REPO, free_udp_port
+from conftest import BUILD, REPO, free_udp_port, stop_process
 
 TOOL_SRC = REPO / "tests" / "tools" / "trust_check.c"
 
@@ -118,8 +118,7 @@ class Zone:
         return False
 
     def __exit__(self, *exc):
-        self.proc.terminate()
-        self.proc.wait(timeout=10)
+        stop_process(self.proc, 10)
         self.blackhole.close()
 
     @property

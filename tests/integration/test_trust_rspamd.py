@@ -27,7 +27,7 @@ import time
 
 import pytest
 
-from conftest import free_port
+from conftest import free_port, stop_process
 from test_smtp_trust import pop_all
 from test_trust_spamd import GTUBE, exchange, field, head, message, send, start, trace_rows
 
@@ -109,13 +109,7 @@ class Rspamd:
         return self.tasks()
 
     def close(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc, 20)
         shutil.rmtree(self.dir, ignore_errors=True)
 
 

@@ -31,7 +31,7 @@ import time
 
 import pytest
 
-from conftest import free_port
+from conftest import free_port, stop_process
 from smtp_util import USERS, start_smtpd
 from test_smtp_trust import pop_all, set_settings, txt
 
@@ -141,13 +141,7 @@ class Spamd:
         raise RuntimeError("spamd did not answer PING:\n" + self.log())
 
     def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc, 15)
         self.proc = None
 
     def log(self):
