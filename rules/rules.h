@@ -191,6 +191,16 @@ int rules_rule_compile(struct rules_rule *r, char *err, size_t errlen)
 const char *rules_field_name(enum rules_field f);
 const char *rules_op_name(enum rules_op op);
 const char *rules_action_name(enum rules_action_type t);
+/*
+ * The field smtpd writes on mail its checks found to be spam (trust/spam.c:
+ * "X-Spam-Flag: YES"). A sender's own X-Spam fields are dropped at the MX
+ * (trust/arfilter.c), so a condition on it is the checks' verdict; the
+ * panel and mailroomctl offer it as "spam" yes/no and store this header
+ * condition.
+ */
+#define RULES_SPAM_HEADER "X-Spam-Flag"
+#define RULES_SPAM_YES "YES"
+
 /* "subject", "to_cc", "header:X-Spam", ... -> field (and header name into
  * header_r, size RULES_HEADER_NAME_MAX + 1). 0 or -1. */
 int rules_field_parse(const char *s, enum rules_field *f_r, char *header_r);

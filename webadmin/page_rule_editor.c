@@ -387,7 +387,8 @@ static bool add_spam_condition(const char *v, json_t *conds, char *err)
 		return false;
 	}
 	json_t *c = json_pack("{s:s,s:s,s:s,s:s,s:b}", "field", "header", "name",
-			      "X-Spam-Flag", "op", "is", "value", "YES", "not", !yes);
+			      RULES_SPAM_HEADER, "op", "is", "value", RULES_SPAM_YES,
+			      "not", !yes);
 	return c != NULL && json_array_append_new(conds, c) == 0;
 }
 

@@ -74,6 +74,26 @@ def test_server_wide_rules_run_first(m):
                    "forward: x@remote.test\n")
 
 
+def test_spam_shorthand_is_the_checks_flag(m):
+    """`--if spam is yes|no`: the X-Spam-Flag smtpd writes (a sender's own is
+    dropped at the MX), stored as the plain header condition."""
+    m.ctl("rule", "add", "--server", "Junk", "--if", "spam", "is", "yes", "--tag", "[SPAM]")
+    m.ctl("rule", "add", ALICE, "Ham", "--if", "spam", "is", "No", "--tag", "[HAM]")
+    m.ctl("rule", "add", ALICE, "Ham too", "--if-not", "spam", "is", "yes", "--stop")
+    assert rows(m, "--server")[0][4] == 'if header:X-Spam-Flag is "YES" then tag "[SPAM]"'
+    assert [g[4] for g in rows(m)] == ['if header:X-Spam-Flag not is "YES" then tag "[HAM]"',
+                                       'if header:X-Spam-Flag not is "YES" then stop']
+    msg = m.dir / "msg.eml"
+    msg.write_bytes(MESSAGE.encode())  # carries X-Spam-Flag: YES
+    assert m.ctl("rule", "test", ALICE, msg).stdout == "matched: Junk\nkeep: yes\ntag: [SPAM]\n"
+    msg.write_bytes(MESSAGE.replace("X-Spam-Flag: YES\r\n", "").encode())
+    assert m.ctl("rule", "test", ALICE, msg).stdout == \
+        "matched: Ham, Ham too\nkeep: yes\ntag: [HAM]\nstop: yes\n"
+    for bad in (["contains", "yes"], ["is", "maybe"]):
+        one_line_error(m.ctl("rule", "add", ALICE, "x", "--if", "spam", *bad, "--keep",
+                             check=False), "spam takes 'is yes' or 'is no'")
+
+
 def test_set_header_and_regex(m):
     m.ctl("rule", "add", ALICE, "Team", "--if", "subject", "regex", "^r.+union +urgent$",
           "--header", "X-Team", "Planning")
