@@ -30,7 +30,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 
 #include <jansson.h>
@@ -152,30 +151,19 @@ static json_t *addr_list(const char *csv)
 	return arr;
 }
 
-/* "spam is yes|no": the header condition on the checks' verdict. */
-static json_t *spam_condition(const char *op, const char *value, bool negate,
-			      char *err, size_t errlen)
-{
-	bool yes = strcasecmp(value, "yes") == 0;
-	if (strcmp(op, "is") != 0 || (!yes && strcasecmp(value, "no") != 0)) {
-		snprintf(err, errlen, "spam takes 'is yes' or 'is no'");
-		return NULL;
-	}
-	json_t *c = json_pack("{s:s,s:s,s:s,s:s}", "field", "header", "name",
-			      RULES_SPAM_HEADER, "op", "is", "value", RULES_SPAM_YES);
-	if (c != NULL && negate == yes)
-		json_object_set_new(c, "not", json_true());
-	return c;
-}
-
 static json_t *condition(const char *field, const char *op, const char *value,
 			 bool negate, char *err, size_t errlen)
 {
 	enum rules_field f;
 	enum rules_op o;
 	char hname[RULES_HEADER_NAME_MAX + 1];
-	if (strcmp(field, "spam") == 0)
-		return spam_condition(op, value, negate, err, errlen);
+	if (strcmp(field, "spam") == 0) {
+		json_t *c = strcmp(op, "is") == 0 ? rules_spam_condition(value, negate)
+						  : NULL;
+		if (c == NULL)
+			snprintf(err, errlen, "spam takes 'is yes' or 'is no'");
+		return c;
+	}
 	if (rules_field_parse(field, &f, hname) != 0) {
 		snprintf(err, errlen, "unknown field '%s' (from, to_cc, subject, "
 			 "header:NAME, size, envelope_from, envelope_to, spam)", field);

@@ -191,16 +191,6 @@ int rules_rule_compile(struct rules_rule *r, char *err, size_t errlen)
 const char *rules_field_name(enum rules_field f);
 const char *rules_op_name(enum rules_op op);
 const char *rules_action_name(enum rules_action_type t);
-/*
- * The field smtpd writes on mail its checks found to be spam (trust/spam.c:
- * "X-Spam-Flag: YES"). A sender's own X-Spam fields are dropped at the MX
- * (trust/arfilter.c), so a condition on it is the checks' verdict; the
- * panel and mailroomctl offer it as "spam" yes/no and store this header
- * condition.
- */
-#define RULES_SPAM_HEADER "X-Spam-Flag"
-#define RULES_SPAM_YES "YES"
-
 /* "subject", "to_cc", "header:X-Spam", ... -> field (and header name into
  * header_r, size RULES_HEADER_NAME_MAX + 1). 0 or -1. */
 int rules_field_parse(const char *s, enum rules_field *f_r, char *header_r);
@@ -230,6 +220,16 @@ char *rules_spec_format(const struct rules_rule *r);
 char *rules_rule_to_json(const struct rules_rule *r);
 /* A rule from that same JSON form (name and enabled optional: "" and true).
  * 0 and *rule_r, or -1 with err. */
+/*
+ * The panel's and mailroomctl's "spam yes|no": the spec condition (a new
+ * jansson object) on the field smtpd writes on mail its checks found to
+ * be spam, "X-Spam-Flag: YES" (trust/spam.c). A sender's own X-Spam fields
+ * are dropped at the MX (trust/arfilter.c), so it is the checks' verdict;
+ * stored as the plain header condition it is. answer is "yes" or "no" in
+ * any case, negate flips it (--if-not); NULL for any other answer.
+ */
+struct json_t;
+struct json_t *rules_spam_condition(const char *answer, bool negate);
 int rules_rule_from_json(const char *json, struct rules_rule **rule_r,
 			 char *err, size_t errlen)
 	__attribute__((warn_unused_result));

@@ -11,12 +11,25 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <jansson.h>
 
 #include "rules.h"
 
 #define FAIL(...) (snprintf(err, errlen, __VA_ARGS__), -1)
+
+json_t *rules_spam_condition(const char *answer, bool negate)
+{
+	bool spam = strcasecmp(answer, "yes") == 0;
+	if (!spam && strcasecmp(answer, "no") != 0)
+		return NULL;
+	json_t *c = json_pack("{s:s,s:s,s:s,s:s}", "field", "header", "name",
+			      "X-Spam-Flag", "op", "is", "value", "YES");
+	if (c != NULL && negate == spam)
+		json_object_set_new(c, "not", json_true());
+	return c;
+}
 
 /* Every key of obj must be in allowed (NULL-terminated). */
 static int only_keys(json_t *obj, const char *const *allowed, const char *what,

@@ -47,30 +47,32 @@ void trust_arfilter_free(struct trust_arfilter *f)
 	buf_free(&f->field);
 }
 
-static bool is_ar_start(const char *p, size_t n)
+/* The length of the field name a header line starts with ("Name:", WSP
+ * allowed before the colon), or 0 when the line does not start a field. */
+static size_t field_name_len(const char *p, size_t n)
 {
-	static const char name[] = "authentication-results";
-	size_t k = sizeof name - 1;
-	if (n < k || strncasecmp(p, name, k) != 0)
-		return false;
+	size_t k = 0;
+	while (k < n && p[k] != ':' && p[k] != ' ' && p[k] != '\t')
+		k++;
+	size_t name = k;
 	while (k < n && (p[k] == ' ' || p[k] == '\t'))
 		k++;
-	return k < n && p[k] == ':';
+	return k < n && p[k] == ':' ? name : 0;
 }
 
-/* "X-Spam" or "X-Spam-anything", then optional WSP and the colon. */
+static bool is_ar_start(const char *p, size_t n)
+{
+	static const char ar[] = "authentication-results";
+	return field_name_len(p, n) == sizeof ar - 1 &&
+	       strncasecmp(p, ar, sizeof ar - 1) == 0;
+}
+
+/* "X-Spam" or "X-Spam-anything". */
 static bool is_spam_start(const char *p, size_t n)
 {
-	static const char name[] = "x-spam";
-	size_t k = sizeof name - 1;
-	if (n < k || strncasecmp(p, name, k) != 0)
-		return false;
-	if (k < n && p[k] == '-')
-		while (k < n && p[k] != ':' && p[k] != ' ' && p[k] != '\t')
-			k++;
-	while (k < n && (p[k] == ' ' || p[k] == '\t'))
-		k++;
-	return k < n && p[k] == ':';
+	size_t len = field_name_len(p, n);
+	return len >= 6 && strncasecmp(p, "x-spam", 6) == 0 &&
+	       (len == 6 || p[6] == '-');
 }
 
 /* The held field is complete: pass it or drop it. */
@@ -105,8 +107,9 @@ static int line_done(struct trust_arfilter *f)
 	if ((n == 1 && p[0] == '\n') || (n == 2 && p[0] == '\r' && p[1] == '\n')) {
 		f->in_body = true;
 		rc = f->sink(f->ctx, p, n);
-	} else if ((f->field_spam = is_spam_start(p, n)) || is_ar_start(p, n)) {
+	} else if (is_spam_start(p, n) || is_ar_start(p, n)) {
 		f->holding = true;
+		f->field_spam = is_spam_start(p, n);
 		if (!f->field_spam && buf_append(&f->field, p, n) < 0)
 			f->field_too_long = true;
 	} else {

@@ -15,7 +15,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include <jansson.h>
 
@@ -372,26 +371,6 @@ static int64_t parse_size(const char *v)
 	return (int64_t)n * mul;
 }
 
-/*
- * "Marked as spam by the mail checks": the X-Spam-Flag field smtpd writes
- * (YES for spam). A sender's own X-Spam fields are dropped at the MX
- * (trust/arfilter.c), so this header is the checks' verdict; an admin
- * should not need to know its name. Stored as the header condition it is,
- * so the CLI, Sieve export and "try it" see a plain rule.
- */
-static bool add_spam_condition(const char *v, json_t *conds, char *err)
-{
-	bool yes = strcasecmp(v, "yes") == 0;
-	if (!yes && strcasecmp(v, "no") != 0) {
-		snprintf(err, RULE_FORM_ERR_MAX, "Answer yes (spam) or no (not spam).");
-		return false;
-	}
-	json_t *c = json_pack("{s:s,s:s,s:s,s:s,s:b}", "field", "header", "name",
-			      RULES_SPAM_HEADER, "op", "is", "value", RULES_SPAM_YES,
-			      "not", !yes);
-	return c != NULL && json_array_append_new(conds, c) == 0;
-}
-
 /* One condition row into conds; false with an error in st when it is bad. */
 static bool add_condition(struct web_req *r, int i, json_t *conds,
 			  struct rule_page_state *st)
@@ -413,8 +392,12 @@ static bool add_condition(struct web_req *r, int i, json_t *conds,
 		snprintf(err, RULE_FORM_ERR_MAX, "Give a value to compare with.");
 		return false;
 	}
-	if (strcmp(f, "spam") == 0)
-		return add_spam_condition(v, conds, err);
+	if (strcmp(f, "spam") == 0) { /* rules_spam_condition; the test is ignored */
+		json_t *spam = rules_spam_condition(v, false);
+		if (spam == NULL)
+			snprintf(err, RULE_FORM_ERR_MAX, "Answer yes (spam) or no (not spam).");
+		return spam != NULL && json_array_append_new(conds, spam) == 0;
+	}
 	json_t *c = json_pack("{s:s,s:s}", "field", f, "op", op);
 	if (c == NULL)
 		return false;
