@@ -55,8 +55,8 @@
 #include "../common/listen.h"
 #include "../common/log.h"
 #include "../common/tls.h"
+#include "../store/auth_pool.h"
 #include "../store/store.h"
-#include "auth_pool.h"
 #include "pop3_backend.h"
 #include "pop3_penalty.h"
 #include "pop3_session.h"
@@ -418,11 +418,17 @@ static void delay_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 /* A password check finished on the auth pool (event loop thread). */
-static void auth_done(void *owner, int rc, const struct pop3_account *acct)
+static void auth_done(void *owner, int rc, const struct store_account *a)
 {
 	struct conn *c = owner;
 	c->job = NULL;
-	pop3_session_auth_done(c->s, rc, acct);
+	struct pop3_account acct = {0};
+	if (rc == STORE_OK) {
+		acct.id = a->id;
+		acct.uidvalidity = a->uidvalidity;
+		memcpy(acct.address, a->address, sizeof acct.address);
+	}
+	pop3_session_auth_done(c->s, rc, &acct);
 	conn_drive(c);
 }
 
@@ -742,10 +748,9 @@ int pop3_server_run(const struct config *cfg)
 	srv.store_ctx.st = srv.st;
 	srv.store_ctx.pid = getpid();
 	pop3_backend_store(&srv.backend, &srv.store_ctx);
-	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 	srv.auth = auth_pool_new(srv.base, srv.db_path,
-				 cpus < 1 ? 1 : cpus > 4 ? 4 : (int)cpus, auth_done,
-				 err, sizeof(err));
+				 auth_pool_default_threads(), auth_done, err,
+				 sizeof(err));
 	if (srv.auth == NULL) {
 		log_error("cannot start password checkers: %s", err);
 		goto out;

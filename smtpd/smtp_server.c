@@ -49,6 +49,7 @@
 #include "../common/listen.h"
 #include "../common/log.h"
 #include "../common/tls.h"
+#include "../store/auth_pool.h"
 #include "smtp_ckpt.h"
 #include "smtp_limits.h"
 #include "smtp_peers.h"
@@ -80,8 +81,12 @@ struct conn {
 	struct smtp_peer *peer;
 	enum smtp_port_kind kind;
 	struct event *timer;   /* greeting delay, AUTH delay, close flush */
-	struct smtp_job *job;  /* with a worker, or an AUTH result held back */
-	bool job_held;         /* job is a finished AUTH waiting for its delay */
+	struct smtp_job *job;  /* a message with the writer */
+	struct auth_job *auth; /* a password check with the pool */
+	/* a failed AUTH's answer, held back for its delay (timer_cb) */
+	bool auth_held;
+	int auth_rc;
+	char auth_user[ADDR_MAX + 1]; /* the name being checked */
 	int spool_fd;
 	int64_t spool_used;
 	enum timeout_mode tmo;
@@ -111,9 +116,10 @@ struct smtp_server {
 	unsigned char srs_key[RULES_SRS_KEY_MAX]; /* bounces to SRS addresses */
 	size_t srs_keylen;
 	struct smtp_worker writer;
-	struct smtp_worker auth;
+	struct auth_pool *auths; /* password checks (store/auth_pool.c) */
 	struct smtp_ckpt ckpt; /* WAL checkpoints off the writer's commits */
-	struct smtp_ckpt_watch watch[3]; /* loop, writer, auth handles */
+	struct smtp_ckpt_watch watch[2]; /* loop and writer handles (the
+					    password checks only read) */
 	struct smtp_peers peers;
 	struct smtp_trust trust;
 	struct listener_ctx listeners[MAX_LISTENERS];
@@ -276,14 +282,12 @@ static const char *host_rules_rcpt(void *ctx, const char *sender,
 static void host_auth(void *ctx, const char *user, const char *password)
 {
 	struct conn *c = ctx;
-	struct smtp_job *job = xcalloc(1, sizeof(*job));
-	job->kind = SMTP_JOB_AUTH;
-	job->msg.fd = -1;
-	job->owner = c;
-	snprintf(job->user, sizeof(job->user), "%s", user);
-	snprintf(job->password, sizeof(job->password), "%s", password);
-	c->job = job;
-	smtp_worker_submit(&c->srv->auth, job);
+	snprintf(c->auth_user, sizeof(c->auth_user), "%s", user);
+	c->auth = auth_pool_submit(c->srv->auths, c, user, password);
+	if (c->auth == NULL) { /* 454, try again; conn_run goes on after us */
+		log_error("event=out-of-memory");
+		smtp_session_auth_result(c->sess, STORE_ERROR, 0, user);
+	}
 }
 
 static int host_spool_open(void *ctx)
@@ -331,7 +335,6 @@ static void submit_deliver(struct conn *c, const struct smtp_envelope *env,
 			   int64_t size)
 {
 	struct smtp_job *job = xcalloc(1, sizeof(*job));
-	job->kind = SMTP_JOB_DELIVER;
 	job->owner = c;
 	job->t_end_us = c->t_end_us;
 	job->t_submit_us = mono_us();
@@ -516,40 +519,34 @@ static void on_delivered(void *arg, struct smtp_job *job)
 	server_check_done(srv);
 }
 
-static void auth_answer(struct conn *c)
+static void auth_answer(struct conn *c, int rc, int64_t account_id)
 {
-	struct smtp_job *job = c->job;
-	c->job = NULL;
-	c->job_held = false;
-	smtp_session_auth_result(c->sess, job->result, job->account_id, job->user);
-	smtp_job_free(job);
+	c->auth_held = false;
+	smtp_session_auth_result(c->sess, rc, account_id, c->auth_user);
+	explicit_bzero(c->auth_user, sizeof(c->auth_user));
 	conn_run(c);
 }
 
-static void on_authed(void *arg, struct smtp_job *job)
+/* The pool's answer (never for a connection that went away: conn_free
+ * cancels). A failure is held back for the peer's growing delay. */
+static void on_authed(void *owner, int rc, const struct store_account *acct)
 {
-	struct smtp_server *srv = arg;
-	struct conn *c = job->owner;
-	if (c->dead) {
-		c->job = NULL;
-		smtp_job_free(job);
-		conn_free(c);
-		server_check_done(srv);
-		return;
-	}
+	struct conn *c = owner;
+	struct smtp_server *srv = c->srv;
+	c->auth = NULL;
 	long delay = 0;
-	if (job->result == STORE_AUTHFAIL && c->peer != NULL)
+	if (rc == STORE_AUTHFAIL && c->peer != NULL)
 		delay = smtp_peers_auth_failed(c->peer, time(NULL),
 					       srv->tun.auth_delay_ms,
 					       srv->tun.auth_delay_max_ms);
 	if (delay > 0) {
 		struct timeval tv = ms_tv(delay);
-		c->job_held = true;
+		c->auth_held = true;
+		c->auth_rc = rc;
 		evtimer_add(c->timer, &tv); /* timer_cb answers */
 		return;
 	}
-	auth_answer(c);
-	server_check_done(srv);
+	auth_answer(c, rc, rc == STORE_OK ? acct->id : 0);
 }
 
 /* ---- TLS -------------------------------------------------------------------- */
@@ -720,13 +717,12 @@ static void conn_free(struct conn *c)
 			c->next->prev = c->prev;
 		srv->n_conns--;
 	}
-	if (c->job != NULL && c->job_held) {
-		smtp_job_free(c->job); /* a delayed AUTH answer nobody waits for */
-		c->job = NULL;
-		c->job_held = false;
-	}
+	auth_pool_cancel(c->auth); /* nobody waits for its answer now */
+	c->auth = NULL;
+	c->auth_held = false;
+	explicit_bzero(c->auth_user, sizeof(c->auth_user));
 	if (c->job != NULL)
-		return; /* the worker hands it back: on_delivered/on_authed */
+		return; /* the writer hands it back: on_delivered */
 	conn_destroy(c);
 }
 
@@ -746,8 +742,8 @@ static void timer_cb(evutil_socket_t fd, short what, void *arg)
 		}
 		return;
 	}
-	if (c->job != NULL && c->job_held) {
-		auth_answer(c); /* the delayed 535 */
+	if (c->auth_held) {
+		auth_answer(c, c->auth_rc, 0); /* the delayed 535 */
 		return;
 	}
 	if (c->dnsbl_wait) {
@@ -972,8 +968,7 @@ static void accept_error_cb(struct evconnlistener *lev, void *arg)
 
 static void server_check_done(struct smtp_server *srv)
 {
-	if (srv->stopping && srv->n_conns == 0 && srv->writer.in_flight == 0 &&
-	    srv->auth.in_flight == 0)
+	if (srv->stopping && srv->n_conns == 0 && srv->writer.in_flight == 0)
 		event_base_loopexit(srv->base, NULL);
 }
 
@@ -1196,7 +1191,7 @@ static void server_free(struct smtp_server *srv)
 		conn_free(c); /* unlinks */
 	}
 	smtp_worker_stop(&srv->writer);
-	smtp_worker_stop(&srv->auth);
+	auth_pool_free(&srv->auths);
 	smtp_trust_free(&srv->trust);
 	for (size_t i = 0; i < srv->n_listeners; i++)
 		if (srv->listeners[i].lev)
@@ -1280,11 +1275,13 @@ int smtp_server_run(struct config *cfg, char *err, size_t errlen)
 	if (store_open(srv->db_path, &srv->st, err, errlen) != STORE_OK)
 		goto out;
 	smtp_trust_init(&srv->trust, srv->base, srv->st, cfg);
-	if (smtp_worker_start(&srv->writer, SMTP_JOB_DELIVER, srv->base,
-			      srv->db_path, on_delivered, srv, cfg->hostname, err,
-			      errlen) < 0 ||
-	    smtp_worker_start(&srv->auth, SMTP_JOB_AUTH, srv->base, srv->db_path,
-			      on_authed, srv, cfg->hostname, err, errlen) < 0)
+	if (smtp_worker_start(&srv->writer, srv->base, srv->db_path,
+			      on_delivered, srv, cfg->hostname, err, errlen) < 0)
+		goto out;
+	srv->auths = auth_pool_new(srv->base, srv->db_path,
+				   auth_pool_default_threads(), on_authed, err,
+				   errlen);
+	if (srv->auths == NULL)
 		goto out;
 	char cerr[512];
 	if (smtp_ckpt_start(&srv->ckpt, srv->db_path, cerr, sizeof(cerr)) < 0)
@@ -1294,7 +1291,6 @@ int smtp_server_run(struct config *cfg, char *err, size_t errlen)
 	 * the workers are idle here (no job before the loop runs). */
 	smtp_ckpt_watch(&srv->ckpt, &srv->watch[0], srv->st);
 	smtp_ckpt_watch(&srv->ckpt, &srv->watch[1], srv->writer.st);
-	smtp_ckpt_watch(&srv->ckpt, &srv->watch[2], srv->auth.st);
 	/* Every waiting session's 250 hangs on the writer getting the lock. */
 	store_busy_retry_fast(srv->writer.st);
 	srv->sig_term = evsignal_new(srv->base, SIGTERM, signal_cb, srv);

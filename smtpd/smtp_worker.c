@@ -1,5 +1,5 @@
 /*
- * smtp_worker.c - writer and AUTH threads (see smtp_worker.h).
+ * smtp_worker.c - the writer thread (see smtp_worker.h).
  *
  * Durability: store_deliver() returns only after the transaction is
  * committed with synchronous=FULL, and a job reaches the done list only
@@ -18,15 +18,15 @@
 #include <unistd.h>
 
 #include "../common/log.h"
+#include "../common/loop_wake.h"
 #include "smtp_limits.h"
 
 void smtp_job_free(struct smtp_job *job)
 {
 	if (job == NULL)
 		return;
-	if (job->kind == SMTP_JOB_DELIVER && job->msg.fd >= 0)
+	if (job->msg.fd >= 0)
 		close(job->msg.fd);
-	explicit_bzero(job->password, sizeof(job->password));
 	free(job);
 }
 
@@ -98,15 +98,6 @@ static void deliver_batch(struct smtp_worker *w, struct smtp_job **jobs,
 	free(outs);
 }
 
-static void do_auth(struct smtp_worker *w, struct smtp_job *job)
-{
-	struct store_account a;
-	job->result = store_account_authenticate(w->st, job->user, job->password, &a);
-	explicit_bzero(job->password, sizeof(job->password));
-	if (job->result == STORE_OK)
-		job->account_id = a.id;
-}
-
 static void *worker_main(void *arg)
 {
 	struct smtp_worker *w = arg;
@@ -124,9 +115,8 @@ static void *worker_main(void *arg)
 			pthread_mutex_unlock(&w->mu);
 			break;
 		}
-		size_t max = w->kind == SMTP_JOB_DELIVER ? SMTP_COMMIT_BATCH_MAX : 1;
 		size_t n = 0;
-		while (w->pending != NULL && n < max) {
+		while (w->pending != NULL && n < SMTP_COMMIT_BATCH_MAX) {
 			jobs[n++] = w->pending;
 			w->pending = w->pending->next;
 		}
@@ -134,26 +124,24 @@ static void *worker_main(void *arg)
 			w->pending_tail = &w->pending;
 		pthread_mutex_unlock(&w->mu);
 
-		if (w->kind == SMTP_JOB_DELIVER) {
-			struct timespec t0, t1;
-			clock_gettime(CLOCK_MONOTONIC, &t0);
-			deliver_batch(w, jobs, n, msgs);
-			clock_gettime(CLOCK_MONOTONIC, &t1);
-			log_debug("event=commit messages=%zu ms=%.2f", n,
-				  (double)(t1.tv_sec - t0.tv_sec) * 1e3 +
-					  (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
-		}
-		else
-			do_auth(w, jobs[0]);
+		struct timespec t0, t1;
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		deliver_batch(w, jobs, n, msgs);
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		log_debug("event=commit messages=%zu ms=%.2f", n,
+			  (double)(t1.tv_sec - t0.tv_sec) * 1e3 +
+				  (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
 
 		pthread_mutex_lock(&w->mu);
+		bool was_empty = w->done == NULL;
 		for (size_t i = 0; i < n; i++) {
 			jobs[i]->next = NULL;
 			*w->done_tail = jobs[i];
 			w->done_tail = &jobs[i]->next;
 		}
 		pthread_mutex_unlock(&w->mu);
-		event_active(w->done_ev, EV_READ, 0);
+		if (was_empty)
+			loop_wake_signal(&w->wake);
 	}
 	free(jobs);
 	free(msgs);
@@ -161,10 +149,8 @@ static void *worker_main(void *arg)
 }
 
 /* Loop thread: hand finished jobs to their sessions. */
-static void done_cb(evutil_socket_t fd, short what, void *arg)
+static void done_cb(void *arg)
 {
-	(void)fd;
-	(void)what;
 	struct smtp_worker *w = arg;
 	pthread_mutex_lock(&w->mu);
 	struct smtp_job *list = w->done;
@@ -182,28 +168,24 @@ static void done_cb(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
-int smtp_worker_start(struct smtp_worker *w, enum smtp_job_kind kind,
-		      struct event_base *base, const char *db_path,
-		      smtp_worker_done_fn on_done, void *arg, const char *hostname,
-		      char *err, size_t errlen)
+int smtp_worker_start(struct smtp_worker *w, struct event_base *base,
+		      const char *db_path, smtp_worker_done_fn on_done, void *arg,
+		      const char *hostname, char *err, size_t errlen)
 {
 	memset(w, 0, sizeof(*w));
-	w->kind = kind;
 	w->on_done = on_done;
 	w->arg = arg;
 	w->pending_tail = &w->pending;
 	w->done_tail = &w->done;
 	if (store_open(db_path, &w->st, err, errlen) != STORE_OK)
 		return -1;
-	if (kind == SMTP_JOB_DELIVER &&
-	    (w->rules = rules_env_new(w->st, hostname)) == NULL) {
+	if ((w->rules = rules_env_new(w->st, hostname)) == NULL) {
 		snprintf(err, errlen, "out of memory");
 		store_close(&w->st);
 		return -1;
 	}
-	w->done_ev = event_new(base, -1, 0, done_cb, w);
-	if (w->done_ev == NULL) {
-		snprintf(err, errlen, "event_new failed");
+	if (loop_wake_open(&w->wake, base, done_cb, w, err, errlen) < 0) {
+		rules_env_free(&w->rules);
 		store_close(&w->st);
 		return -1;
 	}
@@ -211,7 +193,8 @@ int smtp_worker_start(struct smtp_worker *w, enum smtp_job_kind kind,
 	pthread_cond_init(&w->cv, NULL);
 	if (pthread_create(&w->thread, NULL, worker_main, w) != 0) {
 		snprintf(err, errlen, "cannot start a thread");
-		event_free(w->done_ev);
+		loop_wake_close(&w->wake);
+		rules_env_free(&w->rules);
 		store_close(&w->st);
 		return -1;
 	}
@@ -239,8 +222,8 @@ void smtp_worker_stop(struct smtp_worker *w)
 	pthread_cond_signal(&w->cv);
 	pthread_mutex_unlock(&w->mu);
 	pthread_join(w->thread, NULL);
-	done_cb(-1, 0, w); /* jobs finished during the join */
-	event_free(w->done_ev);
+	done_cb(w); /* jobs finished during the join */
+	loop_wake_close(&w->wake);
 	rules_env_free(&w->rules);
 	store_close(&w->st);
 	pthread_mutex_destroy(&w->mu);

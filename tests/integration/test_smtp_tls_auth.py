@@ -4,6 +4,7 @@ no AUTH on the MX port, STARTTLS injection, sender spoofing, relaying only
 when authenticated, AUTH failures logged without secrets and delayed."""
 import base64
 import smtplib
+import socket
 import ssl
 import subprocess
 import time
@@ -198,3 +199,66 @@ def test_sighup_reloads_certificate(smtpd):
     assert wait_for(lambda: "event=tls-reloaded" in smtpd.log("smtpd"))
     after = ssl.get_server_certificate(("127.0.0.1", smtpd.ports["smtps"]))
     assert before != after
+
+
+def test_logins_side_by_side_each_get_their_own_answer(smtpd):
+    """smtpd checks passwords on a pool of threads (store/auth_pool.c, the
+    one pop3d uses): sessions that AUTH at the same moment must each get
+    the answer for their own credentials, not a neighbour's."""
+    import threading
+
+    creds = [(u, p) for u, p in USERS.items()] * 4 + [("alice@example.test", "wrong-pw")]
+    results = [None] * len(creds)
+    start = threading.Barrier(len(creds))
+
+    def login(i, user, password):
+        with smtplib.SMTP_SSL("127.0.0.1", smtpd.ports["smtps"], context=tls_client_ctx(),
+                              timeout=20) as s:
+            s.ehlo("client")
+            start.wait()
+            try:
+                code, _ = s.login(user, password)
+            except smtplib.SMTPAuthenticationError as e:
+                code = e.smtp_code
+            if code == 235:
+                # the session is this user's: it may send as itself only
+                assert s.mail(user)[0] == 250
+                other = [u for u in USERS if u != user][0]
+                s.rset()
+                assert s.mail(other)[0] == 553
+            results[i] = code
+
+    threads = [threading.Thread(target=login, args=(i, u, p)) for i, (u, p) in enumerate(creds)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert results == [235] * (len(creds) - 1) + [535]
+    log = smtpd.log("smtpd")
+    assert log.count("event=auth ") == len(creds) - 1
+    # smtplib's login tries PLAIN, then LOGIN after a 535: two failures
+    assert log.count("event=auth-failed") == 2
+
+
+def test_hanging_up_during_a_password_check_loses_nothing(smtpd):
+    """A client that sends AUTH and hangs up before the answer (while the
+    check runs, or while a wrong password's 535 is held back) leaves
+    nothing behind: smtpd keeps serving and the next login works."""
+    for i in range(6):
+        raw = socket.create_connection(("127.0.0.1", smtpd.ports["smtps"]), timeout=10)
+        s = tls_client_ctx().wrap_socket(raw)
+        s.recv(1000)  # 220
+        s.sendall(b"EHLO client\r\n")
+        s.recv(1000)
+        pw = "alice-pw-1" if i % 2 == 0 else "Wrong-%d" % i
+        s.sendall(("AUTH PLAIN " + b64("\0alice@example.test\0" + pw) + "\r\n").encode())
+        s.close()
+    time.sleep(0.5)  # the checks finish and the held 535s fall due
+    with smtplib.SMTP_SSL("127.0.0.1", smtpd.ports["smtps"], context=tls_client_ctx(),
+                          timeout=20) as s:
+        assert s.login("alice@example.test", USERS["alice@example.test"])[0] == 235
+        s.sendmail("alice@example.test", ["bob@example.test"], MSG)
+    assert mailbox(smtpd, "bob@example.test")
+    assert smtpd.procs["smtpd"].poll() is None
+    log = smtpd.log("smtpd")
+    assert ": error:" not in log and "event=auth-error" not in log

@@ -7,19 +7,15 @@
  */
 #include "auth_pool.h"
 
-#include <errno.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <unistd.h>
 
-#include <event2/event.h>
-
-#include "../store/store.h"
+#include "../common/loop_wake.h"
 
 #define AUTH_THREADS_MAX 8
 
@@ -29,7 +25,7 @@ struct auth_job {
 	char user[ADDR_MAX + 1];
 	char password[PASSWORD_MAX + 1];
 	int rc;
-	struct pop3_account acct;
+	struct store_account acct;
 };
 
 struct auth_pool {
@@ -38,8 +34,7 @@ struct auth_pool {
 	struct auth_job *waiting, **waiting_tail;
 	struct auth_job *done;
 	bool stop;
-	int efd;
-	struct event *ev;
+	struct loop_wake wake; /* the done list is not empty */
 	auth_done_fn done_fn;
 	int n_threads;
 	pthread_t threads[AUTH_THREADS_MAX];
@@ -58,14 +53,8 @@ static void job_free(struct auth_job *j)
 
 static void check(struct store *st, struct auth_job *j)
 {
-	struct store_account a;
-	j->rc = store_account_authenticate(st, j->user, j->password, &a);
+	j->rc = store_account_authenticate(st, j->user, j->password, &j->acct);
 	explicit_bzero(j->password, sizeof(j->password));
-	if (j->rc == STORE_OK) {
-		j->acct.id = a.id;
-		j->acct.uidvalidity = a.uidvalidity;
-		memcpy(j->acct.address, a.address, sizeof(j->acct.address));
-	}
 }
 
 static void *worker(void *arg)
@@ -86,23 +75,18 @@ static void *worker(void *arg)
 		check(w->st, j);
 		pthread_mutex_lock(&p->mu);
 		j->next = p->done;
+		if (p->done == NULL)
+			loop_wake_signal(&p->wake);
 		p->done = j;
-		uint64_t one = 1;
-		ssize_t wr = write(p->efd, &one, sizeof(one));
-		(void)wr; /* a full counter still wakes the loop */
 	}
 	pthread_mutex_unlock(&p->mu);
 	return NULL;
 }
 
 /* Event loop side: hand finished checks to their owners. */
-static void on_done(evutil_socket_t fd, short what, void *arg)
+static void on_done(void *arg)
 {
 	struct auth_pool *p = arg;
-	(void)what;
-	uint64_t n;
-	ssize_t rd = read(fd, &n, sizeof(n));
-	(void)rd;
 	pthread_mutex_lock(&p->mu);
 	struct auth_job *list = p->done;
 	p->done = NULL;
@@ -137,20 +121,12 @@ struct auth_pool *auth_pool_new(struct event_base *base, const char *db_path,
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
-	p->efd = -1;
+	p->wake.fd = -1;
 	pthread_mutex_init(&p->mu, NULL);
 	pthread_cond_init(&p->cv, NULL);
 	p->waiting_tail = &p->waiting;
 	p->done_fn = done;
-	p->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	if (p->efd < 0) {
-		snprintf(err, errlen, "eventfd: %s", strerror(errno));
-		auth_pool_free(&p);
-		return NULL;
-	}
-	p->ev = event_new(base, p->efd, EV_READ | EV_PERSIST, on_done, p);
-	if (p->ev == NULL || event_add(p->ev, NULL) != 0) {
-		snprintf(err, errlen, "libevent: cannot watch the eventfd");
+	if (loop_wake_open(&p->wake, base, on_done, p, err, errlen) < 0) {
 		auth_pool_free(&p);
 		return NULL;
 	}
@@ -169,6 +145,12 @@ struct auth_pool *auth_pool_new(struct event_base *base, const char *db_path,
 		p->n_threads++;
 	}
 	return p;
+}
+
+int auth_pool_default_threads(void)
+{
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	return cpus < 1 ? 1 : cpus > 4 ? 4 : (int)cpus;
 }
 
 struct auth_job *auth_pool_submit(struct auth_pool *p, void *owner,
@@ -215,10 +197,7 @@ void auth_pool_free(struct auth_pool **pp)
 			lists[k] = next;
 		}
 	}
-	if (p->ev != NULL)
-		event_free(p->ev);
-	if (p->efd >= 0)
-		close(p->efd);
+	loop_wake_close(&p->wake);
 	pthread_mutex_destroy(&p->mu);
 	pthread_cond_destroy(&p->cv);
 	free(p);
