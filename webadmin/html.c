@@ -152,13 +152,23 @@ int html_escape(const char *s, char *dst, size_t dstlen)
 	return 0;
 }
 
-void html_time(char *dst, size_t dstlen, int64_t t)
+/* fmt is always one of the callers' literals. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
+void html_time_as(char *dst, size_t dstlen, int64_t t, const char *fmt,
+		  const char *none)
 {
 	time_t tt = (time_t)t;
 	struct tm tm;
 	if (t <= 0 || gmtime_r(&tt, &tm) == NULL ||
-	    strftime(dst, dstlen, "%Y-%m-%d %H:%M UTC", &tm) == 0)
-		snprintf(dst, dstlen, "-");
+	    strftime(dst, dstlen, fmt, &tm) == 0)
+		snprintf(dst, dstlen, "%s", none);
+}
+#pragma GCC diagnostic pop
+
+void html_time(char *dst, size_t dstlen, int64_t t)
+{
+	html_time_as(dst, dstlen, t, "%Y-%m-%d %H:%M UTC", "-");
 }
 
 void html_size(char *dst, size_t dstlen, int64_t bytes)

@@ -45,5 +45,8 @@ int html_escape(const char *s, char *dst, size_t dstlen);
 void html_size(char *dst, size_t dstlen, int64_t bytes);
 /* Unix time t as "2026-11-29 11:20 UTC"; "-" for 0 or a bad time. */
 void html_time(char *dst, size_t dstlen, int64_t t);
+/* The same with a strftime format (UTC) and the text for 0 or a bad time. */
+void html_time_as(char *dst, size_t dstlen, int64_t t, const char *fmt,
+		  const char *none);
 
 #endif

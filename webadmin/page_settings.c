@@ -29,14 +29,9 @@
 static int token_row(void *ctx, const struct store_token *t)
 {
 	struct web_req *r = ctx;
-	char made[40] = "-", used[40] = "never";
-	time_t tt = (time_t)t->created;
-	struct tm tm;
-	if (gmtime_r(&tt, &tm))
-		strftime(made, sizeof made, "%Y-%m-%d", &tm);
-	tt = (time_t)t->last_used;
-	if (t->last_used > 0 && gmtime_r(&tt, &tm))
-		strftime(used, sizeof used, "%Y-%m-%d %H:%M UTC", &tm);
+	char made[40], used[40];
+	html_time_as(made, sizeof made, t->created, "%Y-%m-%d", "-");
+	html_time_as(used, sizeof used, t->last_used, "%Y-%m-%d %H:%M UTC", "never");
 	html_fmt(&r->out, "<tr><td>%s</td><td>%s</td><td>%s</td><td>"
 			  "<form method=\"post\" action=\"/settings/token-del\">",
 		 t->name, made, used);
@@ -296,11 +291,8 @@ void h_backup(struct web_req *r)
 		web_error_page(r, 500, "Could not read the backup.");
 		return;
 	}
-	char disp[128], day[16] = "";
-	time_t now = (time_t)r->now;
-	struct tm tm;
-	if (gmtime_r(&now, &tm))
-		strftime(day, sizeof day, "%Y%m%d", &tm);
+	char disp[128], day[16];
+	html_time_as(day, sizeof day, r->now, "%Y%m%d", "");
 	snprintf(disp, sizeof disp, "attachment; filename=\"mailroom-%s.db\"", day);
 	web_add_header(r, "Content-Disposition", disp);
 	r->content_type = "application/vnd.sqlite3";

@@ -58,11 +58,8 @@ static int trace_row(void *vctx, const struct store_trace *t)
 {
 	struct trace_ctx *c = vctx;
 	struct html *h = &c->r->out;
-	char when[40] = "-";
-	time_t tt = (time_t)t->at;
-	struct tm tm;
-	if (gmtime_r(&tt, &tm))
-		strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S", &tm);
+	char when[40];
+	html_time_as(when, sizeof when, t->at, "%Y-%m-%d %H:%M:%S", "-");
 	html_fmt(h, "<tr id=\"trace-%D\"><td>%s</td><td><div>From <b>%s</b></div>"
 		    "<div>To %s</div>",
 		 t->id, when, t->sender[0] ? t->sender : "<>", t->rcpts);
