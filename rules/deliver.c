@@ -433,7 +433,7 @@ int rules_deliver_prepare(struct rules_env *env, const struct store_message *in,
 	msg->envelope_from = in->sender ? in->sender : "";
 	msg->body = NULL;
 	msg->body_len = 0;
-	bool body_loaded = false;
+	bool body_loaded = false, auth_read = false;
 	msg->size = in->size;
 	msg->now = env->now ? env->now : time(NULL);
 	if (rules_hop_count(msg) > RULES_HOPS_MAX) {
@@ -462,6 +462,12 @@ int rules_deliver_prepare(struct rules_env *env, const struct store_message *in,
 			if (load_body(env, in, hl) != 0)
 				log_warn("rules: body not read for rules; "
 					 "body conditions see it empty");
+		}
+		if (!auth_read) { /* once, and only when some set has rules */
+			auth_read = true;
+			/* spf/dkim/dmarc: smtpd's Authentication-Results, whose
+			 * authserv-id is our hostname */
+			rules_message_auth(msg, env->hostname);
 		}
 		msg->envelope_to = msg->account = account;
 		struct rules_decision d;

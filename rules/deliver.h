@@ -34,7 +34,10 @@
 
 struct rules_env;
 
-/* NULL on ENOMEM. hostname names our Message-IDs (vacation replies). */
+/* NULL on ENOMEM. hostname names our Message-IDs (vacation replies) and
+ * is the authserv-id whose Authentication-Results the spf/dkim/dmarc
+ * conditions read (smtpd's [server] hostname, copied: a SIGHUP that
+ * changes it reaches the rules when the env is made again). */
 struct rules_env *rules_env_new(struct store *st, const char *hostname);
 void rules_env_free(struct rules_env **envp);
 /* Start a batch: reload rule sets if they changed. 0 or a STORE_* code. */

@@ -8,7 +8,8 @@
  * addresses are cut into slices on the stack. Wildcard text is capped at
  * MATCH_TEXT_MAX so a crafted header cannot make :matches quadratic in
  * 64 KB; substring search costs text length times the (admin-written,
- * at most RULES_VALUE_MAX) needle only in pathological cases.
+ * at most RULES_VALUE_MAX) needle only in pathological cases. The
+ * spf/dkim/dmarc conditions read bits rules_message_auth set before.
  */
 #include <regex.h>
 #include <string.h>
@@ -280,6 +281,18 @@ static bool cond_true(const struct rules_condition *c,
 		       (b[bl - 1] == '\n' || b[bl - 1] == '\r'))
 			bl--;
 		r = text_test(c->op, c->re, b, bl, v, vlen);
+		break;
+	}
+	case RULES_FIELD_SPF:
+	case RULES_FIELD_DKIM:
+	case RULES_FIELD_DMARC: {
+		/* the bits rules_message_auth set: any instance with that
+		 * result (several DKIM signatures) makes "is" hold */
+		int want = rules_auth_result_parse(c->field, v);
+		uint16_t bits = c->field == RULES_FIELD_SPF    ? m->auth.spf
+				: c->field == RULES_FIELD_DKIM ? m->auth.dkim
+							       : m->auth.dmarc;
+		r = want >= 0 && (bits & (1u << want)) != 0;
 		break;
 	}
 	}

@@ -160,6 +160,8 @@ void rules_message_parse(struct rules_message *msg, const char *data,
 	msg->n_headers = 0;
 	msg->arena_used = 0;
 	msg->truncated = false;
+	/* results come from rules_message_auth; until then, none */
+	msg->auth.spf = msg->auth.dkim = msg->auth.dmarc = 1u << RULES_AUTH_NONE;
 	if (len > RULES_HEADER_BLOCK_MAX) {
 		len = RULES_HEADER_BLOCK_MAX;
 		msg->truncated = true;

@@ -24,6 +24,9 @@ static const char *const field_names[] = {
 	[RULES_FIELD_ENVELOPE_FROM] = "envelope_from",
 	[RULES_FIELD_ENVELOPE_TO] = "envelope_to",
 	[RULES_FIELD_BODY] = "body",
+	[RULES_FIELD_SPF] = "spf",
+	[RULES_FIELD_DKIM] = "dkim",
+	[RULES_FIELD_DMARC] = "dmarc",
 };
 
 static const char *const op_names[] = {
@@ -341,6 +344,23 @@ static int validate_cond(const struct rules_condition *c, char *err,
 				    rules_op_name(c->op));
 		if (c->size < 0)
 			return FAIL("size must not be negative");
+		return 0;
+	}
+	if (rules_field_is_auth(c->field)) {
+		/* one of a few words: contains or matches would only hide a
+		 * typo that never matches */
+		if (c->op != RULES_OP_IS)
+			return FAIL("%s takes is (or not is), not %s",
+				    rules_field_name(c->field), rules_op_name(c->op));
+		if (c->value == NULL ||
+		    rules_auth_result_parse(c->field, c->value) < 0) {
+			/* echo the value only when it is one printable line */
+			bool show = c->value && text_ok(c->value, 40, false);
+			return FAIL("%s result%s%s%s is not one of: %s",
+				    rules_field_name(c->field), show ? " '" : "",
+				    show ? c->value : "", show ? "'" : "",
+				    rules_auth_words(c->field));
+		}
 		return 0;
 	}
 	if (size_op)

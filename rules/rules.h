@@ -27,6 +27,9 @@
  *     subject tag). The importer is bounded and strict: what it does not
  *     support is refused with "line N: why".
  *
+ * The spf, dkim and dmarc conditions test our own checks' results in
+ * the Authentication-Results field smtpd writes (rules_message_auth).
+ *
  * Matching is case-insensitive (ASCII, like Sieve's i;ascii-casemap) on
  * the decoded text. Ownership: a set owns its rules and their strings;
  * a decision points into the set and the message, so it is valid while
@@ -89,6 +92,12 @@ enum rules_field {
 	RULES_FIELD_ENVELOPE_FROM, /* MAIL FROM ("" for <>) */
 	RULES_FIELD_ENVELOPE_TO,   /* RCPT TO of this delivery */
 	RULES_FIELD_BODY,          /* first RULES_BODY_SCAN_MAX of the body */
+	/* our own checks' results, from our Authentication-Results (RFC
+	 * 8601): op "is" only, value one of the method's result words
+	 * (rules_auth_result_parse); see struct rules_auth */
+	RULES_FIELD_SPF,
+	RULES_FIELD_DKIM,
+	RULES_FIELD_DMARC,
 };
 
 enum rules_op {
@@ -100,6 +109,21 @@ enum rules_op {
 	RULES_OP_REGEX,   /* POSIX extended, case-insensitive (Sieve :regex);
 			     on octets: '.' is one byte of a UTF-8 character;
 			     no back-references, repetition counts bounded */
+};
+
+/*
+ * The RFC 8601 result words, one bit each in struct rules_auth. Which
+ * words a method may have: rules_auth_result_parse.
+ */
+enum rules_auth_result {
+	RULES_AUTH_NONE = 0,
+	RULES_AUTH_PASS,
+	RULES_AUTH_FAIL,
+	RULES_AUTH_SOFTFAIL, /* spf only */
+	RULES_AUTH_NEUTRAL,  /* spf, dkim */
+	RULES_AUTH_POLICY,   /* spf, dkim */
+	RULES_AUTH_TEMPERROR,
+	RULES_AUTH_PERMERROR,
 };
 
 /*
@@ -189,6 +213,14 @@ int rules_rule_compile(struct rules_rule *r, char *err, size_t errlen)
 	__attribute__((warn_unused_result));
 
 const char *rules_field_name(enum rules_field f);
+/* spf, dkim or dmarc: a result of our own checks. */
+bool rules_field_is_auth(enum rules_field f);
+/* The result word (any case) for auth field f: its enum rules_auth_result,
+ * or -1 when f does not have that result (or is not an auth field). */
+int rules_auth_result_parse(enum rules_field f, const char *word);
+/* The words f allows, space-separated ("none neutral pass ..."), for
+ * error messages and forms; "" for other fields. */
+const char *rules_auth_words(enum rules_field f);
 const char *rules_op_name(enum rules_op op);
 const char *rules_action_name(enum rules_action_type t);
 /* "subject", "to_cc", "header:X-Spam", ... -> field (and header name into
@@ -202,7 +234,8 @@ bool rules_date_valid(const char *s);
  * {"v":1,"match":"all"|"any",
  *  "if":[{"field":"subject","op":"contains","value":"x"},
  *        {"field":"header","name":"X-Spam","op":"is","value":"yes","not":true},
- *        {"field":"size","op":"over","value":1048576}],
+ *        {"field":"size","op":"over","value":1048576},
+ *        {"field":"dkim","op":"is","value":"pass"}],
  *  "then":[{"action":"forward","to":["a@b.example"]},{"action":"stop"},
  *          {"action":"reject","text":"..."},{"action":"tag","text":"[x] "},
  *          {"action":"header","name":"X-Team","text":"sales"},
@@ -248,6 +281,17 @@ struct rules_header {
 };
 
 /*
+ * Our own SPF, DKIM and DMARC results: per method, one bit
+ * (1u << enum rules_auth_result) for each result our Authentication-
+ * Results field(s) give it. Several DKIM signatures set several bits; a
+ * condition "dkim is pass" holds when the pass bit is set (any instance,
+ * like header conditions). A method without a result is RULES_AUTH_NONE.
+ */
+struct rules_auth {
+	uint16_t spf, dkim, dmarc;
+};
+
+/*
  * Everything rules look at, filled once per message. Large (the arena):
  * make one per session or thread and reuse it; rules_message_parse does
  * not allocate. The envelope strings are the caller's and must outlive
@@ -262,6 +306,8 @@ struct rules_message {
 	size_t n_headers;
 	struct rules_header headers[RULES_HEADERS_MAX];
 	bool truncated; /* header block or header count cut at a cap */
+	/* set to "none" by rules_message_parse, filled by rules_message_auth */
+	struct rules_auth auth;
 	/* the body text the body condition sees (rules_body_decode's
 	 * output, the caller's, NULL: empty); not touched by
 	 * rules_message_parse */
@@ -280,6 +326,20 @@ struct rules_message {
  */
 void rules_message_parse(struct rules_message *msg, const char *data,
 			 size_t len);
+/*
+ * Fill msg->auth from the parsed headers: only Authentication-Results
+ * fields whose authserv-id is authserv_id (our [server] hostname, the id
+ * smtpd writes; the MX drops arriving fields that claim it, RFC 8601 5)
+ * count, so another server's "dkim=pass" is ignored. Each field is parsed
+ * as RFC 8601 says: the authserv-id, then ';'-separated "method=result"
+ * resinfo; comments (nested, quoted-pairs) and quoted strings are
+ * skipped, so "(spf=pass)" or header.b="..." never counts. Unknown
+ * methods and result words are ignored. Call it after
+ * rules_message_parse, before rules_evaluate (which only reads the bits:
+ * no parsing or allocation there). Linear in the fields' length. NULL or
+ * "" authserv_id: every result stays none.
+ */
+void rules_message_auth(struct rules_message *msg, const char *authserv_id);
 /* First header named name (case-insensitive), or NULL. */
 const struct rules_header *rules_message_header(const struct rules_message *msg,
 						const char *name);
@@ -355,7 +415,8 @@ int rules_evaluate(const struct rules_set *set, const struct rules_message *msg,
 /*
  * RCPT time: when the rules certainly reject this envelope (every rule up
  * to the rejecting one decides on envelope fields alone, or cannot stop
- * the run), the reject text; else NULL.
+ * the run), the reject text; else NULL. spf/dkim/dmarc are not envelope
+ * fields: a rule with one is decided at delivery only.
  */
 const char *rules_evaluate_rcpt(const struct rules_set *set,
 				const char *envelope_from,
@@ -368,12 +429,15 @@ int rules_decision_format(const struct rules_decision *d, struct buf *out)
 /*
  * The web admin's "try it" box: what set would do to a pasted message
  * (CRLF or LF; size taken as len) delivered to account, sent by
- * envelope_from (NULL: the From header's address), at now. Appends the
+ * envelope_from (NULL: the From header's address), at now. authserv_id
+ * is our hostname, whose Authentication-Results the spf/dkim/dmarc
+ * conditions read (rules_message_auth). Appends the
  * rules_decision_format text to out. Stores nothing. 0, or -1 (ENOMEM).
  */
 int rules_try(const struct rules_set *set, const char *message, size_t len,
-	      const char *envelope_from, const char *account, time_t now,
-	      struct buf *out) __attribute__((warn_unused_result));
+	      const char *envelope_from, const char *account,
+	      const char *authserv_id, time_t now, struct buf *out)
+	__attribute__((warn_unused_result));
 
 /* ---- loading (store) ----------------------------------------------------- */
 

@@ -16,6 +16,14 @@
  * tag is the editheader + variables idiom (capture, deleteheader,
  * addheader); vacation dates are a `currentdate` (RFC 5260) test around
  * the vacation action.
+ *
+ * Our own SPF/DKIM/DMARC results have no Sieve test: header :contains
+ * on Authentication-Results would also match another server's field or
+ * a comment, so it is not written. They are the vendor test
+ * `mailroom_authres "dkim" "pass"` under require "vnd.mailroom.authres",
+ * which sieve_import.c reads back; any other Sieve server refuses the
+ * script at its require (RFC 5228 3.2) instead of running a rule that
+ * matches differently. A comment at the top says so.
  */
 #include <string.h>
 
@@ -31,6 +39,7 @@ enum {
 	NEED_REGEX = 1 << 6,
 	NEED_EDITHEADER = 1 << 7, /* editheader alone (set a header) */
 	NEED_BODY = 1 << 8,       /* RFC 5173 */
+	NEED_AUTHRES = 1 << 9,    /* ours: vnd.mailroom.authres */
 };
 
 static int put_string(struct buf *out, const char *s)
@@ -58,6 +67,8 @@ static unsigned needs(const struct rules_set *set)
 				need |= NEED_REGEX;
 			if (r->conds[j].field == RULES_FIELD_BODY)
 				need |= NEED_BODY;
+			if (rules_field_is_auth(r->conds[j].field))
+				need |= NEED_AUTHRES;
 		}
 		for (size_t j = 0; j < r->n_actions; j++) {
 			const struct rules_action *a = &r->actions[j];
@@ -114,6 +125,12 @@ static int put_cond(struct buf *out, const struct rules_condition *c)
 		break;
 	case RULES_FIELD_BODY: /* RFC 5173; :text, our default, left out */
 		bad |= buf_printf(out, "body :%s ", op);
+		break;
+	case RULES_FIELD_SPF:
+	case RULES_FIELD_DKIM:
+	case RULES_FIELD_DMARC: /* op is "is" (validated) */
+		bad |= buf_printf(out, "mailroom_authres \"%s\" ",
+				  rules_field_name(c->field));
 		break;
 	default:
 		return -1;
@@ -261,9 +278,17 @@ int rules_sieve_export(const struct rules_set *set, struct buf *out)
 		{NEED_DATE, "\"relational\""},
 		{NEED_VACATION, "\"vacation\""},
 		{NEED_EDIT, "\"variables\""},
+		{NEED_AUTHRES, "\"vnd.mailroom.authres\""},
 	};
 	int bad = buf_append_str(out, "# Mailroom rules (Sieve, RFC 5228)\n");
 	unsigned need = needs(set);
+	if (need & NEED_AUTHRES)
+		bad |= buf_append_str(
+			out, "# mailroom_authres \"spf\"|\"dkim\"|\"dmarc\" \"RESULT\" is "
+			     "Mailroom's own test:\n# the result of this server's "
+			     "checks (its Authentication-Results).\n# Other Sieve "
+			     "servers refuse this script; remove those rules to "
+			     "use it there.\n");
 	if (need) {
 		bool first = true;
 		bad |= buf_append_str(out, "require [");

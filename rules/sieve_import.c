@@ -9,10 +9,11 @@
  * not, allof/anyof one level deep, true/false, and the actions keep,
  * discard, stop, redirect [:copy], reject, vacation (:days :subject
  * :addresses :handle), the editheader subject-tag idiom and currentdate
- * around vacation. Anything else - elsif/else, fileinto, :regex,
- * :localpart, nested allof, unknown extensions - is refused with its
- * line number: silently dropping part of someone's filter would be worse
- * than refusing it.
+ * around vacation, and our own test mailroom_authres (the spf, dkim and
+ * dmarc conditions; require "vnd.mailroom.authres"). Anything else -
+ * elsif/else, fileinto, :regex, :localpart, nested allof, unknown
+ * extensions - is refused with its line number: silently dropping part
+ * of someone's filter would be worse than refusing it.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -48,7 +49,9 @@ __attribute__((format(printf, 3, 4))) static int bad(struct imp *im, int line,
 static const char *const supported_caps[] = {
 	"copy",      "reject",     "vacation", "envelope",
 	"relational", "date",      "editheader", "variables",
-	"comparator-i;ascii-casemap", "regex", "body", NULL,
+	"comparator-i;ascii-casemap", "regex", "body",
+	"vnd.mailroom.authres", /* ours: sieve_export.c writes it */
+	NULL,
 };
 
 static int check_require(struct imp *im, const struct sieve_node *n)
@@ -196,6 +199,23 @@ static int cond_from_test(struct imp *im, const struct sieve_node *t,
 				   "test are not supported (use anyof)");
 		c->field = RULES_FIELD_BODY;
 		c->value = dup(im, t->line, ta.strs[0]->strs[0]);
+		return c->value ? 0 : -1;
+	}
+	if (strcmp(t->name, "mailroom_authres") == 0) {
+		/* mailroom_authres [:is] "spf"|"dkim"|"dmarc" "RESULT":
+		 * validation judges the word */
+		char hname[RULES_HEADER_NAME_MAX + 1];
+		if (ta.has_num || ta.nstrs != 2 || ta.addrpart ||
+		    strcmp(m, "is") != 0 || ta.strs[0]->n != 1 ||
+		    ta.strs[1]->n != 1)
+			return bad(im, t->line, "mailroom_authres takes a method "
+				   "and one result");
+		if (rules_field_parse(ta.strs[0]->strs[0], &c->field, hname) != 0 ||
+		    !rules_field_is_auth(c->field))
+			return bad(im, t->line, "mailroom_authres takes \"spf\", "
+				   "\"dkim\" or \"dmarc\"");
+		c->op = RULES_OP_IS;
+		c->value = dup(im, t->line, ta.strs[1]->strs[0]);
 		return c->value ? 0 : -1;
 	}
 	bool hdr = strcmp(t->name, "header") == 0;

@@ -145,8 +145,14 @@ static int parse_cond(json_t *o, struct rules_condition *c, char *err,
 		c->size = json_integer_value(v);
 		return 0;
 	}
-	return get_str(o, "value", true, RULES_VALUE_MAX, &c->value, "condition",
-		       err, errlen);
+	if (get_str(o, "value", true, RULES_VALUE_MAX, &c->value, "condition",
+		    err, errlen) != 0)
+		return -1;
+	if (rules_field_is_auth(c->field)) /* "PASS" is kept as "pass" */
+		for (char *p = c->value; *p; p++)
+			if (*p >= 'A' && *p <= 'Z')
+				*p = (char)(*p + 32);
+	return 0;
 }
 
 static int parse_date(json_t *o, const char *key, char dst[11], char *err,
@@ -538,6 +544,8 @@ int rules_rule_describe(const struct rules_rule *r, struct buf *out)
 			char sz[32];
 			size_text(c->size, sz, sizeof sz);
 			bad |= buf_append_str(out, sz);
+		} else if (rules_field_is_auth(c->field)) {
+			bad |= buf_append_str(out, c->value); /* a result word */
 		} else {
 			bad |= buf_printf(out, "\"%s\"", c->value);
 		}

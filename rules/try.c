@@ -10,14 +10,15 @@
 #include "rules.h"
 
 int rules_try(const struct rules_set *set, const char *message, size_t len,
-	      const char *envelope_from, const char *account, time_t now,
-	      struct buf *out)
+	      const char *envelope_from, const char *account,
+	      const char *authserv_id, time_t now, struct buf *out)
 {
 	struct rules_message *m = calloc(1, sizeof *m);
 	if (m == NULL)
 		return -1;
 	size_t hl = rules_header_block_len(message, len);
 	rules_message_parse(m, message, hl);
+	rules_message_auth(m, authserv_id); /* as delivery: our A-R only */
 	char *body = NULL;
 	if (set && set->needs_body) { /* like delivery: only when asked */
 		body = malloc(RULES_BODY_SCAN_MAX);

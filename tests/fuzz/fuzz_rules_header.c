@@ -1,7 +1,8 @@
 /*
  * fuzz_rules_header.c - libFuzzer harness for what rules make of an
  * arriving message's header block: unfolding, RFC 2047 decoding, address
- * lists, and a rule set with every condition kind evaluated against it,
+ * lists, our Authentication-Results (spf/dkim/dmarc), and a rule set with
+ * every condition kind evaluated against it,
  * plus the vacation reply and the subject tag built from it.
  *
  * Invariants beyond "no crash": every parsed value is NUL-terminated at
@@ -32,6 +33,10 @@ static const char *const RULES[] = {
 	"{\"field\":\"size\",\"op\":\"over\",\"value\":10}],"
 	"\"then\":[{\"action\":\"forward\",\"to\":[\"f@remote.test\"]}]}",
 	"{\"then\":[{\"action\":\"vacation\",\"text\":\"away\",\"days\":1}]}",
+	"{\"match\":\"any\",\"if\":[{\"field\":\"dkim\",\"op\":\"is\",\"value\":\"pass\"},"
+	"{\"field\":\"spf\",\"op\":\"is\",\"value\":\"softfail\",\"not\":true},"
+	"{\"field\":\"dmarc\",\"op\":\"is\",\"value\":\"none\"}],"
+	"\"then\":[{\"action\":\"header\",\"name\":\"X-V\",\"text\":\"y\"}]}",
 };
 
 #include <stdio.h>
@@ -72,6 +77,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t hl = rules_header_block_len(copy, size);
 	die_unless(hl <= size);
 	rules_message_parse(&msg, copy, hl);
+	/* our Authentication-Results: only known result bits, never empty */
+	rules_message_auth(&msg, "mail.example.test");
+	die_unless(msg.auth.spf && msg.auth.spf < 0x100 && msg.auth.dkim &&
+		   msg.auth.dkim < 0x100 && msg.auth.dmarc && msg.auth.dmarc < 0x100);
 	msg.envelope_from = "sender@remote.test";
 	msg.envelope_to = msg.account = "alice@example.test";
 	msg.size = (int64_t)size;

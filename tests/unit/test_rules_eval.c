@@ -432,11 +432,11 @@ static void test_try(void)
 	const char pasted[] = "From: Renee <renee@sender.test>\nTo: alice@example.test\n"
 			      "Subject: hi\n\nbody\n";
 	CHECK_INT(rules_try(set, pasted, sizeof pasted - 1, NULL, "alice@example.test",
-			    1796000000, &b), 0);
+			    "mail.example.test", 1796000000, &b), 0);
 	CHECK_STR(b.data, "matched: boss\nkeep: yes\ntag: [B]\n");
 	buf_reset(&b);
 	CHECK_INT(rules_try(set, pasted, sizeof pasted - 1, "x@other.test",
-			    "alice@example.test", 1796000000, &b), 0);
+			    "alice@example.test", "mail.example.test", 1796000000, &b), 0);
 	CHECK_STR(b.data, "matched: none\nkeep: yes\n");
 	buf_free(&b);
 	rules_set_free(&set);
