@@ -12,12 +12,17 @@
  *               [--days N] [--start YYYY-MM-DD] [--end YYYY-MM-DD]
  *               [--addresses A[,B]]
  *       FIELD: from to_cc subject header:NAME size envelope_from
- *              envelope_to; OP: contains is matches regex (over under for size)
+ *              envelope_to body; OP: contains is matches regex (over under
+ *              for size)
  *              spam is yes|no: the mail checks' verdict (rules.h)
+ *              spf|dkim|dmarc is RESULT: this server's own check results
+ *              (pass fail none ...; --if-not dkim is pass)
  *   rule del     ADDRESS|--server ID
  *   rule enable|disable ADDRESS|--server ID
  *   rule move    ADDRESS|--server ID POSITION
  *   rule test    ADDRESS FILE|- [--from SENDER] [--to RCPT] [--date DAY]
+ *                (spf/dkim/dmarc read the file's Authentication-Results
+ *                with the config's [server] hostname, as smtpd does)
  *   rule import  ADDRESS|--server FILE|-      replaces the list (Sieve)
  *   rule export  ADDRESS|--server             Sieve on stdout
  *
@@ -166,7 +171,8 @@ static json_t *condition(const char *field, const char *op, const char *value,
 	}
 	if (rules_field_parse(field, &f, hname) != 0) {
 		snprintf(err, errlen, "unknown field '%s' (from, to_cc, subject, "
-			 "header:NAME, size, envelope_from, envelope_to, spam)", field);
+			 "header:NAME, size, envelope_from, envelope_to, body, "
+			 "spam, spf, dkim, dmarc)", field);
 		return NULL;
 	}
 	if (rules_op_parse(op, &o) != 0) {
@@ -342,7 +348,9 @@ static int rule_add(struct cli *cli, int64_t account_id, const char *who,
 {
 	if (argc < 1 || argv[0][0] == '-')
 		return cli_fail("usage: mailroomctl rule add ADDRESS|--server NAME "
-				"[--if FIELD OP VALUE]... ACTION...");
+				"[--if|--if-not FIELD OP VALUE]... ACTION... (FIELD: "
+				"from to_cc subject header:NAME size envelope_from "
+				"envelope_to body spam spf dkim dmarc)");
 	const char *name = argv[0];
 	int position = 0;
 	json_t *root = rule_from_options(argc - 1, argv + 1, &position);
@@ -458,6 +466,7 @@ static int rule_test(struct cli *cli, int64_t account_id, const char *addr,
 		return cli_fail("out of memory");
 	}
 	rules_message_parse(m, msg.data, rules_header_block_len(msg.data, msg.len));
+	rules_message_auth(m, cli->cfg.hostname); /* our A-R, as smtpd */
 	char sender[ADDR_MAX + 1] = "";
 	if (from == NULL) { /* default: the From header's address */
 		rules_message_from_address(m, sender);

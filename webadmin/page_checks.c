@@ -148,7 +148,12 @@ static void checks_page(struct web_req *r, const struct checks_form *f)
 		    "href=\"/rules?account=server\">Rules</a> page with the "
 		    "condition \"Marked as spam by the mail checks\". Spam flags "
 		    "that senders put in their own messages are removed on the "
-		    "way in, so only these checks decide.</p>");
+		    "way in, so only these checks decide.</p>"
+		    "<p class=\"hint\" id=\"auth-rule-hint\">The SPF, DKIM and "
+		    "DMARC results are rule conditions too (\"SPF result\", "
+		    "\"DKIM result\", \"DMARC result\" is pass, fail, none, "
+		    "...): they read the results these checks wrote into the "
+		    "message, not what other servers wrote.</p>");
 	html_raw(h, "</section><section><h2>SpamAssassin or rspamd</h2>");
 	text_field(h, f, "spamd", "Spam filter daemon (spamd or rspamd)",
 		   "Address and port of a SpamAssassin spamd (usually "

@@ -147,7 +147,10 @@ void h_rule_try(struct web_req *r)
 	}
 	struct buf out;
 	if (buf_init(&out, TRY_RESULT_MAX) != 0 ||
-	    rules_try(set, msg, strlen(msg), NULL, s.address, time(NULL), &out) != 0 ||
+	    /* spf/dkim/dmarc: the pasted message's Authentication-Results
+	     * of this server (the config's hostname, smtpd's authserv-id) */
+	    rules_try(set, msg, strlen(msg), NULL, s.address,
+		      r->app->cfg->hostname, time(NULL), &out) != 0 ||
 	    buf_append(&out, "", 1) != 0) {
 		rules_set_free(&set);
 		buf_free(&out);

@@ -10,6 +10,8 @@
  * stores a rule smtpd would skip. Field errors the panel can pin down
  * (a size that is not a number, a missing value) are shown next to that
  * field; librules' verdict on the whole rule is shown above the action.
+ * The spam verdict and the SPF/DKIM/DMARC results are fields of their
+ * own whose only test is "is": the Test select is not asked there.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -183,6 +185,7 @@ static const char *const field_opts[][2] = {
 	{"envelope_from", "Envelope sender"}, {"envelope_to", "Envelope recipient"},
 	{"body", "Body (first 64 KiB)"},
 	{"spam", "Marked as spam by the mail checks (value: yes or no)"},
+	{"spf", "SPF result"}, {"dkim", "DKIM result"}, {"dmarc", "DMARC result"},
 };
 static const char *const op_opts[][2] = {
 	{"contains", "contains"}, {"is", "is"}, {"matches", "matches (* ?)"},
@@ -237,7 +240,11 @@ static void add_form(struct web_req *r, const struct rule_scope *s,
 		    "id=\"match\" name=\"match\"><option value=\"all\"%R>all "
 		    "conditions hold</option><option value=\"any\"%R>any "
 		    "condition holds</option></select><small>No condition: every "
-		    "message.</small></div>",
+		    "message.</small></div><p class=\"hint\" id=\"auth-hint\">"
+		    "SPF, DKIM and DMARC result: what this server's mail checks "
+		    "found (not what other servers wrote), tested with \"is\": "
+		    "pass, fail, none, softfail (SPF), neutral, policy, temperror "
+		    "or permerror. DKIM is pass when any signature passes.</p>",
 		 any ? "" : " selected", any ? " selected" : "");
 	for (int i = 1; i <= RULE_FORM_CONDS; i++) {
 		char fn[16], hn[16], on[16], vn[16], eid[24];
@@ -398,6 +405,10 @@ static bool add_condition(struct web_req *r, int i, json_t *conds,
 			snprintf(err, RULE_FORM_ERR_MAX, "Answer yes (spam) or no (not spam).");
 		return spam != NULL && json_array_append_new(conds, spam) == 0;
 	}
+	enum rules_field fld;
+	char unused[RULES_HEADER_NAME_MAX + 1];
+	if (rules_field_parse(f, &fld, unused) == 0 && rules_field_is_auth(fld))
+		op = "is"; /* the only test a result takes; librules judges v */
 	json_t *c = json_pack("{s:s,s:s}", "field", f, "op", op);
 	if (c == NULL)
 		return false;

@@ -227,3 +227,70 @@ def test_import_refuses_what_it_does_not_support(m, script, words):
     assert str(path) in line
     # nothing changed
     assert [g[3] for g in rows(m)] == ["Existing"]
+
+
+AR_OURS = ("Authentication-Results: mail.example.test;\r\n"
+           "\tspf=pass (sender allowed) smtp.mailfrom=boss@example.test;\r\n"
+           "\tdkim=fail (bad signature; dkim=pass) header.d=example.test header.s=s1;\r\n"
+           "\tdkim=pass header.d=example.test header.s=s2;\r\n"
+           "\tdmarc=pass (p=none dis=none) header.from=example.test\r\n")
+AR_OTHER = ("Authentication-Results: mx.other.test; spf=pass smtp.mailfrom=a@b.test;\r\n"
+            "\tdkim=pass header.d=b.test; dmarc=pass\r\n")
+
+
+def test_auth_result_conditions_add_list_test(m):
+    """`--if spf is pass`, `--if-not dkim is pass`: the checks' own results,
+    read by `rule test` from the Authentication-Results whose authserv-id is
+    the config's hostname (mail.example.test) only."""
+    m.ctl("rule", "add", "--server", "Forged", "--if", "dmarc", "is", "FAIL",
+          "--tag", "[FORGED]")
+    m.ctl("rule", "add", ALICE, "SPF ok", "--if", "spf", "is", "pass",
+          "--header", "X-SPF", "ok")
+    m.ctl("rule", "add", ALICE, "Unsigned", "--if-not", "dkim", "is", "pass",
+          "--tag", "[UNSIGNED]")
+    assert rows(m, "--server")[0][4] == "if dmarc is fail then tag \"[FORGED]\""
+    assert [g[4] for g in rows(m)] == ['if spf is pass then header X-SPF: "ok"',
+                                       'if dkim not is pass then tag "[UNSIGNED]"']
+    shown = json.loads(m.ctl("rule", "show", ALICE, rows(m)[0][0]).stdout)
+    assert shown["if"] == [{"field": "spf", "op": "is", "value": "pass"}]
+    msg = m.dir / "msg.eml"
+    # ours: spf pass, one of two signatures passes, dmarc pass
+    msg.write_bytes((AR_OURS + MESSAGE).encode())
+    assert m.ctl("rule", "test", ALICE, msg).stdout == \
+        "matched: SPF ok\nkeep: yes\nheader: X-SPF: ok\n"
+    # another server's field says pass everywhere: not ours, so none
+    msg.write_bytes((AR_OTHER + MESSAGE).encode())
+    assert m.ctl("rule", "test", ALICE, msg).stdout == \
+        "matched: Unsigned\nkeep: yes\ntag: [UNSIGNED]\n"
+    # ours says dmarc fail, the other server's pass: ours counts
+    msg.write_bytes((AR_OTHER + "Authentication-Results: mail.example.test; dmarc=fail\r\n"
+                     + MESSAGE).encode())
+    assert m.ctl("rule", "test", ALICE, msg).stdout == \
+        "matched: Forged, Unsigned\nkeep: yes\ntag: [FORGED]\n"
+    # the export says what Sieve cannot: our own test, never a header match
+    script = m.ctl("rule", "export", ALICE).stdout
+    assert '"vnd.mailroom.authres"' in script
+    assert 'if mailroom_authres "spf" "pass" {' in script
+    assert 'if not mailroom_authres "dkim" "pass" {' in script
+    assert "Authentication-Results\"" not in script
+    # and it comes back the same
+    path = m.dir / "rules.sieve"
+    path.write_text(script)
+    m.ctl("rule", "import", ALICE, path)
+    assert [g[4] for g in rows(m)] == ['if spf is pass then header X-SPF: "ok"',
+                                       'if dkim not is pass then tag "[UNSIGNED]"']
+
+
+def test_auth_result_bad_values_refused(m):
+    one_line_error(m.ctl("rule", "add", ALICE, "x", "--if", "spf", "is", "maybe", "--keep",
+                         check=False),
+                   "spf result 'maybe' is not one of: none neutral pass fail softfail "
+                   "policy temperror permerror")
+    one_line_error(m.ctl("rule", "add", ALICE, "x", "--if", "dmarc", "is", "softfail",
+                         "--keep", check=False),
+                   "none pass fail temperror permerror")
+    one_line_error(m.ctl("rule", "add", ALICE, "x", "--if-not", "dkim", "contains", "pass",
+                         "--keep", check=False), "dkim takes is")
+    one_line_error(m.ctl("rule", "add", ALICE, "x", "--if", "arc", "is", "pass", "--keep",
+                         check=False), "unknown field 'arc'", "spf, dkim, dmarc")
+    assert rows(m) == []

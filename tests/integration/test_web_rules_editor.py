@@ -33,6 +33,12 @@ def rule_ids(w, account):
                       w.get(page(account)).text)
 
 
+def try_it(w, account, message):
+    """The try-it box's answer for message, unescaped."""
+    r = w.submit(page(account), "/rules/try", {"account": account, "message": message})
+    return html.unescape(re.search(r'<pre id="try-result">(.*?)</pre>', r.text, re.S).group(1))
+
+
 def login_admin(m):
     m.add_user(ADMIN, ADMIN_PW, role="admin")
     w = Web(m.ports["admin"])
@@ -164,8 +170,7 @@ def test_body_rule_from_the_form_and_try_it(mailroom, monkeypatch):
     msg = ("From: Carol <carol@remote.test>\r\nTo: alice@example.test\r\n"
            "Subject: May\r\n\r\nYour Invoice Overdue notice.\r\n")
     for body, tagged in ((msg, True), (msg.replace("Overdue", "paid"), False)):
-        r = w.submit(page(ALICE), "/rules/try", {"account": ALICE, "message": body})
-        text = html.unescape(re.search(r'<pre id="try-result">(.*?)</pre>', r.text, re.S).group(1))
+        text = try_it(w, ALICE, body)
         assert ("[FIN]" in text) == tagged, text
 
 
@@ -228,6 +233,49 @@ def test_spam_verdict_condition_from_the_panel(mailroom, monkeypatch):
             s.ehlo("mx.remote.test")
             s.sendmail(sender, [ALICE], msg.encode())
     assert pop_subjects(m, ALICE) == ["[JUNK] cheap", "[OK] lunch"]
+
+
+def test_auth_result_conditions_from_the_panel(mailroom, monkeypatch):
+    """"DKIM result" (and SPF, DMARC) in the form: stored as the dkim field,
+    a bad value refused next to its row, and the try-it box reads only the
+    pasted message's Authentication-Results of this server (its hostname)."""
+    m = mailroom
+    start_smtpd(m, monkeypatch, users=USERS)
+    m.start("webadmin")
+    w = login_admin(m)
+    form = w.get(page(ALICE)).text
+    for value, label in (("spf", "SPF result"), ("dkim", "DKIM result"),
+                         ("dmarc", "DMARC result")):
+        assert f'<option value="{value}">{label}</option>' in form
+    assert 'id="auth-hint"' in form
+    assert "DKIM result" in w.get("/checks").text
+    # a word DKIM does not have: refused on its row (row 2), nothing stored
+    r = add(w, ALICE, name="Bad", f1="subject", o1="contains", v1="x",
+            f2="dkim", o2="is", v2="softfail", action="keep")
+    assert r.status == 400
+    err = re.search(r'name="v2"[^>]*value="softfail"><p class="field-error" '
+                    r'id="err-v2">([^<]+)', r.text)
+    assert err and "none pass fail policy neutral temperror permerror" in \
+        html.unescape(err.group(1)), r.text[-3000:]
+    assert 'id="err-v1"' not in r.text
+    assert m.ctl("rule", "list", ALICE).stdout == ""
+    # the only test a result takes is "is": the Test select is not asked
+    r = add(w, ALICE, name="Verified", f1="dkim", o1="contains", v1="Pass",
+            action="tag", arg="[DKIM]")
+    assert r.status == 303, r
+    assert 'Verified\tif dkim is pass then tag "[DKIM]"' in m.ctl("rule", "list", ALICE).stdout
+    base = ("From: Carol <carol@remote.test>\r\nTo: alice@example.test\r\n"
+            "Subject: signed\r\n\r\nHello.\r\n")
+    ours = ("Authentication-Results: mail.example.test;\r\n\tspf=none;\r\n"
+            "\tdkim=pass (good signature) header.d=remote.test header.s=s1;\r\n"
+            "\tdmarc=none header.from=remote.test\r\n")
+    other = ("Authentication-Results: mx.remote.test; dkim=pass header.d=remote.test\r\n"
+             "Authentication-Results: mail.example.test; spf=none; dkim=fail "
+             "(dkim=pass) header.b=\"dkim=pass\"\r\n")
+    for msg, tagged in ((ours + base, True), (other + base, False), (base, False)):
+        text = try_it(w, ALICE, msg)
+        assert ("matched: Verified" in text) == tagged, (msg, text)
+        assert ("[DKIM]" in text) == tagged, text
 
 
 def test_sieve_export_import_round_trip(mailroom, monkeypatch):
