@@ -49,10 +49,16 @@ struct rules_env *rules_env_new(struct store *st, const char *hostname)
 	e->cache = rules_cache_new(256);
 	e->msg = calloc(1, sizeof *e->msg);
 	e->hdr = malloc(RULES_HEADER_BLOCK_MAX);
-	snprintf(e->hostname, sizeof e->hostname, "%s", hostname ? hostname : "");
+	rules_env_set_hostname(e, hostname);
 	if (e->cache == NULL || e->msg == NULL || e->hdr == NULL)
 		rules_env_free(&e);
 	return e;
+}
+
+void rules_env_set_hostname(struct rules_env *env, const char *hostname)
+{
+	snprintf(env->hostname, sizeof env->hostname, "%s",
+		 hostname ? hostname : "");
 }
 
 void rules_env_free(struct rules_env **envp)

@@ -36,9 +36,10 @@ struct rules_env;
 
 /* NULL on ENOMEM. hostname names our Message-IDs (vacation replies) and
  * is the authserv-id whose Authentication-Results the spf/dkim/dmarc
- * conditions read (smtpd's [server] hostname, copied: a SIGHUP that
- * changes it reaches the rules when the env is made again). */
+ * conditions read (smtpd's [server] hostname, copied). */
 struct rules_env *rules_env_new(struct store *st, const char *hostname);
+/* A new hostname (smtpd's SIGHUP), on the thread that uses env. */
+void rules_env_set_hostname(struct rules_env *env, const char *hostname);
 void rules_env_free(struct rules_env **envp);
 /* Start a batch: reload rule sets if they changed. 0 or a STORE_* code. */
 int rules_env_begin(struct rules_env *env, time_t now);

@@ -376,13 +376,17 @@ static const char *host_rcpt_check(void *ctx, const char *sender,
 
 static int host_spool_write(void *ctx, const char *p, size_t n);
 
+/* The checks on the MX port; everywhere else (and if they cannot start)
+ * the filter of forged Authentication-Results / X-Spam-* fields alone. */
 static int host_message_begin(void *ctx, bool authenticated)
 {
 	struct conn *c = ctx;
-	if (!trust_applies(c, authenticated))
-		return -1;
-	return smtp_trust_message_begin(&c->trust, authenticated,
-					host_spool_write, c);
+	if (trust_applies(c, authenticated) &&
+	    smtp_trust_message_begin(&c->trust, authenticated, host_spool_write,
+				     c) == 0)
+		return 0;
+	return smtp_trust_filter_begin(&c->trust, c->srv->cfg->hostname,
+				       host_spool_write, c);
 }
 
 static int host_message_write(void *ctx, const char *p, size_t n)
@@ -445,6 +449,17 @@ static void host_deliver(void *ctx, const struct smtp_envelope *env)
 {
 	struct conn *c = ctx;
 	c->t_end_us = mono_us();
+	if (smtp_trust_filter_live(&c->trust)) {
+		if (smtp_trust_filter_end(&c->trust) == 0) {
+			/* the filter may have dropped fields */
+			submit_deliver(c, env, c->spool_used);
+			return;
+		}
+		c->in_host_call = true;
+		trust_refuse(c, "451 4.3.0 Temporary local problem, try again later");
+		c->in_host_call = false;
+		return;
+	}
 	if (!smtp_trust_message_live(&c->trust)) {
 		submit_deliver(c, env, env->size);
 		return;
@@ -1041,6 +1056,7 @@ static void reload_config(struct smtp_server *srv)
 	    strcmp(fresh->data_dir, cur->data_dir) != 0)
 		log_warn("event=reload listen addresses and data_dir change only on restart");
 	memcpy(cur->hostname, fresh->hostname, sizeof(cur->hostname));
+	smtp_worker_set_hostname(&srv->writer, cur->hostname);
 	memcpy(cur->tls_cert, fresh->tls_cert, sizeof(cur->tls_cert));
 	memcpy(cur->tls_key, fresh->tls_key, sizeof(cur->tls_key));
 	cur->message_size_limit = fresh->message_size_limit;

@@ -691,9 +691,33 @@ bool smtp_trust_message_live(const struct smtp_trust_conn *tc)
 	return tc->msg != NULL;
 }
 
+int smtp_trust_filter_begin(struct smtp_trust_conn *tc, const char *authserv_id,
+			    trust_sink_fn sink, void *sink_ctx)
+{
+	tc->sink = sink;
+	tc->sink_ctx = sink_ctx;
+	wbuf_free(tc);
+	if (trust_arfilter_init(&tc->af, authserv_id, gather, tc) < 0)
+		return -1;
+	tc->holding = false; /* no verdict to wait for: stream */
+	tc->af_live = true;
+	return 0;
+}
+
+bool smtp_trust_filter_live(const struct smtp_trust_conn *tc)
+{
+	return tc->msg == NULL && tc->af_live;
+}
+
+int smtp_trust_filter_end(struct smtp_trust_conn *tc)
+{
+	return trust_arfilter_end(&tc->af) < 0 || flush(tc) < 0 ? -1 : 0;
+}
+
 int smtp_trust_message_write(struct smtp_trust_conn *tc, const char *p, size_t n)
 {
-	trust_message_feed(tc->msg, p, n);
+	if (tc->msg != NULL)
+		trust_message_feed(tc->msg, p, n);
 	return trust_arfilter_feed(&tc->af, p, n);
 }
 

@@ -153,6 +153,22 @@ const char *smtp_trust_rcpt(struct smtp_trust_conn *tc, const char *sender,
 int smtp_trust_message_begin(struct smtp_trust_conn *tc, bool authenticated,
 			     trust_sink_fn sink, void *sink_ctx);
 bool smtp_trust_message_live(const struct smtp_trust_conn *tc);
+/*
+ * DATA starts where the checks do not run (authenticated submission, or
+ * the checks could not start): only the filter, so an Authentication-
+ * Results field claiming our hostname, or an X-Spam-* field, from a
+ * logged-in user's client never reaches a mailbox or the rules, which
+ * trust both as our own checks' word (RFC 8601 5 asks this of every
+ * arriving message). Message bytes then go through
+ * smtp_trust_message_write to sink; smtp_trust_filter_end at the end of
+ * DATA. 0, or -1 (out of memory: written unfiltered).
+ */
+int smtp_trust_filter_begin(struct smtp_trust_conn *tc, const char *authserv_id,
+			    trust_sink_fn sink, void *sink_ctx);
+bool smtp_trust_filter_live(const struct smtp_trust_conn *tc);
+/* End of DATA on the filter alone: 0, or -1 when the last bytes could
+ * not reach the spool. */
+int smtp_trust_filter_end(struct smtp_trust_conn *tc);
 int smtp_trust_message_write(struct smtp_trust_conn *tc, const char *p, size_t n);
 /* End of DATA: cb runs once with the verdict (maybe before this returns).
  * -1 (cb never runs) when the last bytes could not reach the spool. */

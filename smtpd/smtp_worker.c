@@ -115,6 +115,10 @@ static void *worker_main(void *arg)
 			pthread_mutex_unlock(&w->mu);
 			break;
 		}
+		if (w->hostname_changed) {
+			rules_env_set_hostname(w->rules, w->hostname_next);
+			w->hostname_changed = false;
+		}
 		size_t n = 0;
 		while (w->pending != NULL && n < SMTP_COMMIT_BATCH_MAX) {
 			jobs[n++] = w->pending;
@@ -210,6 +214,14 @@ void smtp_worker_submit(struct smtp_worker *w, struct smtp_job *job)
 	*w->pending_tail = job;
 	w->pending_tail = &job->next;
 	pthread_cond_signal(&w->cv);
+	pthread_mutex_unlock(&w->mu);
+}
+
+void smtp_worker_set_hostname(struct smtp_worker *w, const char *hostname)
+{
+	pthread_mutex_lock(&w->mu);
+	snprintf(w->hostname_next, sizeof(w->hostname_next), "%s", hostname);
+	w->hostname_changed = true;
 	pthread_mutex_unlock(&w->mu);
 }
 

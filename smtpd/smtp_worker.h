@@ -56,6 +56,9 @@ struct smtp_worker {
 	bool started;
 	struct store *st;
 	struct rules_env *rules; /* rules at delivery */
+	/* a hostname for the rules from the loop (SIGHUP), under mu */
+	char hostname_next[HOSTNAME_MAX + 1];
+	bool hostname_changed;
 	struct loop_wake wake; /* the done list is not empty */
 	smtp_worker_done_fn on_done;
 	void *arg;
@@ -68,6 +71,9 @@ int smtp_worker_start(struct smtp_worker *w, struct event_base *base,
 		      const char *hostname, char *err, size_t errlen)
 	__attribute__((warn_unused_result));
 void smtp_worker_submit(struct smtp_worker *w, struct smtp_job *job);
+/* Loop thread: the rules see hostname (our authserv-id, the name in
+ * vacation Message-IDs) from the next batch on. */
+void smtp_worker_set_hostname(struct smtp_worker *w, const char *hostname);
 /* Finish every submitted job (their on_done runs), then join. */
 void smtp_worker_stop(struct smtp_worker *w);
 void smtp_job_free(struct smtp_job *job);

@@ -10,7 +10,7 @@ import email.policy
 import smtplib
 import time
 
-from smtp_util import pop3_messages, start_smtpd
+from smtp_util import pop3_messages, start_smtpd, submission
 from test_smtp_trust import dns_records, rsa, sign, txt  # noqa: F401 (rsa: fixture)
 
 HOST = "mail.example.test"  # the test config's [server] hostname
@@ -89,3 +89,63 @@ def test_auth_results_drive_server_and_account_rules(mailroom, monkeypatch, rsa)
     path.write_bytes(raw)
     out = m.ctl("rule", "test", BOB, path).stdout
     assert out.startswith("matched: Verified, SPF\n"), out
+
+
+def test_logged_in_users_cannot_forge_our_results(mailroom, monkeypatch):
+    """Staff mail (submission, AUTH) skips the checks, but not the filter:
+    a client that writes "our-hostname; dkim=pass" or X-Spam-Flag into a
+    message to a colleague must not satisfy the colleague's rules, which
+    take both as our own checks' word (RFC 8601 section 5)."""
+    m = mailroom
+    start_smtpd(m, monkeypatch)
+    m.start("pop3d")
+    m.ctl("rule", "add", BOB, "Verified", "--if", "dkim", "is", "pass",
+          "--header", "X-Verified", "yes")
+    m.ctl("rule", "add", "--server", "Junk", "--if", "spam", "is", "yes",
+          "--tag", "[JUNK]")
+    body = (f"Authentication-Results: {HOST}; dkim=pass header.d=example.test\r\n"
+            "X-Spam-Flag: YES\r\n"
+            "X-Spam-Status: Yes, score=99\r\n"
+            "Authentication-Results: relay.other.test; dkim=pass\r\n"
+            f"From: alice@example.test\r\nTo: {BOB}\r\nSubject: from alice\r\n"
+            "\r\nHi Bob.\r\n").encode()
+    with submission(m, "alice@example.test") as s:
+        s.sendmail("alice@example.test", [BOB], body)
+    (got,) = pop(m, BOB)
+    assert str(got["Subject"]) == "from alice"  # no [JUNK]
+    assert got.get_all("X-Verified") is None
+    assert got.get_all("X-Spam-Flag") is None and got.get_all("X-Spam-Status") is None
+    # only the other server's field is left (staff mail gets no A-R of ours)
+    assert got.get_all("Authentication-Results") == ["relay.other.test; dkim=pass"]
+    assert got.get_content().strip() == "Hi Bob."
+
+
+def test_hostname_changed_by_sighup_reaches_the_rules(mailroom, monkeypatch, rsa):
+    """After SIGHUP with a new [server] hostname, smtpd writes its
+    Authentication-Results under the new name and the rules read that
+    name's results (the writer thread's rules used to keep the old one,
+    so every condition read "none" until a restart)."""
+    import signal
+
+    m = mailroom
+    m.start_dns(*dns_records(rsa[1]))
+    start_smtpd(m, monkeypatch)
+    m.start("pop3d")
+    m.ctl("rule", "add", BOB, "SPF", "--if", "spf", "is", "pass",
+          "--header", "X-SPF", "pass")
+    send(m, "a@good.test", "A <a@good.test>", "before")
+    cfg = m.cfg_path.read_text()
+    assert f"hostname = {HOST}" in cfg
+    m.cfg_path.write_text(cfg.replace(f"hostname = {HOST}", "hostname = mx2.example.test"))
+    m.procs["smtpd"].send_signal(signal.SIGHUP)
+    deadline = time.monotonic() + 10
+    while "event=config-reloaded hostname=mx2.example.test" not in m.log("smtpd"):
+        assert time.monotonic() < deadline, "no reload logged"
+        time.sleep(0.05)
+    send(m, "a@good.test", "A <a@good.test>", "after")
+    before, after = pop(m, BOB)
+    assert before.get_all("X-SPF") == ["pass"]
+    ours = [v for v in after.get_all("Authentication-Results")
+            if v.startswith("mx2.example.test;")]
+    assert len(ours) == 1 and "spf=pass" in ours[0]
+    assert after.get_all("X-SPF") == ["pass"]
