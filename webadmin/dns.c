@@ -322,6 +322,7 @@ void h_dns(struct web_req *r)
 
 	struct html *h = &r->out;
 	page_begin(r, "DNS records");
+	page_hostname_notice(r, p->hostname);
 	if (web_query(r, "welcome"))
 		html_raw(h, "<p class=\"flash ok\">Your mail server is set up. Now "
 			    "ask whoever runs the DNS of your domain (often the "

@@ -8,6 +8,7 @@
  */
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "web.h"
 
@@ -80,6 +81,21 @@ void page_csrf(struct web_req *r)
 {
 	html_fmt(&r->out, "<input type=\"hidden\" name=\"csrf\" value=\"%s\">",
 		 r->user.csrf);
+}
+
+void page_hostname_notice(struct web_req *r, const char *panel_host)
+{
+	const struct config *cfg = r->app->cfg;
+	if (panel_host[0] == '\0' || strcasecmp(panel_host, cfg->hostname) == 0)
+		return;
+	html_fmt(&r->out,
+		 "<p class=\"flash error\" id=\"hostname-differs\">The mail "
+		 "server calls itself <b>%s</b> (<code>hostname</code> under "
+		 "<code>[server]</code> in %s): in its greeting, in the "
+		 "Received and Authentication-Results fields it writes and when "
+		 "it sends mail out. To use <b>%s</b> there too, put "
+		 "<code>hostname = %s</code> in that file and restart Mailroom.</p>",
+		 cfg->hostname, cfg->path, panel_host, panel_host);
 }
 
 void page_flash(struct web_req *r)

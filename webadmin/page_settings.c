@@ -58,6 +58,7 @@ void settings_page(struct web_req *r, const struct outgoing_form *f)
 		ip[0] = '\0';
 	struct html *h = &r->out;
 	page_begin(r, "Settings");
+	page_hostname_notice(r, host);
 
 	html_raw(h, "<section><h2>This server</h2><form class=\"stack\" "
 		    "method=\"post\" action=\"/settings\">");

@@ -165,6 +165,14 @@ void page_end(struct web_req *r);
 void page_csrf(struct web_req *r);
 /* Notices carried in ?ok= / ?err= after a redirect, shown escaped. */
 void page_flash(struct web_req *r);
+/*
+ * The panel's Server name (setting "hostname": what the DNS page asks the
+ * ISP for, what mail programs are told to connect to) is not what the
+ * mail daemons call themselves ([server] hostname in the config file:
+ * greeting, Received, Authentication-Results, outbound EHLO): a notice
+ * saying so and how to make them one. Nothing when they agree.
+ */
+void page_hostname_notice(struct web_req *r, const char *panel_host);
 /* Redirect to path with a message: web_redirect_msg(r, "/domains", "ok", "Added"). */
 void web_redirect_msg(struct web_req *r, const char *path, const char *kind,
 		      const char *msg);

@@ -165,3 +165,22 @@ def test_logo_that_is_not_a_served_image_is_not_shown(mailroom, tmp_path, conten
     assert "/branding/logo" not in w.get("/").text
     r = Web(m.ports["admin"]).get("/branding/logo")
     assert r.status == 404 and content not in r.body
+
+
+def test_panel_says_when_its_server_name_is_not_the_mail_servers(mailroom):
+    """The panel's Server name (DNS page, mail program setup) and the name
+    the daemons use ([server] hostname: greeting, Received, outbound EHLO)
+    are two settings; when they differ the Settings and DNS pages say so
+    and what to change, and say nothing once they agree."""
+    m = mailroom
+    w = admin(m)
+    cfg_name = m.hostname  # the test config's [server] hostname
+    w.submit("/settings", "/settings", {"hostname": "mx.other.test", "public_ip": ""})
+    for page in ("/settings", "/dns"):
+        text = w.get(page).text
+        assert 'id="hostname-differs"' in text, page
+        assert f"<b>{cfg_name}</b>" in text and "<code>hostname = mx.other.test</code>" in text
+        assert str(m.cfg_path) in text
+    w.submit("/settings", "/settings", {"hostname": cfg_name.upper(), "public_ip": ""})
+    for page in ("/settings", "/dns"):
+        assert 'id="hostname-differs"' not in w.get(page).text, page
