@@ -19,9 +19,8 @@
 #include <string.h>
 #include <strings.h>
 
-#include "rules.h"
+#include "rules_int.h"
 
-#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 #define BIT(r) (1u << (r))
 
 /* Indexed by enum rules_auth_result. */

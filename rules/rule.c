@@ -13,7 +13,7 @@
 #include <regex.h>
 #include <strings.h>
 
-#include "rules.h"
+#include "rules_int.h"
 
 static const char *const field_names[] = {
 	[RULES_FIELD_FROM] = "from",
@@ -50,7 +50,6 @@ static const char *const action_names[] = {
 	[RULES_ACTION_HEADER] = "header",
 };
 
-#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
 const char *rules_field_name(enum rules_field f)
 {

@@ -7,6 +7,9 @@
 
 #include "rules.h"
 
+/* Elements of an array (not a pointer). */
+#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
+
 /* Drop every cached set when the store's rules generation moved (one
  * read). 0 or a STORE_* code. */
 int rules_cache_refresh(struct rules_cache *cache, struct store *st);
